@@ -1,0 +1,110 @@
+/// A feature of a ``FeatureView``: a source column passed through, or a typed Swift
+/// closure over source columns (a row transformation).
+///
+/// ```swift
+/// Feature(convRate)                                      // passes `conv_rate` through
+/// Feature("fare_per_km", from: fare, distanceKm) { fare, km in fare / max(km, 0.1) }
+/// ```
+public struct Feature: Sendable {
+    public let name: String
+    public let transformation: Transformation
+    /// False for a column passed through unchanged.
+    public let isComputed: Bool
+
+    /// A source column passed through under its own name.
+    public init<T: ColumnValue>(_ column: Column<T>) {
+        self.name = column.name
+        self.transformation = Transformation(passthrough: column)
+        self.isComputed = false
+    }
+
+    /// A source column passed through under another name.
+    public init<T: ColumnValue>(_ name: String, from column: Column<T>) {
+        self.name = name
+        self.transformation = Transformation(passthrough: column)
+        self.isComputed = false
+    }
+
+    /// A feature computed from one row of the source by a Swift closure. If a column the
+    /// closure takes as non-optional is null, the feature is null.
+    public init<each C: ColumnValue, Output: ColumnValue>(
+        _ name: String,
+        from columns: repeat Column<each C>,
+        transform: @escaping @Sendable (repeat each C) -> Output
+    ) {
+        self.name = name
+        self.transformation = Transformation(inputs: repeat each columns, body: transform)
+        self.isComputed = true
+    }
+
+    public var type: ValueType { transformation.outputType }
+}
+
+/// Features of one entity computed from one source, valid for `ttl` after their event time.
+///
+/// ```swift
+/// let driverHourlyStats = FeatureView(
+///     "driver_hourly_stats", entity: driver, source: DriverStats.source, ttl: .hours(2)
+/// ) {
+///     Feature(DriverStats.convRate)
+///     Feature(DriverStats.accRate)
+/// }
+/// ```
+public struct FeatureView: Sendable {
+    public let name: String
+    public let entity: Entity
+    public let source: Source
+    /// How long a value stays valid after its event time; zero means forever.
+    public let ttl: Duration
+    public let features: [Feature]
+    public let description: String
+    public let owner: String
+    public let tags: [String: String]
+
+    public init(
+        _ name: String,
+        entity: Entity,
+        source: Source,
+        ttl: Duration,
+        description: String = "",
+        owner: String = "",
+        tags: [String: String] = [:],
+        @ListBuilder<Feature> features: () -> [Feature]
+    ) {
+        self.name = name
+        self.entity = entity
+        self.source = source
+        self.ttl = ttl
+        self.features = features()
+        self.description = description
+        self.owner = owner
+        self.tags = tags
+    }
+
+    /// A typed reference to one of this view's features, for on-demand views.
+    /// `larder apply` checks that the feature exists with this type.
+    public func feature<T: ColumnValue>(_ name: String, as type: T.Type = T.self) -> FeatureReference<T> {
+        FeatureReference(view: self.name, feature: name)
+    }
+
+    /// All features, for a ``FeatureService``.
+    public var allFeatures: FeatureSelection { FeatureSelection(view: name, features: nil) }
+
+    /// Some features, for a ``FeatureService``.
+    public func select(_ names: String...) -> FeatureSelection { FeatureSelection(view: name, features: names) }
+}
+
+/// A typed reference to a feature of a view (`view:feature`), read by an on-demand view.
+/// Its value may be missing or expired, so a non-optional input makes the output null then.
+public struct FeatureReference<T: ColumnValue>: TransformationInput {
+    public typealias Value = T
+    public let view: String
+    public let feature: String
+
+    public init(view: String, feature: String) {
+        self.view = view
+        self.feature = feature
+    }
+
+    public var input: InputSpec { InputSpec(key: "\(view):\(feature)", type: T.valueType, nullable: T.isNullable) }
+}

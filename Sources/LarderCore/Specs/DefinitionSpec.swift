@@ -1,0 +1,207 @@
+import Crypto
+import Foundation
+
+/// The kinds of definition the registry holds.
+public enum DefinitionKind: String, Sendable, Codable, CaseIterable, Comparable {
+    case entity
+    case source
+    case featureView = "feature_view"
+    case onDemandView = "on_demand_view"
+    case featureService = "feature_service"
+
+    /// `feature view`, for messages.
+    public var label: String {
+        switch self {
+        case .entity: "entity"
+        case .source: "source"
+        case .featureView: "feature view"
+        case .onDemandView: "on-demand view"
+        case .featureService: "feature service"
+        }
+    }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+}
+
+public struct EntitySpec: Sendable, Hashable, Codable {
+    public var name: String
+    public var joinKeys: [ColumnSpec]
+    public var description: String
+    public var owner: String
+    public var tags: [String: String]
+}
+
+public struct SourceSpec: Sendable, Hashable, Codable {
+    public var name: String
+    public var eventTimestamp: String
+    public var createdTimestamp: String?
+    public var columns: [ColumnSpec]
+    public var description: String
+    public var owner: String
+    public var tags: [String: String]
+}
+
+public struct FeatureSpec: Sendable, Hashable, Codable {
+    public var name: String
+    public var type: ValueType
+    /// `passthrough` or `swift` (a compiled closure).
+    public var transformation: String
+    public var inputs: [InputSpec]
+}
+
+public struct FeatureViewSpec: Sendable, Hashable, Codable {
+    public var name: String
+    public var entity: String
+    public var joinKeys: [ColumnSpec]
+    public var source: String
+    public var ttlMicroseconds: Int64
+    public var features: [FeatureSpec]
+    public var description: String
+    public var owner: String
+    public var tags: [String: String]
+}
+
+public struct OnDemandViewSpec: Sendable, Hashable, Codable {
+    public var name: String
+    public var featureInputs: [InputSpec]
+    public var requestFields: [InputSpec]
+    public var features: [FeatureSpec]
+    public var description: String
+    public var owner: String
+    public var tags: [String: String]
+}
+
+public struct FeatureServiceSpec: Sendable, Hashable, Codable {
+    public var name: String
+    /// `view:feature`, in order.
+    public var features: [String]
+    public var description: String
+    public var owner: String
+    public var tags: [String: String]
+}
+
+/// The registrable description of a definition: what the registry stores (as JSON), compares
+/// and fingerprints. Closures are described by their inputs and output type.
+public enum DefinitionSpec: Sendable, Hashable {
+    case entity(EntitySpec)
+    case source(SourceSpec)
+    case featureView(FeatureViewSpec)
+    case onDemandView(OnDemandViewSpec)
+    case featureService(FeatureServiceSpec)
+
+    public var kind: DefinitionKind {
+        switch self {
+        case .entity: .entity
+        case .source: .source
+        case .featureView: .featureView
+        case .onDemandView: .onDemandView
+        case .featureService: .featureService
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case .entity(let s): s.name
+        case .source(let s): s.name
+        case .featureView(let s): s.name
+        case .onDemandView(let s): s.name
+        case .featureService(let s): s.name
+        }
+    }
+
+    /// The definition as canonical JSON: snake_case keys, sorted. This is the stored form
+    /// and the documented `--json` shape.
+    public func json() -> Data {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+        // Encoding plain Codable structs of strings and integers cannot fail.
+        switch self {
+        case .entity(let s): return try! encoder.encode(s)
+        case .source(let s): return try! encoder.encode(s)
+        case .featureView(let s): return try! encoder.encode(s)
+        case .onDemandView(let s): return try! encoder.encode(s)
+        case .featureService(let s): return try! encoder.encode(s)
+        }
+    }
+
+    /// Reads a stored definition of the given kind.
+    public init(kind: DefinitionKind, json: Data) throws {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        switch kind {
+        case .entity: self = .entity(try decoder.decode(EntitySpec.self, from: json))
+        case .source: self = .source(try decoder.decode(SourceSpec.self, from: json))
+        case .featureView: self = .featureView(try decoder.decode(FeatureViewSpec.self, from: json))
+        case .onDemandView: self = .onDemandView(try decoder.decode(OnDemandViewSpec.self, from: json))
+        case .featureService: self = .featureService(try decoder.decode(FeatureServiceSpec.self, from: json))
+        }
+    }
+
+    /// The first 16 hex digits of the SHA-256 of the kind and the canonical JSON.
+    public var fingerprint: String {
+        var hasher = SHA256()
+        hasher.update(data: Data(kind.rawValue.utf8))
+        hasher.update(data: json())
+        return hasher.finalize().prefix(8).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+extension FeatureRepository {
+    /// Every definition as a spec, sorted by kind then name.
+    public var specs: [DefinitionSpec] {
+        let all: [DefinitionSpec] =
+            entities.map { .entity($0.spec) } + sources.map { .source($0.spec) }
+            + featureViews.map { .featureView($0.spec) } + onDemandViews.map { .onDemandView($0.spec) }
+            + services.compactMap { service in (try? resolve(service: service)).map { .featureService(service.spec(features: $0)) } }
+        return all.sorted { ($0.kind, $0.name) < ($1.kind, $1.name) }
+    }
+}
+
+extension Entity {
+    public var spec: EntitySpec {
+        EntitySpec(name: name, joinKeys: joinKeys, description: description, owner: owner, tags: tags)
+    }
+}
+
+extension Source {
+    public var spec: SourceSpec {
+        SourceSpec(
+            name: name, eventTimestamp: eventTimestamp, createdTimestamp: createdTimestamp, columns: columns,
+            description: description, owner: owner, tags: tags)
+    }
+}
+
+extension Feature {
+    public var spec: FeatureSpec {
+        FeatureSpec(name: name, type: type, transformation: isComputed ? "swift" : "passthrough", inputs: transformation.inputs)
+    }
+}
+
+extension FeatureView {
+    public var spec: FeatureViewSpec {
+        FeatureViewSpec(
+            name: name, entity: entity.name, joinKeys: entity.joinKeys, source: source.name,
+            ttlMicroseconds: ttl.microseconds, features: features.map(\.spec),
+            description: description, owner: owner, tags: tags)
+    }
+}
+
+extension OnDemandFeatureView {
+    public var spec: OnDemandViewSpec {
+        OnDemandViewSpec(
+            name: name, featureInputs: featureInputs, requestFields: requestFields,
+            features: features.map {
+                FeatureSpec(name: $0.name, type: $0.type, transformation: "swift", inputs: $0.transformation.inputs)
+            },
+            description: description, owner: owner, tags: tags)
+    }
+}
+
+extension FeatureService {
+    func spec(features: [ResolvedFeature]) -> FeatureServiceSpec {
+        FeatureServiceSpec(name: name, features: features.map(\.reference), description: description, owner: owner, tags: tags)
+    }
+}

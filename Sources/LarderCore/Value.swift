@@ -1,0 +1,131 @@
+/// The type of a column, a join key, a request field or a feature.
+public enum ValueType: String, Sendable, Hashable, Codable, CaseIterable, CustomStringConvertible {
+    case int64
+    case double
+    case string
+    case bool
+    /// An instant, stored as Int64 microseconds since the Unix epoch (UTC).
+    case timestamp
+
+    public var description: String { rawValue }
+}
+
+/// One value of a row or a feature. `null` stands for a missing value of any type.
+public enum Value: Sendable, Hashable {
+    case null
+    case int64(Int64)
+    case double(Double)
+    case string(String)
+    case bool(Bool)
+    case timestamp(Timestamp)
+
+    /// The type of the value, or `nil` for `null`.
+    public var type: ValueType? {
+        switch self {
+        case .null: nil
+        case .int64: .int64
+        case .double: .double
+        case .string: .string
+        case .bool: .bool
+        case .timestamp: .timestamp
+        }
+    }
+
+    public var isNull: Bool { if case .null = self { true } else { false } }
+}
+
+extension Value: CustomStringConvertible {
+    /// A plain rendering: doubles in shortest round-trip form, timestamps in RFC 3339 UTC.
+    public var description: String {
+        switch self {
+        case .null: "null"
+        case .int64(let v): String(v)
+        case .double(let v): String(v)
+        case .string(let v): v
+        case .bool(let v): v ? "true" : "false"
+        case .timestamp(let v): v.description
+        }
+    }
+}
+
+/// A Swift type that can be stored in a column: `Int64`, `Double`, `String`, `Bool`,
+/// `Timestamp`, or an `Optional` of one of them for a nullable column.
+///
+/// The conformances are closed: the definitions DSL uses this protocol to tie a column's
+/// Swift type to its stored ``ValueType``, so that transformations are type-checked by the
+/// compiler and validated against the source schema when applied.
+public protocol ColumnValue: Sendable, SendableMetatype {
+    /// The stored type.
+    static var valueType: ValueType { get }
+    /// Whether `null` is a valid value (true only for `Optional`).
+    static var isNullable: Bool { get }
+    /// The Swift value for a stored value; `nil` when the value is null (for a non-optional
+    /// type) or of another type.
+    init?(value: Value)
+    /// The stored value.
+    var value: Value { get }
+}
+
+extension ColumnValue {
+    public static var isNullable: Bool { false }
+}
+
+extension Int64: ColumnValue {
+    public static var valueType: ValueType { .int64 }
+    public init?(value: Value) {
+        guard case .int64(let v) = value else { return nil }
+        self = v
+    }
+    public var value: Value { .int64(self) }
+}
+
+extension Double: ColumnValue {
+    public static var valueType: ValueType { .double }
+    public init?(value: Value) {
+        guard case .double(let v) = value else { return nil }
+        self = v
+    }
+    public var value: Value { .double(self) }
+}
+
+extension String: ColumnValue {
+    public static var valueType: ValueType { .string }
+    public init?(value: Value) {
+        guard case .string(let v) = value else { return nil }
+        self = v
+    }
+    public var value: Value { .string(self) }
+}
+
+extension Bool: ColumnValue {
+    public static var valueType: ValueType { .bool }
+    public init?(value: Value) {
+        guard case .bool(let v) = value else { return nil }
+        self = v
+    }
+    public var value: Value { .bool(self) }
+}
+
+extension Timestamp: ColumnValue {
+    public static var valueType: ValueType { .timestamp }
+    public init?(value: Value) {
+        guard case .timestamp(let v) = value else { return nil }
+        self = v
+    }
+    public var value: Value { .timestamp(self) }
+}
+
+extension Optional: ColumnValue where Wrapped: ColumnValue {
+    public static var valueType: ValueType { Wrapped.valueType }
+    public static var isNullable: Bool { true }
+    public init?(value: Value) {
+        if case .null = value {
+            self = .none
+        } else if let wrapped = Wrapped(value: value) {
+            self = .some(wrapped)
+        } else {
+            return nil
+        }
+    }
+    public var value: Value { self?.value ?? .null }
+}

@@ -1,0 +1,41 @@
+/// Why an input file was rejected: the file, and where known the line, column and value.
+/// Nothing is written when an ingest fails.
+public struct IngestError: Error, Sendable, CustomStringConvertible {
+    public var file: String
+    public var line: Int?
+    public var column: String?
+    public var value: String?
+    public var reason: String
+
+    public init(file: String, line: Int? = nil, column: String? = nil, value: String? = nil, reason: String) {
+        self.file = file
+        self.line = line
+        self.column = column
+        self.value = value
+        self.reason = reason
+    }
+
+    /// `trips.csv:42: column 'fare', value "abc": not a double`
+    public var description: String {
+        var out = file
+        if let line { out += ":\(line)" }
+        out += ": "
+        if let column { out += "column '\(column)'" + (value == nil ? ": " : ", ") }
+        if let value { out += "value \"\(value)\": " }
+        return out + reason
+    }
+}
+
+/// The formats `larder ingest` reads.
+public enum InputFormat: String, Sendable, CaseIterable {
+    case csv
+    case jsonl
+
+    /// The format a file name implies: `.csv`, or `.jsonl`/`.ndjson`.
+    public static func infer(fromPath path: String) -> InputFormat? {
+        let lower = path.lowercased()
+        if lower.hasSuffix(".csv") { return .csv }
+        if lower.hasSuffix(".jsonl") || lower.hasSuffix(".ndjson") { return .jsonl }
+        return nil
+    }
+}

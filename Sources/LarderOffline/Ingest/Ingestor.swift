@@ -1,0 +1,286 @@
+import Foundation
+import GRDB
+import GRDBSQLite
+import LarderCore
+
+/// How far an ingest has got, for a progress bar.
+public struct IngestProgress: Sendable {
+    public var bytesRead: Int64
+    public var totalBytes: Int64
+    public var rows: Int
+}
+
+/// The result of a successful ingest.
+public struct IngestSummary: Sendable {
+    public var source: String
+    public var file: String
+    public var rows: Int
+    public var seconds: Double
+    /// The ingest sequence numbers given to the rows (`_seq`), nil for an empty file.
+    public var sequences: ClosedRange<Int64>?
+
+    public var rowsPerSecond: Double { seconds > 0 ? Double(rows) / seconds : 0 }
+}
+
+extension OfflineStore {
+    /// Appends the rows of `file` to the table of the registered source `source`, in one
+    /// transaction: every row, or (on the first bad value anywhere) none.
+    ///
+    /// - Parameters:
+    ///   - format: the file format; inferred from the extension when nil.
+    ///   - allowEmpty: accept a file with a header (CSV) but no rows, ingesting nothing.
+    ///   - progress: called every few thousand rows.
+    public func ingest(
+        source: String,
+        file path: String,
+        format: InputFormat? = nil,
+        allowEmpty: Bool = false,
+        progress: (@Sendable (IngestProgress) -> Void)? = nil
+    ) throws -> IngestSummary {
+        let spec = try registry.source(named: source)
+        guard let format = format ?? InputFormat.infer(fromPath: path) else {
+            throw IngestError(file: path, reason: "cannot tell the format from the file name; name it .csv or .jsonl, or pass --format csv|jsonl")
+        }
+        let started = Date()
+        let file = try InputFile(path: path)
+        let table = SourceTable(spec: spec)
+        let columns = table.storedColumns
+        let placeholders = Array(repeating: "?", count: columns.count + 1).joined(separator: ", ")
+        let insertSQL = "INSERT INTO \(table.name) (_ingest, \(columns.map(\.name).joined(separator: ", "))) VALUES (\(placeholders))"
+
+        var summary = IngestSummary(source: source, file: path, rows: 0, seconds: 0, sequences: nil)
+        try db.write { db in
+            let startedAt = Timestamp.now().microseconds
+            try db.execute(
+                sql: "INSERT INTO larder_ingests (source, file, rows, started_at, finished_at) VALUES (?, ?, 0, ?, ?)",
+                arguments: [source, path, startedAt, startedAt])
+            let ingestID = db.lastInsertedRowID
+            let firstSeq = (try Int64.fetchOne(db, sql: "SELECT max(_seq) FROM \(table.name)") ?? 0) + 1
+            let statement = try db.makeStatement(sql: insertSQL)
+            let writer = RowWriter(statement: statement.sqliteStatement, db: db, path: path, columns: columns)
+            writer.bindInt64(1, ingestID)
+
+            let rows: Int
+            switch format {
+            case .csv: rows = try writer.copyCSV(CSVReader(file: file), progress: progress, totalBytes: file.size)
+            case .jsonl: rows = try writer.copyJSONLines(JSONLinesReader(file: file), progress: progress, totalBytes: file.size)
+            }
+            if rows == 0 && !allowEmpty {
+                throw IngestError(file: path, reason: "the file has no data rows; nothing was ingested (pass --allow-empty to accept an empty file)")
+            }
+            try db.execute(
+                sql: "UPDATE larder_ingests SET rows = ?, first_seq = ?, last_seq = ?, finished_at = ? WHERE id = ?",
+                arguments: [rows, rows > 0 ? firstSeq : nil, rows > 0 ? firstSeq + Int64(rows) - 1 : nil, Timestamp.now().microseconds, ingestID])
+            summary.rows = rows
+            if rows > 0 { summary.sequences = firstSeq...(firstSeq + Int64(rows) - 1) }
+        }
+        summary.seconds = Date().timeIntervalSince(started)
+        return summary
+    }
+}
+
+/// Binds parsed fields to the prepared INSERT and steps it, one row at a time.
+/// Parameter 1 is `_ingest`; parameter `k + 2` is stored column `k`.
+private struct RowWriter {
+    let statement: OpaquePointer
+    let db: Database
+    let path: String
+    let columns: [ColumnSpec]
+
+    init(statement: OpaquePointer, db: Database, path: String, columns: [ColumnSpec]) {
+        self.statement = statement
+        self.db = db
+        self.path = path
+        self.columns = columns
+    }
+
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    func bindInt64(_ parameter: Int32, _ value: Int64) { sqlite3_bind_int64(statement, parameter, value) }
+
+    func step(line: Int) throws {
+        let rc = sqlite3_step(statement)
+        sqlite3_reset(statement)
+        guard rc == SQLITE_DONE else {
+            let message = String(cString: sqlite3_errmsg(sqlite3_db_handle(statement)))
+            throw IngestError(file: path, line: line, reason: "SQLite refused the row: \(message)")
+        }
+    }
+
+    /// Maps file columns (header names or JSON keys) to stored columns: every required column
+    /// must be present, no unknown column may be.
+    func columnIndex(for names: [String], line: Int) throws(IngestError) -> [Int] {
+        var seen = Set<String>()
+        var out: [Int] = []
+        let known = columns.map(\.name)
+        for name in names {
+            guard seen.insert(name).inserted else {
+                throw IngestError(file: path, line: line, reason: "column '\(name)' appears twice in the header")
+            }
+            guard let k = known.firstIndex(of: name) else {
+                throw IngestError(file: path, line: line, reason: "unknown column '\(name)'; the source's columns are \(known.joined(separator: ", "))")
+            }
+            out.append(k)
+        }
+        let missing = columns.filter { !$0.nullable && !seen.contains($0.name) }.map(\.name)
+        if !missing.isEmpty {
+            throw IngestError(file: path, line: line, reason: "missing column\(missing.count > 1 ? "s" : "") \(missing.map { "'\($0)'" }.joined(separator: ", ")); the source's columns are \(known.joined(separator: ", "))")
+        }
+        // Nullable columns absent from the file stay bound to null for every row.
+        for (k, column) in columns.enumerated() where !seen.contains(column.name) {
+            sqlite3_bind_null(statement, Int32(k + 2))
+        }
+        return out
+    }
+
+    func copyCSV(_ reader: consuming CSVReader, progress: (@Sendable (IngestProgress) -> Void)?, totalBytes: Int64) throws -> Int {
+        guard try reader.next() else {
+            throw IngestError(file: path, reason: "the file is empty; a CSV file starts with a header row naming the columns")
+        }
+        var names: [String] = []
+        for i in 0..<reader.fieldCount {
+            guard FieldParsing.isValidUTF8(reader.field(i)) else {
+                throw IngestError(file: path, line: reader.recordLine, value: FieldParsing.display(reader.field(i)), reason: "the header is not valid UTF-8")
+            }
+            names.append(reader.fieldString(i).trimmingCharacters(in: .whitespaces))
+        }
+        let targets = try columnIndex(for: names, line: reader.recordLine)
+        let types = targets.map { columns[$0].type }
+        let nullable = targets.map { columns[$0].nullable }
+        let expected = names.count
+        var rows = 0
+        while try reader.next() {
+            let line = reader.recordLine
+            guard reader.fieldCount == expected else {
+                throw IngestError(file: path, line: line, reason: "expected \(expected) fields as in the header, found \(reader.fieldCount)")
+            }
+            for f in 0..<expected {
+                let bytes = reader.field(f)
+                let parameter = Int32(targets[f] + 2)
+                if bytes.isEmpty && !reader.quoted[f] {
+                    guard nullable[f] else {
+                        throw IngestError(file: path, line: line, column: names[f], reason: "empty, but the column is not nullable")
+                    }
+                    sqlite3_bind_null(statement, parameter)
+                    continue
+                }
+                try bind(bytes, type: types[f], parameter: parameter, line: line, column: names[f])
+            }
+            try step(line: line)
+            rows += 1
+            if rows & 0x3FFF == 0, let progress {
+                progress(IngestProgress(bytesRead: reader.bytesRead, totalBytes: totalBytes, rows: rows))
+            }
+        }
+        progress?(IngestProgress(bytesRead: reader.bytesRead, totalBytes: totalBytes, rows: rows))
+        return rows
+    }
+
+    @inline(__always)
+    func bind(_ bytes: UnsafeBufferPointer<UInt8>, type: ValueType, parameter: Int32, line: Int, column: String) throws {
+        func bad(_ reason: String) -> IngestError {
+            IngestError(file: path, line: line, column: column, value: FieldParsing.display(bytes), reason: reason)
+        }
+        switch type {
+        case .int64:
+            guard let v = FieldParsing.int64(bytes) else { throw bad("not an int64") }
+            sqlite3_bind_int64(statement, parameter, v)
+        case .double:
+            guard let v = FieldParsing.double(bytes) else { throw bad("not a finite double") }
+            sqlite3_bind_double(statement, parameter, v)
+        case .bool:
+            guard let v = FieldParsing.bool(bytes) else { throw bad("not a bool (true, false, 1 or 0)") }
+            sqlite3_bind_int64(statement, parameter, v ? 1 : 0)
+        case .timestamp:
+            do {
+                sqlite3_bind_int64(statement, parameter, try Timestamp(rfc3339: bytes).microseconds)
+            } catch {
+                throw bad(error.reason)
+            }
+        case .string:
+            guard FieldParsing.isValidUTF8(bytes) else { throw bad("not valid UTF-8") }
+            sqlite3_bind_text(statement, parameter, UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(bytes.count), Self.transient)
+        }
+    }
+
+    func copyJSONLines(_ reader: JSONLinesReader, progress: (@Sendable (IngestProgress) -> Void)?, totalBytes: Int64) throws -> Int {
+        let byName = Dictionary(columns.enumerated().map { ($0.element.name, $0.offset) }, uniquingKeysWith: { a, _ in a })
+        var rows = 0
+        var present = [Bool](repeating: false, count: columns.count)
+        while try reader.next() {
+            let line = reader.recordLine
+            for k in present.indices { present[k] = false }
+            for (key, value) in reader.members {
+                guard let k = byName[key] else {
+                    throw IngestError(file: path, line: line, reason: "unknown column '\(key)'; the source's columns are \(columns.map(\.name).joined(separator: ", "))")
+                }
+                guard !present[k] else {
+                    throw IngestError(file: path, line: line, column: key, reason: "appears twice in the object")
+                }
+                present[k] = true
+                try bind(value, column: columns[k], parameter: Int32(k + 2), line: line)
+            }
+            for (k, column) in columns.enumerated() where !present[k] {
+                guard column.nullable else {
+                    throw IngestError(file: path, line: line, column: column.name, reason: "missing, and the column is not nullable")
+                }
+                sqlite3_bind_null(statement, Int32(k + 2))
+            }
+            try step(line: line)
+            rows += 1
+            if rows & 0x3FFF == 0, let progress {
+                progress(IngestProgress(bytesRead: reader.bytesRead, totalBytes: totalBytes, rows: rows))
+            }
+        }
+        progress?(IngestProgress(bytesRead: reader.bytesRead, totalBytes: totalBytes, rows: rows))
+        return rows
+    }
+
+    func bind(_ value: JSONScalar, column: ColumnSpec, parameter: Int32, line: Int) throws {
+        func bad(_ shown: String, _ reason: String) -> IngestError {
+            IngestError(file: path, line: line, column: column.name, value: shown, reason: reason)
+        }
+        switch (value, column.type) {
+        case (.null, _):
+            guard column.nullable else { throw bad("null", "null, but the column is not nullable") }
+            sqlite3_bind_null(statement, parameter)
+        case (.number(let text), .int64):
+            var text = text
+            let parsed = text.withUTF8 { FieldParsing.int64($0) }
+            guard let v = parsed else { throw bad(text, "not an int64 (a JSON integer within 64 bits)") }
+            sqlite3_bind_int64(statement, parameter, v)
+        case (.number(let text), .double):
+            var text = text
+            let parsed = text.withUTF8 { FieldParsing.double($0) }
+            guard let v = parsed else { throw bad(text, "not a finite double") }
+            sqlite3_bind_double(statement, parameter, v)
+        case (.bool(let b), .bool):
+            sqlite3_bind_int64(statement, parameter, b ? 1 : 0)
+        case (.string(let s), .string):
+            sqlite3_bind_text(statement, parameter, s, -1, Self.transient)
+        case (.string(let s), .timestamp):
+            do {
+                sqlite3_bind_int64(statement, parameter, try Timestamp(rfc3339: s).microseconds)
+            } catch {
+                throw bad(s, error.reason)
+            }
+        case (let other, let type):
+            let shown: String
+            let kind: String
+            switch other {
+            case .null: (shown, kind) = ("null", "null")
+            case .bool(let b): (shown, kind) = (b ? "true" : "false", "a boolean")
+            case .number(let n): (shown, kind) = (n, "a number")
+            case .string(let s): (shown, kind) = (s, "a string")
+            }
+            let wanted = switch type {
+            case .int64: "an integer"
+            case .double: "a number"
+            case .bool: "true or false"
+            case .string: "a string"
+            case .timestamp: "an RFC 3339 string"
+            }
+            throw bad(shown, "\(kind), but the column is \(type): expected \(wanted)")
+        }
+    }
+}

@@ -1,0 +1,70 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A file read sequentially in large chunks into a growable buffer that the readers parse in
+/// place, so memory stays bounded by the longest record, not the file.
+final class InputFile {
+    let path: String
+    let size: Int64
+    private let fd: Int32
+    private(set) var buffer: UnsafeMutablePointer<UInt8>
+    private(set) var capacity: Int
+    /// Valid bytes are `buffer[0..<end]`.
+    private(set) var end = 0
+    private(set) var bytesRead: Int64 = 0
+    private(set) var atEOF = false
+
+    init(path: String, chunkSize: Int = 1 << 20) throws(IngestError) {
+        self.path = path
+        fd = open(path, O_RDONLY)
+        guard fd >= 0 else {
+            throw IngestError(file: path, reason: "cannot open the file: \(String(cString: strerror(errno)))")
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw IngestError(file: path, reason: "not a regular file")
+        }
+        size = Int64(info.st_size)
+        capacity = chunkSize
+        buffer = .allocate(capacity: chunkSize)
+    }
+
+    deinit {
+        close(fd)
+        buffer.deallocate()
+    }
+
+    /// Drops `buffer[0..<keepFrom]`, moving the rest to the front, growing the buffer if it is
+    /// full, then reads more. Returns how far bytes moved (subtract it from saved offsets) and
+    /// whether anything was read.
+    func refill(keepingFrom keepFrom: Int) throws(IngestError) -> (shift: Int, readAny: Bool) {
+        if keepFrom > 0 {
+            let keep = end - keepFrom
+            if keep > 0 { buffer.update(from: buffer + keepFrom, count: keep) }
+            end = keep
+        }
+        if end == capacity {
+            let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity * 2)
+            bigger.update(from: buffer, count: end)
+            buffer.deallocate()
+            buffer = bigger
+            capacity *= 2
+        }
+        guard !atEOF else { return (keepFrom, false) }
+        while true {
+            let n = read(fd, buffer + end, capacity - end)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw IngestError(file: path, reason: "read failed: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { atEOF = true }
+            end += n
+            bytesRead += Int64(n)
+            return (keepFrom, n > 0)
+        }
+    }
+}

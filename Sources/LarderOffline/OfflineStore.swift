@@ -1,0 +1,86 @@
+import Foundation
+import GRDB
+import LarderCore
+
+/// The offline store: one SQLite file holding the registry, the source tables and (later)
+/// the materialized feature tables.
+///
+/// Opened in WAL mode so readers (the service, `larder list`) never wait for a long ingest.
+public final class OfflineStore: Sendable {
+    public let path: String
+    let db: DatabasePool
+
+    /// Opens (creating if needed) the store at `path`, and its parent directory.
+    public init(path: String) throws(OfflineStoreError) {
+        self.path = path
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw OfflineStoreError("cannot create the directory \(directory) for the offline store: \(error.localizedDescription)")
+            }
+        }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            // NORMAL is durable in WAL mode except for the last transactions on power loss,
+            // and keeps bulk ingestion fast.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA cache_size = -32768")  // 32 MiB
+        }
+        do {
+            db = try DatabasePool(path: path, configuration: configuration)
+            try db.write { db in try db.execute(sql: OfflineSchema.ddl) }
+        } catch {
+            throw OfflineStoreError("cannot open the offline store at \(path): \(error)")
+        }
+    }
+
+    /// The registry of applied definitions.
+    public var registry: Registry { Registry(db: db) }
+}
+
+/// A failure of the offline store, with what was being done.
+public struct OfflineStoreError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The DDL of Larder's own tables. `schemas/offline.sql` documents the same statements and a
+/// test keeps the two identical.
+enum OfflineSchema {
+    static let ddl = """
+        CREATE TABLE IF NOT EXISTS larder_registry (
+            name        TEXT    NOT NULL PRIMARY KEY,
+            kind        TEXT    NOT NULL,
+            version     INTEGER NOT NULL,
+            fingerprint TEXT    NOT NULL,
+            definition  TEXT    NOT NULL,
+            created_at  INTEGER NOT NULL,
+            updated_at  INTEGER NOT NULL
+        ) STRICT;
+        CREATE TABLE IF NOT EXISTS larder_registry_history (
+            id          INTEGER PRIMARY KEY,
+            applied_at  INTEGER NOT NULL,
+            kind        TEXT    NOT NULL,
+            name        TEXT    NOT NULL,
+            version     INTEGER NOT NULL,
+            change      TEXT    NOT NULL,
+            details     TEXT    NOT NULL,
+            fingerprint TEXT    NOT NULL,
+            definition  TEXT    NOT NULL
+        ) STRICT;
+        CREATE INDEX IF NOT EXISTS larder_registry_history_by_name ON larder_registry_history (name, id);
+        CREATE TABLE IF NOT EXISTS larder_ingests (
+            id          INTEGER PRIMARY KEY,
+            source      TEXT    NOT NULL,
+            file        TEXT    NOT NULL,
+            rows        INTEGER NOT NULL,
+            first_seq   INTEGER,
+            last_seq    INTEGER,
+            started_at  INTEGER NOT NULL,
+            finished_at INTEGER NOT NULL
+        ) STRICT;
+        """
+}

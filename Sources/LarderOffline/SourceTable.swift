@@ -1,0 +1,74 @@
+import LarderCore
+
+/// The SQLite table that holds a source's events: `source_<name>`.
+///
+/// Columns: `_seq` (the ingest sequence: rowid, grows with every row appended, so later work
+/// can tell late-arriving rows from old ones), `_ingest` (the `larder_ingests` row that brought
+/// it), the event timestamp, the created timestamp if declared, then the declared columns.
+/// Timestamps are INTEGER microseconds since the epoch, bools INTEGER 0/1.
+struct SourceTable: Sendable {
+    let spec: SourceSpec
+
+    var name: String { "source_\(spec.name)" }
+
+    /// The stored columns after `_seq` and `_ingest`, in table order.
+    var storedColumns: [ColumnSpec] {
+        var columns = [ColumnSpec(name: spec.eventTimestamp, type: .timestamp, nullable: false)]
+        if let created = spec.createdTimestamp {
+            columns.append(ColumnSpec(name: created, type: .timestamp, nullable: true))
+        }
+        return columns + spec.columns
+    }
+
+    static func sqlType(_ type: ValueType) -> String {
+        switch type {
+        case .int64, .bool, .timestamp: "INTEGER"
+        case .double: "REAL"
+        case .string: "TEXT"
+        }
+    }
+
+    static func columnDefinition(_ column: ColumnSpec) -> String {
+        "\(column.name) \(sqlType(column.type))\(column.nullable ? "" : " NOT NULL")"
+    }
+
+    var createStatements: [String] {
+        let columns = ["_seq INTEGER PRIMARY KEY", "_ingest INTEGER NOT NULL"] + storedColumns.map(Self.columnDefinition)
+        return [
+            "CREATE TABLE \(name) (\n    \(columns.joined(separator: ",\n    "))\n) STRICT",
+            "CREATE INDEX \(name)_by_event_time ON \(name) (\(spec.eventTimestamp))",
+        ]
+    }
+
+    /// How an existing table changes to hold `new`'s rows.
+    enum Migration: Equatable {
+        case none
+        /// Nullable columns appended: existing rows read them as null.
+        case addColumns([ColumnSpec])
+        /// Anything else: only possible on an empty table.
+        case rebuild(reasons: [String])
+    }
+
+    static func migration(from old: SourceSpec, to new: SourceSpec) -> Migration {
+        let before = SourceTable(spec: old).storedColumns
+        let after = SourceTable(spec: new).storedColumns
+        if before == after { return .none }
+        if after.count > before.count, Array(after.prefix(before.count)) == before,
+           after.dropFirst(before.count).allSatisfy(\.nullable) {
+            return .addColumns(Array(after.dropFirst(before.count)))
+        }
+        var reasons: [String] = []
+        let beforeByName = Dictionary(before.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let afterByName = Dictionary(after.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for column in before where afterByName[column.name] == nil { reasons.append("column \(column.name) removed") }
+        for column in after {
+            if let previous = beforeByName[column.name] {
+                if previous != column { reasons.append("column \(previous) changed to \(column)") }
+            } else if !column.nullable {
+                reasons.append("non-nullable column \(column) added")
+            }
+        }
+        if reasons.isEmpty { reasons.append("columns reordered") }
+        return .rebuild(reasons: reasons)
+    }
+}

@@ -1,0 +1,54 @@
+import ArgumentParser
+import Features
+import LarderCore
+import LarderOffline
+
+struct Apply: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Register the definitions compiled from features/.",
+        discussion: """
+            Validates the definitions, compares them with the registry and prints the plan: \
+            what is added, changed (down to single features and ttl) and removed. Then applies \
+            it in one transaction, recording a new version of each changed definition. \
+            Applying the same definitions twice changes nothing the second time.
+            """
+    )
+
+    @OptionGroup var project: ProjectOptions
+
+    @Flag(help: "Print the plan without applying it.")
+    var dryRun = false
+
+    func run() throws {
+        let (_, store) = try project.openStore()
+        let plan = try store.registry.plan(for: Features.repository)
+        if plan.isEmpty {
+            print("No changes: the registry matches features/.")
+            return
+        }
+        print(Apply.render(plan))
+        if dryRun {
+            print("Dry run: nothing applied.")
+            return
+        }
+        try store.registry.apply(plan)
+        let count = plan.changes.count
+        print("Applied \(count) change\(count == 1 ? "" : "s").")
+    }
+
+    static func render(_ plan: ApplyPlan) -> String {
+        var lines: [String] = []
+        for change in plan.changes {
+            switch change.change {
+            case .added:
+                lines.append("+ \(change.kind.label) \(change.name) (v\(change.version))")
+            case .changed:
+                lines.append("~ \(change.kind.label) \(change.name) (v\(change.previousVersion ?? 0) -> v\(change.version))")
+            case .removed:
+                lines.append("- \(change.kind.label) \(change.name) (was v\(change.version))")
+            }
+            lines += change.details.map { "    \($0)" }
+        }
+        return lines.joined(separator: "\n")
+    }
+}

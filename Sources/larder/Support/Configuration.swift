@@ -1,0 +1,112 @@
+import Foundation
+import LarderCore
+import Yams
+
+/// The project configuration: `larder.yaml`, then the environment.
+///
+/// ```yaml
+/// project: quickstart              # namespaces online keys
+/// offline:
+///   path: data/offline.sqlite      # relative to this file
+/// online:
+///   redis_url: redis://127.0.0.1:6379/0
+/// ```
+///
+/// `LARDER_OFFLINE_PATH` and `LARDER_REDIS_URL` override the file.
+struct Configuration: Equatable {
+    var project: String
+    var offlinePath: String
+    var redisURL: String
+
+    static let defaultFileName = "larder.yaml"
+    static let defaultOfflinePath = "data/offline.sqlite"
+    static let defaultRedisURL = "redis://127.0.0.1:6379/0"
+
+    /// Loads `path` (or `larder.yaml` in the working directory) and applies the environment.
+    static func load(
+        path: String?,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        workingDirectory: String = FileManager.default.currentDirectoryPath
+    ) throws(ConfigurationError) -> Configuration {
+        let file = path ?? (workingDirectory as NSString).appendingPathComponent(defaultFileName)
+        guard let data = FileManager.default.contents(atPath: file) else {
+            if path == nil {
+                throw ConfigurationError(
+                    "no \(defaultFileName) in \(workingDirectory). Run larder from your project's directory, or pass --config PATH. A minimal file is one line: `project: my_project`.")
+            }
+            throw ConfigurationError("cannot read the configuration file \(file): no such file")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationError("\(file): not valid UTF-8")
+        }
+        var config = try parse(text, file: file)
+        // Relative paths in the file are relative to the file, so larder works from anywhere.
+        let base = (file as NSString).deletingLastPathComponent
+        if !config.offlinePath.hasPrefix("/") {
+            config.offlinePath = ((base.isEmpty ? workingDirectory : base) as NSString).appendingPathComponent(config.offlinePath)
+        }
+        if let override = environment["LARDER_OFFLINE_PATH"], !override.isEmpty {
+            config.offlinePath = override.hasPrefix("/") ? override : (workingDirectory as NSString).appendingPathComponent(override)
+        }
+        if let override = environment["LARDER_REDIS_URL"], !override.isEmpty {
+            config.redisURL = override
+        }
+        try checkRedisURL(config.redisURL, origin: environment["LARDER_REDIS_URL"].map { _ in "LARDER_REDIS_URL" } ?? file)
+        return config
+    }
+
+    /// Parses the YAML text of a configuration file, rejecting unknown keys.
+    static func parse(_ text: String, file: String) throws(ConfigurationError) -> Configuration {
+        let root: Any?
+        do {
+            root = try Yams.load(yaml: text)
+        } catch {
+            throw ConfigurationError("\(file): not valid YAML: \(error)")
+        }
+        guard let top = root as? [String: Any] else {
+            throw ConfigurationError("\(file): expected a mapping with keys project, offline, online")
+        }
+        try checkKeys(top, allowed: ["project", "offline", "online"], in: file, at: "")
+        guard let project = top["project"] as? String else {
+            throw ConfigurationError("\(file): 'project' is required and must be a string, e.g. `project: my_project`")
+        }
+        guard isSafeIdentifier(project) else {
+            throw ConfigurationError("\(file): project '\(project)' is not a safe name: use lower-case letters, digits and single underscores, starting with a letter")
+        }
+        var config = Configuration(project: project, offlinePath: defaultOfflinePath, redisURL: defaultRedisURL)
+        if let offline = top["offline"] {
+            guard let offline = offline as? [String: Any] else { throw ConfigurationError("\(file): 'offline' must be a mapping with key path") }
+            try checkKeys(offline, allowed: ["path"], in: file, at: "offline.")
+            if let path = offline["path"] {
+                guard let path = path as? String, !path.isEmpty else { throw ConfigurationError("\(file): 'offline.path' must be a non-empty string") }
+                config.offlinePath = path
+            }
+        }
+        if let online = top["online"] {
+            guard let online = online as? [String: Any] else { throw ConfigurationError("\(file): 'online' must be a mapping with key redis_url") }
+            try checkKeys(online, allowed: ["redis_url"], in: file, at: "online.")
+            if let url = online["redis_url"] {
+                guard let url = url as? String else { throw ConfigurationError("\(file): 'online.redis_url' must be a string") }
+                config.redisURL = url
+            }
+        }
+        return config
+    }
+
+    private static func checkKeys(_ map: [String: Any], allowed: [String], in file: String, at prefix: String) throws(ConfigurationError) {
+        for key in map.keys.sorted() where !allowed.contains(key) {
+            throw ConfigurationError("\(file): unknown key '\(prefix)\(key)'; known keys here: \(allowed.map { prefix + $0 }.joined(separator: ", "))")
+        }
+    }
+
+    private static func checkRedisURL(_ url: String, origin: String) throws(ConfigurationError) {
+        guard url.hasPrefix("redis://"), let parsed = URL(string: url), parsed.host != nil else {
+            throw ConfigurationError("\(origin): '\(url)' is not a Redis URL; expected redis://[user:password@]host:port/db")
+        }
+    }
+}
+
+struct ConfigurationError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

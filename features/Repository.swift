@@ -1,0 +1,19 @@
+import LarderCore
+
+/// The model that ranks drivers consumes these features.
+public let driverRanking = FeatureService("driver_ranking", description: "Features of the driver ranking model") {
+    driverHourlyStats
+    TransformedConvRate.view
+    driverTrips
+}
+
+/// Everything `larder apply` registers.
+public let repository = FeatureRepository {
+    driver
+    DriverStats.source
+    Trips.source
+    driverHourlyStats
+    driverTrips
+    TransformedConvRate.view
+    driverRanking
+}

@@ -1,0 +1,27 @@
+import LarderCore
+
+/// Completed trips, one event per trip.
+public enum Trips {
+    public static let fare = Column<Double>("fare")
+    public static let distanceKm = Column<Double>("distance_km")
+
+    public static let source = Source(
+        "trips",
+        eventTimestamp: "event_timestamp",
+        columns: [driverID, fare, distanceKm],
+        description: "Completed trips"
+    )
+}
+
+/// Features of a driver's trips. `fare_per_km` is a row transformation: the same compiled
+/// closure computes it for training sets and for serving.
+public let driverTrips = FeatureView(
+    "driver_trips",
+    entity: driver,
+    source: Trips.source,
+    ttl: .days(1),
+    description: "Fares and distances of a driver's trips",
+    owner: "ranking@example.com"
+) {
+    Feature("fare_per_km", from: Trips.fare, Trips.distanceKm) { fare, km in fare / max(km, 0.1) }
+}

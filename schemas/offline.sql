@@ -1,0 +1,55 @@
+-- Larder offline store (SQLite), the tables Larder creates for itself.
+-- Instants are INTEGER microseconds since the Unix epoch, UTC.
+-- The code creates exactly these (Sources/LarderOffline/OfflineStore.swift); a test checks it.
+
+-- One row per registered definition: what `larder apply` last applied.
+CREATE TABLE IF NOT EXISTS larder_registry (
+    name        TEXT    NOT NULL PRIMARY KEY,  -- unique across all kinds
+    kind        TEXT    NOT NULL,              -- entity | source | feature_view | on_demand_view | feature_service
+    version     INTEGER NOT NULL,              -- 1 when first added, +1 on every change
+    fingerprint TEXT    NOT NULL,              -- 16 hex digits of SHA-256(kind, definition)
+    definition  TEXT    NOT NULL,              -- canonical JSON (snake_case keys, sorted), see docs/CLI.md
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+) STRICT;
+
+-- Every applied change, oldest first. A removed definition keeps its history; added back,
+-- it continues from its last version.
+CREATE TABLE IF NOT EXISTS larder_registry_history (
+    id          INTEGER PRIMARY KEY,
+    applied_at  INTEGER NOT NULL,              -- one value per `larder apply`
+    kind        TEXT    NOT NULL,
+    name        TEXT    NOT NULL,
+    version     INTEGER NOT NULL,              -- the version after the change (for removed: the last one)
+    change      TEXT    NOT NULL,              -- added | changed | removed
+    details     TEXT    NOT NULL,              -- JSON array of readable lines ("ttl: 2h -> 3h")
+    fingerprint TEXT    NOT NULL,
+    definition  TEXT    NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS larder_registry_history_by_name ON larder_registry_history (name, id);
+
+-- One row per `larder ingest` that committed (a failed ingest leaves no row).
+CREATE TABLE IF NOT EXISTS larder_ingests (
+    id          INTEGER PRIMARY KEY,
+    source      TEXT    NOT NULL,
+    file        TEXT    NOT NULL,
+    rows        INTEGER NOT NULL,
+    first_seq   INTEGER,                       -- the _seq range the rows received
+    last_seq    INTEGER,
+    started_at  INTEGER NOT NULL,
+    finished_at INTEGER NOT NULL
+) STRICT;
+
+-- Each registered source gets a table `source_<name>`, for example for driver_stats:
+--
+-- CREATE TABLE source_driver_stats (
+--     _seq INTEGER PRIMARY KEY,              -- ingest sequence: grows with every appended row
+--     _ingest INTEGER NOT NULL,              -- larder_ingests.id
+--     event_timestamp INTEGER NOT NULL,      -- the source's event timestamp column
+--     created INTEGER,                       -- the created timestamp column, if declared
+--     driver_id INTEGER NOT NULL,            -- declared columns: int64/bool/timestamp INTEGER,
+--     conv_rate REAL NOT NULL,               --   double REAL, string TEXT;
+--     acc_rate REAL NOT NULL,                --   NOT NULL unless declared Optional
+--     avg_daily_trips INTEGER NOT NULL
+-- ) STRICT;
+-- CREATE INDEX source_driver_stats_by_event_time ON source_driver_stats (event_timestamp);
