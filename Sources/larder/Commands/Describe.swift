@@ -60,12 +60,12 @@ struct Describe: ParsableCommand {
     static func summary(_ spec: DefinitionSpec) -> String {
         switch spec {
         case .entity(let s): "keys: \(s.joinKeys.map(\.description).joined(separator: ", "))"
-        case .source(let s): "\(s.columns.count) columns, event time \(s.eventTimestamp)"
+        case .source(let s): "\(plural(s.columns.count, "column")), event time \(s.eventTimestamp)"
         case .featureView(let s):
-            "\(s.features.count) features of \(s.entity) from \(s.source), ttl \(Duration.compact(microseconds: s.ttlMicroseconds))"
+            "\(plural(s.features.count, "feature")) of \(s.entity) from \(s.source), ttl \(Duration.compact(microseconds: s.ttlMicroseconds))"
         case .onDemandView(let s):
-            "\(s.features.count) features, request fields: \(s.requestFields.map(\.key).joined(separator: ", "))"
-        case .featureService(let s): "\(s.features.count) features"
+            "\(plural(s.features.count, "feature")), request fields: \(s.requestFields.map(\.key).joined(separator: ", "))"
+        case .featureService(let s): plural(s.features.count, "feature")
         }
     }
 

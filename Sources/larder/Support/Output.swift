@@ -39,6 +39,9 @@ func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }
 
+/// `1 feature`, `3 features`.
+func plural(_ n: Int, _ noun: String) -> String { "\(grouped(n)) \(noun)\(n == 1 ? "" : "s")" }
+
 /// A number with thousands separators: 1,000,000.
 func grouped(_ n: Int) -> String {
     let digits = String(n.magnitude)
