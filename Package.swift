@@ -28,6 +28,7 @@ let package = Package(
                 "LarderCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // The team's feature definitions, compiled into `larder`.
@@ -44,10 +45,14 @@ let package = Package(
         .testTarget(name: "LarderCoreTests", dependencies: ["LarderCore", "Features"]),
         .testTarget(
             name: "LarderOfflineTests",
-            dependencies: ["LarderOffline", "Features", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "LarderOffline", "Features",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         // Runs the built `larder` binary as a user would.
-        .testTarget(name: "LarderCLITests", dependencies: ["larder"]),
+        .testTarget(name: "LarderCLITests", dependencies: ["larder", .product(name: "GRDB", package: "GRDB.swift")]),
     ],
     swiftLanguageModes: [.v6]
 )

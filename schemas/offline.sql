@@ -40,6 +40,31 @@ CREATE TABLE IF NOT EXISTS larder_ingests (
     finished_at INTEGER NOT NULL
 ) STRICT;
 
+-- Per feature view version: what its offline feature table covers. Every source row with an
+-- event time in [covered_start, covered_end) and _seq <= seq_watermark has been materialized.
+CREATE TABLE IF NOT EXISTS larder_materializations (
+    view          TEXT    NOT NULL,
+    version       INTEGER NOT NULL,
+    covered_start INTEGER NOT NULL,
+    covered_end   INTEGER NOT NULL,
+    seq_watermark INTEGER NOT NULL,            -- the source's max _seq when the run started
+    updated_at    INTEGER NOT NULL,
+    PRIMARY KEY (view, version)
+) STRICT;
+
+-- One row per committed materialization run of one view.
+CREATE TABLE IF NOT EXISTS larder_materialization_runs (
+    id            INTEGER PRIMARY KEY,
+    view          TEXT    NOT NULL,
+    version       INTEGER NOT NULL,
+    incremental   INTEGER NOT NULL,            -- 0 or 1
+    range_start   INTEGER NOT NULL,
+    range_end     INTEGER NOT NULL,
+    rows          INTEGER NOT NULL,            -- source rows transformed and written
+    started_at    INTEGER NOT NULL,
+    finished_at   INTEGER NOT NULL
+) STRICT;
+
 -- Each registered source gets a table `source_<name>`, for example for driver_stats:
 --
 -- CREATE TABLE source_driver_stats (
@@ -53,3 +78,22 @@ CREATE TABLE IF NOT EXISTS larder_ingests (
 --     avg_daily_trips INTEGER NOT NULL
 -- ) STRICT;
 -- CREATE INDEX source_driver_stats_by_event_time ON source_driver_stats (event_timestamp);
+
+-- Each feature view version gets an offline feature table `features_<view>_v<version>`: one row
+-- per source row (same _seq, so re-materializing a row replaces it), for driver_hourly_stats:
+--
+-- CREATE TABLE features_driver_hourly_stats_v1 (
+--     _seq INTEGER PRIMARY KEY,              -- the source row's _seq
+--     driver_id INTEGER NOT NULL,            -- the entity's join keys
+--     _event_ts INTEGER NOT NULL,            -- the source row's event time
+--     _created_ts INTEGER,                   -- its created time, if the source declares one
+--     conv_rate REAL,                        -- one nullable column per feature
+--     acc_rate REAL,
+--     avg_daily_trips INTEGER
+-- ) STRICT;
+-- CREATE INDEX features_driver_hourly_stats_v1_by_key_time
+--     ON features_driver_hourly_stats_v1 (driver_id, _event_ts, _created_ts);
+--
+-- The point-in-time value at T for key k is the row with the greatest (_event_ts, _created_ts,
+-- _seq) among rows with _event_ts <= T: one backwards seek of the first index (rowid = _seq is
+-- its implicit last column). NULL created times sort lowest.

@@ -82,5 +82,25 @@ enum OfflineSchema {
             started_at  INTEGER NOT NULL,
             finished_at INTEGER NOT NULL
         ) STRICT;
+        CREATE TABLE IF NOT EXISTS larder_materializations (
+            view          TEXT    NOT NULL,
+            version       INTEGER NOT NULL,
+            covered_start INTEGER NOT NULL,
+            covered_end   INTEGER NOT NULL,
+            seq_watermark INTEGER NOT NULL,
+            updated_at    INTEGER NOT NULL,
+            PRIMARY KEY (view, version)
+        ) STRICT;
+        CREATE TABLE IF NOT EXISTS larder_materialization_runs (
+            id            INTEGER PRIMARY KEY,
+            view          TEXT    NOT NULL,
+            version       INTEGER NOT NULL,
+            incremental   INTEGER NOT NULL,
+            range_start   INTEGER NOT NULL,
+            range_end     INTEGER NOT NULL,
+            rows          INTEGER NOT NULL,
+            started_at    INTEGER NOT NULL,
+            finished_at   INTEGER NOT NULL
+        ) STRICT;
         """
 }

@@ -35,6 +35,18 @@ struct LarderProcess {
         var stderr: String
     }
 
+    /// Starts `larder` without waiting (output discarded).
+    func start(_ arguments: String...) throws -> Process {
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
     func run(_ arguments: String..., environment: [String: String] = [:]) throws -> Result {
         let process = Process()
         process.executableURL = Self.binary

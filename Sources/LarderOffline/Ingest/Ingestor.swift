@@ -57,7 +57,7 @@ extension OfflineStore {
             let ingestID = db.lastInsertedRowID
             let firstSeq = (try Int64.fetchOne(db, sql: "SELECT max(_seq) FROM \(table.name)") ?? 0) + 1
             let statement = try db.makeStatement(sql: insertSQL)
-            let writer = RowWriter(statement: statement.sqliteStatement, db: db, path: path, columns: columns)
+            let writer = RowWriter(owner: statement, path: path, columns: columns)
             writer.bindInt64(1, ingestID)
 
             let rows: Int
@@ -82,14 +82,15 @@ extension OfflineStore {
 /// Binds parsed fields to the prepared INSERT and steps it, one row at a time.
 /// Parameter 1 is `_ingest`; parameter `k + 2` is stored column `k`.
 private struct RowWriter {
+    /// Keeps the GRDB statement (and so the SQLite statement) alive while the writer is.
+    let owner: Statement
     let statement: OpaquePointer
-    let db: Database
     let path: String
     let columns: [ColumnSpec]
 
-    init(statement: OpaquePointer, db: Database, path: String, columns: [ColumnSpec]) {
-        self.statement = statement
-        self.db = db
+    init(owner: Statement, path: String, columns: [ColumnSpec]) {
+        self.owner = owner
+        self.statement = owner.sqliteStatement
         self.path = path
         self.columns = columns
     }

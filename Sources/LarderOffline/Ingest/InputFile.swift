@@ -1,3 +1,5 @@
+import Crypto
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -16,6 +18,8 @@ final class InputFile {
     private(set) var end = 0
     private(set) var bytesRead: Int64 = 0
     private(set) var atEOF = false
+    /// When set, every byte read is hashed (training-set manifests record the request file's hash).
+    var digest: SHA256?
 
     init(path: String, chunkSize: Int = 1 << 20) throws(IngestError) {
         self.path = path
@@ -62,6 +66,7 @@ final class InputFile {
                 throw IngestError(file: path, reason: "read failed: \(String(cString: strerror(errno)))")
             }
             if n == 0 { atEOF = true }
+            if n > 0, digest != nil { digest!.update(bufferPointer: UnsafeRawBufferPointer(start: buffer + end, count: n)) }
             end += n
             bytesRead += Int64(n)
             return (keepFrom, n > 0)

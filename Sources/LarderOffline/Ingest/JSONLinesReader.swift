@@ -133,7 +133,7 @@ struct FlatJSONParser {
         i += n
     }
 
-    private mutating func parseNumber() throws(JSONSyntaxError) -> String {
+    mutating func parseNumber() throws(JSONSyntaxError) -> String {
         let start = i
         func digits() -> Int {
             let s = i

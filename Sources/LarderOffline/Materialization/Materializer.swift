@@ -1,0 +1,204 @@
+import Foundation
+import GRDB
+import GRDBSQLite
+import LarderCore
+
+/// Which source rows a materialization run covers.
+public enum MaterializationMode: Sendable {
+    /// Source rows with an event time in `start..<end`; `nil` start means the source's
+    /// first event, `nil` end means now.
+    case range(start: Timestamp?, end: Timestamp?)
+    /// Rows ingested since the last run (any event time: late arrivals included) and rows
+    /// whose event time has come since, up to `end` (now by default).
+    case incremental(end: Timestamp?)
+}
+
+/// How far a materialization got, for a progress bar.
+public struct MaterializationProgress: Sendable {
+    public var view: String
+    public var rows: Int
+    public var totalRows: Int
+}
+
+/// One view's materialization run.
+public struct MaterializationSummary: Sendable {
+    public var view: String
+    public var version: Int
+    public var rows: Int
+    public var seconds: Double
+    public var state: MaterializationState
+    public var incremental: Bool
+}
+
+extension OfflineStore {
+    /// The registered spec and version of a compiled feature view, or an error when the
+    /// compiled definition is not what is registered (so `larder apply` must run first).
+    public func registeredView(_ view: FeatureView) throws -> (spec: FeatureViewSpec, version: Int) {
+        guard let registered = try registry.definition(named: view.name), case .featureView(let spec) = registered.spec else {
+            throw OfflineStoreError("feature view \(view.name) is not registered; run `larder apply`")
+        }
+        guard registered.fingerprint == DefinitionSpec.featureView(view.spec).fingerprint else {
+            throw OfflineStoreError("feature view \(view.name) in features/ differs from the registered v\(registered.version); run `larder apply` first")
+        }
+        return (spec, registered.version)
+    }
+
+    /// The materialization state of a view version, if it was ever materialized.
+    public func materializationState(view: String, version: Int) throws -> MaterializationState? {
+        try db.read { db in try Self.state(db, view: view, version: version) }
+    }
+
+    static func state(_ db: Database, view: String, version: Int) throws -> MaterializationState? {
+        try Row.fetchOne(db, sql: "SELECT * FROM larder_materializations WHERE view = ? AND version = ?", arguments: [view, version]).map {
+            MaterializationState(
+                view: $0["view"], version: $0["version"], start: Timestamp(microseconds: $0["covered_start"]),
+                end: Timestamp(microseconds: $0["covered_end"]), seqWatermark: $0["seq_watermark"],
+                updatedAt: Timestamp(microseconds: $0["updated_at"]))
+        }
+    }
+
+    /// Runs the view's row transformations over its source rows and stores the results in the
+    /// view's offline feature table, in one transaction: a run that is interrupted leaves
+    /// nothing, and running it again gives the same table.
+    public func materialize(
+        _ view: FeatureView,
+        mode: MaterializationMode,
+        now: Timestamp = .now(),
+        progress: (@Sendable (MaterializationProgress) -> Void)? = nil
+    ) throws -> MaterializationSummary {
+        let (spec, version) = try registeredView(view)
+        let source = try registry.source(named: spec.source)
+        let table = FeatureTable(view: spec, version: version)
+        let sourceTable = SourceTable(spec: source)
+        let started = Date()
+
+        // Evaluators bound to the source row layout: the declared columns, in order.
+        let layout = RowLayout(keys: source.columns.map(\.name))
+        let evaluators: [Evaluator] = try view.features.map { feature in
+            guard let evaluator = feature.transformation.evaluator(for: layout) else {
+                throw OfflineStoreError("feature \(view.name):\(feature.name) reads a column source \(source.name) lacks")
+            }
+            return evaluator
+        }
+        let keyPositions = spec.joinKeys.map { key in source.columns.firstIndex { $0.name == key.name }! }
+
+        return try db.write { db in
+            try db.execute(sql: table.createTable)
+            // Into an empty table, load first and index after (see FeatureTable.createIndex).
+            let bulkLoad = try Int.fetchOne(db, sql: "SELECT count(*) FROM (SELECT 1 FROM \(table.name) LIMIT 1)") == 0
+            if bulkLoad {
+                try db.execute(sql: "DROP INDEX IF EXISTS \(table.indexName)")
+            } else {
+                try db.execute(sql: table.createIndex)
+            }
+            let ts = source.eventTimestamp
+            let maxSeq = try Int64.fetchOne(db, sql: "SELECT max(_seq) FROM \(sourceTable.name)") ?? 0
+            let firstEvent = try Int64.fetchOne(db, sql: "SELECT min(\(ts)) FROM \(sourceTable.name)")
+            let old = try Self.state(db, view: spec.name, version: version)
+
+            var passes: [(sql: String, arguments: StatementArguments)] = []
+            var newState: MaterializationState
+            var incremental = false
+            var effectiveMode = mode
+            if case .incremental(let end) = mode, old == nil {
+                effectiveMode = .range(start: nil, end: end)  // nothing to continue from
+            }
+            switch effectiveMode {
+            case .range(let start, let end):
+                let end = end ?? now
+                let start = start ?? firstEvent.map(Timestamp.init(microseconds:)) ?? end
+                guard start <= end else { throw OfflineStoreError("the range is empty: --start \(start) is after --end \(end)") }
+                passes.append(("\(ts) >= ? AND \(ts) < ?", [start.microseconds, end.microseconds]))
+                newState = MaterializationState(view: spec.name, version: version, start: start, end: end, seqWatermark: maxSeq, updatedAt: now)
+                if let old {
+                    if start <= old.start && end >= old.end {
+                        // The new range covers the old one: it is the new coverage.
+                    } else if start <= old.end && end >= old.start {
+                        // Overlapping: the union, as fresh as the older part.
+                        newState.start = min(start, old.start)
+                        newState.end = max(end, old.end)
+                        newState.seqWatermark = old.seqWatermark
+                    } else {
+                        // Disjoint: the rows are materialized, but coverage keeps one interval.
+                        newState = old
+                    }
+                }
+            case .incremental(let end):
+                let old = old!
+                let end = max(end ?? now, old.end)
+                incremental = true
+                passes.append(("_seq > ? AND \(ts) < ?", [old.seqWatermark, end.microseconds]))
+                passes.append(("_seq <= ? AND \(ts) >= ? AND \(ts) < ?", [old.seqWatermark, old.end.microseconds, end.microseconds]))
+                newState = MaterializationState(view: spec.name, version: version, start: old.start, end: end, seqWatermark: maxSeq, updatedAt: now)
+            }
+
+            var total = 0
+            for pass in passes {
+                total += try Int.fetchOne(db, sql: "SELECT count(*) FROM \(sourceTable.name) WHERE \(pass.sql)", arguments: pass.arguments) ?? 0
+            }
+            // The GRDB statements own the SQLite statements: keep them alive while in use.
+            let upsertStatement = try db.makeStatement(sql: table.upsertSQL)
+            let upsert = upsertStatement.sqliteStatement
+            let stored = sourceTable.storedColumns
+            let hasCreated = source.createdTimestamp != nil
+            let columnOffset: Int32 = hasCreated ? 3 : 2  // _seq, event time, created?
+            var rows = 0
+            var values = [Value](repeating: .null, count: source.columns.count)
+            for pass in passes {
+                let select = try db.makeStatement(
+                    sql: "SELECT _seq, \(stored.map(\.name).joined(separator: ", ")) FROM \(sourceTable.name) WHERE \(pass.sql)")
+                try select.setArguments(pass.arguments)
+                let s = select.sqliteStatement
+                try withExtendedLifetime((select, upsertStatement)) {
+                while true {
+                    let rc = sqlite3_step(s)
+                    if rc == SQLITE_DONE { break }
+                    guard rc == SQLITE_ROW else { throw OfflineStoreError("reading source \(source.name): \(SQLiteValues.message(s))") }
+                    for (i, column) in source.columns.enumerated() {
+                        values[i] = SQLiteValues.read(s, columnOffset + Int32(i), as: column.type)
+                    }
+                    sqlite3_bind_int64(upsert, 1, sqlite3_column_int64(s, 0))
+                    var p: Int32 = 2
+                    for position in keyPositions {
+                        SQLiteValues.bind(upsert, p, values[position])
+                        p += 1
+                    }
+                    sqlite3_bind_int64(upsert, p, sqlite3_column_int64(s, 1))
+                    if hasCreated && sqlite3_column_type(s, 2) != SQLITE_NULL {
+                        sqlite3_bind_int64(upsert, p + 1, sqlite3_column_int64(s, 2))
+                    } else {
+                        sqlite3_bind_null(upsert, p + 1)
+                    }
+                    p += 2
+                    for evaluate in evaluators {
+                        SQLiteValues.bind(upsert, p, evaluate(values))
+                        p += 1
+                    }
+                    let done = sqlite3_step(upsert)
+                    sqlite3_reset(upsert)
+                    guard done == SQLITE_DONE else { throw OfflineStoreError("writing \(table.name): \(SQLiteValues.message(upsert))") }
+                    rows += 1
+                    if rows & 0x3FFF == 0 { progress?(MaterializationProgress(view: spec.name, rows: rows, totalRows: total)) }
+                }
+                }
+            }
+            progress?(MaterializationProgress(view: spec.name, rows: rows, totalRows: total))
+            try db.execute(sql: table.createIndex)
+
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO larder_materializations (view, version, covered_start, covered_end, seq_watermark, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [spec.name, version, newState.start.microseconds, newState.end.microseconds, newState.seqWatermark, now.microseconds])
+            try db.execute(
+                sql: """
+                    INSERT INTO larder_materialization_runs (view, version, incremental, range_start, range_end, rows, started_at, finished_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [spec.name, version, incremental ? 1 : 0, newState.start.microseconds, newState.end.microseconds, rows, now.microseconds, Timestamp.now().microseconds])
+            return MaterializationSummary(
+                view: spec.name, version: version, rows: rows, seconds: Date().timeIntervalSince(started), state: newState, incremental: incremental)
+        }
+    }
+}

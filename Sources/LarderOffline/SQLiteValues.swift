@@ -1,0 +1,42 @@
+import GRDBSQLite
+import LarderCore
+
+/// Converts between ``Value`` and SQLite's C API on the bulk paths, where GRDB's row
+/// decoding would allocate per column.
+enum SQLiteValues {
+    static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    /// Reads column `index` of the current row as `type`.
+    @inline(__always)
+    static func read(_ statement: OpaquePointer, _ index: Int32, as type: ValueType) -> Value {
+        if sqlite3_column_type(statement, index) == SQLITE_NULL { return .null }
+        switch type {
+        case .int64: return .int64(sqlite3_column_int64(statement, index))
+        case .double: return .double(sqlite3_column_double(statement, index))
+        case .bool: return .bool(sqlite3_column_int64(statement, index) != 0)
+        case .timestamp: return .timestamp(Timestamp(microseconds: sqlite3_column_int64(statement, index)))
+        case .string:
+            let count = Int(sqlite3_column_bytes(statement, index))
+            guard let bytes = sqlite3_column_text(statement, index) else { return .string("") }
+            return .string(String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self))
+        }
+    }
+
+    /// Binds `value` to parameter `index` (1-based).
+    @inline(__always)
+    static func bind(_ statement: OpaquePointer, _ index: Int32, _ value: Value) {
+        switch value {
+        case .null: sqlite3_bind_null(statement, index)
+        case .int64(let v): sqlite3_bind_int64(statement, index, v)
+        case .double(let v): sqlite3_bind_double(statement, index, v)
+        case .bool(let v): sqlite3_bind_int64(statement, index, v ? 1 : 0)
+        case .timestamp(let v): sqlite3_bind_int64(statement, index, v.microseconds)
+        case .string(let v): sqlite3_bind_text(statement, index, v, -1, transient)
+        }
+    }
+
+    /// The SQLite error message of the statement's connection.
+    static func message(_ statement: OpaquePointer) -> String {
+        String(cString: sqlite3_errmsg(sqlite3_db_handle(statement)))
+    }
+}

@@ -1,0 +1,153 @@
+import LarderCore
+
+/// One field of a request row as read: CSV bytes (with whether they were quoted) or a JSON
+/// scalar. Converted to a typed ``Value`` only for the columns Larder uses; carried through
+/// as they are otherwise.
+enum RequestField {
+    case csv(UnsafeBufferPointer<UInt8>, quoted: Bool)
+    case json(JSONScalar)
+}
+
+/// The rows of a request file (CSV or JSON Lines), with the columns in file order.
+/// For JSON Lines, the keys of the first object are the columns; later objects may omit
+/// keys (null) but not add new ones.
+struct RequestFile {
+    // One of the two is set. Stored apart (not in an enum) so `csv!.next()` mutates in place
+    // instead of copying the reader's field arrays on every row.
+    private var csv: CSVReader?
+    private var jsonl: JSONLinesReader?
+    let path: String
+    let file: InputFile
+    private(set) var columns: [String] = []
+    private var jsonRow: [JSONScalar] = []
+    private var jsonIndex: [String: Int] = [:]
+    private var pendingFirstJSON = false
+    private(set) var line = 0
+
+    init(path: String, format: InputFormat, hashing: Bool) throws {
+        self.path = path
+        file = try InputFile(path: path)
+        if hashing { file.digest = .init() }
+        switch format {
+        case .csv:
+            var csv = CSVReader(file: file)
+            guard try csv.next() else { throw IngestError(file: path, reason: "the request file is empty; it needs a header row") }
+            var names: [String] = []
+            for i in 0..<csv.fieldCount {
+                guard FieldParsing.isValidUTF8(csv.field(i)) else {
+                    throw IngestError(file: path, line: csv.recordLine, reason: "the header is not valid UTF-8")
+                }
+                names.append(csv.fieldString(i))
+            }
+            var seen = Set<String>()
+            for name in names where !seen.insert(name).inserted {
+                throw IngestError(file: path, line: csv.recordLine, reason: "column '\(name)' appears twice in the header")
+            }
+            columns = names
+            self.csv = csv
+        case .jsonl:
+            let jsonl = JSONLinesReader(file: file)
+            self.jsonl = jsonl
+            if try jsonl.next() {
+                columns = jsonl.members.map(\.key)
+                var seen = Set<String>()
+                for name in columns where !seen.insert(name).inserted {
+                    throw IngestError(file: path, line: jsonl.recordLine, reason: "key '\(name)' appears twice")
+                }
+                jsonIndex = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($0.element, $0.offset) })
+                pendingFirstJSON = true
+            }
+        }
+    }
+
+    var bytesRead: Int64 { file.bytesRead }
+
+    /// Advances to the next row; false at the end.
+    mutating func next() throws -> Bool {
+        if csv != nil {
+            guard try csv!.next() else { return false }
+            line = csv!.recordLine
+            guard csv!.fieldCount == columns.count else {
+                throw IngestError(file: path, line: line, reason: "expected \(columns.count) fields as in the header, found \(csv!.fieldCount)")
+            }
+            return true
+        }
+        if let jsonl {
+            if pendingFirstJSON {
+                pendingFirstJSON = false
+            } else if try !jsonl.next() {
+                return false
+            }
+            line = jsonl.recordLine
+            jsonRow = Array(repeating: .null, count: columns.count)
+            for (key, value) in jsonl.members {
+                guard let i = jsonIndex[key] else {
+                    throw IngestError(file: path, line: line, reason: "key '\(key)' is not in the first line; every line must use the first line's keys")
+                }
+                jsonRow[i] = value
+            }
+            return true
+        }
+        return false
+    }
+
+    /// Field `i` of the current row.
+    func field(_ i: Int) -> RequestField {
+        if let csv { .csv(csv.field(i), quoted: csv.quoted[i]) } else { .json(jsonRow[i]) }
+    }
+
+    /// Field `i` as a typed value; empty (unquoted) CSV fields and JSON nulls are null.
+    func value(_ i: Int, as type: ValueType) throws -> Value {
+        let column = columns[i]
+        func bad(_ shown: String, _ reason: String) -> IngestError {
+            IngestError(file: path, line: line, column: column, value: shown, reason: reason)
+        }
+        switch field(i) {
+        case .csv(let bytes, let quoted):
+            if bytes.isEmpty && !quoted { return .null }
+            switch type {
+            case .int64:
+                guard let v = FieldParsing.int64(bytes) else { throw bad(FieldParsing.display(bytes), "not an int64") }
+                return .int64(v)
+            case .double:
+                guard let v = FieldParsing.double(bytes) else { throw bad(FieldParsing.display(bytes), "not a finite double") }
+                return .double(v)
+            case .bool:
+                guard let v = FieldParsing.bool(bytes) else { throw bad(FieldParsing.display(bytes), "not a bool") }
+                return .bool(v)
+            case .timestamp:
+                do { return .timestamp(try Timestamp(rfc3339: bytes)) } catch { throw bad(FieldParsing.display(bytes), error.reason) }
+            case .string:
+                guard let s = String(validating: bytes, as: UTF8.self) else { throw bad(FieldParsing.display(bytes), "not valid UTF-8") }
+                return .string(s)
+            }
+        case .json(let scalar):
+            switch (scalar, type) {
+            case (.null, _): return .null
+            case (.number(let text), .int64):
+                guard let v = Int64(text) else { throw bad(text, "not an int64") }
+                return .int64(v)
+            case (.number(let text), .double):
+                guard let v = Double(text), v.isFinite else { throw bad(text, "not a finite double") }
+                return .double(v)
+            case (.bool(let b), .bool): return .bool(b)
+            case (.string(let s), .string): return .string(s)
+            case (.string(let s), .timestamp):
+                do { return .timestamp(try Timestamp(rfc3339: s)) } catch { throw bad(s, error.reason) }
+            case (let other, _):
+                throw bad(other.text, "expected a JSON value of type \(type)")
+            }
+        }
+    }
+}
+
+extension JSONScalar {
+    var text: String {
+        switch self {
+        case .null: "null"
+        case .bool(let b): b ? "true" : "false"
+        case .number(let n): n
+        case .string(let s): s
+        }
+    }
+}

@@ -1,0 +1,196 @@
+import Crypto
+import Foundation
+import LarderCore
+
+/// Writes a training set as CSV or JSON Lines into a temporary file beside the destination,
+/// hashing what it writes; `commit()` renames it into place, so a failure never leaves a
+/// half-written file at the destination.
+final class TableWriter {
+    let format: InputFormat
+    let destination: String
+    private let temporary: String
+    private let handle: FileHandle
+    private var buffer: [UInt8] = []
+    private var digest = SHA256()
+    private let columns: [String]
+    private var column = 0
+    private(set) var rows = 0
+    private var committed = false
+
+    init(destination: String, format: InputFormat, columns: [String]) throws {
+        self.destination = destination
+        self.format = format
+        self.columns = columns
+        let directory = (destination as NSString).deletingLastPathComponent
+        temporary = (directory.isEmpty ? "." : directory) + "/.\((destination as NSString).lastPathComponent).tmp-\(getpid())"
+        guard FileManager.default.createFile(atPath: temporary, contents: nil) , let handle = FileHandle(forWritingAtPath: temporary) else {
+            throw OfflineStoreError("cannot write \(destination): cannot create a file in \(directory.isEmpty ? "." : directory)")
+        }
+        self.handle = handle
+        buffer.reserveCapacity(1 << 20)
+        if format == .csv {
+            for (i, name) in columns.enumerated() {
+                if i > 0 { buffer.append(0x2C) }
+                appendCSVText(Array(name.utf8), forceQuotes: false)
+            }
+            buffer.append(0x0A)
+        }
+    }
+
+    deinit {
+        if !committed {
+            try? handle.close()
+            try? FileManager.default.removeItem(atPath: temporary)
+        }
+    }
+
+    // MARK: Rows
+
+    func beginRow() {
+        column = 0
+        if format == .jsonl { buffer.append(0x7B) }
+    }
+
+    func endRow() throws {
+        buffer.append(format == .jsonl ? 0x7D : 0x0A)
+        if format == .jsonl { buffer.append(0x0A) }
+        rows += 1
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+
+    private func beginCell() {
+        switch format {
+        case .csv:
+            if column > 0 { buffer.append(0x2C) }
+        case .jsonl:
+            if column > 0 { buffer.append(0x2C) }
+            appendJSONString(columns[column])
+            buffer.append(0x3A)
+        }
+        column += 1
+    }
+
+    /// A request field carried through as it was read.
+    func write(_ field: RequestField) {
+        beginCell()
+        switch (format, field) {
+        case (.csv, .csv(let bytes, let quoted)):
+            appendCSVText(bytes, forceQuotes: quoted && bytes.isEmpty)
+        case (.csv, .json(let scalar)):
+            switch scalar {
+            case .null: break
+            case .string(let s): appendCSVText(Array(s.utf8), forceQuotes: s.isEmpty)
+            default: buffer.append(contentsOf: scalar.text.utf8)
+            }
+        case (.jsonl, .json(let scalar)):
+            appendJSON(scalar)
+        case (.jsonl, .csv(let bytes, let quoted)):
+            // From CSV text, the JSON value it reads as: null, a number, a boolean or a string.
+            if bytes.isEmpty && !quoted {
+                buffer.append(contentsOf: "null".utf8)
+            } else if !quoted, FieldParsing.int64(bytes) != nil || FieldParsing.double(bytes) != nil, Self.isJSONNumber(bytes) {
+                buffer.append(contentsOf: bytes)
+            } else if !quoted, bytes.elementsEqual("true".utf8) || bytes.elementsEqual("false".utf8) {
+                buffer.append(contentsOf: bytes)
+            } else {
+                appendJSONString(String(decoding: bytes, as: UTF8.self))
+            }
+        }
+    }
+
+    /// A computed value: nulls as empty CSV fields or JSON null, doubles in shortest
+    /// round-trip form, timestamps in RFC 3339 UTC.
+    func write(_ value: Value) {
+        beginCell()
+        switch value {
+        case .null:
+            if format == .jsonl { buffer.append(contentsOf: "null".utf8) }
+        case .int64(let v):
+            buffer.append(contentsOf: String(v).utf8)
+        case .double(let v):
+            if format == .jsonl && !v.isFinite {
+                buffer.append(contentsOf: "null".utf8)
+            } else {
+                buffer.append(contentsOf: v.description.utf8)
+            }
+        case .bool(let v):
+            buffer.append(contentsOf: (v ? "true" : "false").utf8)
+        case .string(let s):
+            if format == .jsonl { appendJSONString(s) } else { appendCSVText(Array(s.utf8), forceQuotes: s.isEmpty) }
+        case .timestamp(let t):
+            if format == .jsonl { appendJSONString(t.description) } else { buffer.append(contentsOf: t.description.utf8) }
+        }
+    }
+
+    // MARK: Finishing
+
+    private func flush() throws {
+        guard !buffer.isEmpty else { return }
+        buffer.withUnsafeBytes { digest.update(bufferPointer: $0) }
+        do {
+            try handle.write(contentsOf: buffer)
+        } catch {
+            throw OfflineStoreError("cannot write \(destination): \(error.localizedDescription)")
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Flushes, syncs and renames the file into place. Returns the SHA-256 of its bytes.
+    func commit() throws -> String {
+        try flush()
+        try handle.synchronize()
+        try handle.close()
+        guard rename(temporary, destination) == 0 else {
+            throw OfflineStoreError("cannot move the training set into \(destination): \(String(cString: strerror(errno)))")
+        }
+        committed = true
+        return digest.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+
+    // MARK: Encoding
+
+    private func appendCSVText<C: Collection>(_ bytes: C, forceQuotes: Bool) where C.Element == UInt8 {
+        let needsQuotes = forceQuotes || bytes.contains { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }
+        guard needsQuotes else {
+            buffer.append(contentsOf: bytes)
+            return
+        }
+        buffer.append(0x22)
+        for b in bytes {
+            if b == 0x22 { buffer.append(0x22) }
+            buffer.append(b)
+        }
+        buffer.append(0x22)
+    }
+
+    private func appendJSON(_ scalar: JSONScalar) {
+        switch scalar {
+        case .null: buffer.append(contentsOf: "null".utf8)
+        case .bool(let b): buffer.append(contentsOf: (b ? "true" : "false").utf8)
+        case .number(let n): buffer.append(contentsOf: n.utf8)
+        case .string(let s): appendJSONString(s)
+        }
+    }
+
+    private func appendJSONString(_ s: String) {
+        buffer.append(0x22)
+        for b in s.utf8 {
+            switch b {
+            case 0x22: buffer.append(contentsOf: [0x5C, 0x22])
+            case 0x5C: buffer.append(contentsOf: [0x5C, 0x5C])
+            case 0x0A: buffer.append(contentsOf: [0x5C, 0x6E])
+            case 0x0D: buffer.append(contentsOf: [0x5C, 0x72])
+            case 0x09: buffer.append(contentsOf: [0x5C, 0x74])
+            case 0..<0x20: buffer.append(contentsOf: String(format: "\\u%04x", b).utf8)
+            default: buffer.append(b)
+            }
+        }
+        buffer.append(0x22)
+    }
+
+    /// JSON's number grammar is stricter than what CSV parsing accepts (no `+`, `.5`, `1.`).
+    private static func isJSONNumber(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        var parser = FlatJSONParser(bytes: b)
+        return (try? parser.parseNumber()) != nil && parser.i == b.count
+    }
+}

@@ -1,0 +1,356 @@
+import Foundation
+import GRDB
+import GRDBSQLite
+import LarderCore
+
+/// What a training set is built from and where it goes.
+public struct TrainingSetRequest: Sendable {
+    public enum Rows: Sendable {
+        /// A request file: entity keys, an event timestamp column, other columns carried through.
+        case file(path: String, format: InputFormat?, timestampColumn: String)
+        /// Every entity known to the selected views at instant `at`.
+        case snapshot(at: Timestamp)
+    }
+
+    public var features: [ResolvedFeature]
+    public var rows: Rows
+    public var output: String
+    public var outputFormat: InputFormat?
+    /// Name feature columns `view__feature` (automatic for names that would collide).
+    public var fullNames: Bool
+    /// Recorded in the manifest.
+    public var commandLine: [String]
+
+    public init(features: [ResolvedFeature], rows: Rows, output: String, outputFormat: InputFormat? = nil, fullNames: Bool = false, commandLine: [String] = []) {
+        self.features = features
+        self.rows = rows
+        self.output = output
+        self.outputFormat = outputFormat
+        self.fullNames = fullNames
+        self.commandLine = commandLine
+    }
+}
+
+public struct TrainingSetProgress: Sendable {
+    public var rows: Int
+    public var bytesRead: Int64
+    public var totalBytes: Int64
+}
+
+public struct TrainingSetSummary: Sendable {
+    public var rows: Int
+    public var seconds: Double
+    public var output: String
+    public var manifest: String
+    public var columns: [String]
+}
+
+/// Builds point-in-time correct training sets: for each request row (key, T), each view's
+/// row with the greatest event time `<= T` (ties: greatest created time, then latest
+/// ingested), null when none or when older than the view's ttl; on-demand features computed
+/// on the joined row by their compiled Swift closures. One output row per request row, in
+/// request order, duplicates kept.
+///
+/// It streams: request rows are read, joined (one index seek per view) and written one at a
+/// time, so memory does not grow with the request file or the feature history.
+public struct TrainingSetBuilder {
+    let store: OfflineStore
+    let repository: FeatureRepository
+
+    public init(store: OfflineStore, repository: FeatureRepository) {
+        self.store = store
+        self.repository = repository
+    }
+
+    /// A feature view taking part, with its lookup statement.
+    private struct ViewJoin {
+        let view: FeatureView
+        let spec: FeatureViewSpec
+        let version: Int
+        let table: FeatureTable
+        let state: MaterializationState
+        let ttl: Int64
+        /// Where the view's features start in the joined row.
+        let offset: Int
+        var keyColumns: [Int] = []
+        /// The prepared lookup; holding the GRDB statement keeps the SQLite one alive.
+        var statement: Statement? = nil
+    }
+
+    public func build(_ request: TrainingSetRequest, progress: (@Sendable (TrainingSetProgress) -> Void)? = nil) throws -> TrainingSetSummary {
+        let started = Date()
+        guard let format = request.outputFormat ?? InputFormat.infer(fromPath: request.output) else {
+            throw OfflineStoreError("cannot tell the output format from \(request.output); name it .csv or .jsonl, or pass --format")
+        }
+        guard !request.features.isEmpty else { throw OfflineStoreError("no features requested") }
+
+        // The views to join: those requested, and those on-demand features read.
+        var viewNames: [String] = []
+        var onDemand: [OnDemandFeatureView] = []
+        for feature in request.features {
+            if feature.isOnDemand {
+                guard let odfv = repository.onDemandView(named: feature.view) else { continue }
+                if !onDemand.contains(where: { $0.name == odfv.name }) { onDemand.append(odfv) }
+                for input in odfv.featureInputs {
+                    let view = String(input.key.split(separator: ":")[0])
+                    if !viewNames.contains(view) { viewNames.append(view) }
+                }
+            } else if !viewNames.contains(feature.view) {
+                viewNames.append(feature.view)
+            }
+        }
+        for odfv in onDemand {
+            guard let registered = try store.registry.definition(named: odfv.name),
+                  registered.fingerprint == DefinitionSpec.onDemandView(odfv.spec).fingerprint
+            else { throw OfflineStoreError("on-demand view \(odfv.name) in features/ is not what is registered; run `larder apply` first") }
+        }
+
+        // Each view as registered, with its source (the registry is read outside the snapshot below).
+        let registered = try viewNames.map { name in
+            guard let view = repository.featureView(named: name) else { throw OfflineStoreError("unknown feature view \(name)") }
+            let (spec, version) = try store.registeredView(view)
+            return (view, spec, version, try store.registry.source(named: spec.source))
+        }
+
+        // One read transaction: a consistent snapshot even if a materialization commits meanwhile.
+        return try store.db.read { db in
+            // Each view must be materialized, with no rows waiting to be.
+            var joins: [ViewJoin] = []
+            var layoutKeys: [String] = []
+            for (view, spec, version, source) in registered {
+                let name = view.name
+                guard let state = try OfflineStore.state(db, view: name, version: version) else {
+                    throw OfflineStoreError("feature view \(name) (v\(version)) has not been materialized; run `larder materialize --views \(name)`")
+                }
+                let pending = try Int.fetchOne(
+                    db, sql: "SELECT count(*) FROM source_\(source.name) WHERE _seq > ? AND \(source.eventTimestamp) < ?",
+                    arguments: [state.seqWatermark, state.end.microseconds]) ?? 0
+                if pending > 0 {
+                    throw OfflineStoreError("\(pending) rows were ingested into \(source.name) after feature view \(name) was last materialized; run `larder materialize --incremental`")
+                }
+                joins.append(ViewJoin(
+                    view: view, spec: spec, version: version, table: FeatureTable(view: spec, version: version), state: state,
+                    ttl: spec.ttlMicroseconds, offset: layoutKeys.count))
+                layoutKeys += spec.features.map { "\(name):\($0.name)" }
+            }
+            let featureCount = layoutKeys.count
+
+            // Request fields of on-demand views follow the view features in the joined row.
+            var requestFields: [InputSpec] = []
+            for odfv in onDemand {
+                for field in odfv.requestFields where !requestFields.contains(where: { $0.key == field.key }) {
+                    requestFields.append(field)
+                }
+            }
+            layoutKeys += requestFields.map(\.key)
+            let layout = RowLayout(keys: layoutKeys)
+
+            // Output columns: what each requested feature is computed from.
+            enum Origin { case joined(Int), onDemand(Evaluator) }
+            var origins: [Origin] = []
+            for feature in request.features {
+                if feature.isOnDemand {
+                    let odfv = onDemand.first { $0.name == feature.view }!
+                    let f = odfv.features.first { $0.name == feature.feature }!
+                    guard let evaluate = f.transformation.evaluator(for: layout) else {
+                        throw OfflineStoreError("on-demand feature \(feature.reference) reads an input that is not available")
+                    }
+                    origins.append(.onDemand(evaluate))
+                } else {
+                    origins.append(.joined(layout.position(of: feature.reference)!))
+                }
+            }
+
+            for i in joins.indices {
+                joins[i].statement = try db.makeStatement(sql: joins[i].table.lookupSQL)
+            }
+
+            switch request.rows {
+            case .file(let path, let fileFormat, let timestampColumn):
+                guard let inputFormat = fileFormat ?? InputFormat.infer(fromPath: path) else {
+                    throw IngestError(file: path, reason: "cannot tell the format of the request file; name it .csv or .jsonl, or pass --entities-format")
+                }
+                var requests = try RequestFile(path: path, format: inputFormat, hashing: true)
+                let columns = requests.columns
+                guard let tsColumn = columns.firstIndex(of: timestampColumn) else {
+                    throw IngestError(file: path, line: 1, reason: "no '\(timestampColumn)' column: the request file needs the instant of each row (or pass --timestamp-column NAME)")
+                }
+                for i in joins.indices {
+                    joins[i].keyColumns = try joins[i].spec.joinKeys.map { key in
+                        guard let c = columns.firstIndex(of: key.name) else {
+                            throw IngestError(file: path, line: 1, reason: "no '\(key.name)' column: feature view \(joins[i].spec.name) is keyed by \(joins[i].spec.joinKeys.map(\.name).joined(separator: ", "))")
+                        }
+                        return c
+                    }
+                }
+                let fieldColumns = try requestFields.map { field in
+                    guard let c = columns.firstIndex(of: field.key) else {
+                        throw IngestError(file: path, line: 1, reason: "no '\(field.key)' column: on-demand features read the request field \(field.key) (\(field.type))")
+                    }
+                    return c
+                }
+                let names = Self.columnNames(request.features, requestColumns: columns, fullNames: request.fullNames)
+                let writer = try TableWriter(destination: request.output, format: format, columns: columns + names)
+                var row = [Value](repeating: .null, count: layoutKeys.count)
+                while try requests.next() {
+                    guard case .timestamp(let t) = try requests.value(tsColumn, as: .timestamp) else {
+                        throw IngestError(file: path, line: requests.line, column: timestampColumn, reason: "empty; every request row needs an instant")
+                    }
+                    for join in joins {
+                        try Self.checkCovered(join, at: t, line: requests.line, file: path)
+                        let keys = try join.spec.joinKeys.enumerated().map { k, key in
+                            let v = try requests.value(join.keyColumns[k], as: key.type)
+                            if v.isNull { throw IngestError(file: path, line: requests.line, column: key.name, reason: "empty; every request row needs its entity key") }
+                            return v
+                        }
+                        try Self.lookUp(join, keys: keys, at: t, into: &row)
+                    }
+                    for (k, c) in fieldColumns.enumerated() {
+                        row[featureCount + k] = try requests.value(c, as: requestFields[k].type)
+                    }
+                    writer.beginRow()
+                    for c in columns.indices { writer.write(requests.field(c)) }
+                    for origin in origins {
+                        switch origin {
+                        case .joined(let p): writer.write(row[p])
+                        case .onDemand(let evaluate): writer.write(evaluate(row))
+                        }
+                    }
+                    try writer.endRow()
+                    if writer.rows & 0x3FFF == 0 {
+                        progress?(TrainingSetProgress(rows: writer.rows, bytesRead: requests.bytesRead, totalBytes: requests.file.size))
+                    }
+                }
+                let requestHash = requests.file.digest!.finalize().map { String(format: "%02x", $0) }.joined()
+                let outputHash = try writer.commit()
+                let manifest = try Self.writeManifest(
+                    request, format: format, joins: joins, onDemand: onDemand, columns: columns + names,
+                    requestInfo: ["file": path, "rows": writer.rows, "sha256": requestHash, "timestamp_column": timestampColumn],
+                    outputRows: writer.rows, outputHash: outputHash)
+                return TrainingSetSummary(rows: writer.rows, seconds: Date().timeIntervalSince(started), output: request.output, manifest: manifest, columns: columns + names)
+
+            case .snapshot(let at):
+                let keySpecs = joins[0].spec.joinKeys
+                for join in joins where join.spec.joinKeys != keySpecs {
+                    throw OfflineStoreError("--at needs views of one entity: \(joins[0].spec.name) is keyed by \(keySpecs.map(\.name).joined(separator: ", ")), \(join.spec.name) by \(join.spec.joinKeys.map(\.name).joined(separator: ", "))")
+                }
+                for join in joins { try Self.checkCovered(join, at: at, line: nil, file: nil) }
+                let keyNames = keySpecs.map(\.name)
+                let columns = keyNames + ["event_timestamp"]
+                let names = Self.columnNames(request.features, requestColumns: columns, fullNames: request.fullNames)
+                let writer = try TableWriter(destination: request.output, format: format, columns: columns + names)
+                // Entities known at `at`: with at least one materialized row at or before it.
+                let union = joins.map { "SELECT DISTINCT \(keyNames.joined(separator: ", ")) FROM \($0.table.name) WHERE _event_ts <= ?" }
+                    .joined(separator: " UNION ")
+                let keysStatement = try db.makeStatement(sql: union + " ORDER BY \(keyNames.joined(separator: ", "))")
+                try keysStatement.setArguments(StatementArguments(Array(repeating: at.microseconds, count: joins.count)))
+                let s = keysStatement.sqliteStatement
+                var row = [Value](repeating: .null, count: layoutKeys.count)
+                try withExtendedLifetime(keysStatement) {
+                while true {
+                    let rc = sqlite3_step(s)
+                    if rc == SQLITE_DONE { break }
+                    guard rc == SQLITE_ROW else { throw OfflineStoreError("reading entity keys: \(SQLiteValues.message(s))") }
+                    let keys = keySpecs.enumerated().map { i, key in SQLiteValues.read(s, Int32(i), as: key.type) }
+                    for join in joins { try Self.lookUp(join, keys: keys, at: at, into: &row) }
+                    for k in requestFields.indices { row[featureCount + k] = .null }
+                    writer.beginRow()
+                    for key in keys { writer.write(key) }
+                    writer.write(.timestamp(at))
+                    for origin in origins {
+                        switch origin {
+                        case .joined(let p): writer.write(row[p])
+                        case .onDemand(let evaluate): writer.write(evaluate(row))
+                        }
+                    }
+                    try writer.endRow()
+                }
+                }
+                let outputHash = try writer.commit()
+                let manifest = try Self.writeManifest(
+                    request, format: format, joins: joins, onDemand: onDemand, columns: columns + names,
+                    requestInfo: ["at": at.description], outputRows: writer.rows, outputHash: outputHash)
+                return TrainingSetSummary(rows: writer.rows, seconds: Date().timeIntervalSince(started), output: request.output, manifest: manifest, columns: columns + names)
+            }
+        }
+    }
+
+    /// The point-in-time values of one view for `keys` at `t`, written into `row`.
+    private static func lookUp(_ join: ViewJoin, keys: [Value], at t: Timestamp, into row: inout [Value]) throws {
+        let s = join.statement!.sqliteStatement
+        for (i, key) in keys.enumerated() { SQLiteValues.bind(s, Int32(i + 1), key) }
+        sqlite3_bind_int64(s, Int32(keys.count + 1), t.microseconds)
+        defer { sqlite3_reset(s) }
+        let rc = sqlite3_step(s)
+        if rc == SQLITE_ROW, join.ttl == 0 || t.microseconds - sqlite3_column_int64(s, 0) <= join.ttl {
+            for (i, feature) in join.spec.features.enumerated() {
+                row[join.offset + i] = SQLiteValues.read(s, Int32(i + 1), as: feature.type)
+            }
+        } else if rc == SQLITE_ROW || rc == SQLITE_DONE {
+            for i in join.spec.features.indices { row[join.offset + i] = .null }
+        } else {
+            throw OfflineStoreError("reading \(join.table.name): \(SQLiteValues.message(s))")
+        }
+    }
+
+    /// Refuses an instant the view's materialization does not cover.
+    private static func checkCovered(_ join: ViewJoin, at t: Timestamp, line: Int?, file: String?) throws {
+        guard t >= join.state.end else { return }
+        let message = "the request instant \(t) is at or after the end of what feature view \(join.spec.name) has materialized (\(join.state.end)); run `larder materialize --incremental`, or `larder materialize --end T` past it"
+        if let file { throw IngestError(file: file, line: line, reason: message) }
+        throw OfflineStoreError(message)
+    }
+
+    /// Feature column names: `feature`, or `view__feature` when asked or when the short name
+    /// would collide with another feature or a request column.
+    static func columnNames(_ features: [ResolvedFeature], requestColumns: [String], fullNames: Bool) -> [String] {
+        var counts: [String: Int] = [:]
+        for f in features { counts[f.feature, default: 0] += 1 }
+        let taken = Set(requestColumns)
+        return features.map { f in
+            fullNames || counts[f.feature]! > 1 || taken.contains(f.feature) ? "\(f.view)__\(f.feature)" : f.feature
+        }
+    }
+
+    private static func writeManifest(
+        _ request: TrainingSetRequest, format: InputFormat, joins: [ViewJoin], onDemand: [OnDemandFeatureView],
+        columns: [String], requestInfo: [String: Any], outputRows: Int, outputHash: String
+    ) throws -> String {
+        let path = request.output + ".manifest.json"
+        let names = columnNames(request.features, requestColumns: columns.dropLast(request.features.count).map { $0 }, fullNames: request.fullNames)
+        var features: [[String: Any]] = []
+        for (feature, column) in zip(request.features, names) {
+            let spec: DefinitionSpec
+            if feature.isOnDemand, let odfv = onDemand.first(where: { $0.name == feature.view }) {
+                spec = .onDemandView(odfv.spec)
+            } else if let join = joins.first(where: { $0.spec.name == feature.view }) {
+                spec = .featureView(join.spec)
+            } else { continue }
+            var entry: [String: Any] = ["feature": feature.reference, "column": column, "type": feature.type.rawValue, "fingerprint": spec.fingerprint]
+            if let join = joins.first(where: { $0.spec.name == feature.view }) { entry["view_version"] = join.version }
+            features.append(entry)
+        }
+        let materializations: [[String: Any]] = joins.map { join in
+            [
+                "view": join.spec.name, "version": join.version, "table": join.table.name,
+                "covered_start": join.state.start.description, "covered_end": join.state.end.description,
+                "seq_watermark": join.state.seqWatermark, "materialized_at": join.state.updatedAt.description,
+            ]
+        }
+        let manifest: [String: Any] = [
+            "larder_manifest_version": 1,
+            "created_at": Timestamp.now().description,
+            "command_line": request.commandLine,
+            "request": requestInfo,
+            "features": features,
+            "materializations": materializations,
+            "output": ["file": request.output, "format": format.rawValue, "rows": outputRows, "sha256": outputHash, "columns": columns],
+        ]
+        let data = try JSONSerialization.data(withJSONObject: manifest, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        let temporary = path + ".tmp-\(getpid())"
+        guard FileManager.default.createFile(atPath: temporary, contents: data), rename(temporary, path) == 0 else {
+            throw OfflineStoreError("cannot write the manifest \(path)")
+        }
+        return path
+    }
+}

@@ -1,0 +1,86 @@
+import ArgumentParser
+import Features
+import Foundation
+import LarderCore
+import LarderOffline
+
+struct TrainingSet: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "training-set",
+        abstract: "Build a point-in-time correct training set.",
+        discussion: """
+            For each request row (entity keys and an instant), each feature's value as it was \
+            knowable at that instant: the latest row at or before it, null when none or older \
+            than the view's ttl. One output row per request row, in order, duplicates kept, \
+            every request column carried through. A manifest is written beside the output \
+            (OUT.manifest.json). Nothing is left at --out if it fails.
+            """
+    )
+
+    @OptionGroup var project: ProjectOptions
+
+    @Option(help: "Request file (CSV or JSON Lines): entity keys, an event_timestamp column, labels.")
+    var entities: String?
+
+    @Option(help: "Instead of a request file: every entity known to the views at this instant (RFC 3339).", transform: parseTimestamp)
+    var at: Timestamp?
+
+    @Option(help: "A feature service.")
+    var service: String?
+
+    @Option(help: "Comma-separated view:feature references (or view for all its features).")
+    var features: String?
+
+    @Option(help: "Output file (.csv or .jsonl).")
+    var out: String
+
+    @Option(help: "Output format: csv or jsonl (default: from --out's extension).")
+    var format: InputFormat?
+
+    @Option(name: .customLong("entities-format"), help: "Request file format: csv or jsonl (default: from its extension).")
+    var entitiesFormat: InputFormat?
+
+    @Option(help: "The request column holding each row's instant.")
+    var timestampColumn = "event_timestamp"
+
+    @Flag(help: "Name feature columns view__feature.")
+    var fullNames = false
+
+    func validate() throws {
+        guard (entities == nil) != (at == nil) else {
+            throw ValidationError("give either --entities FILE or --at T")
+        }
+        guard (service == nil) != (features == nil) else {
+            throw ValidationError("give either --service NAME or --features view:feature,...")
+        }
+    }
+
+    func run() throws {
+        let (_, store) = try project.openStore()
+        let resolved: [ResolvedFeature]
+        do {
+            if let service {
+                resolved = try Features.repository.resolve(serviceNamed: service)
+            } else {
+                resolved = try Features.repository.resolve(references: features!.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
+            }
+        } catch {
+            throw ValidationError(error.description)
+        }
+        let rows: TrainingSetRequest.Rows = if let entities {
+            .file(path: entities, format: entitiesFormat, timestampColumn: timestampColumn)
+        } else {
+            .snapshot(at: at!)
+        }
+        let request = TrainingSetRequest(
+            features: resolved, rows: rows, output: out, outputFormat: format, fullNames: fullNames,
+            commandLine: CommandLine.arguments)
+        let bar = ProgressBar(label: "training set")
+        let summary = try TrainingSetBuilder(store: store, repository: Features.repository).build(request) { progress in
+            guard progress.totalBytes > 16 << 20 else { return }
+            bar.update(fraction: Double(progress.bytesRead) / Double(progress.totalBytes), detail: "\(grouped(progress.rows)) rows")
+        }
+        bar.finish()
+        print("wrote \(grouped(summary.rows)) rows to \(summary.output) in \(String(format: "%.2f", summary.seconds)) s; manifest \(summary.manifest)")
+    }
+}
