@@ -90,7 +90,65 @@ CREATE INDEX driver_stats_by_event_time ON driver_stats (event_timestamp);
     print(f"ratio larder / sqlite3: {median(larder_times) / median(sqlite_times):.2f} (floor: <= 1.00); peak memory floor: < 100 MiB")
 
 
-BENCHES = {"ingest": bench_ingest}
+def duckdb_python():
+    """A virtualenv with DuckDB from PyPI, made once under Benchmarks/work."""
+    venv = os.path.join(WORK, "venv")
+    python = os.path.join(venv, "bin", "python")
+    if not os.path.exists(python):
+        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+        subprocess.run([python, "-m", "pip", "install", "-q", "duckdb"], check=True)
+    return python
+
+
+def bench_offline(repeat):
+    """Materialization of ~1M driver_stats rows and a 100k-request training set, vs DuckDB ASOF."""
+    stats = generate("driver_stats", os.path.join(WORK, "driver_stats_1m_missing.csv"),
+                     "--drivers", "10000", "--hours", "100", "--missing", "0.02", "--end", "2026-01-05T03:00:00Z")
+    requests = generate("requests", os.path.join(WORK, "requests_100k.csv"), "--drivers", "10000", "--rows", "100000",
+                        "--unknown", "0.05", "--start", "2025-12-31T20:00:00Z", "--end", "2026-01-05T08:00:00Z")
+    rows = sum(1 for _ in open(stats)) - 1
+    features = "driver_hourly_stats:conv_rate,driver_hourly_stats:acc_rate,driver_hourly_stats:avg_daily_trips"
+    mat_t, mat_m, ts_t, ts_m, rerun_t = [], [], [], [], []
+    for _ in range(repeat):
+        d = fresh_project("offline")
+        run([LARDER, "apply"], d)
+        run([LARDER, "ingest", "driver_stats", stats], d)
+        s, m, out = run([LARDER, "materialize", "--views", "driver_hourly_stats", "--end", "2026-02-01T00:00:00Z"], d)
+        mat_t.append(s)
+        mat_m.append(m)
+        s, m, _ = run([LARDER, "training-set", "--entities", requests, "--features", features, "--out", "train.csv"], d)
+        ts_t.append(s)
+        ts_m.append(m)
+        s, _, _ = run([LARDER, "materialize", "--views", "driver_hourly_stats", "--end", "2026-02-01T00:00:00Z"], d)
+        rerun_t.append(s)
+    larder_out = os.path.join(d, "train.csv")
+
+    python = duckdb_python()
+    bench = os.path.join(ROOT, "Benchmarks", "duckdb_asof.py")
+    db = os.path.join(WORK, "duckdb.db")
+    if os.path.exists(db):
+        os.remove(db)
+    subprocess.run([python, bench, "load", db, stats], check=True)
+    duck_t, duck_m = [], []
+    duck_out = os.path.join(WORK, "duckdb_train.csv")
+    for _ in range(repeat):
+        _, m, out = run([python, bench, "join", db, requests, duck_out], WORK)
+        duck_t.append(float(out.strip()))
+        duck_m.append(m)
+    _, _, mismatches = run([python, bench, "compare", larder_out, duck_out], WORK)
+
+    print(f"\n## offline: {rows:,} driver_stats rows (10,000 drivers x 100 hours, 2% missing), 100,000 requests, median of {repeat}")
+    print("| step | seconds | peak MiB | floor |")
+    print("|---|---|---|---|")
+    print(f"| larder materialize (into an empty table) | {median(mat_t):.2f} | {max(mat_m):.0f} | < 2 s, < 200 MB |")
+    print(f"| larder materialize again (same range, replaces every row) | {median(rerun_t):.2f} | | |")
+    print(f"| larder training-set, 3 features, CSV to CSV | {median(ts_t):.2f} | {max(ts_m):.0f} | < 1 s, < 200 MB |")
+    print(f"| DuckDB ASOF LEFT JOIN, CSV to CSV, in-process time (baseline) | {median(duck_t):.2f} | {max(duck_m):.0f} (whole python process) | |")
+    print(f"ratio larder training-set / DuckDB ASOF: {median(ts_t) / median(duck_t):.2f}")
+    print(f"values differing between Larder's and DuckDB's outputs: {mismatches.strip()} (of {100000 * 3:,})")
+
+
+BENCHES = {"ingest": bench_ingest, "offline": bench_offline}
 
 
 def main():
