@@ -28,6 +28,7 @@ public final class OfflineStore: Sendable {
             // and keeps bulk ingestion fast.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             try db.execute(sql: "PRAGMA cache_size = -32768")  // 32 MiB
+            try db.execute(sql: "PRAGMA mmap_size = 134217728")
         }
         do {
             db = try DatabasePool(path: path, configuration: configuration)

@@ -25,8 +25,7 @@ struct FeatureTable: Sendable {
 
     var indexName: String { "\(name)_by_key_time" }
 
-    /// Created after a bulk load into an empty table: building the index from sorted data is
-    /// several times faster than inserting every row into it in key-random order.
+    /// The point-in-time lookup index (see `Materializer` for when it is built after the rows).
     var createIndex: String {
         "CREATE INDEX IF NOT EXISTS \(indexName) ON \(name) (\(keyNames.joined(separator: ", ")), _event_ts, _created_ts)"
     }

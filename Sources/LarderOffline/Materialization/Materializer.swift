@@ -84,13 +84,6 @@ extension OfflineStore {
 
         return try db.write { db in
             try db.execute(sql: table.createTable)
-            // Into an empty table, load first and index after (see FeatureTable.createIndex).
-            let bulkLoad = try Int.fetchOne(db, sql: "SELECT count(*) FROM (SELECT 1 FROM \(table.name) LIMIT 1)") == 0
-            if bulkLoad {
-                try db.execute(sql: "DROP INDEX IF EXISTS \(table.indexName)")
-            } else {
-                try db.execute(sql: table.createIndex)
-            }
             let ts = source.eventTimestamp
             let maxSeq = try Int64.fetchOne(db, sql: "SELECT max(_seq) FROM \(sourceTable.name)") ?? 0
             let firstEvent = try Int64.fetchOne(db, sql: "SELECT min(\(ts)) FROM \(sourceTable.name)")
@@ -135,6 +128,15 @@ extension OfflineStore {
             var total = 0
             for pass in passes {
                 total += try Int.fetchOne(db, sql: "SELECT count(*) FROM \(sourceTable.name) WHERE \(pass.sql)", arguments: pass.arguments) ?? 0
+            }
+            // When the run rewrites a large part of the table (a first run, a full re-run), write
+            // without the index and rebuild it after, from sorted data: several times faster
+            // than updating it row by row in key-random order. Small runs keep it.
+            let existing = try Int.fetchOne(db, sql: "SELECT max(_seq) FROM \(table.name)") ?? 0
+            if total * 4 >= existing {
+                try db.execute(sql: "DROP INDEX IF EXISTS \(table.indexName)")
+            } else {
+                try db.execute(sql: table.createIndex)
             }
             // The GRDB statements own the SQLite statements: keep them alive while in use.
             let upsertStatement = try db.makeStatement(sql: table.upsertSQL)
