@@ -1,4 +1,4 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 import PackageDescription
 
 let package = Package(
@@ -14,6 +14,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // Definitions DSL, values, time, validation. No I/O.
@@ -31,16 +36,41 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // hiredis, the Redis C client (Debian: libhiredis-dev). No pkgConfig: with it every
+        // build warns about a dropped -D_FILE_OFFSET_BITS flag; the header path is standard.
+        .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
+        // Redis through hiredis: connections, pipelining, the online key layout.
+        .target(name: "LarderOnline", dependencies: ["LarderCore", "CHiredis"]),
+        // The HTTP service: online lookups, Feast-compatible lookups, push, health, metrics.
+        .target(
+            name: "LarderServer",
+            dependencies: [
+                "LarderCore", "LarderOnline", "LarderOffline",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // The team's feature definitions, compiled into `larder`.
         .target(name: "Features", dependencies: ["LarderCore"], path: "features"),
         // The command line: parses, loads configuration, calls the libraries.
         .executableTarget(
             name: "larder",
             dependencies: [
-                "LarderCore", "LarderOffline", "Features",
+                "LarderCore", "LarderOffline", "LarderOnline", "LarderServer", "Features",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]
+        ),
+        // Shared by the test targets: a real redis-server on a free port, temp directories.
+        .target(name: "LarderTestSupport", path: "Tests/LarderTestSupport"),
+        .testTarget(name: "LarderOnlineTests", dependencies: ["LarderOnline", "LarderTestSupport", "Features"]),
+        .testTarget(
+            name: "LarderServerTests",
+            dependencies: ["LarderServer", "LarderOffline", "LarderOnline", "LarderTestSupport", "Features"]
         ),
         .testTarget(name: "LarderCoreTests", dependencies: ["LarderCore", "Features"]),
         .testTarget(
@@ -52,7 +82,10 @@ let package = Package(
             ]
         ),
         // Runs the built `larder` binary as a user would.
-        .testTarget(name: "LarderCLITests", dependencies: ["larder", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(
+            name: "LarderCLITests",
+            dependencies: ["larder", "LarderTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -148,7 +148,105 @@ def bench_offline(repeat):
     print(f"values differing between Larder's and DuckDB's outputs: {mismatches.strip()} (of {100000 * 3:,})")
 
 
-BENCHES = {"ingest": bench_ingest, "offline": bench_offline}
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wrk(port, path, entities, seconds=10, connections=8):
+    """Runs wrk; returns (requests/s, p50 ms, p99 ms, non-2xx count)."""
+    env = dict(os.environ, LARDER_PATH=path, LARDER_ENTITIES=str(entities))
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s",
+                          os.path.join(ROOT, "Benchmarks", "wrk_features.lua"), f"http://127.0.0.1:{port}"],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    def ms(label):
+        for line in out.splitlines():
+            parts = line.split()
+            if parts and parts[0] == label:
+                v = parts[1]
+                return float(v[:-2]) if v.endswith("ms") else float(v[:-2]) / 1000 if v.endswith("us") else float(v[:-1]) * 1000
+        return float("nan")
+    rps = next(float(l.split()[1]) for l in out.splitlines() if l.startswith("Requests/sec"))
+    errors = sum(int(l.split()[-1]) for l in out.splitlines() if "Non-2xx" in l)
+    return rps, ms("50%"), ms("99%"), errors
+
+
+def redis_benchmark(port):
+    """redis-benchmark GET with 8 clients: (requests/s, p50 ms, p99 ms)."""
+    out = subprocess.run(["redis-benchmark", "-p", str(port), "-t", "get", "-c", "8", "-n", "200000", "--csv"],
+                         capture_output=True, text=True, check=True).stdout
+    import csv as _csv
+    rows = list(_csv.reader(out.strip().splitlines()))
+    header, values = rows[0], rows[1]
+    row = dict(zip(header, values))
+    return float(row["rps"]), float(row["p50_latency_ms"]), float(row["p99_latency_ms"])
+
+
+def bench_online(repeat):
+    """Push of 10,000 entities; lookups through the service under wrk; redis-benchmark GET as the baseline."""
+    import datetime as dt
+    end = dt.datetime.now(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
+    stats = os.path.join(WORK, "driver_stats_recent.csv")
+    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "generate_data.py"), "driver_stats", stats,
+                    "--drivers", "10000", "--hours", "3", "--end", end.strftime("%Y-%m-%dT%H:%M:%SZ")], check=True)
+    d = fresh_project("online")
+    redis_port = free_port()
+    redis = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                             stdout=subprocess.DEVNULL)
+    time.sleep(0.5)
+    env = dict(os.environ, LARDER_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0")
+    server = None
+    try:
+        def larder(*args):
+            out = subprocess.run([LARDER, *args], cwd=d, env=env, capture_output=True, text=True)
+            if out.returncode != 0:
+                sys.exit(f"larder {' '.join(args)} failed: {out.stderr}")
+            return out.stdout
+        larder("apply")
+        larder("ingest", "driver_stats", stats)
+        push_times = []
+        for _ in range(repeat):
+            subprocess.run(["redis-cli", "-p", str(redis_port), "FLUSHALL"], check=True, capture_output=True)
+            out = larder("materialize", "--views", "driver_hourly_stats")
+            line = next(l for l in out.splitlines() if "pushed" in l)
+            entities = int(line.split("pushed ")[1].split(" ")[0].replace(",", ""))
+            push_times.append(float(line.split(" in ")[1].split(" s")[0]))
+        port = free_port()
+        server = subprocess.Popen([LARDER, "serve", "--port", str(port)], cwd=d, env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import urllib.request
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health")
+                break
+            except Exception:
+                time.sleep(0.1)
+        wrk(port, "/v1/features", 1, seconds=3)  # warm-up
+        rows = []
+        for label, path, n in [("POST /v1/features, 1 entity x 3 features", "/v1/features", 1),
+                               ("POST /get-online-features, 1 entity x 3 features", "/get-online-features", 1),
+                               ("POST /v1/features, 100 entities x 3 features", "/v1/features", 100)]:
+            rows.append((label, *wrk(port, path, n)))
+        rb = redis_benchmark(redis_port)
+    finally:
+        if server:
+            server.terminate()
+            server.wait()
+        redis.terminate()
+        redis.wait()
+    print(f"\n## online: 10,000 drivers materialized; wrk -t2 -c8 -d10s, random drivers; release build")
+    print(f"materialize push of {entities:,} entities to Redis: {median(push_times):.3f} s (median of {repeat}; floor < 0.3 s)")
+    print("| load | requests/s | p50 ms | p99 ms | non-2xx |")
+    print("|---|---|---|---|---|")
+    for label, rps, p50, p99, errors in rows:
+        print(f"| {label} | {rps:,.0f} | {p50:.3f} | {p99:.3f} | {errors} |")
+    print(f"| redis-benchmark GET, 8 clients (baseline) | {rb[0]:,.0f} | {rb[1]:.3f} | {rb[2]:.3f} | |")
+    print(f"ratio of p50 latency, /v1/features 1 entity / redis-benchmark GET: {rows[0][2] / rb[1]:.2f}")
+
+
+BENCHES = {"ingest": bench_ingest, "offline": bench_offline, "online": bench_online}
 
 
 def main():

@@ -49,6 +49,8 @@ CREATE TABLE IF NOT EXISTS larder_materializations (
     covered_end   INTEGER NOT NULL,
     seq_watermark INTEGER NOT NULL,            -- the source's max _seq when the run started
     updated_at    INTEGER NOT NULL,
+    online_seq_watermark INTEGER,              -- what the last successful push to Redis covered:
+    online_end    INTEGER,                     --   rows up to this _seq, latest values as of this end
     PRIMARY KEY (view, version)
 ) STRICT;
 

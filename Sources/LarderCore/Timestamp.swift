@@ -150,6 +150,40 @@ extension Timestamp {
     }
 }
 
+extension Timestamp {
+    /// Appends the RFC 3339 form (as ``description``) as bytes: the service's hot path.
+    public func appendRFC3339(to out: inout [UInt8]) {
+        let (secs, micros) = microseconds.quotientAndRemainder(dividingBy: 1_000_000)
+        let (s, us) = micros < 0 ? (secs - 1, micros + 1_000_000) : (secs, micros)
+        let (d, sod) = s.quotientAndRemainder(dividingBy: 86_400)
+        let (days, secOfDay) = sod < 0 ? (d - 1, sod + 86_400) : (d, sod)
+        let (y, m, dd) = Timestamp.civilFromDays(Int(days))
+        guard (0...9999).contains(y) else {
+            out += description.utf8
+            return
+        }
+        func two(_ v: Int) {
+            out.append(0x30 + UInt8(v / 10))
+            out.append(0x30 + UInt8(v % 10))
+        }
+        two(y / 100); two(y % 100); out.append(0x2D); two(m); out.append(0x2D); two(dd); out.append(0x54)
+        two(Int(secOfDay / 3600)); out.append(0x3A); two(Int(secOfDay % 3600 / 60)); out.append(0x3A); two(Int(secOfDay % 60))
+        if us != 0 {
+            var fraction = Int(us)
+            var width = 6
+            while fraction % 10 == 0 { fraction /= 10; width -= 1 }
+            out.append(0x2E)
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            while divisor > 0 {
+                out.append(0x30 + UInt8(fraction / divisor % 10))
+                divisor /= 10
+            }
+        }
+        out.append(0x5A)
+    }
+}
+
 extension Timestamp: CustomStringConvertible {
     /// RFC 3339 in UTC with `Z`; the fraction is printed only when non-zero, without
     /// trailing zeros (`2026-01-03T12:00:00.25Z`).

@@ -90,6 +90,8 @@ enum OfflineSchema {
             covered_end   INTEGER NOT NULL,
             seq_watermark INTEGER NOT NULL,
             updated_at    INTEGER NOT NULL,
+            online_seq_watermark INTEGER,
+            online_end    INTEGER,
             PRIMARY KEY (view, version)
         ) STRICT;
         CREATE TABLE IF NOT EXISTS larder_materialization_runs (

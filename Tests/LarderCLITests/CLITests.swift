@@ -36,11 +36,14 @@ struct LarderProcess {
     }
 
     /// Starts `larder` without waiting (output discarded).
-    func start(_ arguments: String...) throws -> Process {
+    func start(_ arguments: String..., environment: [String: String] = [:]) throws -> Process {
         let process = Process()
         process.executableURL = Self.binary
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

@@ -23,7 +23,7 @@ import Testing
         _ = try project.run("apply")
         let stats = try project.write("stats.csv", Self.statsCSV(rows: 500))
         #expect(try project.run("ingest", "driver_stats", stats).status == 0)
-        let materialized = try project.run("materialize", "--views", "driver_hourly_stats", "--end", "2026-01-02T00:00:00Z")
+        let materialized = try project.run("materialize", "--views", "driver_hourly_stats", "--end", "2026-01-02T00:00:00Z", "--offline-only")
         #expect(materialized.status == 0)
         #expect(materialized.stdout.hasPrefix("driver_hourly_stats v1: 500 rows in "))
         #expect(materialized.stdout.contains("materialized [2026-01-01T00:00:00Z, 2026-01-02T00:00:00Z)"))
@@ -60,7 +60,7 @@ import Testing
         #expect(try project.run("ingest", "driver_stats", stats).status == 0)
 
         // Kill it once its transaction is well under way (the WAL is growing).
-        let process = try project.start("materialize", "--views", "driver_hourly_stats", "--end", "2026-02-01T00:00:00Z")
+        let process = try project.start("materialize", "--views", "driver_hourly_stats", "--end", "2026-02-01T00:00:00Z", "--offline-only")
         let wal = project.directory + "/data/offline.sqlite-wal"
         let deadline = Date().addingTimeInterval(60)
         var killedMidway = false
@@ -83,13 +83,13 @@ import Testing
         #expect(refused.stderr.contains("has not been materialized"))
 
         // A re-run completes, and its table equals a clean run's in another project.
-        let rerun = try project.run("materialize", "--views", "driver_hourly_stats", "--end", "2026-02-01T00:00:00Z")
+        let rerun = try project.run("materialize", "--views", "driver_hourly_stats", "--end", "2026-02-01T00:00:00Z", "--offline-only")
         #expect(rerun.status == 0)
         #expect(rerun.stdout.contains("200,000 rows"))
         let clean = try LarderProcess()
         _ = try clean.run("apply")
         _ = try clean.run("ingest", "driver_stats", stats)
-        _ = try clean.run("materialize", "--views", "driver_hourly_stats", "--end", "2026-02-01T00:00:00Z")
+        _ = try clean.run("materialize", "--views", "driver_hourly_stats", "--end", "2026-02-01T00:00:00Z", "--offline-only")
         func contents(_ p: LarderProcess) throws -> [[DatabaseValue]] {
             let db = try DatabaseQueue(path: p.directory + "/data/offline.sqlite")
             return try db.read { try Row.fetchAll($0, sql: "SELECT * FROM features_driver_hourly_stats_v1 ORDER BY _seq").map { Array($0.databaseValues) } }

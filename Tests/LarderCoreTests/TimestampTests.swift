@@ -51,6 +51,23 @@ import Testing
         #expect(Timestamp(microseconds: -1).description == "1969-12-31T23:59:59.999999Z")
     }
 
+    @Test func bytesFormattingMatchesDescription() {
+        var generator = SystemRandomNumberGenerator()
+        var samples: [Int64] = [0, -1, 1, 10, 100_000, 999_999, 1_000_000, 1_767_441_600_250_000, 253_402_300_799_999_999, -62_135_596_800_000_000]
+        for _ in 0..<2000 { samples.append(Int64.random(in: -62_135_596_800_000_000...253_402_300_799_999_999, using: &generator)) }
+        for micros in samples {
+            var bytes: [UInt8] = []
+            Timestamp(microseconds: micros).appendRFC3339(to: &bytes)
+            #expect(String(decoding: bytes, as: UTF8.self) == Timestamp(microseconds: micros).description)
+        }
+        var out: [UInt8] = []
+        for v: Int64 in [0, 7, -7, .max, .min, 1_000_000] {
+            out.removeAll()
+            JSONText.appendInteger(v, to: &out)
+            #expect(String(decoding: out, as: UTF8.self) == String(v))
+        }
+    }
+
     @Test func durations() {
         #expect(Duration.hours(2).microseconds == 7_200_000_000)
         #expect(Duration.hours(2).compactDescription == "2h")

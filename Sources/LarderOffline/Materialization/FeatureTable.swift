@@ -36,6 +36,30 @@ struct FeatureTable: Sendable {
         return "INSERT OR REPLACE INTO \(name) (\(columns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))"
     }
 
+    /// The latest row of one entity before an end: parameters are the keys then the end
+    /// (exclusive); the row is `_event_ts`, `_created_ts`, `_seq`, then the features.
+    var latestSQL: String {
+        let keys = keyNames.map { "\($0) = ?" }.joined(separator: " AND ")
+        return """
+            SELECT _event_ts, _created_ts, _seq, \(view.features.map(\.name).joined(separator: ", ")) FROM \(name)
+            WHERE \(keys) AND _event_ts < ?
+            ORDER BY _event_ts DESC, _created_ts DESC, _seq DESC LIMIT 1
+            """
+    }
+
+    /// The next entity key after the given one, in index order (a skip scan: one seek per
+    /// entity instead of reading every row). Parameters: the previous keys.
+    var nextKeySQL: String {
+        let columns = keyNames.joined(separator: ", ")
+        let placeholders = keyNames.map { _ in "?" }.joined(separator: ", ")
+        return "SELECT \(columns) FROM \(name) WHERE (\(columns)) > (\(placeholders)) ORDER BY \(columns) LIMIT 1"
+    }
+
+    var firstKeySQL: String {
+        let columns = keyNames.joined(separator: ", ")
+        return "SELECT \(columns) FROM \(name) ORDER BY \(columns) LIMIT 1"
+    }
+
     /// The point-in-time lookup: parameters are the keys then T; the row is
     /// `_event_ts`, then the features.
     var lookupSQL: String {

@@ -189,8 +189,10 @@ extension OfflineStore {
 
             try db.execute(
                 sql: """
-                    INSERT OR REPLACE INTO larder_materializations (view, version, covered_start, covered_end, seq_watermark, updated_at)
+                    INSERT INTO larder_materializations (view, version, covered_start, covered_end, seq_watermark, updated_at)
                     VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (view, version) DO UPDATE SET covered_start = excluded.covered_start,
+                        covered_end = excluded.covered_end, seq_watermark = excluded.seq_watermark, updated_at = excluded.updated_at
                     """,
                 arguments: [spec.name, version, newState.start.microseconds, newState.end.microseconds, newState.seqWatermark, now.microseconds])
             try db.execute(

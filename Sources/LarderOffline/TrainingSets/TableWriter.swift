@@ -108,8 +108,8 @@ final class TableWriter {
         case .int64(let v):
             buffer.append(contentsOf: String(v).utf8)
         case .double(let v):
-            if format == .jsonl && !v.isFinite {
-                buffer.append(contentsOf: "null".utf8)
+            if format == .jsonl {
+                JSONText.appendValue(value, to: &buffer)
             } else {
                 buffer.append(contentsOf: v.description.utf8)
             }
@@ -172,21 +172,7 @@ final class TableWriter {
         }
     }
 
-    private func appendJSONString(_ s: String) {
-        buffer.append(0x22)
-        for b in s.utf8 {
-            switch b {
-            case 0x22: buffer.append(contentsOf: [0x5C, 0x22])
-            case 0x5C: buffer.append(contentsOf: [0x5C, 0x5C])
-            case 0x0A: buffer.append(contentsOf: [0x5C, 0x6E])
-            case 0x0D: buffer.append(contentsOf: [0x5C, 0x72])
-            case 0x09: buffer.append(contentsOf: [0x5C, 0x74])
-            case 0..<0x20: buffer.append(contentsOf: String(format: "\\u%04x", b).utf8)
-            default: buffer.append(b)
-            }
-        }
-        buffer.append(0x22)
-    }
+    private func appendJSONString(_ s: String) { JSONText.appendString(s, to: &buffer) }
 
     /// JSON's number grammar is stricter than what CSV parsing accepts (no `+`, `.5`, `1.`).
     private static func isJSONNumber(_ b: UnsafeBufferPointer<UInt8>) -> Bool {

@@ -84,21 +84,13 @@ public struct TrainingSetBuilder {
         }
         guard !request.features.isEmpty else { throw OfflineStoreError("no features requested") }
 
-        // The views to join: those requested, and those on-demand features read.
-        var viewNames: [String] = []
-        var onDemand: [OnDemandFeatureView] = []
-        for feature in request.features {
-            if feature.isOnDemand {
-                guard let odfv = repository.onDemandView(named: feature.view) else { continue }
-                if !onDemand.contains(where: { $0.name == odfv.name }) { onDemand.append(odfv) }
-                for input in odfv.featureInputs {
-                    let view = String(input.key.split(separator: ":")[0])
-                    if !viewNames.contains(view) { viewNames.append(view) }
-                }
-            } else if !viewNames.contains(feature.view) {
-                viewNames.append(feature.view)
-            }
+        let plan: FeaturePlan
+        do {
+            plan = try FeaturePlan(repository: repository, features: request.features)
+        } catch {
+            throw OfflineStoreError(error.description)
         }
+        let onDemand = plan.onDemandViews
         for odfv in onDemand {
             guard let registered = try store.registry.definition(named: odfv.name),
                   registered.fingerprint == DefinitionSpec.onDemandView(odfv.spec).fingerprint
@@ -106,8 +98,7 @@ public struct TrainingSetBuilder {
         }
 
         // Each view as registered, with its source (the registry is read outside the snapshot below).
-        let registered = try viewNames.map { name in
-            guard let view = repository.featureView(named: name) else { throw OfflineStoreError("unknown feature view \(name)") }
+        let registered = try plan.views.map { view in
             let (spec, version) = try store.registeredView(view)
             return (view, spec, version, try store.registry.source(named: spec.source))
         }
@@ -116,8 +107,7 @@ public struct TrainingSetBuilder {
         return try store.db.read { db in
             // Each view must be materialized, with no rows waiting to be.
             var joins: [ViewJoin] = []
-            var layoutKeys: [String] = []
-            for (view, spec, version, source) in registered {
+            for (i, (view, spec, version, source)) in registered.enumerated() {
                 let name = view.name
                 guard let state = try OfflineStore.state(db, view: name, version: version) else {
                     throw OfflineStoreError("feature view \(name) (v\(version)) has not been materialized; run `larder materialize --views \(name)`")
@@ -130,36 +120,10 @@ public struct TrainingSetBuilder {
                 }
                 joins.append(ViewJoin(
                     view: view, spec: spec, version: version, table: FeatureTable(view: spec, version: version), state: state,
-                    ttl: spec.ttlMicroseconds, offset: layoutKeys.count))
-                layoutKeys += spec.features.map { "\(name):\($0.name)" }
+                    ttl: spec.ttlMicroseconds, offset: plan.viewOffsets[i]))
             }
-            let featureCount = layoutKeys.count
-
-            // Request fields of on-demand views follow the view features in the joined row.
-            var requestFields: [InputSpec] = []
-            for odfv in onDemand {
-                for field in odfv.requestFields where !requestFields.contains(where: { $0.key == field.key }) {
-                    requestFields.append(field)
-                }
-            }
-            layoutKeys += requestFields.map(\.key)
-            let layout = RowLayout(keys: layoutKeys)
-
-            // Output columns: what each requested feature is computed from.
-            enum Origin { case joined(Int), onDemand(Evaluator) }
-            var origins: [Origin] = []
-            for feature in request.features {
-                if feature.isOnDemand {
-                    let odfv = onDemand.first { $0.name == feature.view }!
-                    let f = odfv.features.first { $0.name == feature.feature }!
-                    guard let evaluate = f.transformation.evaluator(for: layout) else {
-                        throw OfflineStoreError("on-demand feature \(feature.reference) reads an input that is not available")
-                    }
-                    origins.append(.onDemand(evaluate))
-                } else {
-                    origins.append(.joined(layout.position(of: feature.reference)!))
-                }
-            }
+            let featureCount = plan.viewValueCount
+            let requestFields = plan.requestFields
 
             for i in joins.indices {
                 joins[i].statement = try db.makeStatement(sql: joins[i].table.lookupSQL)
@@ -191,7 +155,7 @@ public struct TrainingSetBuilder {
                 }
                 let names = Self.columnNames(request.features, requestColumns: columns, fullNames: request.fullNames)
                 let writer = try TableWriter(destination: request.output, format: format, columns: columns + names)
-                var row = [Value](repeating: .null, count: layoutKeys.count)
+                var row = plan.emptyRow()
                 while try requests.next() {
                     guard case .timestamp(let t) = try requests.value(tsColumn, as: .timestamp) else {
                         throw IngestError(file: path, line: requests.line, column: timestampColumn, reason: "empty; every request row needs an instant")
@@ -210,12 +174,7 @@ public struct TrainingSetBuilder {
                     }
                     writer.beginRow()
                     for c in columns.indices { writer.write(requests.field(c)) }
-                    for origin in origins {
-                        switch origin {
-                        case .joined(let p): writer.write(row[p])
-                        case .onDemand(let evaluate): writer.write(evaluate(row))
-                        }
-                    }
+                    for i in plan.outputs.indices { writer.write(plan.value(i, in: row)) }
                     try writer.endRow()
                     if writer.rows & 0x3FFF == 0 {
                         progress?(TrainingSetProgress(rows: writer.rows, bytesRead: requests.bytesRead, totalBytes: requests.file.size))
@@ -245,7 +204,7 @@ public struct TrainingSetBuilder {
                 let keysStatement = try db.makeStatement(sql: union + " ORDER BY \(keyNames.joined(separator: ", "))")
                 try keysStatement.setArguments(StatementArguments(Array(repeating: at.microseconds, count: joins.count)))
                 let s = keysStatement.sqliteStatement
-                var row = [Value](repeating: .null, count: layoutKeys.count)
+                var row = plan.emptyRow()
                 try withExtendedLifetime(keysStatement) {
                 while true {
                     let rc = sqlite3_step(s)
@@ -257,12 +216,7 @@ public struct TrainingSetBuilder {
                     writer.beginRow()
                     for key in keys { writer.write(key) }
                     writer.write(.timestamp(at))
-                    for origin in origins {
-                        switch origin {
-                        case .joined(let p): writer.write(row[p])
-                        case .onDemand(let evaluate): writer.write(evaluate(row))
-                        }
-                    }
+                    for i in plan.outputs.indices { writer.write(plan.value(i, in: row)) }
                     try writer.endRow()
                 }
                 }

@@ -3,6 +3,7 @@ import Features
 import Foundation
 import LarderCore
 import LarderOffline
+import LarderOnline
 
 struct Materialize: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,7 +14,9 @@ struct Materialize: ParsableCommand {
             transaction per view. Re-running a range replaces it (no duplicates); an interrupted \
             run leaves nothing and can simply be run again. Without --start the range starts at \
             the source's first event; without --end it ends now. --incremental continues from \
-            each view's watermark and picks up rows ingested since (late arrivals included).
+            each view's watermark and picks up rows ingested since (late arrivals included). \
+            Then each view's latest value per entity as of the end is pushed to Redis (only the \
+            entities that changed, with --incremental); --offline-only skips that.
             """
     )
 
@@ -31,6 +34,9 @@ struct Materialize: ParsableCommand {
     @Flag(help: "Continue from each view's watermark instead of a range.")
     var incremental = false
 
+    @Flag(help: "Only the offline part: do not push to Redis.")
+    var offlineOnly = false
+
     func validate() throws {
         if incremental && start != nil {
             throw ValidationError("--incremental continues from the last run: it takes no --start")
@@ -41,7 +47,8 @@ struct Materialize: ParsableCommand {
     }
 
     func run() throws {
-        let (_, store) = try project.openStore()
+        let (configuration, store) = try project.openStore()
+        let online = offlineOnly ? nil : try configuration.onlineStore(poolSize: 1)
         let selected: [FeatureView]
         if let views {
             selected = try views.map { name in
@@ -65,7 +72,36 @@ struct Materialize: ParsableCommand {
             print(
                 "\(summary.view) v\(summary.version): \(grouped(summary.rows)) rows in \(String(format: "%.2f", summary.seconds)) s\(summary.incremental ? " (incremental)" : ""); materialized [\(summary.state.start), \(summary.state.end))"
             )
+            if let online {
+                let push = try Materialize.push(view, summary: summary, store: store, online: online, project: configuration.project)
+                print("\(summary.view) v\(summary.version): pushed \(grouped(push.entities)) entities to Redis in \(String(format: "%.2f", push.seconds)) s (\(grouped(push.written)) updated)")
+            }
         }
+    }
+
+    /// Pushes the view's latest value per entity as of the materialized end to Redis: every
+    /// entity, or after an incremental run only those changed since the last push. Writes are
+    /// compare-and-set, so a push that failed half-way is finished by running it again.
+    static func push(
+        _ view: FeatureView, summary: MaterializationSummary, store: OfflineStore, online: OnlineStore, project: String
+    ) throws -> (entities: Int, written: Int, seconds: Double) {
+        let started = Date()
+        let (spec, version) = try store.registeredView(view)
+        let layout = OnlineViewLayout(project: project, spec: spec, version: version)
+        let since = summary.incremental ? try store.onlinePushState(view: view.name, version: version) : nil
+        var entities = 0
+        var written = 0
+        try store.latestRows(of: view, end: summary.state.end, changedSince: since) { batch in
+            do {
+                written += try online.writeSync(batch, layout: layout)
+            } catch {
+                throw ValidationError(
+                    "pushing \(view.name) to Redis failed after \(grouped(entities)) entities: \(error). The offline part is committed; run `larder materialize\(summary.incremental ? " --incremental" : "")` again to finish the push.")
+            }
+            entities += batch.count
+        }
+        try store.recordOnlinePush(summary.state)
+        return (entities, written, Date().timeIntervalSince(started))
     }
 }
 

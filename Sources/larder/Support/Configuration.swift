@@ -10,13 +10,22 @@ import Yams
 ///   path: data/offline.sqlite      # relative to this file
 /// online:
 ///   redis_url: redis://127.0.0.1:6379/0
+/// serve:                           # larder serve
+///   host: 127.0.0.1
+///   port: 6566
+///   max_body_bytes: 1048576
+///   api_token: secret              # optional bearer token
 /// ```
 ///
-/// `LARDER_OFFLINE_PATH` and `LARDER_REDIS_URL` override the file.
+/// `LARDER_OFFLINE_PATH`, `LARDER_REDIS_URL` and `LARDER_API_TOKEN` override the file.
 struct Configuration: Equatable {
     var project: String
     var offlinePath: String
     var redisURL: String
+    var serveHost = "127.0.0.1"
+    var servePort = 6566
+    var maxBodyBytes = 1 << 20
+    var apiToken: String?
 
     static let defaultFileName = "larder.yaml"
     static let defaultOfflinePath = "data/offline.sqlite"
@@ -51,6 +60,9 @@ struct Configuration: Equatable {
         if let override = environment["LARDER_REDIS_URL"], !override.isEmpty {
             config.redisURL = override
         }
+        if let token = environment["LARDER_API_TOKEN"], !token.isEmpty {
+            config.apiToken = token
+        }
         try checkRedisURL(config.redisURL, origin: environment["LARDER_REDIS_URL"].map { _ in "LARDER_REDIS_URL" } ?? file)
         return config
     }
@@ -66,7 +78,7 @@ struct Configuration: Equatable {
         guard let top = root as? [String: Any] else {
             throw ConfigurationError("\(file): expected a mapping with keys project, offline, online")
         }
-        try checkKeys(top, allowed: ["project", "offline", "online"], in: file, at: "")
+        try checkKeys(top, allowed: ["project", "offline", "online", "serve"], in: file, at: "")
         guard let project = top["project"] as? String else {
             throw ConfigurationError("\(file): 'project' is required and must be a string, e.g. `project: my_project`")
         }
@@ -88,6 +100,26 @@ struct Configuration: Equatable {
             if let url = online["redis_url"] {
                 guard let url = url as? String else { throw ConfigurationError("\(file): 'online.redis_url' must be a string") }
                 config.redisURL = url
+            }
+        }
+        if let serve = top["serve"] {
+            guard let serve = serve as? [String: Any] else { throw ConfigurationError("\(file): 'serve' must be a mapping") }
+            try checkKeys(serve, allowed: ["host", "port", "max_body_bytes", "api_token"], in: file, at: "serve.")
+            if let host = serve["host"] {
+                guard let host = host as? String, !host.isEmpty else { throw ConfigurationError("\(file): 'serve.host' must be a non-empty string") }
+                config.serveHost = host
+            }
+            if let port = serve["port"] {
+                guard let port = port as? Int, (1...65535).contains(port) else { throw ConfigurationError("\(file): 'serve.port' must be a port number 1-65535") }
+                config.servePort = port
+            }
+            if let limit = serve["max_body_bytes"] {
+                guard let limit = limit as? Int, limit > 0 else { throw ConfigurationError("\(file): 'serve.max_body_bytes' must be a positive integer") }
+                config.maxBodyBytes = limit
+            }
+            if let token = serve["api_token"] {
+                guard let token = token as? String, !token.isEmpty else { throw ConfigurationError("\(file): 'serve.api_token' must be a non-empty string") }
+                config.apiToken = token
             }
         }
         return config

@@ -1,0 +1,45 @@
+/// One materialized row of a feature view for one entity: what the online store holds per
+/// entity and view, and what materialization pushes to it.
+public struct FeatureRow: Sendable, Hashable {
+    /// The entity's join key values, in the entity's order.
+    public var keys: [Value]
+    public var eventTime: Timestamp
+    public var createdTime: Timestamp?
+    /// The source row's ingest sequence: the last tie-break, after event and created time.
+    public var sequence: Int64
+    /// The view's feature values, in the view's order.
+    public var values: [Value]
+
+    public init(keys: [Value], eventTime: Timestamp, createdTime: Timestamp?, sequence: Int64, values: [Value]) {
+        self.keys = keys
+        self.eventTime = eventTime
+        self.createdTime = createdTime
+        self.sequence = sequence
+        self.values = values
+    }
+
+    /// Whether this row wins over `other` under the point-in-time rule: greater event time,
+    /// then greater created time (none is lowest), then later ingested.
+    public func supersedes(_ other: FeatureRow) -> Bool {
+        (eventTime.microseconds, createdTime?.microseconds ?? .min, sequence)
+            > (other.eventTime.microseconds, other.createdTime?.microseconds ?? .min, other.sequence)
+    }
+}
+
+/// A feature value's state as served.
+public enum FeatureStatus: String, Sendable {
+    /// A value within the view's ttl.
+    case present
+    /// No value for the entity (or none that the online store still holds).
+    case missing
+    /// A value older than the view's ttl: reported, never served as present.
+    case expired
+}
+
+extension FeatureRow {
+    /// The status of this row's values at instant `t` for a view with `ttl` microseconds
+    /// (0: no limit). Exactly ttl old is still present, as offline.
+    public func status(at t: Timestamp, ttl: Int64) -> FeatureStatus {
+        ttl == 0 || t.microseconds - eventTime.microseconds <= ttl ? .present : .expired
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import GRDB
+import GRDBSQLite
+import LarderCore
+
+/// A source row as stored: the declared columns' values in source order, its times and its
+/// ingest sequence.
+public struct SourceRow: Sendable {
+    public var values: [Value]
+    public var eventTime: Timestamp
+    public var createdTime: Timestamp?
+    public var sequence: Int64
+}
+
+/// Why pushed rows were rejected: the row (0-based), the column and what is wrong.
+public struct AppendError: Error, Sendable, CustomStringConvertible {
+    public var row: Int
+    public var column: String?
+    public var reason: String
+
+    public var description: String {
+        "row \(row)" + (column.map { ": column '\($0)'" } ?? "") + ": " + reason
+    }
+}
+
+extension OfflineStore {
+    /// Appends rows given as column name to value (as decoded from JSON: numbers as int64 or
+    /// double, timestamps as RFC 3339 strings) to a registered source, with the same checks
+    /// as `ingest` and in one transaction: all rows or none.
+    public func append(source name: String, rows: [[String: Value]], origin: String) throws -> [SourceRow] {
+        let spec = try registry.source(named: name)
+        let table = SourceTable(spec: spec)
+        let stored = table.storedColumns
+        var typed: [[Value]] = []
+        typed.reserveCapacity(rows.count)
+        for (r, row) in rows.enumerated() {
+            for key in row.keys where !stored.contains(where: { $0.name == key }) {
+                throw AppendError(row: r, column: key, reason: "unknown column; the source's columns are \(stored.map(\.name).joined(separator: ", "))")
+            }
+            typed.append(try stored.map { column throws(AppendError) in
+                try Self.convert(row[column.name] ?? .null, to: column, row: r)
+            })
+        }
+        let placeholders = Array(repeating: "?", count: stored.count + 1).joined(separator: ", ")
+        let sql = "INSERT INTO \(table.name) (_ingest, \(stored.map(\.name).joined(separator: ", "))) VALUES (\(placeholders))"
+        let hasCreated = spec.createdTimestamp != nil
+        return try db.write { db in
+            let now = Timestamp.now().microseconds
+            try db.execute(
+                sql: "INSERT INTO larder_ingests (source, file, rows, started_at, finished_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [name, origin, rows.count, now, now])
+            let ingestID = db.lastInsertedRowID
+            let statement = try db.makeStatement(sql: sql)
+            let s = statement.sqliteStatement
+            var out: [SourceRow] = []
+            out.reserveCapacity(typed.count)
+            try withExtendedLifetime(statement) {
+                for values in typed {
+                    sqlite3_bind_int64(s, 1, ingestID)
+                    for (i, v) in values.enumerated() { SQLiteValues.bind(s, Int32(i + 2), v) }
+                    let rc = sqlite3_step(s)
+                    sqlite3_reset(s)
+                    guard rc == SQLITE_DONE else { throw OfflineStoreError("appending to \(table.name): \(SQLiteValues.message(s))") }
+                    guard case .timestamp(let event) = values[0] else { continue }
+                    let created: Timestamp? = if hasCreated, case .timestamp(let c) = values[1] { c } else { nil }
+                    out.append(SourceRow(
+                        values: Array(values.dropFirst(hasCreated ? 2 : 1)), eventTime: event, createdTime: created,
+                        sequence: db.lastInsertedRowID))
+                }
+            }
+            if let first = out.first, let last = out.last {
+                try db.execute(
+                    sql: "UPDATE larder_ingests SET first_seq = ?, last_seq = ? WHERE id = ?", arguments: [first.sequence, last.sequence, ingestID])
+            }
+            return out
+        }
+    }
+
+    static func convert(_ value: Value, to column: ColumnSpec, row: Int) throws(AppendError) -> Value {
+        func bad(_ reason: String) -> AppendError { AppendError(row: row, column: column.name, reason: reason) }
+        switch (value, column.type) {
+        case (.null, _):
+            guard column.nullable else { throw bad("missing or null, but the column is not nullable") }
+            return .null
+        case (.int64, .int64), (.double, .double), (.bool, .bool), (.string, .string), (.timestamp, .timestamp):
+            if case .double(let d) = value, !d.isFinite { throw bad("not a finite double") }
+            return value
+        case (.int64(let i), .double):
+            return .double(Double(i))
+        case (.string(let s), .timestamp):
+            do { return .timestamp(try Timestamp(rfc3339: s)) } catch { throw bad("\"\(s)\": \(error.reason)") }
+        default:
+            throw bad("expected \(column.type), got \(value.type.map(\.rawValue) ?? "null") \(value)")
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import GRDB
+import GRDBSQLite
+import LarderCore
+
+/// What the last successful push of a view version to the online store covered.
+public struct OnlinePushState: Sendable, Equatable {
+    public var seqWatermark: Int64
+    public var end: Timestamp
+}
+
+extension OfflineStore {
+    /// The last successful online push of a view version, if any.
+    public func onlinePushState(view: String, version: Int) throws -> OnlinePushState? {
+        try db.read { db in
+            guard let row = try Row.fetchOne(
+                db, sql: "SELECT online_seq_watermark, online_end FROM larder_materializations WHERE view = ? AND version = ?",
+                arguments: [view, version]),
+                let seq = row["online_seq_watermark"] as Int64?, let end = row["online_end"] as Int64?
+            else { return nil }
+            return OnlinePushState(seqWatermark: seq, end: Timestamp(microseconds: end))
+        }
+    }
+
+    /// Records that the rows a materialization state covers are now online.
+    public func recordOnlinePush(_ state: MaterializationState) throws {
+        try db.write { db in
+            try db.execute(
+                sql: "UPDATE larder_materializations SET online_seq_watermark = ?, online_end = ? WHERE view = ? AND version = ?",
+                arguments: [state.seqWatermark, state.end.microseconds, state.view, state.version])
+        }
+    }
+
+    /// Streams, in batches, each entity's latest row with an event time before `end`: every
+    /// entity of the view, or with `changedSince`, only entities with rows materialized after
+    /// that push (later `_seq`) or whose event time reached `[changedSince.end, end)`.
+    ///
+    /// Memory: one batch, plus (for `changedSince`) nothing more: changed keys are read in
+    /// key order from SQLite.
+    public func latestRows(
+        of view: FeatureView,
+        end: Timestamp,
+        changedSince: OnlinePushState? = nil,
+        batchSize: Int = 1000,
+        _ body: ([FeatureRow]) throws -> Void
+    ) throws {
+        let (spec, version) = try registeredView(view)
+        let table = FeatureTable(view: spec, version: version)
+        let keyTypes = spec.joinKeys.map(\.type)
+        try db.read { db in
+            guard try db.tableExists(table.name) else { return }
+            let latest = try db.makeStatement(sql: table.latestSQL)
+            // Entity keys to visit, in key order.
+            let keys: Statement
+            var skipScan = false
+            if let since = changedSince {
+                let columns = table.keyNames.joined(separator: ", ")
+                keys = try db.makeStatement(sql: """
+                    SELECT DISTINCT \(columns) FROM \(table.name)
+                    WHERE _seq > ? OR (_event_ts >= ? AND _event_ts < ?) ORDER BY \(columns)
+                    """)
+                try keys.setArguments([since.seqWatermark, since.end.microseconds, end.microseconds])
+            } else {
+                keys = try db.makeStatement(sql: table.firstKeySQL)
+                skipScan = true
+            }
+            let next = try db.makeStatement(sql: table.nextKeySQL)
+            try withExtendedLifetime((latest, keys, next)) {
+                var batch: [FeatureRow] = []
+                batch.reserveCapacity(batchSize)
+                var cursor = keys.sqliteStatement
+                while true {
+                    let rc = sqlite3_step(cursor)
+                    if rc == SQLITE_DONE { break }
+                    guard rc == SQLITE_ROW else { throw OfflineStoreError("reading \(table.name): \(SQLiteValues.message(cursor))") }
+                    let key = keyTypes.enumerated().map { i, type in SQLiteValues.read(cursor, Int32(i), as: type) }
+                    if skipScan {
+                        // Step to the next distinct key by one index seek.
+                        sqlite3_reset(next.sqliteStatement)
+                        for (i, k) in key.enumerated() { SQLiteValues.bind(next.sqliteStatement, Int32(i + 1), k) }
+                        cursor = next.sqliteStatement
+                    }
+                    let s = latest.sqliteStatement
+                    for (i, k) in key.enumerated() { SQLiteValues.bind(s, Int32(i + 1), k) }
+                    sqlite3_bind_int64(s, Int32(key.count + 1), end.microseconds)
+                    if sqlite3_step(s) == SQLITE_ROW {
+                        let created = sqlite3_column_type(s, 1) == SQLITE_NULL ? nil : Timestamp(microseconds: sqlite3_column_int64(s, 1))
+                        let values = spec.features.enumerated().map { i, f in SQLiteValues.read(s, Int32(i + 3), as: f.type) }
+                        batch.append(FeatureRow(
+                            keys: key, eventTime: Timestamp(microseconds: sqlite3_column_int64(s, 0)), createdTime: created,
+                            sequence: sqlite3_column_int64(s, 2), values: values))
+                    }
+                    sqlite3_reset(s)
+                    if batch.count >= batchSize {
+                        try body(batch)
+                        batch.removeAll(keepingCapacity: true)
+                    }
+                }
+                if !batch.isEmpty { try body(batch) }
+            }
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import Hummingbird
+import LarderCore
+import LarderOffline
+import LarderOnline
+import Logging
+import Metrics
+import NIOConcurrencyHelpers
+import Prometheus
+
+/// How the service listens and behaves.
+public struct ServerConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// Larger request bodies are refused with 413.
+    public var maxBodyBytes: Int
+    /// When set, every route but `/health` and `/metrics` needs `Authorization: Bearer TOKEN`.
+    public var apiToken: String?
+    /// Namespaces online keys, as in `larder.yaml`.
+    public var project: String
+    /// The request instant for ttl checks; injectable for tests.
+    public var clock: @Sendable () -> Timestamp
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 6566, maxBodyBytes: Int = 1 << 20, apiToken: String? = nil,
+        project: String, clock: @escaping @Sendable () -> Timestamp = { .now() }
+    ) {
+        self.host = host
+        self.port = port
+        self.maxBodyBytes = maxBodyBytes
+        self.apiToken = apiToken
+        self.project = project
+        self.clock = clock
+    }
+}
+
+/// Larder's HTTP service over the online store: lookups (`/v1/features`, Feast's
+/// `/get-online-features`), pushes (`/v1/push`), `/health` and `/metrics`.
+///
+/// It serves the definitions compiled into the binary, which must be the registered ones;
+/// lookups for each feature service are prepared at start, other feature lists on first use.
+public final class FeatureServer: Sendable {
+    let repository: FeatureRepository
+    let offline: OfflineStore
+    let online: OnlineStore
+    let configuration: ServerConfiguration
+    let versions: [String: Int]
+    let serviceLookups: [String: OnlineLookup]
+    let listLookups = NIOLockedValueBox<[String: OnlineLookup]>([:])
+    let logger: Logger
+
+    /// Checks that the registry holds exactly the compiled definitions and prepares lookups.
+    public init(repository: FeatureRepository, offline: OfflineStore, online: OnlineStore, configuration: ServerConfiguration, logger: Logger = Logger(label: "larder.server")) throws {
+        self.repository = repository
+        self.offline = offline
+        self.online = online
+        self.configuration = configuration
+        self.logger = logger
+        let registered = Dictionary(try offline.registry.definitions().map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var stale: [String] = []
+        var versions: [String: Int] = [:]
+        for spec in repository.specs where registered[spec.name]?.fingerprint != spec.fingerprint {
+            stale.append("\(spec.kind.label) \(spec.name)")
+        }
+        guard stale.isEmpty else {
+            throw OfflineStoreError("features/ differs from the registry (\(stale.joined(separator: ", "))); run `larder apply` and `larder materialize`, then start the service")
+        }
+        for view in repository.featureViews { versions[view.name] = registered[view.name]?.version }
+        self.versions = versions
+        var lookups: [String: OnlineLookup] = [:]
+        for service in repository.services {
+            let plan = try FeaturePlan(repository: repository, features: try repository.resolve(service: service))
+            lookups[service.name] = try OnlineLookup(plan: plan, project: configuration.project, versions: versions)
+        }
+        self.serviceLookups = lookups
+    }
+
+    /// The lookup for a service or a feature list.
+    func lookup(service: String?, features: [String]?) throws -> OnlineLookup {
+        switch (service, features) {
+        case (let name?, nil):
+            guard let lookup = serviceLookups[name] else {
+                throw APIError.badRequest("unknown feature service '\(name)'; known: \(serviceLookups.keys.sorted().joined(separator: ", "))")
+            }
+            return lookup
+        case (nil, let references?):
+            guard !references.isEmpty else { throw APIError.badRequest("'features' is empty") }
+            let key = references.joined(separator: ",")
+            if let cached = listLookups.withLockedValue({ $0[key] }) { return cached }
+            let plan = try FeaturePlan(repository: repository, features: try repository.resolve(references: references))
+            let lookup = try OnlineLookup(plan: plan, project: configuration.project, versions: versions)
+            listLookups.withLockedValue { cache in
+                if cache.count >= 1024 { cache.removeAll() }  // bounded: ad-hoc lists are rare
+                cache[key] = lookup
+            }
+            return lookup
+        default:
+            throw APIError.badRequest("give either a feature service or a list of features, not both or neither")
+        }
+    }
+
+    /// The Prometheus registry behind `GET /metrics`; bootstrapped once per process.
+    public static let metrics: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Hummingbird's metric names have dots; Prometheus allows [a-zA-Z0-9_:].
+        factory.nameAndLabelSanitizer = { name, labels in
+            // Called for every metric update: a byte scan, allocating only when a name changes.
+            func clean(_ s: String) -> String {
+                let valid = s.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x3A) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F }
+                return valid ? s : String(decoding: s.utf8.map { ($0 >= 0x30 && $0 <= 0x3A) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) ? $0 : 0x5F }, as: UTF8.self)
+            }
+            return (clean(name), labels.map { (clean($0.0), $0.1) })
+        }
+        MetricsSystem.bootstrap(factory)
+        return registry
+    }()
+
+    /// The Hummingbird application serving the routes. `onServerRunning` receives the bound
+    /// port (useful with port 0).
+    public func makeApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        _ = Self.metrics
+        let router = Router()
+        // Metrics outermost, so they record the status the error middleware answered with.
+        router.add(middleware: MetricsMiddleware())
+        router.add(middleware: JSONErrorMiddleware())
+        if let token = configuration.apiToken, !token.isEmpty {
+            router.add(middleware: BearerTokenMiddleware(token: token))
+        }
+        addRoutes(to: router)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "larder"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
+    }
+}

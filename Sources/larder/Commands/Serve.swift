@@ -1,0 +1,47 @@
+import ArgumentParser
+import Features
+import Hummingbird
+import LarderOffline
+import LarderServer
+import Logging
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the online feature service (HTTP).",
+        discussion: """
+            POST /v1/features, POST /get-online-features (Feast's JSON), POST /v1/push, \
+            GET /health, GET /metrics. Stops gracefully on SIGINT or SIGTERM. The OpenAPI \
+            document is schemas/openapi.yaml.
+            """
+    )
+
+    @OptionGroup var project: ProjectOptions
+
+    @Option(help: "Address to listen on (default: serve.host in larder.yaml, else 127.0.0.1).")
+    var host: String?
+
+    @Option(help: "Port to listen on (default: serve.port in larder.yaml, else 6566).")
+    var port: Int?
+
+    @Option(help: "Redis connections in the pool.")
+    var connections = 4
+
+    func validate() throws {
+        if let port, !(0...65535).contains(port) { throw ValidationError("--port must be 0-65535") }
+        if connections < 1 { throw ValidationError("--connections must be at least 1") }
+    }
+
+    func run() async throws {
+        let (configuration, store) = try project.openStore()
+        let online = try configuration.onlineStore(poolSize: connections)
+        var logger = Logger(label: "larder")
+        logger.logLevel = .info
+        let server = try FeatureServer(
+            repository: Features.repository, offline: store, online: online,
+            configuration: ServerConfiguration(
+                host: host ?? configuration.serveHost, port: port ?? configuration.servePort,
+                maxBodyBytes: configuration.maxBodyBytes, apiToken: configuration.apiToken, project: configuration.project),
+            logger: logger)
+        try await server.makeApplication().runService()
+    }
+}

@@ -1,0 +1,86 @@
+import Features
+import Foundation
+import Hummingbird
+import LarderCore
+import LarderOffline
+import LarderOnline
+import LarderServer
+import LarderTestSupport
+import Logging
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// A running service on a free port, over a fresh offline store and a real redis-server,
+/// with the example feature repo applied and a fixed clock.
+final class ServerHarness: @unchecked Sendable {
+    let directory: TemporaryDirectory
+    let redis: RedisServer
+    let offline: OfflineStore
+    let online: OnlineStore
+    let now: Timestamp
+    private var task: Task<Void, Error>?
+    private(set) var port = 0
+
+    /// The clock is fixed at the current minute: Redis expires keys by its real clock, so
+    /// event times in tests must be near the real now.
+    init(apiToken: String? = nil, maxBodyBytes: Int = 1 << 20, now: Timestamp = Timestamp(microseconds: Timestamp.now().microseconds / 60_000_000 * 60_000_000)) async throws {
+        directory = try TemporaryDirectory()
+        redis = try RedisServer()
+        offline = try OfflineStore(path: directory.file("offline.sqlite"))
+        try offline.registry.apply(try offline.registry.plan(for: Features.repository))
+        online = OnlineStore(client: RedisClient(configuration: .init(
+            url: try RedisURL(redis.url), poolSize: 2, connectTimeout: .milliseconds(500), commandTimeout: .milliseconds(500))))
+        self.now = now
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        let server = try FeatureServer(
+            repository: Features.repository, offline: offline, online: online,
+            configuration: ServerConfiguration(host: "127.0.0.1", port: 0, maxBodyBytes: maxBodyBytes, apiToken: apiToken, project: "test", clock: { now }),
+            logger: logger)
+        let started = AsyncStream<Int>.makeStream()
+        let app = server.makeApplication { port in started.continuation.yield(port) }
+        task = Task { try await app.run() }
+        for await p in started.stream {
+            port = p
+            break
+        }
+    }
+
+    func stop() async {
+        task?.cancel()
+        _ = try? await task?.value
+    }
+
+    struct Reply {
+        var status: Int
+        var body: Data
+        var json: Any? { try? JSONSerialization.jsonObject(with: body) }
+        var text: String { String(decoding: body, as: UTF8.self) }
+        var errorMessage: String? { ((json as? [String: Any])?["error"] as? [String: Any])?["message"] as? String }
+    }
+
+    func request(_ method: String, _ path: String, body: Data? = nil, token: String? = nil) async throws -> Reply {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        request.httpMethod = method
+        request.httpBody = body
+        request.timeoutInterval = 10
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return Reply(status: (response as! HTTPURLResponse).statusCode, body: data)
+    }
+
+    func post(_ path: String, _ json: String, token: String? = nil) async throws -> Reply {
+        try await request("POST", path, body: Data(json.utf8), token: token)
+    }
+
+    func get(_ path: String) async throws -> Reply {
+        try await request("GET", path)
+    }
+
+    /// `T` shifted by whole minutes, as RFC 3339.
+    func at(minutes: Int64) -> String {
+        Timestamp(microseconds: now.microseconds + minutes * 60_000_000).description
+    }
+}

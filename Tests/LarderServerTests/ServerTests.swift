@@ -1,0 +1,206 @@
+import Foundation
+import LarderCore
+import LarderOffline
+import Testing
+
+@Suite struct ServerTests {
+    /// Pushes driver_stats rows through the service.
+    func pushStats(_ server: ServerHarness, _ rows: [(Int64, Int64, Double)]) async throws -> ServerHarness.Reply {
+        let items = rows.map { id, minutes, rate in
+            #"{"driver_id": \#(id), "event_timestamp": "\#(server.at(minutes: minutes))", "conv_rate": \#(rate), "acc_rate": 0.5, "avg_daily_trips": 7}"#
+        }
+        return try await server.post("/v1/push", #"{"source": "driver_stats", "rows": [\#(items.joined(separator: ","))]}"#)
+    }
+
+    @Test func pushThenLookUpWithStatuses() async throws {
+        let server = try await ServerHarness()
+        defer { Task { await server.stop() } }
+        let pushed = try await pushStats(server, [(1001, -10, 0.25), (1001, -30, 0.75), (1002, -180, 0.5)])
+        #expect(pushed.status == 200, "\(pushed.text)")
+        #expect((pushed.json as? [String: Any])?["rows"] as? Int == 3)
+        #expect(try server.offline.registry.rowCount(source: "driver_stats") == 3)
+
+        let reply = try await server.post("/v1/features", #"""
+            {"service": "driver_ranking", "entities": [{"driver_id": 1001}, {"driver_id": 1002}, {"driver_id": 5}],
+             "request": {"val_to_add": 1, "val_to_add_2": 2}}
+            """#)
+        #expect(reply.status == 200, "\(reply.text)")
+        let body = try #require(reply.json as? [String: Any])
+        #expect(body["features"] as? [String] == ["conv_rate", "acc_rate", "avg_daily_trips", "conv_rate_plus_val1", "conv_rate_plus_val2", "fare_per_km"])
+        let rows = try #require(body["rows"] as? [[String: Any]])
+        #expect(rows.count == 3)
+        func feature(_ row: Int, _ name: String) -> [String: Any] {
+            ((rows[row]["features"] as? [String: Any])?[name] as? [String: Any]) ?? [:]
+        }
+        // The newer of two pushed rows wins; the on-demand features use it.
+        #expect(feature(0, "conv_rate")["value"] as? Double == 0.25)
+        #expect(feature(0, "conv_rate")["status"] as? String == "present")
+        #expect(feature(0, "conv_rate")["event_timestamp"] as? String == server.at(minutes: -10))
+        #expect(feature(0, "conv_rate_plus_val1")["value"] as? Double == 1.25)
+        #expect(feature(0, "conv_rate_plus_val2")["value"] as? Double == 2.25)
+        #expect(feature(0, "fare_per_km")["status"] as? String == "missing")
+        // Three hours old with a two-hour ttl: expired, and never served as a value.
+        #expect(feature(1, "conv_rate")["status"] as? String == "expired")
+        #expect(feature(1, "conv_rate")["value"] is NSNull)
+        #expect(feature(1, "conv_rate_plus_val1")["status"] as? String == "expired")
+        #expect(feature(2, "conv_rate")["status"] as? String == "missing")
+        #expect((rows[2]["entity"] as? [String: Any])?["driver_id"] as? Int == 5)
+
+        // Per-row request fields, a feature list, full names.
+        let perRow = try await server.post("/v1/features", #"""
+            {"features": ["transformed_conv_rate:conv_rate_plus_val1", "driver_hourly_stats:conv_rate"], "full_names": true,
+             "entities": [{"driver_id": 1001}, {"driver_id": 1001}], "request": [{"val_to_add": 10}, {"val_to_add": 20}]}
+            """#)
+        let perRowBody = try #require(perRow.json as? [String: Any])
+        #expect(perRowBody["features"] as? [String] == ["transformed_conv_rate__conv_rate_plus_val1", "driver_hourly_stats__conv_rate"])
+        let values = (perRowBody["rows"] as? [[String: Any]])?.map { (($0["features"] as? [String: Any])?["transformed_conv_rate__conv_rate_plus_val1"] as? [String: Any])?["value"] as? Double }
+        #expect(values == [10.25, 20.25])
+    }
+
+    @Test func feastCompatibleShape() async throws {
+        let server = try await ServerHarness()
+        defer { Task { await server.stop() } }
+        _ = try await pushStats(server, [(1001, -10, 0.25), (1002, -180, 0.5)])
+        let reply = try await server.post("/get-online-features", #"""
+            {"features": ["driver_hourly_stats:conv_rate", "driver_hourly_stats:avg_daily_trips"], "entities": {"driver_id": [1001, 1002, 3]}}
+            """#)
+        #expect(reply.status == 200, "\(reply.text)")
+        let body = try #require(reply.json as? [String: Any])
+        #expect((body["metadata"] as? [String: Any])?["feature_names"] as? [String] == ["driver_id", "conv_rate", "avg_daily_trips"])
+        let results = try #require(body["results"] as? [[String: Any]])
+        #expect(results.count == 3)
+        #expect(results[0]["values"] as? [Int] == [1001, 1002, 3])
+        #expect(results[0]["statuses"] as? [String] == ["PRESENT", "PRESENT", "PRESENT"])
+        #expect((results[1]["values"] as? [Any])?.first as? Double == 0.25)
+        #expect(results[1]["statuses"] as? [String] == ["PRESENT", "OUTSIDE_MAX_AGE", "NOT_FOUND"])
+        #expect(results[1]["event_timestamps"] as? [String] == [server.at(minutes: -10), server.at(minutes: -180), "1970-01-01T00:00:00Z"])
+        #expect((results[2]["values"] as? [Any])?.first as? Int == 7)
+        #expect((results[2]["values"] as? [Any])?.last is NSNull)
+
+        // A feature service, request data as entity columns, full names.
+        let service = try await server.post("/get-online-features", #"""
+            {"feature_service": "driver_ranking", "full_feature_names": true,
+             "entities": {"driver_id": [1001], "val_to_add": [1], "val_to_add_2": [2]}}
+            """#)
+        #expect(service.status == 200, "\(service.text)")
+        let names = ((service.json as? [String: Any])?["metadata"] as? [String: Any])?["feature_names"] as? [String]
+        #expect(names?.first == "driver_id")
+        #expect(names?.contains("transformed_conv_rate__conv_rate_plus_val1") == true)
+    }
+
+    @Test(arguments: [
+        ("/v1/features", #"{"service": "driver_ranking", "entities": [{"driver_id": 1}]"#, "malformed JSON"),
+        ("/v1/features", "", "the request body is empty"),
+        ("/v1/features", #"[1, 2]"#, "the request body must be a JSON object, got an array"),
+        ("/v1/features", #"{"entities": [{"driver_id": 1}]}"#, "give either a feature service or a list of features"),
+        ("/v1/features", #"{"service": "nope", "entities": []}"#, "unknown feature service 'nope'"),
+        ("/v1/features", #"{"features": ["driver_hourly_stats:nope"], "entities": [{"driver_id": 1}]}"#, "view driver_hourly_stats has no feature 'nope'"),
+        ("/v1/features", #"{"features": ["driver_hourly_stats:conv_rate"], "entities": [{"driver_id": "1001"}]}"#, "entities[0].driver_id must be int64, got a string"),
+        ("/v1/features", #"{"features": ["driver_hourly_stats:conv_rate"], "entities": [{"driver_id": 1.5}]}"#, "entities[0].driver_id must be int64, got a number"),
+        ("/v1/features", #"{"features": ["driver_hourly_stats:conv_rate"], "entities": [{}]}"#, "entity row 0: missing join key 'driver_id'"),
+        ("/v1/features", #"{"features": ["driver_hourly_stats:conv_rate"], "entities": [{"driver_id": 1, "x": 2}]}"#, "entities[0]: unknown key 'x'"),
+        ("/v1/features", #"{"service": "driver_ranking", "entities": [{"driver_id": 1}]}"#, "missing request field 'val_to_add'"),
+        ("/v1/features", #"{"service": "driver_ranking", "entities": [{"driver_id": 1}], "request": [{}, {}]}"#, "'request' has 2 objects for 1 entity rows"),
+        ("/get-online-features", #"{"features": ["driver_hourly_stats:conv_rate"], "entities": {"driver_id": [1, 2], "val_to_add": [1]}}"#, "unknown entity column 'val_to_add'"),
+        ("/get-online-features", #"{"features": ["driver_hourly_stats:conv_rate"], "entities": {"driver_id": [true]}}"#, "must be int64, got a boolean"),
+        ("/v1/push", #"{"source": "nope", "rows": [{}]}"#, "unknown source 'nope'"),
+        ("/v1/push", #"{"source": "driver_stats", "rows": []}"#, "'rows' is empty"),
+        ("/v1/push", #"{"source": "driver_stats"}"#, "a push needs 'source'"),
+        ("/v1/features", #"{"features": ["driver_hourly_stats:conv_rate"], "entities": [{"driver_id": 1}], "request": {"val_to_add": 1}}"#, "request field 'val_to_add' is not read by any requested on-demand feature"),
+        ("/v1/features", #"{"features": ["driver_hourly_stats:conv_rate"], "entities": [{"driver_id": 1}], "bogus": 1}"#, "unknown key 'bogus' in the request"),
+    ])
+    func malformedRequestsGet400WithAJSONError(path: String, body: String, message: String) async throws {
+        let server = try await ServerHarness()
+        defer { Task { await server.stop() } }
+        let reply = try await server.post(path, body)
+        #expect(reply.status == 400, "\(reply.text)")
+        #expect(reply.errorMessage?.contains(message) == true, "\(reply.text)")
+    }
+
+    @Test func badPushesWriteNothing() async throws {
+        let server = try await ServerHarness()
+        defer { Task { await server.stop() } }
+        let cases: [(String, String)] = [
+            (#"{"driver_id": 1, "event_timestamp": "2026-01-03T12:00:00Z", "conv_rate": "x", "acc_rate": 0.5, "avg_daily_trips": 1}"#, "row 1: column 'conv_rate': expected double, got string"),
+            (#"{"driver_id": 1, "event_timestamp": "2026-01-03 12:00:00", "conv_rate": 1, "acc_rate": 0.5, "avg_daily_trips": 1}"#, "row 1: column 'event_timestamp'"),
+            (#"{"driver_id": 1, "event_timestamp": "2026-01-03T12:00:00Z", "acc_rate": 0.5, "avg_daily_trips": 1}"#, "row 1: column 'conv_rate': missing or null"),
+            (#"{"driver_id": 1, "event_timestamp": "2026-01-03T12:00:00Z", "conv_rate": 1, "acc_rate": 0.5, "avg_daily_trips": 1, "bonus": 3}"#, "row 1: column 'bonus': unknown column"),
+            (#"{"driver_id": 1, "event_timestamp": "2026-01-03T12:00:00Z", "conv_rate": [1], "acc_rate": 0.5, "avg_daily_trips": 1}"#, "values must be scalars"),
+        ]
+        let good = #"{"driver_id": 1, "event_timestamp": "2026-01-03T12:00:00Z", "conv_rate": 1, "acc_rate": 0.5, "avg_daily_trips": 1}"#
+        for (bad, message) in cases {
+            let reply = try await server.post("/v1/push", #"{"source": "driver_stats", "rows": [\#(good), \#(bad)]}"#)
+            #expect(reply.status == 400, "\(reply.text)")
+            #expect(reply.errorMessage?.contains(message) == true, "\(reply.text)")
+        }
+        #expect(try server.offline.registry.rowCount(source: "driver_stats") == 0)
+        let lookup = try await server.post("/v1/features", #"{"features": ["driver_hourly_stats:conv_rate"], "entities": [{"driver_id": 1}]}"#)
+        #expect(lookup.text.contains(#""status":"missing""#))
+    }
+
+    @Test func oversizedBodiesGet413() async throws {
+        let server = try await ServerHarness(maxBodyBytes: 1024)
+        defer { Task { await server.stop() } }
+        let entities = (0..<200).map { #"{"driver_id": \#($0)}"# }.joined(separator: ",")
+        let reply = try await server.post("/v1/features", #"{"features": ["driver_hourly_stats:conv_rate"], "entities": [\#(entities)]}"#)
+        #expect(reply.status == 413)
+        #expect(reply.errorMessage != nil, "\(reply.text)")
+    }
+
+    @Test func bearerTokenGuardsTheAPIButNotHealth() async throws {
+        let server = try await ServerHarness(apiToken: "s3cret")
+        defer { Task { await server.stop() } }
+        let body = #"{"features": ["driver_hourly_stats:conv_rate"], "entities": [{"driver_id": 1}]}"#
+        let none = try await server.post("/v1/features", body)
+        #expect(none.status == 401)
+        #expect(none.errorMessage?.contains("bearer token") == true)
+        #expect(try await server.post("/v1/features", body, token: "wrong").status == 401)
+        #expect(try await server.post("/v1/features", body, token: "s3cret").status == 200)
+        #expect(try await server.get("/health").status == 200)
+    }
+
+    @Test func redisDownGives503ThenRecovers() async throws {
+        let server = try await ServerHarness()
+        defer { Task { await server.stop() } }
+        _ = try await pushStats(server, [(1001, -10, 0.25)])
+        let body = #"{"features": ["driver_hourly_stats:conv_rate"], "entities": [{"driver_id": 1001}]}"#
+        #expect(try await server.post("/v1/features", body).status == 200)
+
+        server.redis.stop()
+        let started = Date()
+        let down = try await server.post("/v1/features", body)
+        #expect(down.status == 503)
+        #expect(down.errorMessage?.contains("the online store (Redis) is unavailable") == true, "\(down.text)")
+        #expect(Date().timeIntervalSince(started) < 3, "a lookup with Redis down must fail within its timeouts")
+        let health = try await server.get("/health")
+        #expect(health.status == 503)
+        #expect((health.json as? [String: Any])?["sqlite"] as? String == "ok")
+
+        // A push now stores the rows offline and says the online part failed: 202, not a
+        // retryable error (a retry would store them twice).
+        let pushed = try await pushStats(server, [(1001, -5, 0.5)])
+        #expect(pushed.status == 202, "\(pushed.text)")
+        #expect((pushed.json as? [String: Any])?["online_error"] as? String != nil)
+        #expect(try server.offline.registry.rowCount(source: "driver_stats") == 2)
+
+        try server.redis.restart()
+        // The client reconnects by itself (after its backoff, at most 2 s).
+        var recovered = false
+        for _ in 0..<40 {
+            if try await server.post("/v1/features", body).status == 200 { recovered = true; break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(recovered)
+        #expect(try await server.get("/health").status == 200)
+    }
+
+    @Test func metricsAreExposed() async throws {
+        let server = try await ServerHarness()
+        defer { Task { await server.stop() } }
+        _ = try await server.post("/v1/features", #"{"features": ["driver_hourly_stats:conv_rate"], "entities": [{"driver_id": 1}]}"#)
+        let metrics = try await server.get("/metrics")
+        #expect(metrics.status == 200)
+        #expect(metrics.text.contains("larder_served_features_total{status=\"missing\"}"))
+        #expect(metrics.text.contains("hb_requests"))
+    }
+}
