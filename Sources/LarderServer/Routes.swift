@@ -76,15 +76,12 @@ extension FeatureServer {
         var shared: [String: JSONValue] = [:]
         switch body.request {
         case nil, .null?: break
-        case .object(let o)?: shared = o
+        case let object? where object.isObject: shared = try object.object("'request'")
         case .array(let a)?:
             guard a.count == body.entities.count else {
                 throw APIError.badRequest("'request' has \(a.count) objects for \(body.entities.count) entity rows; send one per row, or one object for all")
             }
-            perRow = try a.enumerated().map { i, item in
-                guard case .object(let o) = item else { throw APIError.badRequest("request[\(i)] must be an object") }
-                return o
-            }
+            perRow = try a.enumerated().map { i, item in try item.object("request[\(i)]") }
         case let other?: throw APIError.badRequest("'request' must be an object or an array of objects, got \(other.typeName)")
         }
         var rows: [EntityRow] = []

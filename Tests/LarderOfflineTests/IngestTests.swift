@@ -211,9 +211,9 @@ import Testing
     }
 
     static let badJSON: [(name: String, content: String, message: String)] = [
-        ("not json", "{\"driver_id\": 1", "bad.jsonl:1: invalid JSON"),
-        ("array line", "[1, 2]", "bad.jsonl:1: invalid JSON at character 1: expected '{'"),
-        ("nested", #"{"driver_id": {"x": 1}}"#, "is an object or array"),
+        ("not json", "{\"driver_id\": 1", "bad.jsonl:1: malformed JSON at character 16"),
+        ("array line", "[1, 2]", "bad.jsonl:1: each line must be one JSON object, got an array"),
+        ("nested", #"{"driver_id": {"x": 1}}"#, "column 'driver_id': an object: values must be strings, numbers, booleans or null"),
         ("string for int", #"{"driver_id": "1001", "event_timestamp": "2026-01-01T00:00:00Z", "conv_rate": 0.5, "acc_rate": 0.5, "avg_daily_trips": 1}"#,
          "bad.jsonl:1: column 'driver_id', value \"1001\": a string, but the column is int64"),
         ("missing key", #"{"driver_id": 1001, "event_timestamp": "2026-01-01T00:00:00Z", "conv_rate": 0.5, "acc_rate": 0.5}"#,

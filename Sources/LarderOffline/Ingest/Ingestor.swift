@@ -211,7 +211,8 @@ private struct RowWriter {
         while try reader.next() {
             let line = reader.recordLine
             for k in present.indices { present[k] = false }
-            for (key, value) in reader.members {
+            for member in reader.members {
+                let (key, value) = (member.key, member.value)
                 guard let k = byName[key] else {
                     throw IngestError(file: path, line: line, reason: "unknown column '\(key)'; the source's columns are \(columns.map(\.name).joined(separator: ", "))")
                 }
@@ -237,23 +238,19 @@ private struct RowWriter {
         return rows
     }
 
-    func bind(_ value: JSONScalar, column: ColumnSpec, parameter: Int32, line: Int) throws {
-        func bad(_ shown: String, _ reason: String) -> IngestError {
-            IngestError(file: path, line: line, column: column.name, value: shown, reason: reason)
+    func bind(_ value: JSONValue, column: ColumnSpec, parameter: Int32, line: Int) throws {
+        func bad(_ reason: String) -> IngestError {
+            IngestError(file: path, line: line, column: column.name, value: value.text, reason: reason)
         }
         switch (value, column.type) {
         case (.null, _):
-            guard column.nullable else { throw bad("null", "null, but the column is not nullable") }
+            guard column.nullable else { throw bad("null, but the column is not nullable") }
             sqlite3_bind_null(statement, parameter)
-        case (.number(let text), .int64):
-            var text = text
-            let parsed = text.withUTF8 { FieldParsing.int64($0) }
-            guard let v = parsed else { throw bad(text, "not an int64 (a JSON integer within 64 bits)") }
+        case (.int(let v), .int64):
             sqlite3_bind_int64(statement, parameter, v)
-        case (.number(let text), .double):
-            var text = text
-            let parsed = text.withUTF8 { FieldParsing.double($0) }
-            guard let v = parsed else { throw bad(text, "not a finite double") }
+        case (.int(let v), .double):
+            sqlite3_bind_double(statement, parameter, Double(v))
+        case (.double(let v), .double):
             sqlite3_bind_double(statement, parameter, v)
         case (.bool(let b), .bool):
             sqlite3_bind_int64(statement, parameter, b ? 1 : 0)
@@ -263,25 +260,17 @@ private struct RowWriter {
             do {
                 sqlite3_bind_int64(statement, parameter, try Timestamp(rfc3339: s).microseconds)
             } catch {
-                throw bad(s, error.reason)
+                throw bad(error.reason)
             }
         case (let other, let type):
-            let shown: String
-            let kind: String
-            switch other {
-            case .null: (shown, kind) = ("null", "null")
-            case .bool(let b): (shown, kind) = (b ? "true" : "false", "a boolean")
-            case .number(let n): (shown, kind) = (n, "a number")
-            case .string(let s): (shown, kind) = (s, "a string")
-            }
             let wanted = switch type {
-            case .int64: "an integer"
+            case .int64: "an integer within 64 bits"
             case .double: "a number"
             case .bool: "true or false"
             case .string: "a string"
             case .timestamp: "an RFC 3339 string"
             }
-            throw bad(shown, "\(kind), but the column is \(type): expected \(wanted)")
+            throw bad("\(other.typeName), but the column is \(type): expected \(wanted)")
         }
     }
 }

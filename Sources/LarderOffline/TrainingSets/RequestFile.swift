@@ -5,7 +5,7 @@ import LarderCore
 /// as they are otherwise.
 enum RequestField {
     case csv(UnsafeBufferPointer<UInt8>, quoted: Bool)
-    case json(JSONScalar)
+    case json(JSONValue)
 }
 
 /// The rows of a request file (CSV or JSON Lines), with the columns in file order.
@@ -19,7 +19,7 @@ struct RequestFile {
     let path: String
     let file: InputFile
     private(set) var columns: [String] = []
-    private var jsonRow: [JSONScalar] = []
+    private var jsonRow: [JSONValue] = []
     private var jsonIndex: [String: Int] = [:]
     private var pendingFirstJSON = false
     private(set) var line = 0
@@ -80,7 +80,8 @@ struct RequestFile {
             }
             line = jsonl.recordLine
             jsonRow = Array(repeating: .null, count: columns.count)
-            for (key, value) in jsonl.members {
+            for member in jsonl.members {
+                let (key, value) = (member.key, member.value)
                 guard let i = jsonIndex[key] else {
                     throw IngestError(file: path, line: line, reason: "key '\(key)' is not in the first line; every line must use the first line's keys")
                 }
@@ -124,12 +125,9 @@ struct RequestFile {
         case .json(let scalar):
             switch (scalar, type) {
             case (.null, _): return .null
-            case (.number(let text), .int64):
-                guard let v = Int64(text) else { throw bad(text, "not an int64") }
-                return .int64(v)
-            case (.number(let text), .double):
-                guard let v = Double(text), v.isFinite else { throw bad(text, "not a finite double") }
-                return .double(v)
+            case (.int(let v), .int64): return .int64(v)
+            case (.int(let v), .double): return .double(Double(v))
+            case (.double(let v), .double): return .double(v)
             case (.bool(let b), .bool): return .bool(b)
             case (.string(let s), .string): return .string(s)
             case (.string(let s), .timestamp):
@@ -137,17 +135,6 @@ struct RequestFile {
             case (let other, _):
                 throw bad(other.text, "expected a JSON value of type \(type)")
             }
-        }
-    }
-}
-
-extension JSONScalar {
-    var text: String {
-        switch self {
-        case .null: "null"
-        case .bool(let b): b ? "true" : "false"
-        case .number(let n): n
-        case .string(let s): s
         }
     }
 }

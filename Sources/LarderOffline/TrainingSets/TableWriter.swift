@@ -76,14 +76,14 @@ final class TableWriter {
         switch (format, field) {
         case (.csv, .csv(let bytes, let quoted)):
             appendCSVText(bytes, forceQuotes: quoted && bytes.isEmpty)
-        case (.csv, .json(let scalar)):
-            switch scalar {
+        case (.csv, .json(let json)):
+            switch json {
             case .null: break
             case .string(let s): appendCSVText(Array(s.utf8), forceQuotes: s.isEmpty)
-            default: buffer.append(contentsOf: scalar.text.utf8)
+            default: buffer.append(contentsOf: json.text.utf8)
             }
-        case (.jsonl, .json(let scalar)):
-            appendJSON(scalar)
+        case (.jsonl, .json(let json)):
+            JSONText.appendValue(json.scalar ?? .null, to: &buffer)
         case (.jsonl, .csv(let bytes, let quoted)):
             // From CSV text, the JSON value it reads as: null, a number, a boolean or a string.
             if bytes.isEmpty && !quoted {
@@ -163,20 +163,13 @@ final class TableWriter {
         buffer.append(0x22)
     }
 
-    private func appendJSON(_ scalar: JSONScalar) {
-        switch scalar {
-        case .null: buffer.append(contentsOf: "null".utf8)
-        case .bool(let b): buffer.append(contentsOf: (b ? "true" : "false").utf8)
-        case .number(let n): buffer.append(contentsOf: n.utf8)
-        case .string(let s): appendJSONString(s)
-        }
-    }
-
     private func appendJSONString(_ s: String) { JSONText.appendString(s, to: &buffer) }
 
     /// JSON's number grammar is stricter than what CSV parsing accepts (no `+`, `.5`, `1.`).
     private static func isJSONNumber(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
-        var parser = FlatJSONParser(bytes: b)
-        return (try? parser.parseNumber()) != nil && parser.i == b.count
+        switch try? JSONParser.parse(b) {
+        case .int?, .double?: true
+        default: false
+        }
     }
 }

@@ -1,18 +1,24 @@
-/// A strict JSON parser (RFC 8259) producing ``JSONValue``: the request bodies are small and
-/// on the hot path, where Foundation's decoder (with a `try?` per type) costs more than the
-/// Redis round trip.
-struct JSONParser {
-    struct SyntaxError: Error, CustomStringConvertible {
-        var offset: Int
-        var reason: String
-        var description: String { "malformed JSON at byte \(offset + 1): \(reason)" }
+/// A strict JSON parser (RFC 8259) producing ``JSONValue``, for JSON Lines input and the
+/// service's request bodies. Foundation's decoder would cost more than the Redis round trip
+/// on the service's hot path, and would not keep object members in order.
+public struct JSONParser {
+    public struct SyntaxError: Error, Sendable, CustomStringConvertible {
+        /// 0-based byte offset.
+        public var offset: Int
+        public var reason: String
+        public var description: String { "malformed JSON at character \(offset + 1): \(reason)" }
     }
 
-    private let bytes: [UInt8]
+    private let bytes: UnsafeBufferPointer<UInt8>
     private var i = 0
     private var depth = 0
 
-    static func parse(_ bytes: [UInt8]) throws(SyntaxError) -> JSONValue {
+    public static func parse(_ bytes: [UInt8]) throws(SyntaxError) -> JSONValue {
+        let result = bytes.withUnsafeBufferPointer { buffer in Result { () throws(SyntaxError) in try parse(buffer) } }
+        return try result.get()
+    }
+
+    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(SyntaxError) -> JSONValue {
         var parser = JSONParser(bytes: bytes)
         parser.skipSpace()
         let value = try parser.value()
@@ -21,7 +27,7 @@ struct JSONParser {
         return value
     }
 
-    private init(bytes: [UInt8]) { self.bytes = bytes }
+    private init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     private func fail(_ reason: String) -> SyntaxError { SyntaxError(offset: i, reason: reason) }
 
@@ -51,7 +57,8 @@ struct JSONParser {
         try nest()
         defer { depth -= 1 }
         i += 1
-        var members: [String: JSONValue] = [:]
+        var members: [JSONMember] = []
+        var seen = Set<String>()
         skipSpace()
         if i < bytes.count, bytes[i] == 0x7D { i += 1; return .object(members) }
         while true {
@@ -62,7 +69,8 @@ struct JSONParser {
             guard i < bytes.count, bytes[i] == 0x3A else { throw fail("expected ':' after a key") }
             i += 1
             skipSpace()
-            guard members.updateValue(try value(), forKey: key) == nil else { throw fail("duplicate key \"\(key)\"") }
+            guard seen.insert(key).inserted else { throw fail("duplicate key \"\(key)\"") }
+            members.append(JSONMember(key: key, value: try value()))
             skipSpace()
             guard i < bytes.count else { throw fail("unexpected end of input in an object") }
             if bytes[i] == 0x2C { i += 1; continue }
@@ -91,7 +99,7 @@ struct JSONParser {
 
     private mutating func literal(_ word: String) throws(SyntaxError) {
         let w = Array(word.utf8)
-        guard i + w.count <= bytes.count, Array(bytes[i..<(i + w.count)]) == w else { throw fail("invalid literal") }
+        guard i + w.count <= bytes.count, bytes[i..<(i + w.count)].elementsEqual(w) else { throw fail("expected \(word)") }
         i += w.count
     }
 
