@@ -230,7 +230,12 @@ extension FeatureServer {
             JSONText.appendString(name, to: &out)
         }
         out += "]},\"results\":[".utf8
-        func column(values: (Int) -> Value, status: (Int) -> String, time: (Int) -> String) {
+        let epoch = Array("\"1970-01-01T00:00:00Z\"".utf8)
+        let statusNames: [FeatureStatus: [UInt8]] = [
+            .present: Array("\"PRESENT\"".utf8), .missing: Array("\"NOT_FOUND\"".utf8), .expired: Array("\"OUTSIDE_MAX_AGE\"".utf8),
+        ]
+        /// One column-major result: values, statuses and event times across the rows.
+        func column(values: (Int) -> Value, status: (Int) -> FeatureStatus, time: (Int) -> Timestamp?) {
             out += "{\"values\":[".utf8
             for r in 0..<n {
                 if r > 0 { out.append(0x2C) }
@@ -239,36 +244,22 @@ extension FeatureServer {
             out += "],\"statuses\":[".utf8
             for r in 0..<n {
                 if r > 0 { out.append(0x2C) }
-                out.append(0x22)
-                out += status(r).utf8
-                out.append(0x22)
+                out += statusNames[status(r)]!
             }
             out += "],\"event_timestamps\":[".utf8
             for r in 0..<n {
                 if r > 0 { out.append(0x2C) }
-                out.append(0x22)
-                out += time(r).utf8
-                out.append(0x22)
+                if let t = time(r) { JSONText.appendValue(.timestamp(t), to: &out) } else { out += epoch }
             }
             out += "]}".utf8
         }
-        let epoch = "1970-01-01T00:00:00Z"
         for (k, key) in keys.enumerated() {
             if k > 0 { out.append(0x2C) }
-            column(values: { rows[$0].keys[key.name] ?? .null }, status: { _ in "PRESENT" }, time: { _ in epoch })
+            column(values: { rows[$0].keys[key.name] ?? .null }, status: { _ in .present }, time: { _ in nil })
         }
         for f in names.indices {
             if !keys.isEmpty || f > 0 { out.append(0x2C) }
-            column(
-                values: { served[$0][f].value },
-                status: {
-                    switch served[$0][f].status {
-                    case .present: "PRESENT"
-                    case .missing: "NOT_FOUND"
-                    case .expired: "OUTSIDE_MAX_AGE"
-                    }
-                },
-                time: { served[$0][f].eventTime?.description ?? epoch })
+            column(values: { served[$0][f].value }, status: { served[$0][f].status }, time: { served[$0][f].eventTime })
         }
         out += "]}".utf8
         return Self.json(out)

@@ -20,7 +20,7 @@ struct Describe: ParsableCommand {
         let (_, store) = try project.openStore()
         guard let definition = try store.registry.definition(named: name) else {
             let known = try store.registry.definitions().map(\.name)
-            throw ValidationError("'\(name)' is not registered. Registered: \(known.isEmpty ? "nothing (run `larder apply`)" : known.joined(separator: ", ")).")
+            throw CommandError("'\(name)' is not registered. Registered: \(known.isEmpty ? "nothing (run `larder apply`)" : known.joined(separator: ", ")).")
         }
         let history = try store.registry.history(named: name)
         let rows = definition.kind == .source ? try store.registry.rowCount(source: name) : nil

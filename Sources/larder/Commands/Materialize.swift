@@ -95,7 +95,7 @@ struct Materialize: ParsableCommand {
             do {
                 written += try online.writeSync(batch, layout: layout)
             } catch {
-                throw ValidationError(
+                throw CommandError(
                     "pushing \(view.name) to Redis failed after \(grouped(entities)) entities: \(error). The offline part is committed; run `larder materialize\(summary.incremental ? " --incremental" : "")` again to finish the push.")
             }
             entities += batch.count

@@ -83,3 +83,10 @@ final class ProgressBar: @unchecked Sendable {
         FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
     }
 }
+
+/// A failure while running a command (not a usage mistake: ArgumentParser prints usage
+/// after a `ValidationError`, which would bury the message).
+struct CommandError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
