@@ -115,7 +115,7 @@ public enum OnlineRecord {
                     if b < 0x80 { break }
                     shift += 7
                 }
-                guard i + Int(n) <= stored.count else { throw fail("truncated") }
+                guard n <= UInt64(stored.count - i) else { throw fail("truncated") }
                 values.append(.string(String(decoding: stored[i..<(i + Int(n))], as: UTF8.self)))
                 i += Int(n)
             }

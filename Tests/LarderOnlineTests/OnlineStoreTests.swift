@@ -42,6 +42,17 @@ import Testing
         #expect(throws: OnlineRecord.DecodingError.self) {
             try OnlineRecord.decode(Array(repeating: 0x30, count: 50), keys: [], types: Self.types)
         }
+        // Corrupt records (every truncation, a huge string length) are errors, never crashes.
+        let sample = Self.row([.int64(1), .string("k")], ts: 5, values: [.int64(1), .double(2), .string("abc"), .bool(true), .timestamp(Timestamp(microseconds: 3))])
+        let stored = OnlineRecord.ordering(of: sample) + OnlineRecord.encode(sample, types: Self.types)
+        for cut in OnlineRecord.orderingLength..<stored.count {
+            #expect(throws: OnlineRecord.DecodingError.self) { try OnlineRecord.decode(Array(stored[..<cut]), keys: sample.keys, types: Self.types) }
+        }
+        var huge = OnlineRecord.ordering(of: sample) + OnlineRecord.encode(
+            Self.row([], ts: 5, values: [.null, .null, .string(""), .null, .null]), types: Self.types)
+        huge.removeLast()  // the empty string's length byte
+        huge += [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]
+        #expect(throws: OnlineRecord.DecodingError.self) { try OnlineRecord.decode(huge, keys: [], types: Self.types) }
     }
 
     @Test func keysAreNamespacedAndUnambiguous() {
