@@ -7,4 +7,5 @@ import LarderCore
 public let driverID = Column<Int64>("driver_id")
 
 /// A driver of the ride-hailing service.
-public let driver = Entity("driver", joinKeys: [driverID], description: "A driver of the ride-hailing service", owner: "ranking@example.com")
+public let driver = Entity(
+    "driver", joinKeys: [driverID], description: "A driver of the ride-hailing service", owner: "ranking@example.com")

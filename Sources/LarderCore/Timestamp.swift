@@ -1,3 +1,5 @@
+import Foundation
+
 /// An instant in UTC, with microsecond precision: Int64 microseconds since the Unix epoch.
 ///
 /// Text input is RFC 3339 with `Z` or a numeric offset (`2026-01-03T12:00:00Z`,
@@ -65,12 +67,12 @@ extension Timestamp {
         func fail(_ reason: String) -> TimestampSyntaxError { TimestampSyntaxError(reason: reason) }
 
         guard n >= 10, let year = digits(0, 4), b[4] == 0x2D, let month = digits(5, 2), b[7] == 0x2D,
-              let day = digits(8, 2)
+            let day = digits(8, 2)
         else { throw fail("not a timestamp: expected \(Timestamp.expectedFormat)") }
         guard n > 10 else { throw fail("a date without a time and zone: expected \(Timestamp.expectedFormat)") }
         guard b[10] == 0x54 || b[10] == 0x74 || b[10] == 0x20,
-              let hour = digits(11, 2), n > 13, b[13] == 0x3A, let minute = digits(14, 2),
-              n > 16, b[16] == 0x3A, let second = digits(17, 2)
+            let hour = digits(11, 2), n > 13, b[13] == 0x3A, let minute = digits(14, 2),
+            n > 16, b[16] == 0x3A, let second = digits(17, 2)
         else { throw fail("not a timestamp: expected \(Timestamp.expectedFormat)") }
         guard (1...12).contains(month) else { throw fail("month \(month) is out of range 1-12") }
         guard day >= 1 && day <= Timestamp.daysIn(month: month, year: year) else {
@@ -197,7 +199,8 @@ extension Timestamp: CustomStringConvertible {
             let s = String(v)
             return s.count >= w ? s : String(repeating: "0", count: w - s.count) + s
         }
-        var out = "\(pad(y, 4))-\(pad(m, 2))-\(pad(dd, 2))T\(pad(Int(secOfDay / 3600), 2)):\(pad(Int(secOfDay % 3600 / 60), 2)):\(pad(Int(secOfDay % 60), 2))"
+        var out =
+            "\(pad(y, 4))-\(pad(m, 2))-\(pad(dd, 2))T\(pad(Int(secOfDay / 3600), 2)):\(pad(Int(secOfDay % 3600 / 60), 2)):\(pad(Int(secOfDay % 60), 2))"
         if us != 0 {
             var frac = pad(Int(us), 6)
             while frac.hasSuffix("0") { frac.removeLast() }
@@ -236,8 +239,6 @@ extension Duration {
         return out
     }
 }
-
-import Foundation
 
 extension Timestamp {
     /// The current instant from the system clock.

@@ -85,7 +85,8 @@ public struct Registry: Sendable {
         guard let definition = try definition(named: name) else {
             let known = try definitions(kind: .source).map(\.name)
             throw OfflineStoreError(
-                "source '\(name)' is not registered; known sources: \(known.isEmpty ? "none" : known.joined(separator: ", ")). Declare it in features/ and run `larder apply`.")
+                "source '\(name)' is not registered; known sources: \(known.isEmpty ? "none" : known.joined(separator: ", ")). Declare it in features/ and run `larder apply`."
+            )
         }
         guard case .source(let spec) = definition.spec else {
             throw OfflineStoreError("'\(name)' is a \(definition.kind.label), not a source")
@@ -98,7 +99,8 @@ public struct Registry: Sendable {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM larder_registry_history WHERE name = ? ORDER BY id", arguments: [name]).map { row in
                 guard let kind = DefinitionKind(rawValue: row["kind"]), let change = ChangeKind(rawValue: row["change"]) else {
-                    throw OfflineStoreError("the registry history of \(name) has an unknown kind or change; was it written by a newer Larder?")
+                    throw OfflineStoreError(
+                        "the registry history of \(name) has an unknown kind or change; was it written by a newer Larder?")
                 }
                 let details = (try? JSONDecoder().decode([String].self, from: Data((row["details"] as String).utf8))) ?? []
                 return HistoryEntry(
@@ -143,7 +145,9 @@ public struct Registry: Sendable {
                 continue
             }
             if current.kind != spec.kind {
-                blocked.append("\(spec.name) is registered as a \(current.kind.label) and declared as a \(spec.kind.label); rename one, or remove it, apply, then add it back")
+                blocked.append(
+                    "\(spec.name) is registered as a \(current.kind.label) and declared as a \(spec.kind.label); rename one, or remove it, apply, then add it back"
+                )
                 continue
             }
             guard current.fingerprint != spec.fingerprint else { continue }
@@ -157,14 +161,18 @@ public struct Registry: Sendable {
                 case .rebuild(let reasons):
                     let rows = try rowCount(source: new.name)
                     if rows > 0 {
-                        blocked.append("source \(new.name): \(reasons.joined(separator: "; ")) cannot be applied to a table with \(rows) rows. Add new columns as nullable (Column<T?>), or declare a new source under another name.")
+                        blocked.append(
+                            "source \(new.name): \(reasons.joined(separator: "; ")) cannot be applied to a table with \(rows) rows. Add new columns as nullable (Column<T?>), or declare a new source under another name."
+                        )
                     } else {
                         details.append("table source_\(new.name) rebuilt (it is empty)")
                     }
                 }
                 migrations[new.name] = migration
             }
-            changes.append(PlannedChange(change: .changed, spec: spec, version: current.version + 1, previousVersion: current.version, details: details))
+            changes.append(
+                PlannedChange(
+                    change: .changed, spec: spec, version: current.version + 1, previousVersion: current.version, details: details))
         }
         let declared = Set(specs.map(\.name))
         for current in registered.values.sorted(by: { ($0.kind, $0.name) < ($1.kind, $1.name) }) where !declared.contains(current.name) {
@@ -172,7 +180,9 @@ public struct Registry: Sendable {
             if current.kind == .source {
                 details.append("table source_\(current.name) is kept with its \(try rowCount(source: current.name)) rows")
             }
-            changes.append(PlannedChange(change: .removed, spec: current.spec, version: current.version, previousVersion: current.version, details: details))
+            changes.append(
+                PlannedChange(
+                    change: .removed, spec: current.spec, version: current.version, previousVersion: current.version, details: details))
         }
         if !blocked.isEmpty {
             throw OfflineStoreError("the definitions cannot be applied:\n" + blocked.map { "  - \($0)" }.joined(separator: "\n"))
@@ -190,7 +200,9 @@ public struct Registry: Sendable {
         let rows = try rowCount(source: source.name)
         if columns == expected { return ["table source_\(source.name) reused with its \(rows) rows"] }
         if rows > 0 {
-            blocked.append("source \(source.name): a table source_\(source.name) with \(rows) rows and other columns (\(columns.dropFirst(2).joined(separator: ", "))) is left from an earlier definition; drop it or name the source differently")
+            blocked.append(
+                "source \(source.name): a table source_\(source.name) with \(rows) rows and other columns (\(columns.dropFirst(2).joined(separator: ", "))) is left from an earlier definition; drop it or name the source differently"
+            )
             return []
         }
         return ["table source_\(source.name) rebuilt (it is empty)"]
@@ -218,7 +230,9 @@ public struct Registry: Sendable {
                             INSERT INTO larder_registry (name, kind, version, fingerprint, definition, created_at, updated_at)
                             VALUES (?, ?, ?, ?, ?, ?, ?)
                             """,
-                        arguments: [change.name, change.kind.rawValue, change.version, fingerprint, json, now.microseconds, now.microseconds])
+                        arguments: [
+                            change.name, change.kind.rawValue, change.version, fingerprint, json, now.microseconds, now.microseconds,
+                        ])
                 case .changed:
                     try db.execute(
                         sql: "UPDATE larder_registry SET version = ?, fingerprint = ?, definition = ?, updated_at = ? WHERE name = ?",
@@ -232,7 +246,10 @@ public struct Registry: Sendable {
                         INSERT INTO larder_registry_history (applied_at, kind, name, version, change, details, fingerprint, definition)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                         """,
-                    arguments: [now.microseconds, change.kind.rawValue, change.name, change.version, change.change.rawValue, details, fingerprint, json])
+                    arguments: [
+                        now.microseconds, change.kind.rawValue, change.name, change.version, change.change.rawValue, details, fingerprint,
+                        json,
+                    ])
             }
             for source in plan.newSources {
                 let table = SourceTable(spec: source)

@@ -54,7 +54,8 @@ struct SourceTable: Sendable {
         let after = SourceTable(spec: new).storedColumns
         if before == after { return .none }
         if after.count > before.count, Array(after.prefix(before.count)) == before,
-           after.dropFirst(before.count).allSatisfy(\.nullable) {
+            after.dropFirst(before.count).allSatisfy(\.nullable)
+        {
             return .addColumns(Array(after.dropFirst(before.count)))
         }
         var reasons: [String] = []

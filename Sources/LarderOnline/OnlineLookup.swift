@@ -64,7 +64,8 @@ public struct OnlineLookup: Sendable {
                 throw LookupError("entity row \(index): missing join key '\(key.name)' (\(key.type))")
             }
             guard value.type == key.type else {
-                throw LookupError("entity row \(index): join key '\(key.name)' must be \(key.type), got \(value.type.map(\.rawValue) ?? "null")")
+                throw LookupError(
+                    "entity row \(index): join key '\(key.name)' must be \(key.type), got \(value.type.map(\.rawValue) ?? "null")")
             }
         }
         for field in plan.requestFields {

@@ -33,8 +33,10 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return Self.response(.serviceUnavailable, "the offline store (SQLite) is unavailable: \(error)")
         } catch let error as any HTTPResponseError {
             // Hummingbird's own errors, e.g. a body over the limit (NIOTooManyBytesError).
-            let message = (error as? HTTPError)?.body
-                ?? (error.status == .contentTooLarge ? "the request body is larger than the service accepts (serve.max_body_bytes)" : error.status.reasonPhrase)
+            let message =
+                (error as? HTTPError)?.body
+                ?? (error.status == .contentTooLarge
+                    ? "the request body is larger than the service accepts (serve.max_body_bytes)" : error.status.reasonPhrase)
             return Self.response(error.status, message)
         } catch {
             context.logger.error("request failed: \(error)")
@@ -62,7 +64,8 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         }
         guard let header = request.headers[.authorization], Self.equalInConstantTime(header, "Bearer \(token)") else {
-            var response = JSONErrorMiddleware<Context>.response(.unauthorized, "missing or wrong bearer token: send Authorization: Bearer <token>")
+            var response = JSONErrorMiddleware<Context>.response(
+                .unauthorized, "missing or wrong bearer token: send Authorization: Bearer <token>")
             response.headers[.wwwAuthenticate] = "Bearer"
             return response
         }

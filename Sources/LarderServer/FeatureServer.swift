@@ -50,7 +50,10 @@ public final class FeatureServer: Sendable {
     let logger: Logger
 
     /// Checks that the registry holds exactly the compiled definitions and prepares lookups.
-    public init(repository: FeatureRepository, offline: OfflineStore, online: OnlineStore, configuration: ServerConfiguration, logger: Logger = Logger(label: "larder.server")) throws {
+    public init(
+        repository: FeatureRepository, offline: OfflineStore, online: OnlineStore, configuration: ServerConfiguration,
+        logger: Logger = Logger(label: "larder.server")
+    ) throws {
         self.repository = repository
         self.offline = offline
         self.online = online
@@ -63,7 +66,9 @@ public final class FeatureServer: Sendable {
             stale.append("\(spec.kind.label) \(spec.name)")
         }
         guard stale.isEmpty else {
-            throw OfflineStoreError("features/ differs from the registry (\(stale.joined(separator: ", "))); run `larder apply` and `larder materialize`, then start the service")
+            throw OfflineStoreError(
+                "features/ differs from the registry (\(stale.joined(separator: ", "))); run `larder apply` and `larder materialize`, then start the service"
+            )
         }
         for view in repository.featureViews { versions[view.name] = registered[view.name]?.version }
         self.versions = versions
@@ -80,7 +85,8 @@ public final class FeatureServer: Sendable {
         switch (service, features) {
         case (let name?, nil):
             guard let lookup = serviceLookups[name] else {
-                throw APIError.badRequest("unknown feature service '\(name)'; known: \(serviceLookups.keys.sorted().joined(separator: ", "))")
+                throw APIError.badRequest(
+                    "unknown feature service '\(name)'; known: \(serviceLookups.keys.sorted().joined(separator: ", "))")
             }
             return lookup
         case (nil, let references?):
@@ -107,8 +113,15 @@ public final class FeatureServer: Sendable {
         factory.nameAndLabelSanitizer = { name, labels in
             // Called for every metric update: a byte scan, allocating only when a name changes.
             func clean(_ s: String) -> String {
-                let valid = s.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x3A) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F }
-                return valid ? s : String(decoding: s.utf8.map { ($0 >= 0x30 && $0 <= 0x3A) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) ? $0 : 0x5F }, as: UTF8.self)
+                let valid = s.utf8.allSatisfy {
+                    ($0 >= 0x30 && $0 <= 0x3A) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F
+                }
+                return valid
+                    ? s
+                    : String(
+                        decoding: s.utf8.map {
+                            ($0 >= 0x30 && $0 <= 0x3A) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) ? $0 : 0x5F
+                        }, as: UTF8.self)
             }
             return (clean(name), labels.map { (clean($0.0), $0.1) })
         }

@@ -67,7 +67,9 @@ extension FeatureServer {
         let json = try await jsonObject(request)
         try json.only(["service", "features", "entities", "request", "full_names"], in: "the request")
         let lookup = try lookup(json, serviceKey: "service")
-        guard let entitiesValue = json["entities"] else { throw APIError.badRequest("missing 'entities': an array of objects of join keys") }
+        guard let entitiesValue = json["entities"] else {
+            throw APIError.badRequest("missing 'entities': an array of objects of join keys")
+        }
         let entities = try entitiesValue.array("'entities'").enumerated().map { i, e in try e.object("entities[\(i)]") }
         let body = (entities: entities, request: json["request"], fullNames: try json["full_names"]?.bool("'full_names'"))
         let keys = lookup.requiredKeys
@@ -79,7 +81,8 @@ extension FeatureServer {
         case let object? where object.isObject: shared = try object.object("'request'")
         case .array(let a)?:
             guard a.count == body.entities.count else {
-                throw APIError.badRequest("'request' has \(a.count) objects for \(body.entities.count) entity rows; send one per row, or one object for all")
+                throw APIError.badRequest(
+                    "'request' has \(a.count) objects for \(body.entities.count) entity rows; send one per row, or one object for all")
             }
             perRow = try a.enumerated().map { i, item in try item.object("request[\(i)]") }
         case let other?: throw APIError.badRequest("'request' must be an object or an array of objects, got \(other.typeName)")
@@ -90,16 +93,21 @@ extension FeatureServer {
             var row = EntityRow(keys: [:])
             for (name, json) in entity {
                 guard let key = keys.first(where: { $0.name == name }) else {
-                    throw APIError.badRequest("entities[\(i)]: unknown key '\(name)'; these features are keyed by \(keys.map(\.name).joined(separator: ", "))")
+                    throw APIError.badRequest(
+                        "entities[\(i)]: unknown key '\(name)'; these features are keyed by \(keys.map(\.name).joined(separator: ", "))")
                 }
                 row.keys[name] = try Self.value(json, as: key.type, what: "entities[\(i)].\(name)")
             }
             let given = perRow?[i] ?? shared
             for name in given.keys.sorted() where !fields.contains(where: { $0.key == name }) {
-                throw APIError.badRequest("request field '\(name)' is not read by any requested on-demand feature; expected \(fields.isEmpty ? "none" : fields.map(\.key).joined(separator: ", "))")
+                throw APIError.badRequest(
+                    "request field '\(name)' is not read by any requested on-demand feature; expected \(fields.isEmpty ? "none" : fields.map(\.key).joined(separator: ", "))"
+                )
             }
             for field in fields {
-                row.requestFields[field.key] = try given[field.key].map { try Self.value($0, as: field.type, what: "request field \(field.key)") }
+                row.requestFields[field.key] = try given[field.key].map {
+                    try Self.value($0, as: field.type, what: "request field \(field.key)")
+                }
             }
             try lookup.validate(row, index: i)
             rows.append(row)
@@ -191,13 +199,19 @@ extension FeatureServer {
         func columns(_ key: String) throws -> [String: [JSONValue]] {
             try (json[key]?.object("'\(key)'") ?? [:]).mapValues { try $0.array("each column of '\(key)'") }
         }
-        guard json["entities"] != nil else { throw APIError.badRequest("missing 'entities': an object of columns, e.g. {\"driver_id\": [1001]}") }
-        let body = (entities: try columns("entities"), requestContext: try columns("request_context"), fullFeatureNames: try json["full_feature_names"]?.bool("'full_feature_names'"))
+        guard json["entities"] != nil else {
+            throw APIError.badRequest("missing 'entities': an object of columns, e.g. {\"driver_id\": [1001]}")
+        }
+        let body = (
+            entities: try columns("entities"), requestContext: try columns("request_context"),
+            fullFeatureNames: try json["full_feature_names"]?.bool("'full_feature_names'")
+        )
         let keys = lookup.requiredKeys
         let fields = lookup.plan.requestFields
         let columns = body.entities.merging(body.requestContext) { a, _ in a }
         for name in columns.keys.sorted() where !keys.contains(where: { $0.name == name }) && !fields.contains(where: { $0.key == name }) {
-            throw APIError.badRequest("unknown entity column '\(name)'; expected \((keys.map(\.name) + fields.map(\.key)).joined(separator: ", "))")
+            throw APIError.badRequest(
+                "unknown entity column '\(name)'; expected \((keys.map(\.name) + fields.map(\.key)).joined(separator: ", "))")
         }
         let counts = Set(columns.values.map(\.count))
         guard counts.count <= 1 else {
@@ -214,7 +228,9 @@ extension FeatureServer {
                 }
             }
             for field in fields {
-                row.requestFields[field.key] = try columns[field.key].map { try Self.value($0[i], as: field.type, what: "\(field.key)[\(i)]") }
+                row.requestFields[field.key] = try columns[field.key].map {
+                    try Self.value($0[i], as: field.type, what: "\(field.key)[\(i)]")
+                }
             }
             try lookup.validate(row, index: i)
             rows.append(row)
@@ -273,7 +289,10 @@ extension FeatureServer {
         guard let sourceValue = json["source"], let rowsValue = json["rows"] else {
             throw APIError.badRequest("a push needs 'source' (a source name) and 'rows' (an array of objects)")
         }
-        let body = (source: try sourceValue.string("'source'"), rows: try rowsValue.array("'rows'").enumerated().map { i, r in try r.object("rows[\(i)]") })
+        let body = (
+            source: try sourceValue.string("'source'"),
+            rows: try rowsValue.array("'rows'").enumerated().map { i, r in try r.object("rows[\(i)]") }
+        )
         guard !body.rows.isEmpty else { throw APIError.badRequest("'rows' is empty") }
         guard repository.source(named: body.source) != nil else {
             throw APIError.badRequest("unknown source '\(body.source)'; known: \(repository.sources.map(\.name).joined(separator: ", "))")
@@ -298,24 +317,27 @@ extension FeatureServer {
         // `larder materialize --incremental` brings them online.
         var written = 0
         do {
-        for view in repository.featureViews where view.source.name == source {
-            guard let spec = repository.source(named: source), let version = versions[view.name] else { continue }
-            let layout = RowLayout(keys: spec.columns.map(\.name))
-            let evaluators = view.features.compactMap { $0.transformation.evaluator(for: layout) }
-            let keyPositions = view.entity.joinKeys.compactMap { key in spec.columns.firstIndex { $0.name == key.name } }
-            let featureRows = stored.map { row in
-                FeatureRow(
-                    keys: keyPositions.map { row.values[$0] }, eventTime: row.eventTime, createdTime: row.createdTime,
-                    sequence: row.sequence, values: evaluators.map { $0(row.values) })
+            for view in repository.featureViews where view.source.name == source {
+                guard let spec = repository.source(named: source), let version = versions[view.name] else { continue }
+                let layout = RowLayout(keys: spec.columns.map(\.name))
+                let evaluators = view.features.compactMap { $0.transformation.evaluator(for: layout) }
+                let keyPositions = view.entity.joinKeys.compactMap { key in spec.columns.firstIndex { $0.name == key.name } }
+                let featureRows = stored.map { row in
+                    FeatureRow(
+                        keys: keyPositions.map { row.values[$0] }, eventTime: row.eventTime, createdTime: row.createdTime,
+                        sequence: row.sequence, values: evaluators.map { $0(row.values) })
+                }
+                written += try await online.write(
+                    featureRows, layout: OnlineViewLayout(project: configuration.project, spec: view.spec, version: version))
             }
-            written += try await online.write(featureRows, layout: OnlineViewLayout(project: configuration.project, spec: view.spec, version: version))
-        }
         } catch {
             var out: [UInt8] = []
             out += "{\"source\":".utf8
             JSONText.appendString(source, to: &out)
             out += ",\"rows\":\(stored.count),\"online_updated\":\(written),\"online_error\":".utf8
-            JSONText.appendString("the rows are stored offline, but updating the online store failed: \(error). Do not retry (that would store them again); `larder materialize --incremental` brings them online.", to: &out)
+            JSONText.appendString(
+                "the rows are stored offline, but updating the online store failed: \(error). Do not retry (that would store them again); `larder materialize --incremental` brings them online.",
+                to: &out)
             out += "}".utf8
             return Self.json(out, status: .accepted)
         }

@@ -14,7 +14,10 @@ struct LarderProcess {
     /// The `larder` built beside this test binary (or `$LARDER_BINARY`).
     static var binary: URL {
         if let path = ProcessInfo.processInfo.environment["LARDER_BINARY"] { return URL(fileURLWithPath: path) }
-        let candidates = [Bundle.main.executableURL?.deletingLastPathComponent(), Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent()]
+        let candidates = [
+            Bundle.main.executableURL?.deletingLastPathComponent(), Bundle.main.bundleURL,
+            Bundle.main.bundleURL.deletingLastPathComponent(),
+        ]
         for directory in candidates.compactMap({ $0 }) {
             let url = directory.appendingPathComponent("larder")
             if FileManager.default.isExecutableFile(atPath: url.path) { return url }
@@ -67,7 +70,9 @@ struct LarderProcess {
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        return Result(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self))
     }
 }
 
@@ -128,13 +133,17 @@ struct LarderProcess {
 
     @Test func ingestReportsASummaryOrAPreciseError() throws {
         _ = try project.run("apply")
-        let good = try project.write("stats.csv", "driver_id,event_timestamp,created,conv_rate,acc_rate,avg_daily_trips\n1001,2026-01-01T00:00:00Z,,0.5,0.25,10\n")
+        let good = try project.write(
+            "stats.csv", "driver_id,event_timestamp,created,conv_rate,acc_rate,avg_daily_trips\n1001,2026-01-01T00:00:00Z,,0.5,0.25,10\n")
         let ok = try project.run("ingest", "driver_stats", good)
         #expect(ok.status == 0)
         #expect(ok.stdout.hasPrefix("ingested 1 rows into driver_stats from \(good) in "))
         #expect(ok.stdout.contains("rows/s)"))
 
-        let bad = try project.write("bad.csv", "driver_id,event_timestamp,created,conv_rate,acc_rate,avg_daily_trips\n1002,2026-01-01T00:00:00Z,,0.5,0.25,10\n1003,2026-01-01 00:00,,0.5,0.25,10\n")
+        let bad = try project.write(
+            "bad.csv",
+            "driver_id,event_timestamp,created,conv_rate,acc_rate,avg_daily_trips\n1002,2026-01-01T00:00:00Z,,0.5,0.25,10\n1003,2026-01-01 00:00,,0.5,0.25,10\n"
+        )
         let failed = try project.run("ingest", "driver_stats", bad)
         #expect(failed.status != 0)
         #expect(failed.stderr.contains("\(bad):3: column 'event_timestamp', value \"2026-01-01 00:00\""))
@@ -142,7 +151,9 @@ struct LarderProcess {
         let object = try #require(try JSONSerialization.jsonObject(with: Data(described.stdout.utf8)) as? [String: Any])
         #expect(object["rows"] as? Int == 1)
 
-        let jsonl = try project.write("stats.txt", #"{"driver_id": 1, "event_timestamp": "2026-01-01T00:00:00Z", "conv_rate": 0.5, "acc_rate": 0.5, "avg_daily_trips": 1}"#)
+        let jsonl = try project.write(
+            "stats.txt",
+            #"{"driver_id": 1, "event_timestamp": "2026-01-01T00:00:00Z", "conv_rate": 0.5, "acc_rate": 0.5, "avg_daily_trips": 1}"#)
         #expect(try project.run("ingest", "driver_stats", jsonl).status != 0)
         #expect(try project.run("ingest", "driver_stats", jsonl, "--format", "jsonl").status == 0)
     }

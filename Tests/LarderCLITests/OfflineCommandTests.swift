@@ -23,20 +23,29 @@ import Testing
         _ = try project.run("apply")
         let stats = try project.write("stats.csv", Self.statsCSV(rows: 500))
         #expect(try project.run("ingest", "driver_stats", stats).status == 0)
-        let materialized = try project.run("materialize", "--views", "driver_hourly_stats", "--end", "2026-01-02T00:00:00Z", "--offline-only")
+        let materialized = try project.run(
+            "materialize", "--views", "driver_hourly_stats", "--end", "2026-01-02T00:00:00Z", "--offline-only")
         #expect(materialized.status == 0)
         #expect(materialized.stdout.hasPrefix("driver_hourly_stats v1: 500 rows in "))
         #expect(materialized.stdout.contains("materialized [2026-01-01T00:00:00Z, 2026-01-02T00:00:00Z)"))
 
-        let requests = try project.write("requests.csv", "driver_id,event_timestamp,label\n1000,2026-01-01T02:30:00Z,1\n1000,2026-01-01T02:30:00Z,1\n5,2026-01-01T02:30:00Z,0\n")
-        let built = try project.run("training-set", "--entities", requests, "--features", "driver_hourly_stats:conv_rate,driver_hourly_stats:avg_daily_trips", "--out", "train.csv")
+        let requests = try project.write(
+            "requests.csv",
+            "driver_id,event_timestamp,label\n1000,2026-01-01T02:30:00Z,1\n1000,2026-01-01T02:30:00Z,1\n5,2026-01-01T02:30:00Z,0\n")
+        let built = try project.run(
+            "training-set", "--entities", requests, "--features", "driver_hourly_stats:conv_rate,driver_hourly_stats:avg_daily_trips",
+            "--out", "train.csv")
         #expect(built.status == 0, "\(built.stderr)")
         #expect(built.stdout.hasPrefix("wrote 3 rows to train.csv in "))
         let csv = try String(contentsOfFile: project.directory + "/train.csv", encoding: .utf8)
-        #expect(csv == "driver_id,event_timestamp,label,conv_rate,avg_daily_trips\n1000,2026-01-01T02:30:00Z,1,0.200,200\n1000,2026-01-01T02:30:00Z,1,0.200,200\n5,2026-01-01T02:30:00Z,0,,\n".replacingOccurrences(of: "0.200", with: "0.2"))
+        #expect(
+            csv
+                == "driver_id,event_timestamp,label,conv_rate,avg_daily_trips\n1000,2026-01-01T02:30:00Z,1,0.200,200\n1000,2026-01-01T02:30:00Z,1,0.200,200\n5,2026-01-01T02:30:00Z,0,,\n"
+                .replacingOccurrences(of: "0.200", with: "0.2"))
         #expect(FileManager.default.fileExists(atPath: project.directory + "/train.csv.manifest.json"))
 
-        let snapshot = try project.run("training-set", "--at", "2026-01-01T01:00:00Z", "--features", "driver_hourly_stats:avg_daily_trips", "--out", "snap.jsonl")
+        let snapshot = try project.run(
+            "training-set", "--at", "2026-01-01T01:00:00Z", "--features", "driver_hourly_stats:avg_daily_trips", "--out", "snap.jsonl")
         #expect(snapshot.status == 0, "\(snapshot.stderr)")
         let lines = try String(contentsOfFile: project.directory + "/snap.jsonl", encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 100)
@@ -47,7 +56,8 @@ import Testing
         #expect(unknown.stderr.contains("view driver_hourly_stats has no feature 'nope'"))
         let unknownService = try project.run("training-set", "--entities", requests, "--service", "nope", "--out", "x.csv")
         #expect(unknownService.stderr.contains("unknown feature service 'nope'"))
-        let both = try project.run("training-set", "--entities", requests, "--at", "2026-01-01T01:00:00Z", "--service", "driver_ranking", "--out", "x.csv")
+        let both = try project.run(
+            "training-set", "--entities", requests, "--at", "2026-01-01T01:00:00Z", "--service", "driver_ranking", "--out", "x.csv")
         #expect(both.status != 0)
         #expect(both.stderr.contains("give either --entities FILE or --at T"))
         #expect(!FileManager.default.fileExists(atPath: project.directory + "/x.csv"))
@@ -79,7 +89,8 @@ import Testing
 
         // Nothing was committed: the view counts as not materialized.
         let requests = try project.write("requests.csv", "driver_id,event_timestamp\n1000,2026-01-03T00:00:00Z\n")
-        let refused = try project.run("training-set", "--entities", requests, "--features", "driver_hourly_stats:conv_rate", "--out", "train.csv")
+        let refused = try project.run(
+            "training-set", "--entities", requests, "--features", "driver_hourly_stats:conv_rate", "--out", "train.csv")
         #expect(refused.stderr.contains("has not been materialized"))
 
         // A re-run completes, and its table equals a clean run's in another project.
@@ -92,7 +103,9 @@ import Testing
         _ = try clean.run("materialize", "--views", "driver_hourly_stats", "--end", "2026-02-01T00:00:00Z", "--offline-only")
         func contents(_ p: LarderProcess) throws -> [[DatabaseValue]] {
             let db = try DatabaseQueue(path: p.directory + "/data/offline.sqlite")
-            return try db.read { try Row.fetchAll($0, sql: "SELECT * FROM features_driver_hourly_stats_v1 ORDER BY _seq").map { Array($0.databaseValues) } }
+            return try db.read {
+                try Row.fetchAll($0, sql: "SELECT * FROM features_driver_hourly_stats_v1 ORDER BY _seq").map { Array($0.databaseValues) }
+            }
         }
         let a = try contents(project), b = try contents(clean)
         #expect(a.count == rows)

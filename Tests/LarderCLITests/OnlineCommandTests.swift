@@ -21,7 +21,8 @@ import Testing
         var text = "driver_id,event_timestamp,created,conv_rate,acc_rate,avg_daily_trips\n"
         for h in 0..<3 {
             for d in 0..<3 {
-                text += "\(1000 + d),\(formatter.string(from: Date(timeIntervalSince1970: TimeInterval(hour - h * 3600)))),,0.\(d)\(h)5,0.5,\(h)\n"
+                text +=
+                    "\(1000 + d),\(formatter.string(from: Date(timeIntervalSince1970: TimeInterval(hour - h * 3600)))),,0.\(d)\(h)5,0.5,\(h)\n"
             }
         }
         return try project.write("stats.csv", text)
@@ -34,19 +35,25 @@ import Testing
         #expect(materialized.status == 0, "\(materialized.stderr)")
         #expect(materialized.stdout.contains("driver_hourly_stats v1: pushed 3 entities to Redis"))
 
-        let get = try project.run("get", "--features", "driver_hourly_stats:conv_rate", "--entity", "driver_id=1001", "--entity", "driver_id=77", "--json", environment: env)
+        let get = try project.run(
+            "get", "--features", "driver_hourly_stats:conv_rate", "--entity", "driver_id=1001", "--entity", "driver_id=77", "--json",
+            environment: env)
         #expect(get.status == 0, "\(get.stderr)")
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(get.stdout.utf8)) as? [[String: Any]])
         let f = (rows[0]["features"] as? [String: Any])?["driver_hourly_stats:conv_rate"] as? [String: Any]
-        #expect(f?["value"] as? Double == 0.105)   // the latest hour's row
+        #expect(f?["value"] as? Double == 0.105)  // the latest hour's row
         #expect(f?["status"] as? String == "present")
-        #expect(((rows[1]["features"] as? [String: Any])?["driver_hourly_stats:conv_rate"] as? [String: Any])?["status"] as? String == "missing")
+        #expect(
+            ((rows[1]["features"] as? [String: Any])?["driver_hourly_stats:conv_rate"] as? [String: Any])?["status"] as? String == "missing"
+        )
 
         // Incremental: only what changed is pushed.
         let again = try project.run("materialize", "--incremental", "--views", "driver_hourly_stats", environment: env)
         #expect(again.stdout.contains("pushed 0 entities"), "\(again.stdout)")
 
-        let table = try project.run("get", "--service", "driver_ranking", "--entity", "driver_id=1001", "--request", "val_to_add=1", "--request", "val_to_add_2=2", environment: env)
+        let table = try project.run(
+            "get", "--service", "driver_ranking", "--entity", "driver_id=1001", "--request", "val_to_add=1", "--request", "val_to_add_2=2",
+            environment: env)
         #expect(table.status == 0, "\(table.stderr)")
         #expect(table.stdout.contains("transformed_conv_rate:conv_rate_plus_val1  1.105"))
 
@@ -97,5 +104,5 @@ import Testing
 }
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif

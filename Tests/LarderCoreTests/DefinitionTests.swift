@@ -1,19 +1,22 @@
 import Features
 import Testing
+
 @testable import LarderCore
 
 @Suite struct DefinitionTests {
     @Test func exampleRepositoryIsValid() throws {
         try Features.repository.validate()
         let specs = Features.repository.specs
-        #expect(specs.map(\.name) == [
-            "driver", "driver_stats", "trips", "driver_hourly_stats", "driver_trips", "transformed_conv_rate", "driver_ranking",
-        ])
+        #expect(
+            specs.map(\.name) == [
+                "driver", "driver_stats", "trips", "driver_hourly_stats", "driver_trips", "transformed_conv_rate", "driver_ranking",
+            ])
         let service = try Features.repository.resolve(serviceNamed: "driver_ranking")
-        #expect(service.map(\.reference) == [
-            "driver_hourly_stats:conv_rate", "driver_hourly_stats:acc_rate", "driver_hourly_stats:avg_daily_trips",
-            "transformed_conv_rate:conv_rate_plus_val1", "transformed_conv_rate:conv_rate_plus_val2", "driver_trips:fare_per_km",
-        ])
+        #expect(
+            service.map(\.reference) == [
+                "driver_hourly_stats:conv_rate", "driver_hourly_stats:acc_rate", "driver_hourly_stats:avg_daily_trips",
+                "transformed_conv_rate:conv_rate_plus_val1", "transformed_conv_rate:conv_rate_plus_val2", "driver_trips:fare_per_km",
+            ])
     }
 
     @Test func rowTransformationEvaluatesTheSwiftClosure() throws {
@@ -67,26 +70,40 @@ import Testing
 
     private func expectProblem(_ repository: FeatureRepository, _ fragment: String, sourceLocation: SourceLocation = #_sourceLocation) {
         let found = problems(repository)
-        #expect(found.contains { $0.contains(fragment) }, "expected a problem containing \"\(fragment)\", got \(found)", sourceLocation: sourceLocation)
+        #expect(
+            found.contains { $0.contains(fragment) }, "expected a problem containing \"\(fragment)\", got \(found)",
+            sourceLocation: sourceLocation)
     }
 
     @Test func duplicateNames() {
         let view = FeatureView("payments", entity: Self.entity, source: Self.source, ttl: .hours(1)) { Feature(Self.amount) }
-        expectProblem(FeatureRepository { Self.entity; Self.source; view }, "feature view payments: the name is already used by source payments")
+        expectProblem(
+            FeatureRepository {
+                Self.entity; Self.source; view
+            }, "feature view payments: the name is already used by source payments")
         let twice = FeatureView("v", entity: Self.entity, source: Self.source, ttl: .hours(1)) {
             Feature(Self.amount)
             Feature(Self.amount)
         }
-        expectProblem(FeatureRepository { Self.entity; Self.source; twice }, "feature view v: duplicate feature 'amount'")
+        expectProblem(
+            FeatureRepository {
+                Self.entity; Self.source; twice
+            }, "feature view v: duplicate feature 'amount'")
     }
 
     @Test func unsafeIdentifiers() {
         for bad in ["Payments", "pay-ments", "1payments", "pay__ments", "_payments", "pay ments", String(repeating: "a", count: 64)] {
             let source = Source(bad, columns: [Self.key, Self.amount])
-            expectProblem(FeatureRepository { Self.entity; source }, "source \(bad): name '\(bad)' is not a safe name")
+            expectProblem(
+                FeatureRepository {
+                    Self.entity; source
+                }, "source \(bad): name '\(bad)' is not a safe name")
         }
         let badColumn = Source("s", columns: [Self.key, Column<Double>("drop table")])
-        expectProblem(FeatureRepository { Self.entity; badColumn }, "column 'drop table' is not a safe name")
+        expectProblem(
+            FeatureRepository {
+                Self.entity; badColumn
+            }, "column 'drop table' is not a safe name")
     }
 
     @Test func viewReadsAColumnItsSourceLacks() {
@@ -94,53 +111,89 @@ import Testing
         let view = FeatureView("v", entity: Self.entity, source: Self.source, ttl: .hours(1)) {
             Feature("tip_ratio", from: tip, Self.amount) { $0 / $1 }
         }
-        expectProblem(FeatureRepository { Self.entity; Self.source; view }, "feature 'tip_ratio' reads column 'tip', which source payments lacks")
+        expectProblem(
+            FeatureRepository {
+                Self.entity; Self.source; view
+            }, "feature 'tip_ratio' reads column 'tip', which source payments lacks")
     }
 
     @Test func typeMismatches() {
         let amountAsInt = Column<Int64>("amount")
         let amountOptional = Column<Double?>("amount")
         let v1 = FeatureView("v1", entity: Self.entity, source: Self.source, ttl: .hours(1)) { Feature(amountAsInt) }
-        expectProblem(FeatureRepository { Self.entity; Self.source; v1 }, "reads column 'amount' as int64, but source payments declares it double")
+        expectProblem(
+            FeatureRepository {
+                Self.entity; Self.source; v1
+            }, "reads column 'amount' as int64, but source payments declares it double")
         let v2 = FeatureView("v2", entity: Self.entity, source: Self.source, ttl: .hours(1)) { Feature(amountOptional) }
-        expectProblem(FeatureRepository { Self.entity; Self.source; v2 }, "reads column 'amount' as double?, but source payments declares it double")
+        expectProblem(
+            FeatureRepository {
+                Self.entity; Self.source; v2
+            }, "reads column 'amount' as double?, but source payments declares it double")
 
         let view = FeatureView("v", entity: Self.entity, source: Self.source, ttl: .hours(1)) { Feature(Self.amount) }
         let wrongType = view.feature("amount", as: Int64.self)
         let odfv = OnDemandFeatureView("o") { OnDemandFeature("x", from: wrongType) { $0 + 1 } }
-        expectProblem(FeatureRepository { Self.entity; Self.source; view; odfv }, "reads 'v:amount' as int64, but it is double")
+        expectProblem(
+            FeatureRepository {
+                Self.entity; Self.source; view; odfv
+            }, "reads 'v:amount' as int64, but it is double")
     }
 
     @Test func entityKeyMissingFromSource() {
         let other = Source("other", columns: [Self.amount])
         let view = FeatureView("v", entity: Self.entity, source: other, ttl: .hours(1)) { Feature(Self.amount) }
-        expectProblem(FeatureRepository { Self.entity; other; view }, "entity key 'driver_id' of entity driver is missing from source other")
+        expectProblem(
+            FeatureRepository {
+                Self.entity; other; view
+            }, "entity key 'driver_id' of entity driver is missing from source other")
         let stringKey = Source("s", columns: [Column<String>("driver_id"), Self.amount])
         let v2 = FeatureView("v2", entity: Self.entity, source: stringKey, ttl: .hours(1)) { Feature(Self.amount) }
-        expectProblem(FeatureRepository { Self.entity; stringKey; v2 }, "entity key 'driver_id' is int64 in entity driver but string in source s")
+        expectProblem(
+            FeatureRepository {
+                Self.entity; stringKey; v2
+            }, "entity key 'driver_id' is int64 in entity driver but string in source s")
     }
 
     @Test func serviceNamingAnUnknownFeature() {
         let view = FeatureView("v", entity: Self.entity, source: Self.source, ttl: .hours(1)) { Feature(Self.amount) }
         let service = FeatureService("svc") { view.select("amount", "amnt") }
-        expectProblem(FeatureRepository { Self.entity; Self.source; view; service }, "names feature 'v:amnt', which view v does not have")
+        expectProblem(
+            FeatureRepository {
+                Self.entity; Self.source; view; service
+            }, "names feature 'v:amnt', which view v does not have")
         let unknownView = FeatureService("svc2") { FeatureSelection(view: "nope", features: nil) }
-        expectProblem(FeatureRepository { Self.entity; Self.source; view; unknownView }, "names view 'nope'")
+        expectProblem(
+            FeatureRepository {
+                Self.entity; Self.source; view; unknownView
+            }, "names view 'nope'")
     }
 
     @Test func missingDependenciesAndEmptyDefinitions() {
         let view = FeatureView("v", entity: Self.entity, source: Self.source, ttl: .hours(1)) { Feature(Self.amount) }
         expectProblem(FeatureRepository { view }, "uses entity 'driver', which is not in the repository")
-        expectProblem(FeatureRepository { Self.entity; view }, "uses source 'payments', which is not in the repository")
+        expectProblem(
+            FeatureRepository {
+                Self.entity; view
+            }, "uses source 'payments', which is not in the repository")
         let empty = FeatureView("e", entity: Self.entity, source: Self.source, ttl: .hours(1)) { [] }
-        expectProblem(FeatureRepository { Self.entity; Self.source; empty }, "feature view e: has no features")
+        expectProblem(
+            FeatureRepository {
+                Self.entity; Self.source; empty
+            }, "feature view e: has no features")
         let negative = FeatureView("n", entity: Self.entity, source: Self.source, ttl: .seconds(-1)) { Feature(Self.amount) }
-        expectProblem(FeatureRepository { Self.entity; Self.source; negative }, "ttl is negative")
+        expectProblem(
+            FeatureRepository {
+                Self.entity; Self.source; negative
+            }, "ttl is negative")
     }
 
     @Test func allProblemsAreReportedTogether() {
         let bad = Source("Bad", columns: [])
-        let found = problems(FeatureRepository { Self.entity; bad; Self.source; Self.source })
+        let found = problems(
+            FeatureRepository {
+                Self.entity; bad; Self.source; Self.source
+            })
         #expect(found.count >= 3)
     }
 
@@ -159,9 +212,10 @@ import Testing
 
     @Test func featureReferencesResolve() throws {
         let refs = try Features.repository.resolve(references: ["driver_hourly_stats:conv_rate", "transformed_conv_rate"])
-        #expect(refs.map(\.reference) == [
-            "driver_hourly_stats:conv_rate", "transformed_conv_rate:conv_rate_plus_val1", "transformed_conv_rate:conv_rate_plus_val2",
-        ])
+        #expect(
+            refs.map(\.reference) == [
+                "driver_hourly_stats:conv_rate", "transformed_conv_rate:conv_rate_plus_val1", "transformed_conv_rate:conv_rate_plus_val2",
+            ])
         #expect(throws: FeatureLookupError.self) { try Features.repository.resolve(references: ["driver_hourly_stats:nope"]) }
         #expect(throws: FeatureLookupError.self) { try Features.repository.resolve(references: ["nope:x"]) }
         #expect(throws: FeatureLookupError.self) { try Features.repository.resolve(references: ["a:b:c"]) }

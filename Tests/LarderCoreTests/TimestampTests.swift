@@ -1,4 +1,5 @@
 import Testing
+
 @testable import LarderCore
 
 @Suite struct TimestampTests {
@@ -53,7 +54,9 @@ import Testing
 
     @Test func bytesFormattingMatchesDescription() {
         var generator = SystemRandomNumberGenerator()
-        var samples: [Int64] = [0, -1, 1, 10, 100_000, 999_999, 1_000_000, 1_767_441_600_250_000, 253_402_300_799_999_999, -62_135_596_800_000_000]
+        var samples: [Int64] = [
+            0, -1, 1, 10, 100_000, 999_999, 1_000_000, 1_767_441_600_250_000, 253_402_300_799_999_999, -62_135_596_800_000_000,
+        ]
         for _ in 0..<2000 { samples.append(Int64.random(in: -62_135_596_800_000_000...253_402_300_799_999_999, using: &generator)) }
         for micros in samples {
             var bytes: [UInt8] = []

@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import LarderCore
 import Testing
+
 @testable import LarderOffline
 
 @Suite struct IngestTests {
@@ -17,7 +18,8 @@ import Testing
     static let header = "driver_id,event_timestamp,created,conv_rate,acc_rate,avg_daily_trips"
 
     func stats() throws -> [[DatabaseValue]] {
-        try store.rows("SELECT driver_id, event_timestamp, created, conv_rate, acc_rate, avg_daily_trips FROM source_driver_stats ORDER BY _seq")
+        try store.rows(
+            "SELECT driver_id, event_timestamp, created, conv_rate, acc_rate, avg_daily_trips FROM source_driver_stats ORDER BY _seq")
     }
 
     // MARK: CSV
@@ -25,17 +27,25 @@ import Testing
     @Test func ingestsCSVWithEveryRFC4180Feature() throws {
         // Columns in another order, quoted fields, CRLF line ends, a BOM, a blank line,
         // an offset timestamp, a null created time and no newline at the end.
-        let text = "\u{FEFF}avg_daily_trips,\"driver_id\",event_timestamp,created,conv_rate,acc_rate\r\n"
+        let text =
+            "\u{FEFF}avg_daily_trips,\"driver_id\",event_timestamp,created,conv_rate,acc_rate\r\n"
             + "10,1001,2026-01-01T00:00:00Z,2026-01-01T00:05:00Z,0.5,0.25\r\n"
             + "\r\n"
             + "\"11\",1002,2026-01-01T01:00:00+01:00,,\"1e-3\",-0.125"
         let summary = try store.ingest(source: "driver_stats", file: dir.write("s.csv", text))
         #expect(summary.rows == 2)
         #expect(summary.sequences == 1...2)
-        #expect(try stats() == [
-            [1001.databaseValue, 1_767_225_600_000_000.databaseValue, 1_767_225_900_000_000.databaseValue, 0.5.databaseValue, 0.25.databaseValue, 10.databaseValue],
-            [1002.databaseValue, 1_767_225_600_000_000.databaseValue, .null, 0.001.databaseValue, (-0.125).databaseValue, 11.databaseValue],
-        ])
+        #expect(
+            try stats() == [
+                [
+                    1001.databaseValue, 1_767_225_600_000_000.databaseValue, 1_767_225_900_000_000.databaseValue, 0.5.databaseValue,
+                    0.25.databaseValue, 10.databaseValue,
+                ],
+                [
+                    1002.databaseValue, 1_767_225_600_000_000.databaseValue, .null, 0.001.databaseValue, (-0.125).databaseValue,
+                    11.databaseValue,
+                ],
+            ])
     }
 
     static let strings = Source(
@@ -43,24 +53,30 @@ import Testing
 
     func storeWithNotes() throws -> OfflineStore {
         let s = try OfflineStore(path: dir.file("notes.sqlite"))
-        try s.registry.apply(try s.registry.plan(for: FeatureRepository { driver; Self.strings }))
+        try s.registry.apply(
+            try s.registry.plan(
+                for: FeatureRepository {
+                    driver; Self.strings
+                }))
         return s
     }
 
     @Test func quotedFieldsHoldCommasQuotesAndNewlines() throws {
         let s = try storeWithNotes()
-        let text = "driver_id,event_timestamp,text,tag,flag\n"
+        let text =
+            "driver_id,event_timestamp,text,tag,flag\n"
             + "1,2026-01-01T00:00:00Z,\"a, b\",\"\",true\n"
             + "2,2026-01-01T00:00:00Z,\"say \"\"hi\"\"\",,FALSE\n"
             + "3,2026-01-01T00:00:00Z,\"two\r\nlines\nhere\",x,1\n"
             + "4,2026-01-01T00:00:00Z,\"ünïcödé ✓\",,\n"
         #expect(try s.ingest(source: "notes", file: dir.write("n.csv", text)).rows == 4)
-        #expect(try s.rows("SELECT text, tag, flag FROM source_notes ORDER BY _seq") == [
-            ["a, b".databaseValue, "".databaseValue, 1.databaseValue],
-            ["say \"hi\"".databaseValue, .null, 0.databaseValue],
-            ["two\r\nlines\nhere".databaseValue, "x".databaseValue, 1.databaseValue],
-            ["ünïcödé ✓".databaseValue, .null, .null],
-        ])
+        #expect(
+            try s.rows("SELECT text, tag, flag FROM source_notes ORDER BY _seq") == [
+                ["a, b".databaseValue, "".databaseValue, 1.databaseValue],
+                ["say \"hi\"".databaseValue, .null, 0.databaseValue],
+                ["two\r\nlines\nhere".databaseValue, "x".databaseValue, 1.databaseValue],
+                ["ünïcödé ✓".databaseValue, .null, .null],
+            ])
     }
 
     @Test func nullableColumnsMayBeLeftOutOfTheHeader() throws {
@@ -89,8 +105,10 @@ import Testing
 
     @Test func doublesParseExactlyAsSwiftDoes() {
         var generator = SystemRandomNumberGenerator()
-        var texts = ["0", "-0.0", "1.", ".5", "123456789012345", "1234567890123456789", "0.1", "0.30000000000000004",
-                     "1e308", "2.2250738585072014e-308", "4.9e-324", "0.000000000000000000000001", "+3.25"]
+        var texts = [
+            "0", "-0.0", "1.", ".5", "123456789012345", "1234567890123456789", "0.1", "0.30000000000000004",
+            "1e308", "2.2250738585072014e-308", "4.9e-324", "0.000000000000000000000001", "+3.25",
+        ]
         for _ in 0..<2000 {
             let d = Double(bitPattern: generator.next() & 0x7FEF_FFFF_FFFF_FFFF)
             texts.append("\(d)")
@@ -117,10 +135,14 @@ import Testing
             """
         let summary = try store.ingest(source: "driver_stats", file: dir.write("s.jsonl", text))
         #expect(summary.rows == 2)
-        #expect(try stats() == [
-            [1001.databaseValue, 1_767_225_600_000_000.databaseValue, .null, 0.5.databaseValue, 1.0.databaseValue, 3.databaseValue],
-            [1002.databaseValue, 1_767_225_600_000_000.databaseValue, .null, 0.0.databaseValue, 0.25.databaseValue, (-4).databaseValue],
-        ])
+        #expect(
+            try stats() == [
+                [1001.databaseValue, 1_767_225_600_000_000.databaseValue, .null, 0.5.databaseValue, 1.0.databaseValue, 3.databaseValue],
+                [
+                    1002.databaseValue, 1_767_225_600_000_000.databaseValue, .null, 0.0.databaseValue, 0.25.databaseValue,
+                    (-4).databaseValue,
+                ],
+            ])
     }
 
     @Test func jsonStringsAreUnescaped() throws {
@@ -133,38 +155,70 @@ import Testing
     // MARK: Bad input: every case names the problem and writes nothing
 
     static let badCSV: [(name: String, content: String, message: String)] = [
-        ("quote in unquoted field", header + "\n1001,2026-01-01T00:00:00Z,,0.5,0.5,1\n10\"02,2026-01-01T00:00:00Z,,0.5,0.5,1\n",
-         "bad.csv:3: a quote inside an unquoted field"),
-        ("text after closing quote", header + "\n\"1001\"x,2026-01-01T00:00:00Z,,0.5,0.5,1\n",
-         "bad.csv:2: unexpected text after a closing quote"),
-        ("unclosed quote", header + "\n1001,2026-01-01T00:00:00Z,,0.5,0.5,1\n1002,\"2026-01-01T00:00:00Z,,0.5,0.5,1\n",
-         "bad.csv:3: a quoted field starting on this line is never closed"),
-        ("wrong type", header + "\n1001,2026-01-01T00:00:00Z,,0.5,0.5,1\n1002,2026-01-01T00:00:00Z,,abc,0.5,1\n",
-         "bad.csv:3: column 'conv_rate', value \"abc\": not a finite double"),
-        ("float for int", header + "\n1001,2026-01-01T00:00:00Z,,0.5,0.5,1.5\n",
-         "bad.csv:2: column 'avg_daily_trips', value \"1.5\": not an int64"),
-        ("int overflow", header + "\n9223372036854775808,2026-01-01T00:00:00Z,,0.5,0.5,1\n",
-         "column 'driver_id', value \"9223372036854775808\": not an int64"),
-        ("null in non-nullable", header + "\n1001,2026-01-01T00:00:00Z,,,0.5,1\n",
-         "bad.csv:2: column 'conv_rate': empty, but the column is not nullable"),
-        ("missing column", "driver_id,event_timestamp,created,conv_rate,acc_rate\n1001,2026-01-01T00:00:00Z,,0.5,0.5\n",
-         "bad.csv:1: missing column 'avg_daily_trips'"),
-        ("extra column", header + ",bonus\n1001,2026-01-01T00:00:00Z,,0.5,0.5,1,9\n",
-         "bad.csv:1: unknown column 'bonus'"),
-        ("duplicate header", header + ",conv_rate\n1001,2026-01-01T00:00:00Z,,0.5,0.5,1,0.5\n",
-         "bad.csv:1: column 'conv_rate' appears twice in the header"),
-        ("too many fields", header + "\n1001,2026-01-01T00:00:00Z,,0.5,0.5,1,7\n",
-         "bad.csv:2: expected 6 fields as in the header, found 7"),
-        ("naive timestamp", header + "\n1001,2026-01-01T00:00:00,,0.5,0.5,1\n",
-         "bad.csv:2: column 'event_timestamp', value \"2026-01-01T00:00:00\": no time zone"),
-        ("epoch number as timestamp", header + "\n1001,1767225600,,0.5,0.5,1\n",
-         "column 'event_timestamp', value \"1767225600\": not a timestamp"),
-        ("bad date", header + "\n1001,2026-02-30T00:00:00Z,,0.5,0.5,1\n",
-         "column 'event_timestamp', value \"2026-02-30T00:00:00Z\": day 30 is out of range"),
-        ("bad created", header + "\n1001,2026-01-01T00:00:00Z,soon,0.5,0.5,1\n",
-         "bad.csv:2: column 'created', value \"soon\": not a timestamp"),
-        ("infinite double", header + "\n1001,2026-01-01T00:00:00Z,,inf,0.5,1\n",
-         "column 'conv_rate', value \"inf\": not a finite double"),
+        (
+            "quote in unquoted field", header + "\n1001,2026-01-01T00:00:00Z,,0.5,0.5,1\n10\"02,2026-01-01T00:00:00Z,,0.5,0.5,1\n",
+            "bad.csv:3: a quote inside an unquoted field"
+        ),
+        (
+            "text after closing quote", header + "\n\"1001\"x,2026-01-01T00:00:00Z,,0.5,0.5,1\n",
+            "bad.csv:2: unexpected text after a closing quote"
+        ),
+        (
+            "unclosed quote", header + "\n1001,2026-01-01T00:00:00Z,,0.5,0.5,1\n1002,\"2026-01-01T00:00:00Z,,0.5,0.5,1\n",
+            "bad.csv:3: a quoted field starting on this line is never closed"
+        ),
+        (
+            "wrong type", header + "\n1001,2026-01-01T00:00:00Z,,0.5,0.5,1\n1002,2026-01-01T00:00:00Z,,abc,0.5,1\n",
+            "bad.csv:3: column 'conv_rate', value \"abc\": not a finite double"
+        ),
+        (
+            "float for int", header + "\n1001,2026-01-01T00:00:00Z,,0.5,0.5,1.5\n",
+            "bad.csv:2: column 'avg_daily_trips', value \"1.5\": not an int64"
+        ),
+        (
+            "int overflow", header + "\n9223372036854775808,2026-01-01T00:00:00Z,,0.5,0.5,1\n",
+            "column 'driver_id', value \"9223372036854775808\": not an int64"
+        ),
+        (
+            "null in non-nullable", header + "\n1001,2026-01-01T00:00:00Z,,,0.5,1\n",
+            "bad.csv:2: column 'conv_rate': empty, but the column is not nullable"
+        ),
+        (
+            "missing column", "driver_id,event_timestamp,created,conv_rate,acc_rate\n1001,2026-01-01T00:00:00Z,,0.5,0.5\n",
+            "bad.csv:1: missing column 'avg_daily_trips'"
+        ),
+        (
+            "extra column", header + ",bonus\n1001,2026-01-01T00:00:00Z,,0.5,0.5,1,9\n",
+            "bad.csv:1: unknown column 'bonus'"
+        ),
+        (
+            "duplicate header", header + ",conv_rate\n1001,2026-01-01T00:00:00Z,,0.5,0.5,1,0.5\n",
+            "bad.csv:1: column 'conv_rate' appears twice in the header"
+        ),
+        (
+            "too many fields", header + "\n1001,2026-01-01T00:00:00Z,,0.5,0.5,1,7\n",
+            "bad.csv:2: expected 6 fields as in the header, found 7"
+        ),
+        (
+            "naive timestamp", header + "\n1001,2026-01-01T00:00:00,,0.5,0.5,1\n",
+            "bad.csv:2: column 'event_timestamp', value \"2026-01-01T00:00:00\": no time zone"
+        ),
+        (
+            "epoch number as timestamp", header + "\n1001,1767225600,,0.5,0.5,1\n",
+            "column 'event_timestamp', value \"1767225600\": not a timestamp"
+        ),
+        (
+            "bad date", header + "\n1001,2026-02-30T00:00:00Z,,0.5,0.5,1\n",
+            "column 'event_timestamp', value \"2026-02-30T00:00:00Z\": day 30 is out of range"
+        ),
+        (
+            "bad created", header + "\n1001,2026-01-01T00:00:00Z,soon,0.5,0.5,1\n",
+            "bad.csv:2: column 'created', value \"soon\": not a timestamp"
+        ),
+        (
+            "infinite double", header + "\n1001,2026-01-01T00:00:00Z,,inf,0.5,1\n",
+            "column 'conv_rate', value \"inf\": not a finite double"
+        ),
         ("empty file", "", "bad.csv: the file is empty"),
         ("header only", header + "\n", "bad.csv: the file has no data rows"),
     ]
@@ -176,12 +230,14 @@ import Testing
         _ = try store.ingest(source: "driver_stats", file: dir.write("good.csv", Self.header + "\n7,2026-01-01T00:00:00Z,,0.1,0.2,3\n"))
         let before = try stats()
         let path = dir.write("bad.csv", content)
-        #expect(performing: { try store.ingest(source: "driver_stats", file: path) }, throws: { error in
-            let text = "\(error)"
-            let ok = text.contains(message) && text.hasPrefix(path)
-            if !ok { Issue.record("\(name): got \(text)") }
-            return ok
-        })
+        #expect(
+            performing: { try store.ingest(source: "driver_stats", file: path) },
+            throws: { error in
+                let text = "\(error)"
+                let ok = text.contains(message) && text.hasPrefix(path)
+                if !ok { Issue.record("\(name): got \(text)") }
+                return ok
+            })
         #expect(try stats() == before, "\(name)")
         #expect(try store.count("larder_ingests") == 1, "\(name)")
     }
@@ -190,9 +246,11 @@ import Testing
         let s = try storeWithNotes()
         let bytes = Array("driver_id,event_timestamp,text\n1,2026-01-01T00:00:00Z,ok\n2,2026-01-01T00:00:00Z,caf".utf8) + [0xE9, 0x0A]
         let path = dir.write("latin1.csv", bytes)
-        #expect(performing: { try s.ingest(source: "notes", file: path) }, throws: { error in
-            "\(error)" == "\(path):3: column 'text', value \"caf\\xE9\": not valid UTF-8"
-        })
+        #expect(
+            performing: { try s.ingest(source: "notes", file: path) },
+            throws: { error in
+                "\(error)" == "\(path):3: column 'text', value \"caf\\xE9\": not valid UTF-8"
+            })
         #expect(try s.count("source_notes") == 0)
     }
 
@@ -203,9 +261,11 @@ import Testing
         for i in 0..<rows { text += "\(1000 + i % 100),2026-01-01T00:00:00Z,,0.5,0.25,\(i)\n" }
         text += "1000,2026-01-01T00:00:00Z,,0.5,0.25,oops\n"
         let path = dir.write("large.csv", text)
-        #expect(performing: { try store.ingest(source: "driver_stats", file: path) }, throws: { error in
-            "\(error)" == "\(path):\(rows + 2): column 'avg_daily_trips', value \"oops\": not an int64"
-        })
+        #expect(
+            performing: { try store.ingest(source: "driver_stats", file: path) },
+            throws: { error in
+                "\(error)" == "\(path):\(rows + 2): column 'avg_daily_trips', value \"oops\": not an int64"
+            })
         #expect(try store.count("source_driver_stats") == 0)
         #expect(try store.count("larder_ingests") == 0)
     }
@@ -214,62 +274,93 @@ import Testing
         ("not json", "{\"driver_id\": 1", "bad.jsonl:1: malformed JSON at character 16"),
         ("array line", "[1, 2]", "bad.jsonl:1: each line must be one JSON object, got an array"),
         ("nested", #"{"driver_id": {"x": 1}}"#, "column 'driver_id': an object: values must be strings, numbers, booleans or null"),
-        ("string for int", #"{"driver_id": "1001", "event_timestamp": "2026-01-01T00:00:00Z", "conv_rate": 0.5, "acc_rate": 0.5, "avg_daily_trips": 1}"#,
-         "bad.jsonl:1: column 'driver_id', value \"1001\": a string, but the column is int64"),
-        ("missing key", #"{"driver_id": 1001, "event_timestamp": "2026-01-01T00:00:00Z", "conv_rate": 0.5, "acc_rate": 0.5}"#,
-         "bad.jsonl:1: column 'avg_daily_trips': missing, and the column is not nullable"),
-        ("unknown key", #"{"driver_id": 1001, "event_timestamp": "2026-01-01T00:00:00Z", "conv_rate": 0.5, "acc_rate": 0.5, "avg_daily_trips": 1, "x": 2}"#,
-         "bad.jsonl:1: unknown column 'x'"),
-        ("naive timestamp", #"{"driver_id": 1001, "event_timestamp": "2026-01-01 00:00:00", "conv_rate": 0.5, "acc_rate": 0.5, "avg_daily_trips": 1}"#,
-         "column 'event_timestamp', value \"2026-01-01 00:00:00\": no time zone"),
-        ("null non-nullable", #"{"driver_id": 1001, "event_timestamp": "2026-01-01T00:00:00Z", "conv_rate": null, "acc_rate": 0.5, "avg_daily_trips": 1}"#,
-         "column 'conv_rate', value \"null\": null, but the column is not nullable"),
+        (
+            "string for int",
+            #"{"driver_id": "1001", "event_timestamp": "2026-01-01T00:00:00Z", "conv_rate": 0.5, "acc_rate": 0.5, "avg_daily_trips": 1}"#,
+            "bad.jsonl:1: column 'driver_id', value \"1001\": a string, but the column is int64"
+        ),
+        (
+            "missing key", #"{"driver_id": 1001, "event_timestamp": "2026-01-01T00:00:00Z", "conv_rate": 0.5, "acc_rate": 0.5}"#,
+            "bad.jsonl:1: column 'avg_daily_trips': missing, and the column is not nullable"
+        ),
+        (
+            "unknown key",
+            #"{"driver_id": 1001, "event_timestamp": "2026-01-01T00:00:00Z", "conv_rate": 0.5, "acc_rate": 0.5, "avg_daily_trips": 1, "x": 2}"#,
+            "bad.jsonl:1: unknown column 'x'"
+        ),
+        (
+            "naive timestamp",
+            #"{"driver_id": 1001, "event_timestamp": "2026-01-01 00:00:00", "conv_rate": 0.5, "acc_rate": 0.5, "avg_daily_trips": 1}"#,
+            "column 'event_timestamp', value \"2026-01-01 00:00:00\": no time zone"
+        ),
+        (
+            "null non-nullable",
+            #"{"driver_id": 1001, "event_timestamp": "2026-01-01T00:00:00Z", "conv_rate": null, "acc_rate": 0.5, "avg_daily_trips": 1}"#,
+            "column 'conv_rate', value \"null\": null, but the column is not nullable"
+        ),
         ("empty file", "", "bad.jsonl: the file has no data rows"),
     ]
 
     @Test(arguments: badJSON.indices)
     func badJSONLinesIsRejectedWholly(index: Int) throws {
         let (name, content, message) = Self.badJSON[index]
-        let good = #"{"driver_id": 1001, "event_timestamp": "2026-01-01T00:00:00Z", "conv_rate": 0.5, "acc_rate": 0.5, "avg_daily_trips": 1}"#
+        let good =
+            #"{"driver_id": 1001, "event_timestamp": "2026-01-01T00:00:00Z", "conv_rate": 0.5, "acc_rate": 0.5, "avg_daily_trips": 1}"#
         let path = dir.write("bad.jsonl", good + "\n" + content)
         let line = content.isEmpty ? "" : ":2"
         let expected = message.replacingOccurrences(of: "bad.jsonl:1", with: "bad.jsonl\(line)")
         if !content.isEmpty {
-            #expect(performing: { try store.ingest(source: "driver_stats", file: path) }, throws: { error in
-                let ok = "\(error)".contains(expected)
-                if !ok { Issue.record("\(name): got \(error)") }
-                return ok
-            })
+            #expect(
+                performing: { try store.ingest(source: "driver_stats", file: path) },
+                throws: { error in
+                    let ok = "\(error)".contains(expected)
+                    if !ok { Issue.record("\(name): got \(error)") }
+                    return ok
+                })
         } else {
-            #expect(performing: { try store.ingest(source: "driver_stats", file: dir.write("empty.jsonl", "")) }, throws: { error in
-                "\(error)".contains("the file has no data rows")
-            })
+            #expect(
+                performing: { try store.ingest(source: "driver_stats", file: dir.write("empty.jsonl", "")) },
+                throws: { error in
+                    "\(error)".contains("the file has no data rows")
+                })
         }
         #expect(try store.count("source_driver_stats") == 0, "\(name)")
     }
 
     @Test func unknownSourceAndFormatAreExplained() throws {
-        #expect(performing: { try store.ingest(source: "nope", file: dir.write("x.csv", "a\n1\n")) }, throws: { error in
-            "\(error)".contains("source 'nope' is not registered; known sources: driver_stats, trips")
-        })
-        #expect(performing: { try store.ingest(source: "trips", file: dir.write("x.txt", "a\n1\n")) }, throws: { error in
-            "\(error)".contains("cannot tell the format")
-        })
-        #expect(performing: { try store.ingest(source: "trips", file: dir.file("missing.csv")) }, throws: { error in
-            "\(error)".contains("missing.csv: cannot open the file: No such file or directory")
-        })
+        #expect(
+            performing: { try store.ingest(source: "nope", file: dir.write("x.csv", "a\n1\n")) },
+            throws: { error in
+                "\(error)".contains("source 'nope' is not registered; known sources: driver_stats, trips")
+            })
+        #expect(
+            performing: { try store.ingest(source: "trips", file: dir.write("x.txt", "a\n1\n")) },
+            throws: { error in
+                "\(error)".contains("cannot tell the format")
+            })
+        #expect(
+            performing: { try store.ingest(source: "trips", file: dir.file("missing.csv")) },
+            throws: { error in
+                "\(error)".contains("missing.csv: cannot open the file: No such file or directory")
+            })
     }
 
     @Test func ingestSequencesGrowAcrossIngests() throws {
-        let a = try store.ingest(source: "driver_stats", file: dir.write("a.csv", Self.header + "\n1,2026-01-02T00:00:00Z,,0.1,0.2,3\n2,2026-01-02T00:00:00Z,,0.1,0.2,3\n"))
+        let a = try store.ingest(
+            source: "driver_stats",
+            file: dir.write("a.csv", Self.header + "\n1,2026-01-02T00:00:00Z,,0.1,0.2,3\n2,2026-01-02T00:00:00Z,,0.1,0.2,3\n"))
         // A late-arriving row (older event time) still gets a later sequence number.
         let b = try store.ingest(source: "driver_stats", file: dir.write("b.csv", Self.header + "\n1,2025-12-01T00:00:00Z,,0.1,0.2,3\n"))
         #expect(a.sequences == 1...2)
         #expect(b.sequences == 3...3)
-        #expect(try store.rows("SELECT _ingest FROM source_driver_stats ORDER BY _seq") == [[1.databaseValue], [1.databaseValue], [2.databaseValue]])
-        #expect(try store.rows("SELECT source, rows, first_seq, last_seq FROM larder_ingests ORDER BY id") == [
-            ["driver_stats".databaseValue, 2.databaseValue, 1.databaseValue, 2.databaseValue],
-            ["driver_stats".databaseValue, 1.databaseValue, 3.databaseValue, 3.databaseValue],
-        ])
+        #expect(
+            try store.rows("SELECT _ingest FROM source_driver_stats ORDER BY _seq") == [
+                [1.databaseValue], [1.databaseValue], [2.databaseValue],
+            ])
+        #expect(
+            try store.rows("SELECT source, rows, first_seq, last_seq FROM larder_ingests ORDER BY id") == [
+                ["driver_stats".databaseValue, 2.databaseValue, 1.databaseValue, 2.databaseValue],
+                ["driver_stats".databaseValue, 1.databaseValue, 3.databaseValue, 3.databaseValue],
+            ])
     }
 }

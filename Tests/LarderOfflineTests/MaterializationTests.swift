@@ -1,8 +1,10 @@
+import Crypto
 import Features
 import Foundation
 import GRDB
 import LarderCore
 import Testing
+
 @testable import LarderOffline
 
 @Suite struct MaterializationTests {
@@ -23,19 +25,24 @@ import Testing
 
     func build(_ requests: String, features: [String] = ["driver_hourly_stats:conv_rate"]) throws -> [[String]] {
         let out = dir.file("train.csv")
-        _ = try TrainingSetBuilder(store: store, repository: Features.repository).build(TrainingSetRequest(
-            features: try Features.repository.resolve(references: features),
-            rows: .file(path: dir.write("requests.csv", requests), format: nil, timestampColumn: "event_timestamp"), output: out))
+        _ = try TrainingSetBuilder(store: store, repository: Features.repository).build(
+            TrainingSetRequest(
+                features: try Features.repository.resolve(references: features),
+                rows: .file(path: dir.write("requests.csv", requests), format: nil, timestampColumn: "event_timestamp"), output: out))
         return try readCSV(out)
     }
 
     @Test func rerunningARangeReplacesItWithIdenticalContent() throws {
-        _ = try store.ingest(source: "driver_stats", file: dir.write("a.csv", Self.header + """
-            1,2026-01-01T00:00:00Z,,0.1,0.2,3
-            1,2026-01-01T01:00:00Z,2026-01-01T01:05:00Z,0.3,0.4,5
-            2,2026-01-01T02:00:00Z,,0.5,0.6,7
+        _ = try store.ingest(
+            source: "driver_stats",
+            file: dir.write(
+                "a.csv",
+                Self.header + """
+                    1,2026-01-01T00:00:00Z,,0.1,0.2,3
+                    1,2026-01-01T01:00:00Z,2026-01-01T01:05:00Z,0.3,0.4,5
+                    2,2026-01-01T02:00:00Z,,0.5,0.6,7
 
-            """))
+                    """))
         let end = try t("2026-01-02T00:00:00Z")
         let first = try store.materialize(driverHourlyStats, mode: .range(start: nil, end: end))
         #expect(first.rows == 3)
@@ -45,21 +52,30 @@ import Testing
         #expect(again.rows == 3)
         #expect(try table() == before)
         // A sub-range re-run touches only its rows and still duplicates nothing.
-        #expect(try store.materialize(driverHourlyStats, mode: .range(start: t("2026-01-01T01:00:00Z"), end: t("2026-01-01T02:00:00Z"))).rows == 1)
+        #expect(
+            try store.materialize(driverHourlyStats, mode: .range(start: t("2026-01-01T01:00:00Z"), end: t("2026-01-01T02:00:00Z"))).rows
+                == 1)
         #expect(try table() == before)
         let state = try #require(try store.materializationState(view: "driver_hourly_stats", version: 1))
         #expect(state.start == (try t("2026-01-01T00:00:00Z")) && state.end == end && state.seqWatermark == 3)
     }
 
     @Test func rowTransformationsRunWhenMaterializing() throws {
-        _ = try store.ingest(source: "trips", file: dir.write("t.csv", """
-            driver_id,event_timestamp,fare,distance_km
-            1,2026-01-01T00:00:00Z,12,3
-            1,2026-01-01T00:10:00Z,5,0
+        _ = try store.ingest(
+            source: "trips",
+            file: dir.write(
+                "t.csv",
+                """
+                driver_id,event_timestamp,fare,distance_km
+                1,2026-01-01T00:00:00Z,12,3
+                1,2026-01-01T00:10:00Z,5,0
 
-            """))
+                """))
         _ = try store.materialize(driverTrips, mode: .range(start: nil, end: t("2026-01-02T00:00:00Z")))
-        #expect(try store.rows("SELECT fare_per_km FROM features_driver_trips_v1 ORDER BY _seq") == [[(4.0).databaseValue], [(50.0).databaseValue]])
+        #expect(
+            try store.rows("SELECT fare_per_km FROM features_driver_trips_v1 ORDER BY _seq") == [
+                [(4.0).databaseValue], [(50.0).databaseValue],
+            ])
     }
 
     @Test func incrementalPicksUpLateArrivingRows() throws {
@@ -69,10 +85,16 @@ import Testing
         #expect(try build(request)[1] == ["1", "2026-01-01T01:30:00Z", "0.1"])
 
         // A late row (event time before the watermark's end) and a row beyond it.
-        _ = try store.ingest(source: "driver_stats", file: dir.write("b.csv", Self.header + "1,2026-01-01T01:00:00Z,,0.9,0.2,3\n1,2026-01-01T07:00:00Z,,0.7,0.2,3\n"))
-        #expect(performing: { try build(request) }, throws: { error in
-            "\(error)".contains("1 rows were ingested into driver_stats after feature view driver_hourly_stats was last materialized; run `larder materialize --incremental`")
-        })
+        _ = try store.ingest(
+            source: "driver_stats",
+            file: dir.write("b.csv", Self.header + "1,2026-01-01T01:00:00Z,,0.9,0.2,3\n1,2026-01-01T07:00:00Z,,0.7,0.2,3\n"))
+        #expect(
+            performing: { try build(request) },
+            throws: { error in
+                "\(error)".contains(
+                    "1 rows were ingested into driver_stats after feature view driver_hourly_stats was last materialized; run `larder materialize --incremental`"
+                )
+            })
         let run = try store.materialize(driverHourlyStats, mode: .incremental(end: t("2026-01-01T08:00:00Z")))
         #expect(run.incremental)
         #expect(run.rows == 2)
@@ -85,7 +107,9 @@ import Testing
 
     @Test func incrementalCoversRowsWhoseTimeHasCome() throws {
         // A row dated after the first run's end is picked up once its time is inside the range.
-        _ = try store.ingest(source: "driver_stats", file: dir.write("a.csv", Self.header + "1,2026-01-01T00:00:00Z,,0.1,0.2,3\n1,2026-01-01T10:00:00Z,,0.2,0.2,3\n"))
+        _ = try store.ingest(
+            source: "driver_stats",
+            file: dir.write("a.csv", Self.header + "1,2026-01-01T00:00:00Z,,0.1,0.2,3\n1,2026-01-01T10:00:00Z,,0.2,0.2,3\n"))
         #expect(try store.materialize(driverHourlyStats, mode: .range(start: nil, end: t("2026-01-01T06:00:00Z"))).rows == 1)
         #expect(try store.materialize(driverHourlyStats, mode: .incremental(end: t("2026-01-01T12:00:00Z"))).rows == 1)
         #expect(try table().count == 2)
@@ -93,13 +117,20 @@ import Testing
 
     @Test func trainingSetsRefuseWhatIsNotMaterialized() throws {
         _ = try store.ingest(source: "driver_stats", file: dir.write("a.csv", Self.header + "1,2026-01-01T00:00:00Z,,0.1,0.2,3\n"))
-        #expect(performing: { try build("driver_id,event_timestamp\n1,2026-01-01T01:00:00Z\n") }, throws: { error in
-            "\(error)".contains("feature view driver_hourly_stats (v1) has not been materialized; run `larder materialize --views driver_hourly_stats`")
-        })
+        #expect(
+            performing: { try build("driver_id,event_timestamp\n1,2026-01-01T01:00:00Z\n") },
+            throws: { error in
+                "\(error)".contains(
+                    "feature view driver_hourly_stats (v1) has not been materialized; run `larder materialize --views driver_hourly_stats`")
+            })
         _ = try store.materialize(driverHourlyStats, mode: .range(start: nil, end: t("2026-01-01T06:00:00Z")))
-        #expect(performing: { try build("driver_id,event_timestamp\n1,2026-01-01T01:00:00Z\n1,2026-01-01T07:00:00Z\n") }, throws: { error in
-            "\(error)".contains("requests.csv:3: the request instant 2026-01-01T07:00:00Z is at or after the end of what feature view driver_hourly_stats has materialized (2026-01-01T06:00:00Z)")
-        })
+        #expect(
+            performing: { try build("driver_id,event_timestamp\n1,2026-01-01T01:00:00Z\n1,2026-01-01T07:00:00Z\n") },
+            throws: { error in
+                "\(error)".contains(
+                    "requests.csv:3: the request instant 2026-01-01T07:00:00Z is at or after the end of what feature view driver_hourly_stats has materialized (2026-01-01T06:00:00Z)"
+                )
+            })
         #expect(!FileManager.default.fileExists(atPath: dir.file("train.csv")))
     }
 
@@ -108,51 +139,77 @@ import Testing
         _ = try store.materialize(driverHourlyStats, mode: .range(start: nil, end: t("2026-01-02T00:00:00Z")))
         try "previous contents".write(toFile: dir.file("train.csv"), atomically: true, encoding: .utf8)
         let cases: [(String, String)] = [
-            ("event_timestamp\n2026-01-01T01:00:00Z\n", "requests.csv:1: no 'driver_id' column: feature view driver_hourly_stats is keyed by driver_id"),
+            (
+                "event_timestamp\n2026-01-01T01:00:00Z\n",
+                "requests.csv:1: no 'driver_id' column: feature view driver_hourly_stats is keyed by driver_id"
+            ),
             ("driver_id,ts\n1,2026-01-01T01:00:00Z\n", "requests.csv:1: no 'event_timestamp' column"),
-            ("driver_id,event_timestamp\n1,2026-01-01T01:00:00Z\nx,2026-01-01T01:00:00Z\n", "requests.csv:3: column 'driver_id', value \"x\": not an int64"),
-            ("driver_id,event_timestamp\n1,2026-01-01 01:00\n", "requests.csv:2: column 'event_timestamp', value \"2026-01-01 01:00\": not a timestamp"),
-            ("driver_id,event_timestamp\n,2026-01-01T01:00:00Z\n", "requests.csv:2: column 'driver_id': empty; every request row needs its entity key"),
+            (
+                "driver_id,event_timestamp\n1,2026-01-01T01:00:00Z\nx,2026-01-01T01:00:00Z\n",
+                "requests.csv:3: column 'driver_id', value \"x\": not an int64"
+            ),
+            (
+                "driver_id,event_timestamp\n1,2026-01-01 01:00\n",
+                "requests.csv:2: column 'event_timestamp', value \"2026-01-01 01:00\": not a timestamp"
+            ),
+            (
+                "driver_id,event_timestamp\n,2026-01-01T01:00:00Z\n",
+                "requests.csv:2: column 'driver_id': empty; every request row needs its entity key"
+            ),
             ("driver_id,event_timestamp\n1,2026-01-01T01:00:00Z,9\n", "requests.csv:2: expected 2 fields as in the header, found 3"),
         ]
         for (content, message) in cases {
-            #expect(performing: { try build(content) }, throws: { error in
-                let ok = "\(error)".contains(message)
-                if !ok { Issue.record("expected \(message), got \(error)") }
-                return ok
-            })
+            #expect(
+                performing: { try build(content) },
+                throws: { error in
+                    let ok = "\(error)".contains(message)
+                    if !ok { Issue.record("expected \(message), got \(error)") }
+                    return ok
+                })
             #expect(try String(contentsOfFile: dir.file("train.csv"), encoding: .utf8) == "previous contents")
         }
         // On-demand features need their request fields.
-        #expect(performing: { try build("driver_id,event_timestamp\n1,2026-01-01T01:00:00Z\n", features: ["transformed_conv_rate"]) }, throws: { error in
-            "\(error)".contains("no 'val_to_add' column: on-demand features read the request field val_to_add (int64)")
-        })
+        #expect(
+            performing: { try build("driver_id,event_timestamp\n1,2026-01-01T01:00:00Z\n", features: ["transformed_conv_rate"]) },
+            throws: { error in
+                "\(error)".contains("no 'val_to_add' column: on-demand features read the request field val_to_add (int64)")
+            })
     }
 
     @Test func outputsCarryRequestColumnsAndNameCollisions() throws {
         _ = try store.ingest(source: "driver_stats", file: dir.write("a.csv", Self.header + "1,2026-01-01T00:00:00Z,,0.25,0.5,3\n"))
         _ = try store.materialize(driverHourlyStats, mode: .range(start: nil, end: t("2026-01-02T00:00:00Z")))
         // A request column named like a feature forces the full name; quoted text is kept.
-        let rows = try build("driver_id,event_timestamp,conv_rate,note\n1,2026-01-01T01:00:00Z,label,\"a, b\"\n1,2026-01-01T01:00:00Z,label,\"\"\n",
-                             features: ["driver_hourly_stats:conv_rate", "driver_hourly_stats:acc_rate"])
-        #expect(rows == [
-            ["driver_id", "event_timestamp", "conv_rate", "note", "driver_hourly_stats__conv_rate", "acc_rate"],
-            ["1", "2026-01-01T01:00:00Z", "label", "a, b", "0.25", "0.5"],
-            ["1", "2026-01-01T01:00:00Z", "label", "", "0.25", "0.5"],
-        ])
+        let rows = try build(
+            "driver_id,event_timestamp,conv_rate,note\n1,2026-01-01T01:00:00Z,label,\"a, b\"\n1,2026-01-01T01:00:00Z,label,\"\"\n",
+            features: ["driver_hourly_stats:conv_rate", "driver_hourly_stats:acc_rate"])
+        #expect(
+            rows == [
+                ["driver_id", "event_timestamp", "conv_rate", "note", "driver_hourly_stats__conv_rate", "acc_rate"],
+                ["1", "2026-01-01T01:00:00Z", "label", "a, b", "0.25", "0.5"],
+                ["1", "2026-01-01T01:00:00Z", "label", "", "0.25", "0.5"],
+            ])
         // JSON Lines in and out.
         let out = dir.file("train.jsonl")
-        let summary = try TrainingSetBuilder(store: store, repository: Features.repository).build(TrainingSetRequest(
-            features: try Features.repository.resolve(serviceNamed: "driver_ranking").filter { $0.view != "driver_trips" },
-            rows: .file(path: dir.write("r.jsonl", #"{"driver_id": 1, "event_timestamp": "2026-01-01T03:00:00Z", "val_to_add": 1, "val_to_add_2": 2, "label": true}"# + "\n" + #"{"driver_id": 7, "event_timestamp": "2026-01-01T01:00:00Z", "val_to_add": 1, "val_to_add_2": 2, "label": null}"#), format: nil, timestampColumn: "event_timestamp"),
-            output: out))
+        let summary = try TrainingSetBuilder(store: store, repository: Features.repository).build(
+            TrainingSetRequest(
+                features: try Features.repository.resolve(serviceNamed: "driver_ranking").filter { $0.view != "driver_trips" },
+                rows: .file(
+                    path: dir.write(
+                        "r.jsonl",
+                        #"{"driver_id": 1, "event_timestamp": "2026-01-01T03:00:00Z", "val_to_add": 1, "val_to_add_2": 2, "label": true}"#
+                            + "\n"
+                            + #"{"driver_id": 7, "event_timestamp": "2026-01-01T01:00:00Z", "val_to_add": 1, "val_to_add_2": 2, "label": null}"#
+                    ), format: nil, timestampColumn: "event_timestamp"),
+                output: out))
         #expect(summary.rows == 2)
         let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").map(String.init)
-        #expect(lines == [
-            // 3h after the event: past the 2h ttl, so null; on-demand features follow.
-            #"{"driver_id":1,"event_timestamp":"2026-01-01T03:00:00Z","val_to_add":1,"val_to_add_2":2,"label":true,"conv_rate":null,"acc_rate":null,"avg_daily_trips":null,"conv_rate_plus_val1":null,"conv_rate_plus_val2":null}"#,
-            #"{"driver_id":7,"event_timestamp":"2026-01-01T01:00:00Z","val_to_add":1,"val_to_add_2":2,"label":null,"conv_rate":null,"acc_rate":null,"avg_daily_trips":null,"conv_rate_plus_val1":null,"conv_rate_plus_val2":null}"#,
-        ])
+        #expect(
+            lines == [
+                // 3h after the event: past the 2h ttl, so null; on-demand features follow.
+                #"{"driver_id":1,"event_timestamp":"2026-01-01T03:00:00Z","val_to_add":1,"val_to_add_2":2,"label":true,"conv_rate":null,"acc_rate":null,"avg_daily_trips":null,"conv_rate_plus_val1":null,"conv_rate_plus_val2":null}"#,
+                #"{"driver_id":7,"event_timestamp":"2026-01-01T01:00:00Z","val_to_add":1,"val_to_add_2":2,"label":null,"conv_rate":null,"acc_rate":null,"avg_daily_trips":null,"conv_rate_plus_val1":null,"conv_rate_plus_val2":null}"#,
+            ])
     }
 
     @Test func manifestDescribesTheSet() throws {
@@ -160,7 +217,9 @@ import Testing
         _ = try store.materialize(driverHourlyStats, mode: .range(start: nil, end: t("2026-01-02T00:00:00Z")))
         let request = "driver_id,event_timestamp\n1,2026-01-01T01:00:00Z\n1,2026-01-01T01:00:00Z\n"
         _ = try build(request)
-        let manifest = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.file("train.csv.manifest.json")))) as? [String: Any])
+        let manifest = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.file("train.csv.manifest.json"))))
+                as? [String: Any])
         let output = try #require(manifest["output"] as? [String: Any])
         #expect(output["rows"] as? Int == 2)
         #expect(output["sha256"] as? String == sha256(try Data(contentsOf: URL(fileURLWithPath: dir.file("train.csv")))))
@@ -175,8 +234,6 @@ import Testing
         #expect(materializations.first?["seq_watermark"] as? Int == 1)
     }
 }
-
-import Crypto
 
 func sha256(_ data: Data) -> String {
     SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()

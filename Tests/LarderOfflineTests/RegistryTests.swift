@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import LarderCore
 import Testing
+
 @testable import LarderOffline
 
 @Suite struct RegistryTests {
@@ -48,7 +49,9 @@ import Testing
             Feature(amount)
             if extraFeature { Feature("amount_x2", from: amount) { $0 * 2 } }
         }
-        return FeatureRepository { entity; source; view }
+        return FeatureRepository {
+            entity; source; view
+        }
     }
 
     @Test func changesMakeNewVersionsWithHistory() throws {
@@ -70,7 +73,10 @@ import Testing
         #expect(history[0].fingerprint != history[1].fingerprint)
 
         // Removing, then adding back, continues the version numbers.
-        let removal = try store.registry.plan(for: FeatureRepository { Self.entity; Self.source })
+        let removal = try store.registry.plan(
+            for: FeatureRepository {
+                Self.entity; Self.source
+            })
         #expect(removal.changes.map(\.change) == [.removed])
         try store.registry.apply(removal)
         #expect(try store.registry.definition(named: "payment_stats") == nil)
@@ -100,9 +106,14 @@ import Testing
 
         // A type change on a table with rows is refused, naming the problem.
         let retyped = Source("payments", columns: [Self.key, Column<Int64>("amount"), Column<String?>("note")])
-        let retypedView = FeatureView("payment_stats", entity: Self.entity, source: retyped, ttl: .hours(1)) { Feature(Column<Int64>("amount")) }
+        let retypedView = FeatureView("payment_stats", entity: Self.entity, source: retyped, ttl: .hours(1)) {
+            Feature(Column<Int64>("amount"))
+        }
         #expect {
-            try store.registry.plan(for: FeatureRepository { Self.entity; retyped; retypedView })
+            try store.registry.plan(
+                for: FeatureRepository {
+                    Self.entity; retyped; retypedView
+                })
         } throws: { error in
             "\(error)".contains("column amount: double changed to amount: int64 cannot be applied to a table with 1 rows")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+
 @testable import LarderOffline
 
 /// A fresh directory under the system temp dir, removed when the value is dropped.

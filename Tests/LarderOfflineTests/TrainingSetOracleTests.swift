@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import LarderCore
 import Testing
+
 @testable import LarderOffline
 
 /// Point-in-time correctness against a brute-force oracle written plainly here, on random
@@ -90,8 +91,9 @@ import Testing
                 order += 1
                 let created: Int64? = Bool.random(using: &rng) ? nil : base + Int64.random(in: 0..<4, using: &rng) * hour
                 let count: Int64? = Int.random(in: 0..<4, using: &rng) == 0 ? nil : Int64.random(in: 0..<100, using: &rng)
-                let e = Event(key: keys.randomElement(using: &rng)!, city: "", ts: randomTime(), created: created, order: order,
-                              value: Double(Int.random(in: 0..<1000, using: &rng)) / 8, count: count)
+                let e = Event(
+                    key: keys.randomElement(using: &rng)!, city: "", ts: randomTime(), created: created, order: order,
+                    value: Double(Int.random(in: 0..<1000, using: &rng)) / 8, count: count)
                 scoreEvents.append(e)
                 scoreCSV += "\(e.key),\(Self.iso(e.ts)),\(created.map(Self.iso) ?? ""),\(e.value),\(count.map(String.init) ?? "")\n"
             }
@@ -100,8 +102,9 @@ import Testing
             var levelCSV = "driver_id,event_timestamp,level\n"
             for _ in 0..<20 {
                 order += 1
-                let e = Event(key: keys.randomElement(using: &rng)!, city: "", ts: randomTime(), created: nil, order: order,
-                              value: Double(Int.random(in: 0..<10, using: &rng)), count: nil)
+                let e = Event(
+                    key: keys.randomElement(using: &rng)!, city: "", ts: randomTime(), created: nil, order: order,
+                    value: Double(Int.random(in: 0..<10, using: &rng)), count: nil)
                 levelEvents.append(e)
                 levelCSV += "\(e.key),\(Self.iso(e.ts)),\(Int64(e.value))\n"
             }
@@ -110,8 +113,9 @@ import Testing
             var ratingCSV = "driver_id,event_timestamp,city,rating\n"
             for _ in 0..<40 {
                 order += 1
-                let e = Event(key: keys.randomElement(using: &rng)!, city: cities.randomElement(using: &rng)!, ts: randomTime(),
-                              created: nil, order: order, value: Double(Int.random(in: 0..<50, using: &rng)) / 10, count: nil)
+                let e = Event(
+                    key: keys.randomElement(using: &rng)!, city: cities.randomElement(using: &rng)!, ts: randomTime(),
+                    created: nil, order: order, value: Double(Int.random(in: 0..<50, using: &rng)) / 10, count: nil)
                 ratingEvents.append(e)
                 ratingCSV += "\(e.key),\(Self.iso(e.ts)),\(e.city),\(e.value)\n"
             }
@@ -126,33 +130,45 @@ import Testing
         var requests: [(key: Int64, city: String, t: Int64, bonus: Int64)] = []
         for _ in 0..<300 {
             let key = Int.random(in: 0..<10, using: &rng) == 0 ? 99 : keys.randomElement(using: &rng)!
-            requests.append((key, cities.randomElement(using: &rng)!, randomTime() + Int64.random(in: -hour...hour, using: &rng), Int64.random(in: -5...5, using: &rng)))
+            requests.append(
+                (
+                    key, cities.randomElement(using: &rng)!, randomTime() + Int64.random(in: -hour...hour, using: &rng),
+                    Int64.random(in: -5...5, using: &rng)
+                ))
         }
         for e in scoreEvents.prefix(40) {
-            requests.append((e.key, "ams", e.ts + 7_200_000_000, 1))      // exactly ttl: still valid
-            requests.append((e.key, "ams", e.ts + 7_200_000_001, 1))      // ttl + 1 µs: expired
-            requests.append((e.key, "ams", e.ts, 0))                      // exactly at an event
+            requests.append((e.key, "ams", e.ts + 7_200_000_000, 1))  // exactly ttl: still valid
+            requests.append((e.key, "ams", e.ts + 7_200_000_001, 1))  // ttl + 1 µs: expired
+            requests.append((e.key, "ams", e.ts, 0))  // exactly at an event
         }
         for e in ratingEvents.prefix(20) {
             requests.append((e.key, e.city, e.ts + 1_800_000_000, 2))
             requests.append((e.key, e.city, e.ts + 1_800_000_001, 2))
         }
-        requests.append((1, "ams", base - hour, 3))                         // before all data
-        requests += requests.prefix(25)                                      // duplicates
+        requests.append((1, "ams", base - hour, 3))  // before all data
+        requests += requests.prefix(25)  // duplicates
         requests.shuffle(using: &rng)
 
         var requestCSV = "driver_id,city,event_timestamp,bonus,label\n"
         for (i, r) in requests.enumerated() { requestCSV += "\(r.key),\(r.city),\(Self.iso(r.t)),\(r.bonus),L\(i)\n" }
         let requestPath = dir.write("requests.csv", requestCSV)
 
-        let features = try Self.repository.resolve(references: ["score_view", "level_view:level", "rating_view:rating", "boosted:score_plus_bonus"])
+        let features = try Self.repository.resolve(references: [
+            "score_view", "level_view:level", "rating_view:rating", "boosted:score_plus_bonus",
+        ])
         let out = dir.file("train.csv")
         let summary = try TrainingSetBuilder(store: store, repository: Self.repository)
-            .build(TrainingSetRequest(features: features, rows: .file(path: requestPath, format: nil, timestampColumn: "event_timestamp"), output: out))
+            .build(
+                TrainingSetRequest(
+                    features: features, rows: .file(path: requestPath, format: nil, timestampColumn: "event_timestamp"), output: out))
         #expect(summary.rows == requests.count)
 
         let rows = try readCSV(out)
-        #expect(rows.first == ["driver_id", "city", "event_timestamp", "bonus", "label", "score", "count", "score_x10", "level", "rating", "score_plus_bonus"])
+        #expect(
+            rows.first == [
+                "driver_id", "city", "event_timestamp", "bonus", "label", "score", "count", "score_x10", "level", "rating",
+                "score_plus_bonus",
+            ])
         #expect(rows.count == requests.count + 1)
         for (i, r) in requests.enumerated() {
             let s = Self.oracle(scoreEvents, key: r.key, at: r.t, ttl: 7_200_000_000)
@@ -173,25 +189,31 @@ import Testing
         let dir = TemporaryDirectory()
         let store = try OfflineStore(path: dir.file("offline.sqlite"))
         try store.registry.apply(try store.registry.plan(for: Self.repository))
-        _ = try store.ingest(source: "levels", file: dir.write("l.csv", """
-            driver_id,event_timestamp,level
-            2,2026-01-01T00:00:00Z,5
-            1,2026-01-01T01:00:00Z,7
-            1,2026-01-01T03:00:00Z,8
-            3,2026-01-02T00:00:00Z,9
+        _ = try store.ingest(
+            source: "levels",
+            file: dir.write(
+                "l.csv",
+                """
+                driver_id,event_timestamp,level
+                2,2026-01-01T00:00:00Z,5
+                1,2026-01-01T01:00:00Z,7
+                1,2026-01-01T03:00:00Z,8
+                3,2026-01-02T00:00:00Z,9
 
-            """))
+                """))
         _ = try store.materialize(Self.levelView, mode: .range(start: nil, end: try Timestamp(rfc3339: "2026-02-01T00:00:00Z")))
         let out = dir.file("snap.csv")
-        _ = try TrainingSetBuilder(store: store, repository: Self.repository).build(TrainingSetRequest(
-            features: try Self.repository.resolve(references: ["level_view:level"]),
-            rows: .snapshot(at: try Timestamp(rfc3339: "2026-01-01T02:00:00Z")), output: out))
+        _ = try TrainingSetBuilder(store: store, repository: Self.repository).build(
+            TrainingSetRequest(
+                features: try Self.repository.resolve(references: ["level_view:level"]),
+                rows: .snapshot(at: try Timestamp(rfc3339: "2026-01-01T02:00:00Z")), output: out))
         // Driver 3 is not known yet at the instant; driver 1 has its value as of 01:00.
-        #expect(try readCSV(out) == [
-            ["driver_id", "event_timestamp", "level"],
-            ["1", "2026-01-01T02:00:00Z", "7"],
-            ["2", "2026-01-01T02:00:00Z", "5"],
-        ])
+        #expect(
+            try readCSV(out) == [
+                ["driver_id", "event_timestamp", "level"],
+                ["1", "2026-01-01T02:00:00Z", "7"],
+                ["2", "2026-01-01T02:00:00Z", "5"],
+            ])
     }
 }
 

@@ -15,24 +15,33 @@ import Testing
     }
 
     static let types: [ValueType] = [.int64, .double, .string, .bool, .timestamp]
-    static let layout = OnlineViewLayout(project: "test", view: "every_type", version: 3, keyTypes: [.int64, .string], featureTypes: types, ttl: 7_200_000_000)
+    static let layout = OnlineViewLayout(
+        project: "test", view: "every_type", version: 3, keyTypes: [.int64, .string], featureTypes: types, ttl: 7_200_000_000)
     /// No ttl: Redis keeps rows whatever their (old) event times.
-    static let forever = OnlineViewLayout(project: "test", view: "forever", version: 1, keyTypes: [.int64, .string], featureTypes: types, ttl: 0)
+    static let forever = OnlineViewLayout(
+        project: "test", view: "forever", version: 1, keyTypes: [.int64, .string], featureTypes: types, ttl: 0)
 
     static func row(_ keys: [Value], ts: Int64, created: Int64? = nil, seq: Int64 = 1, values: [Value]) -> FeatureRow {
-        FeatureRow(keys: keys, eventTime: Timestamp(microseconds: ts), createdTime: created.map(Timestamp.init(microseconds:)), sequence: seq, values: values)
+        FeatureRow(
+            keys: keys, eventTime: Timestamp(microseconds: ts), createdTime: created.map(Timestamp.init(microseconds:)), sequence: seq,
+            values: values)
     }
 
     @Test func everyTypeAndNullRoundTrips() throws {
         let cases: [[Value]] = [
             [.int64(.min), .double(-0.0), .string(""), .bool(false), .timestamp(Timestamp(microseconds: -1))],
-            [.int64(.max), .double(.greatestFiniteMagnitude), .string("ünï:cödé ✓\n\u{0}"), .bool(true), .timestamp(Timestamp(microseconds: 1_767_225_600_123_456))],
+            [
+                .int64(.max), .double(.greatestFiniteMagnitude), .string("ünï:cödé ✓\n\u{0}"), .bool(true),
+                .timestamp(Timestamp(microseconds: 1_767_225_600_123_456)),
+            ],
             [.null, .null, .null, .null, .null],
             [.int64(7), .null, .string(String(repeating: "x", count: 300)), .null, .timestamp(Timestamp(microseconds: 0))],
             [.int64(0), .double(0.1), .null, .bool(true), .null],
         ]
         for (i, values) in cases.enumerated() {
-            let original = Self.row([.int64(Int64(i)), .string("a:b%c")], ts: 1_767_225_600_000_000, created: i % 2 == 0 ? nil : 5, seq: Int64(i), values: values)
+            let original = Self.row(
+                [.int64(Int64(i)), .string("a:b%c")], ts: 1_767_225_600_000_000, created: i % 2 == 0 ? nil : 5, seq: Int64(i),
+                values: values)
             let encoded = OnlineRecord.ordering(of: original) + OnlineRecord.encode(original, types: Self.types)
             #expect(try OnlineRecord.decode(encoded, keys: original.keys, types: Self.types) == original)
             // Through Redis too.
@@ -43,13 +52,19 @@ import Testing
             try OnlineRecord.decode(Array(repeating: 0x30, count: 50), keys: [], types: Self.types)
         }
         // Corrupt records (every truncation, a huge string length) are errors, never crashes.
-        let sample = Self.row([.int64(1), .string("k")], ts: 5, values: [.int64(1), .double(2), .string("abc"), .bool(true), .timestamp(Timestamp(microseconds: 3))])
+        let sample = Self.row(
+            [.int64(1), .string("k")], ts: 5,
+            values: [.int64(1), .double(2), .string("abc"), .bool(true), .timestamp(Timestamp(microseconds: 3))])
         let stored = OnlineRecord.ordering(of: sample) + OnlineRecord.encode(sample, types: Self.types)
         for cut in OnlineRecord.orderingLength..<stored.count {
-            #expect(throws: OnlineRecord.DecodingError.self) { try OnlineRecord.decode(Array(stored[..<cut]), keys: sample.keys, types: Self.types) }
+            #expect(throws: OnlineRecord.DecodingError.self) {
+                try OnlineRecord.decode(Array(stored[..<cut]), keys: sample.keys, types: Self.types)
+            }
         }
-        var huge = OnlineRecord.ordering(of: sample) + OnlineRecord.encode(
-            Self.row([], ts: 5, values: [.null, .null, .string(""), .null, .null]), types: Self.types)
+        var huge =
+            OnlineRecord.ordering(of: sample)
+            + OnlineRecord.encode(
+                Self.row([], ts: 5, values: [.null, .null, .string(""), .null, .null]), types: Self.types)
         huge.removeLast()  // the empty string's length byte
         huge += [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]
         #expect(throws: OnlineRecord.DecodingError.self) { try OnlineRecord.decode(huge, keys: [], types: Self.types) }
@@ -58,7 +73,8 @@ import Testing
     @Test func keysAreNamespacedAndUnambiguous() {
         let layout = Self.layout
         #expect(String(decoding: layout.key(for: [.int64(1001), .string("ams")]), as: UTF8.self) == "larder:test:every_type:v3:1001:ams")
-        #expect(String(decoding: layout.key(for: [.int64(1), .string("a:b %")]), as: UTF8.self) == "larder:test:every_type:v3:1:a%3Ab%20%25")
+        #expect(
+            String(decoding: layout.key(for: [.int64(1), .string("a:b %")]), as: UTF8.self) == "larder:test:every_type:v3:1:a%3Ab%20%25")
         #expect(layout.key(for: [.int64(1), .string("a:b")]) != layout.key(for: [.int64(1), .string("a%3Ab")]))
     }
 
@@ -67,9 +83,9 @@ import Testing
             OnlineRecord.ordering(of: Self.row([], ts: ts, created: created, seq: seq, values: []))
         }
         #expect(ord(-5, nil, 1).lexicographicallyPrecedes(ord(3, nil, 1)))
-        #expect(ord(3, nil, 9).lexicographicallyPrecedes(ord(3, -100, 1)))   // any created beats none
+        #expect(ord(3, nil, 9).lexicographicallyPrecedes(ord(3, -100, 1)))  // any created beats none
         #expect(ord(3, 1, 9).lexicographicallyPrecedes(ord(3, 2, 1)))
-        #expect(ord(3, 2, 1).lexicographicallyPrecedes(ord(3, 2, 2)))         // then later ingested
+        #expect(ord(3, 2, 1).lexicographicallyPrecedes(ord(3, 2, 2)))  // then later ingested
     }
 
     @Test func olderWritesNeverReplaceNewerOnes() throws {
@@ -108,8 +124,8 @@ import Testing
         try store.writeSync([fresh, stale, gone], layout: Self.layout)
         let read = try store.readSync([fresh, stale, gone].map { (Self.layout, $0.keys) })
         #expect(read[0]?.status(at: now, ttl: ttl) == .present)
-        #expect(read[1]?.status(at: now, ttl: ttl) == .expired)    // kept for a grace period, reported expired
-        #expect(read[2] == nil)                                   // Redis dropped it: no pile-up
+        #expect(read[1]?.status(at: now, ttl: ttl) == .expired)  // kept for a grace period, reported expired
+        #expect(read[2] == nil)  // Redis dropped it: no pile-up
         // Exactly ttl old is still present (as offline).
         #expect(fresh.status(at: Timestamp(microseconds: fresh.eventTime.microseconds + ttl), ttl: ttl) == .present)
         #expect(fresh.status(at: Timestamp(microseconds: fresh.eventTime.microseconds + ttl + 1), ttl: ttl) == .expired)

@@ -191,7 +191,9 @@ struct RedisConnectionTests {
             server.stop()
             // Writing to a closed socket would raise SIGPIPE and kill the process if not ignored.
             for _ in 0..<3 {
-                let error = redisError { try connection.pipeline((0..<100).map { _ in [bytes("SET"), bytes("k"), [UInt8](repeating: 7, count: 10_000)] }) }
+                let error = redisError {
+                    try connection.pipeline((0..<100).map { _ in [bytes("SET"), bytes("k"), [UInt8](repeating: 7, count: 10_000)] })
+                }
                 #expect(error?.kind == "connectionLost")
             }
             #expect(connection.isBroken)

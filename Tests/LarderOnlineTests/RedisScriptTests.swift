@@ -1,6 +1,7 @@
-@testable import LarderOnline
 import LarderTestSupport
 import Testing
+
+@testable import LarderOnline
 
 @Suite("RedisScript", .timeLimit(.minutes(1)))
 struct RedisScriptTests {
@@ -25,7 +26,10 @@ struct RedisScriptTests {
         try await onDedicatedThread {
             let server = try RedisServer()
             let connection = try connect(server)
-            for source in ["return 1", Self.setAndCount.source, "return '\u{e9}t\u{e9} \u{1F600}'", String(repeating: "-- pad\n", count: 100) + "return 2"] {
+            for source in [
+                "return 1", Self.setAndCount.source, "return '\u{e9}t\u{e9} \u{1F600}'",
+                String(repeating: "-- pad\n", count: 100) + "return 2",
+            ] {
                 let script = RedisScript(source)
                 #expect(try connection.command("SCRIPT", "LOAD", source) == .bulk(bytes(script.sha1)))
             }

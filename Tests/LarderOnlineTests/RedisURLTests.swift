@@ -20,7 +20,8 @@ struct RedisURLTests {
         Valid(text: "REDIS://cache.internal:1/15", host: "cache.internal", port: 1, database: 15, username: nil, password: nil),
         Valid(text: "redis://:s3cret@host:6379/0", host: "host", port: 6379, database: 0, username: nil, password: "s3cret"),
         Valid(text: "redis://app:pw@host:7000/3", host: "host", port: 7000, database: 3, username: "app", password: "pw"),
-        Valid(text: "redis://us%65r:p%40ss%3Aw%2Frd%25@host", host: "host", port: 6379, database: 0, username: "user", password: "p@ss:w/rd%"),
+        Valid(
+            text: "redis://us%65r:p%40ss%3Aw%2Frd%25@host", host: "host", port: 6379, database: 0, username: "user", password: "p@ss:w/rd%"),
         Valid(text: "redis://:p%C3%A4ss@host:65535", host: "host", port: 65535, database: 0, username: nil, password: "päss"),
         Valid(text: "redis://:a@b@host:1/1", host: "host", port: 1, database: 1, username: nil, password: "a@b"),
         Valid(text: "redis://[::1]:6390/4", host: "::1", port: 6390, database: 4, username: nil, password: nil),

@@ -7,8 +7,9 @@ import LarderOnline
 import LarderServer
 import LarderTestSupport
 import Logging
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// A running service on a free port, over a fresh offline store and a real redis-server,
@@ -24,19 +25,25 @@ final class ServerHarness: @unchecked Sendable {
 
     /// The clock is fixed at the current minute: Redis expires keys by its real clock, so
     /// event times in tests must be near the real now.
-    init(apiToken: String? = nil, maxBodyBytes: Int = 1 << 20, now: Timestamp = Timestamp(microseconds: Timestamp.now().microseconds / 60_000_000 * 60_000_000)) async throws {
+    init(
+        apiToken: String? = nil, maxBodyBytes: Int = 1 << 20,
+        now: Timestamp = Timestamp(microseconds: Timestamp.now().microseconds / 60_000_000 * 60_000_000)
+    ) async throws {
         directory = try TemporaryDirectory()
         redis = try RedisServer()
         offline = try OfflineStore(path: directory.file("offline.sqlite"))
         try offline.registry.apply(try offline.registry.plan(for: Features.repository))
-        online = OnlineStore(client: RedisClient(configuration: .init(
-            url: try RedisURL(redis.url), poolSize: 2, connectTimeout: .milliseconds(500), commandTimeout: .milliseconds(500))))
+        online = OnlineStore(
+            client: RedisClient(
+                configuration: .init(
+                    url: try RedisURL(redis.url), poolSize: 2, connectTimeout: .milliseconds(500), commandTimeout: .milliseconds(500))))
         self.now = now
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         let server = try FeatureServer(
             repository: Features.repository, offline: offline, online: online,
-            configuration: ServerConfiguration(host: "127.0.0.1", port: 0, maxBodyBytes: maxBodyBytes, apiToken: apiToken, project: "test", clock: { now }),
+            configuration: ServerConfiguration(
+                host: "127.0.0.1", port: 0, maxBodyBytes: maxBodyBytes, apiToken: apiToken, project: "test", clock: { now }),
             logger: logger)
         let started = AsyncStream<Int>.makeStream()
         let app = server.makeApplication { port in started.continuation.yield(port) }

@@ -20,13 +20,18 @@ import Testing
         #expect((pushed.json as? [String: Any])?["rows"] as? Int == 3)
         #expect(try server.offline.registry.rowCount(source: "driver_stats") == 3)
 
-        let reply = try await server.post("/v1/features", #"""
+        let reply = try await server.post(
+            "/v1/features",
+            #"""
             {"service": "driver_ranking", "entities": [{"driver_id": 1001}, {"driver_id": 1002}, {"driver_id": 5}],
              "request": {"val_to_add": 1, "val_to_add_2": 2}}
             """#)
         #expect(reply.status == 200, "\(reply.text)")
         let body = try #require(reply.json as? [String: Any])
-        #expect(body["features"] as? [String] == ["conv_rate", "acc_rate", "avg_daily_trips", "conv_rate_plus_val1", "conv_rate_plus_val2", "fare_per_km"])
+        #expect(
+            body["features"] as? [String] == [
+                "conv_rate", "acc_rate", "avg_daily_trips", "conv_rate_plus_val1", "conv_rate_plus_val2", "fare_per_km",
+            ])
         let rows = try #require(body["rows"] as? [[String: Any]])
         #expect(rows.count == 3)
         func feature(_ row: Int, _ name: String) -> [String: Any] {
@@ -47,13 +52,17 @@ import Testing
         #expect((rows[2]["entity"] as? [String: Any])?["driver_id"] as? Int == 5)
 
         // Per-row request fields, a feature list, full names.
-        let perRow = try await server.post("/v1/features", #"""
+        let perRow = try await server.post(
+            "/v1/features",
+            #"""
             {"features": ["transformed_conv_rate:conv_rate_plus_val1", "driver_hourly_stats:conv_rate"], "full_names": true,
              "entities": [{"driver_id": 1001}, {"driver_id": 1001}], "request": [{"val_to_add": 10}, {"val_to_add": 20}]}
             """#)
         let perRowBody = try #require(perRow.json as? [String: Any])
         #expect(perRowBody["features"] as? [String] == ["transformed_conv_rate__conv_rate_plus_val1", "driver_hourly_stats__conv_rate"])
-        let values = (perRowBody["rows"] as? [[String: Any]])?.map { (($0["features"] as? [String: Any])?["transformed_conv_rate__conv_rate_plus_val1"] as? [String: Any])?["value"] as? Double }
+        let values = (perRowBody["rows"] as? [[String: Any]])?.map {
+            (($0["features"] as? [String: Any])?["transformed_conv_rate__conv_rate_plus_val1"] as? [String: Any])?["value"] as? Double
+        }
         #expect(values == [10.25, 20.25])
     }
 
@@ -61,7 +70,9 @@ import Testing
         let server = try await ServerHarness()
         defer { Task { await server.stop() } }
         _ = try await pushStats(server, [(1001, -10, 0.25), (1002, -180, 0.5)])
-        let reply = try await server.post("/get-online-features", #"""
+        let reply = try await server.post(
+            "/get-online-features",
+            #"""
             {"features": ["driver_hourly_stats:conv_rate", "driver_hourly_stats:avg_daily_trips"], "entities": {"driver_id": [1001, 1002, 3]}}
             """#)
         #expect(reply.status == 200, "\(reply.text)")
@@ -78,7 +89,9 @@ import Testing
         #expect((results[2]["values"] as? [Any])?.last is NSNull)
 
         // A feature service, request data as entity columns, full names.
-        let service = try await server.post("/get-online-features", #"""
+        let service = try await server.post(
+            "/get-online-features",
+            #"""
             {"feature_service": "driver_ranking", "full_feature_names": true,
              "entities": {"driver_id": [1001], "val_to_add": [1], "val_to_add_2": [2]}}
             """#)
@@ -94,20 +107,52 @@ import Testing
         ("/v1/features", #"[1, 2]"#, "the request body must be a JSON object, got an array"),
         ("/v1/features", #"{"entities": [{"driver_id": 1}]}"#, "give either a feature service or a list of features"),
         ("/v1/features", #"{"service": "nope", "entities": []}"#, "unknown feature service 'nope'"),
-        ("/v1/features", #"{"features": ["driver_hourly_stats:nope"], "entities": [{"driver_id": 1}]}"#, "view driver_hourly_stats has no feature 'nope'"),
-        ("/v1/features", #"{"features": ["driver_hourly_stats:conv_rate"], "entities": [{"driver_id": "1001"}]}"#, "entities[0].driver_id must be int64, got a string"),
-        ("/v1/features", #"{"features": ["driver_hourly_stats:conv_rate"], "entities": [{"driver_id": 1.5}]}"#, "entities[0].driver_id must be int64, got a number"),
-        ("/v1/features", #"{"features": ["driver_hourly_stats:conv_rate"], "entities": [{}]}"#, "entity row 0: missing join key 'driver_id'"),
-        ("/v1/features", #"{"features": ["driver_hourly_stats:conv_rate"], "entities": [{"driver_id": 1, "x": 2}]}"#, "entities[0]: unknown key 'x'"),
+        (
+            "/v1/features", #"{"features": ["driver_hourly_stats:nope"], "entities": [{"driver_id": 1}]}"#,
+            "view driver_hourly_stats has no feature 'nope'"
+        ),
+        (
+            "/v1/features", #"{"features": ["driver_hourly_stats:conv_rate"], "entities": [{"driver_id": "1001"}]}"#,
+            "entities[0].driver_id must be int64, got a string"
+        ),
+        (
+            "/v1/features", #"{"features": ["driver_hourly_stats:conv_rate"], "entities": [{"driver_id": 1.5}]}"#,
+            "entities[0].driver_id must be int64, got a number"
+        ),
+        (
+            "/v1/features", #"{"features": ["driver_hourly_stats:conv_rate"], "entities": [{}]}"#,
+            "entity row 0: missing join key 'driver_id'"
+        ),
+        (
+            "/v1/features", #"{"features": ["driver_hourly_stats:conv_rate"], "entities": [{"driver_id": 1, "x": 2}]}"#,
+            "entities[0]: unknown key 'x'"
+        ),
         ("/v1/features", #"{"service": "driver_ranking", "entities": [{"driver_id": 1}]}"#, "missing request field 'val_to_add'"),
-        ("/v1/features", #"{"service": "driver_ranking", "entities": [{"driver_id": 1}], "request": [{}, {}]}"#, "'request' has 2 objects for 1 entity rows"),
-        ("/get-online-features", #"{"features": ["driver_hourly_stats:conv_rate"], "entities": {"driver_id": [1, 2], "val_to_add": [1]}}"#, "unknown entity column 'val_to_add'"),
-        ("/get-online-features", #"{"features": ["driver_hourly_stats:conv_rate"], "entities": {"driver_id": [true]}}"#, "must be int64, got a boolean"),
+        (
+            "/v1/features", #"{"service": "driver_ranking", "entities": [{"driver_id": 1}], "request": [{}, {}]}"#,
+            "'request' has 2 objects for 1 entity rows"
+        ),
+        (
+            "/get-online-features",
+            #"{"features": ["driver_hourly_stats:conv_rate"], "entities": {"driver_id": [1, 2], "val_to_add": [1]}}"#,
+            "unknown entity column 'val_to_add'"
+        ),
+        (
+            "/get-online-features", #"{"features": ["driver_hourly_stats:conv_rate"], "entities": {"driver_id": [true]}}"#,
+            "must be int64, got a boolean"
+        ),
         ("/v1/push", #"{"source": "nope", "rows": [{}]}"#, "unknown source 'nope'"),
         ("/v1/push", #"{"source": "driver_stats", "rows": []}"#, "'rows' is empty"),
         ("/v1/push", #"{"source": "driver_stats"}"#, "a push needs 'source'"),
-        ("/v1/features", #"{"features": ["driver_hourly_stats:conv_rate"], "entities": [{"driver_id": 1}], "request": {"val_to_add": 1}}"#, "request field 'val_to_add' is not read by any requested on-demand feature"),
-        ("/v1/features", #"{"features": ["driver_hourly_stats:conv_rate"], "entities": [{"driver_id": 1}], "bogus": 1}"#, "unknown key 'bogus' in the request"),
+        (
+            "/v1/features",
+            #"{"features": ["driver_hourly_stats:conv_rate"], "entities": [{"driver_id": 1}], "request": {"val_to_add": 1}}"#,
+            "request field 'val_to_add' is not read by any requested on-demand feature"
+        ),
+        (
+            "/v1/features", #"{"features": ["driver_hourly_stats:conv_rate"], "entities": [{"driver_id": 1}], "bogus": 1}"#,
+            "unknown key 'bogus' in the request"
+        ),
     ])
     func malformedRequestsGet400WithAJSONError(path: String, body: String, message: String) async throws {
         let server = try await ServerHarness()
@@ -121,11 +166,26 @@ import Testing
         let server = try await ServerHarness()
         defer { Task { await server.stop() } }
         let cases: [(String, String)] = [
-            (#"{"driver_id": 1, "event_timestamp": "2026-01-03T12:00:00Z", "conv_rate": "x", "acc_rate": 0.5, "avg_daily_trips": 1}"#, "row 1: column 'conv_rate': expected double, got string"),
-            (#"{"driver_id": 1, "event_timestamp": "2026-01-03 12:00:00", "conv_rate": 1, "acc_rate": 0.5, "avg_daily_trips": 1}"#, "row 1: column 'event_timestamp'"),
-            (#"{"driver_id": 1, "event_timestamp": "2026-01-03T12:00:00Z", "acc_rate": 0.5, "avg_daily_trips": 1}"#, "row 1: column 'conv_rate': missing or null"),
-            (#"{"driver_id": 1, "event_timestamp": "2026-01-03T12:00:00Z", "conv_rate": 1, "acc_rate": 0.5, "avg_daily_trips": 1, "bonus": 3}"#, "row 1: column 'bonus': unknown column"),
-            (#"{"driver_id": 1, "event_timestamp": "2026-01-03T12:00:00Z", "conv_rate": [1], "acc_rate": 0.5, "avg_daily_trips": 1}"#, "values must be scalars"),
+            (
+                #"{"driver_id": 1, "event_timestamp": "2026-01-03T12:00:00Z", "conv_rate": "x", "acc_rate": 0.5, "avg_daily_trips": 1}"#,
+                "row 1: column 'conv_rate': expected double, got string"
+            ),
+            (
+                #"{"driver_id": 1, "event_timestamp": "2026-01-03 12:00:00", "conv_rate": 1, "acc_rate": 0.5, "avg_daily_trips": 1}"#,
+                "row 1: column 'event_timestamp'"
+            ),
+            (
+                #"{"driver_id": 1, "event_timestamp": "2026-01-03T12:00:00Z", "acc_rate": 0.5, "avg_daily_trips": 1}"#,
+                "row 1: column 'conv_rate': missing or null"
+            ),
+            (
+                #"{"driver_id": 1, "event_timestamp": "2026-01-03T12:00:00Z", "conv_rate": 1, "acc_rate": 0.5, "avg_daily_trips": 1, "bonus": 3}"#,
+                "row 1: column 'bonus': unknown column"
+            ),
+            (
+                #"{"driver_id": 1, "event_timestamp": "2026-01-03T12:00:00Z", "conv_rate": [1], "acc_rate": 0.5, "avg_daily_trips": 1}"#,
+                "values must be scalars"
+            ),
         ]
         let good = #"{"driver_id": 1, "event_timestamp": "2026-01-03T12:00:00Z", "conv_rate": 1, "acc_rate": 0.5, "avg_daily_trips": 1}"#
         for (bad, message) in cases {
@@ -134,7 +194,8 @@ import Testing
             #expect(reply.errorMessage?.contains(message) == true, "\(reply.text)")
         }
         #expect(try server.offline.registry.rowCount(source: "driver_stats") == 0)
-        let lookup = try await server.post("/v1/features", #"{"features": ["driver_hourly_stats:conv_rate"], "entities": [{"driver_id": 1}]}"#)
+        let lookup = try await server.post(
+            "/v1/features", #"{"features": ["driver_hourly_stats:conv_rate"], "entities": [{"driver_id": 1}]}"#)
         #expect(lookup.text.contains(#""status":"missing""#))
     }
 

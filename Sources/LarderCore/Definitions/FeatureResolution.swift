@@ -39,7 +39,8 @@ extension FeatureRepository {
         for reference in references {
             let parts = reference.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
             guard parts.count <= 2, !parts[0].isEmpty, parts.count == 1 || !parts[1].isEmpty else {
-                throw FeatureLookupError(description: "'\(reference)' is not a feature reference; write view:feature, e.g. driver_hourly_stats:conv_rate")
+                throw FeatureLookupError(
+                    description: "'\(reference)' is not a feature reference; write view:feature, e.g. driver_hourly_stats:conv_rate")
             }
             out += try resolve(selection: FeatureSelection(view: parts[0], features: parts.count == 2 ? [parts[1]] : nil))
         }
@@ -57,14 +58,17 @@ extension FeatureRepository {
             onDemand = true
         } else {
             let known = (featureViews.map(\.name) + onDemandViews.map(\.name)).joined(separator: ", ")
-            throw FeatureLookupError(description: "unknown feature view '\(selection.view)'; known views: \(known.isEmpty ? "none" : known)")
+            throw FeatureLookupError(
+                description: "unknown feature view '\(selection.view)'; known views: \(known.isEmpty ? "none" : known)")
         }
         guard let wanted = selection.features else {
             return available.map { ResolvedFeature(view: selection.view, feature: $0.0, type: $0.1, isOnDemand: onDemand) }
         }
         return try wanted.map { name throws(FeatureLookupError) in
             guard let match = available.first(where: { $0.0 == name }) else {
-                throw FeatureLookupError(description: "view \(selection.view) has no feature '\(name)'; its features: \(available.map(\.0).joined(separator: ", "))")
+                throw FeatureLookupError(
+                    description:
+                        "view \(selection.view) has no feature '\(name)'; its features: \(available.map(\.0).joined(separator: ", "))")
             }
             return ResolvedFeature(view: selection.view, feature: name, type: match.1, isOnDemand: onDemand)
         }

@@ -36,7 +36,10 @@ extension FeatureRepository {
         }
         func checkName(_ definition: String, _ what: String, _ name: String) {
             if !isSafeIdentifier(name) {
-                report(definition, "\(what) '\(name)' is not a safe name: use lower-case letters, digits and single underscores, starting with a letter (at most 63 characters)")
+                report(
+                    definition,
+                    "\(what) '\(name)' is not a safe name: use lower-case letters, digits and single underscores, starting with a letter (at most 63 characters)"
+                )
             }
         }
         func checkUnique(_ definition: String, _ what: String, _ names: [String]) {
@@ -87,7 +90,10 @@ extension FeatureRepository {
             for column in source.columns {
                 checkName(def, "column", column.name)
                 if column.name == source.eventTimestamp || column.name == source.createdTimestamp {
-                    report(def, "column '\(column.name)' repeats a timestamp column; timestamps are declared by eventTimestamp/createdTimestamp only")
+                    report(
+                        def,
+                        "column '\(column.name)' repeats a timestamp column; timestamps are declared by eventTimestamp/createdTimestamp only"
+                    )
                 }
             }
             checkUnique(def, "column", source.columns.map(\.name))
@@ -115,7 +121,10 @@ extension FeatureRepository {
                     continue
                 }
                 if column.type != key.type || column.nullable {
-                    report(def, "entity key '\(key.name)' is \(key.type) in entity \(view.entity.name) but \(column.type)\(column.nullable ? "?" : "") in source \(view.source.name)")
+                    report(
+                        def,
+                        "entity key '\(key.name)' is \(key.type) in entity \(view.entity.name) but \(column.type)\(column.nullable ? "?" : "") in source \(view.source.name)"
+                    )
                 }
             }
             let keyNames = Set(view.entity.joinKeys.map(\.name))
@@ -132,7 +141,10 @@ extension FeatureRepository {
                     if column.type != input.type || column.nullable != input.nullable {
                         let declared = "\(input.type)\(input.nullable ? "?" : "")"
                         let actual = "\(column.type)\(column.nullable ? "?" : "")"
-                        report(def, "feature '\(feature.name)' reads column '\(input.key)' as \(declared), but source \(view.source.name) declares it \(actual)")
+                        report(
+                            def,
+                            "feature '\(feature.name)' reads column '\(input.key)' as \(declared), but source \(view.source.name) declares it \(actual)"
+                        )
                     }
                 }
                 featureTypes["\(view.name):\(feature.name)"] = feature.type

@@ -44,7 +44,7 @@ public struct FeaturePlan: Sendable {
         for feature in features {
             if feature.isOnDemand {
                 guard let odfv = repository.onDemandView(named: feature.view),
-                      let f = odfv.features.first(where: { $0.name == feature.feature })
+                    let f = odfv.features.first(where: { $0.name == feature.feature })
                 else {
                     throw FeatureLookupError(description: "unknown on-demand feature '\(feature.reference)'")
                 }
@@ -81,7 +81,7 @@ public struct FeaturePlan: Sendable {
             if feature.isOnDemand {
                 let odfv = onDemand.first { $0.name == feature.view }!
                 guard let f = odfv.features.first(where: { $0.name == feature.feature }),
-                      let evaluate = f.transformation.evaluator(for: layout)
+                    let evaluate = f.transformation.evaluator(for: layout)
                 else {
                     throw FeatureLookupError(description: "on-demand feature \(feature.reference) reads an input that no view provides")
                 }
@@ -104,7 +104,7 @@ public struct FeaturePlan: Sendable {
         self.viewIndex = features.map { f in f.isOnDemand ? -1 : viewNames.firstIndex(of: f.view)! }
         self.onDemandInputViews = features.map { f in
             guard f.isOnDemand, let odfv = onDemand.first(where: { $0.name == f.view }),
-                  let feature = odfv.features.first(where: { $0.name == f.feature })
+                let feature = odfv.features.first(where: { $0.name == f.feature })
             else { return [] }
             let names = Set(feature.transformation.inputs.filter { $0.key.contains(":") }.map { String($0.key.split(separator: ":")[0]) })
             return viewNames.indices.filter { names.contains(viewNames[$0]) }

@@ -47,7 +47,9 @@ extension DefinitionSpec {
         case (.featureView(let a), .featureView(let b)):
             field("entity", a.entity, b.entity)
             if a.joinKeys != b.joinKeys {
-                out.append("join keys: \(a.joinKeys.map(\.description).joined(separator: ", ")) -> \(b.joinKeys.map(\.description).joined(separator: ", "))")
+                out.append(
+                    "join keys: \(a.joinKeys.map(\.description).joined(separator: ", ")) -> \(b.joinKeys.map(\.description).joined(separator: ", "))"
+                )
             }
             field("source", a.source, b.source)
             field("ttl", a.ttlMicroseconds, b.ttlMicroseconds) { Duration.compact(microseconds: $0) }

@@ -35,11 +35,13 @@ extension OfflineStore {
         typed.reserveCapacity(rows.count)
         for (r, row) in rows.enumerated() {
             for key in row.keys where !stored.contains(where: { $0.name == key }) {
-                throw AppendError(row: r, column: key, reason: "unknown column; the source's columns are \(stored.map(\.name).joined(separator: ", "))")
+                throw AppendError(
+                    row: r, column: key, reason: "unknown column; the source's columns are \(stored.map(\.name).joined(separator: ", "))")
             }
-            typed.append(try stored.map { column throws(AppendError) in
-                try Self.convert(row[column.name] ?? .null, to: column, row: r)
-            })
+            typed.append(
+                try stored.map { column throws(AppendError) in
+                    try Self.convert(row[column.name] ?? .null, to: column, row: r)
+                })
         }
         let placeholders = Array(repeating: "?", count: stored.count + 1).joined(separator: ", ")
         let sql = "INSERT INTO \(table.name) (_ingest, \(stored.map(\.name).joined(separator: ", "))) VALUES (\(placeholders))"
@@ -63,14 +65,16 @@ extension OfflineStore {
                     guard rc == SQLITE_DONE else { throw OfflineStoreError("appending to \(table.name): \(SQLiteValues.message(s))") }
                     guard case .timestamp(let event) = values[0] else { continue }
                     let created: Timestamp? = if hasCreated, case .timestamp(let c) = values[1] { c } else { nil }
-                    out.append(SourceRow(
-                        values: Array(values.dropFirst(hasCreated ? 2 : 1)), eventTime: event, createdTime: created,
-                        sequence: db.lastInsertedRowID))
+                    out.append(
+                        SourceRow(
+                            values: Array(values.dropFirst(hasCreated ? 2 : 1)), eventTime: event, createdTime: created,
+                            sequence: db.lastInsertedRowID))
                 }
             }
             if let first = out.first, let last = out.last {
                 try db.execute(
-                    sql: "UPDATE larder_ingests SET first_seq = ?, last_seq = ? WHERE id = ?", arguments: [first.sequence, last.sequence, ingestID])
+                    sql: "UPDATE larder_ingests SET first_seq = ?, last_seq = ? WHERE id = ?",
+                    arguments: [first.sequence, last.sequence, ingestID])
             }
             return out
         }

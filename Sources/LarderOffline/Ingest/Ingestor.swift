@@ -39,7 +39,8 @@ extension OfflineStore {
     ) throws -> IngestSummary {
         let spec = try registry.source(named: source)
         guard let format = format ?? InputFormat.infer(fromPath: path) else {
-            throw IngestError(file: path, reason: "cannot tell the format from the file name; name it .csv or .jsonl, or pass --format csv|jsonl")
+            throw IngestError(
+                file: path, reason: "cannot tell the format from the file name; name it .csv or .jsonl, or pass --format csv|jsonl")
         }
         let started = Date()
         let file = try InputFile(path: path)
@@ -66,11 +67,14 @@ extension OfflineStore {
             case .jsonl: rows = try writer.copyJSONLines(JSONLinesReader(file: file), progress: progress, totalBytes: file.size)
             }
             if rows == 0 && !allowEmpty {
-                throw IngestError(file: path, reason: "the file has no data rows; nothing was ingested (pass --allow-empty to accept an empty file)")
+                throw IngestError(
+                    file: path, reason: "the file has no data rows; nothing was ingested (pass --allow-empty to accept an empty file)")
             }
             try db.execute(
                 sql: "UPDATE larder_ingests SET rows = ?, first_seq = ?, last_seq = ?, finished_at = ? WHERE id = ?",
-                arguments: [rows, rows > 0 ? firstSeq : nil, rows > 0 ? firstSeq + Int64(rows) - 1 : nil, Timestamp.now().microseconds, ingestID])
+                arguments: [
+                    rows, rows > 0 ? firstSeq : nil, rows > 0 ? firstSeq + Int64(rows) - 1 : nil, Timestamp.now().microseconds, ingestID,
+                ])
             summary.rows = rows
             if rows > 0 { summary.sequences = firstSeq...(firstSeq + Int64(rows) - 1) }
         }
@@ -119,13 +123,18 @@ private struct RowWriter {
                 throw IngestError(file: path, line: line, reason: "column '\(name)' appears twice in the header")
             }
             guard let k = known.firstIndex(of: name) else {
-                throw IngestError(file: path, line: line, reason: "unknown column '\(name)'; the source's columns are \(known.joined(separator: ", "))")
+                throw IngestError(
+                    file: path, line: line, reason: "unknown column '\(name)'; the source's columns are \(known.joined(separator: ", "))")
             }
             out.append(k)
         }
         let missing = columns.filter { !$0.nullable && !seen.contains($0.name) }.map(\.name)
         if !missing.isEmpty {
-            throw IngestError(file: path, line: line, reason: "missing column\(missing.count > 1 ? "s" : "") \(missing.map { "'\($0)'" }.joined(separator: ", ")); the source's columns are \(known.joined(separator: ", "))")
+            throw IngestError(
+                file: path, line: line,
+                reason:
+                    "missing column\(missing.count > 1 ? "s" : "") \(missing.map { "'\($0)'" }.joined(separator: ", ")); the source's columns are \(known.joined(separator: ", "))"
+            )
         }
         // Nullable columns absent from the file stay bound to null for every row.
         for (k, column) in columns.enumerated() where !seen.contains(column.name) {
@@ -141,7 +150,9 @@ private struct RowWriter {
         var names: [String] = []
         for i in 0..<reader.fieldCount {
             guard FieldParsing.isValidUTF8(reader.field(i)) else {
-                throw IngestError(file: path, line: reader.recordLine, value: FieldParsing.display(reader.field(i)), reason: "the header is not valid UTF-8")
+                throw IngestError(
+                    file: path, line: reader.recordLine, value: FieldParsing.display(reader.field(i)),
+                    reason: "the header is not valid UTF-8")
             }
             names.append(reader.fieldString(i).trimmingCharacters(in: .whitespaces))
         }
@@ -153,7 +164,8 @@ private struct RowWriter {
         while try reader.next() {
             let line = reader.recordLine
             guard reader.fieldCount == expected else {
-                throw IngestError(file: path, line: line, reason: "expected \(expected) fields as in the header, found \(reader.fieldCount)")
+                throw IngestError(
+                    file: path, line: line, reason: "expected \(expected) fields as in the header, found \(reader.fieldCount)")
             }
             for f in 0..<expected {
                 let bytes = reader.field(f)
@@ -200,7 +212,9 @@ private struct RowWriter {
             }
         case .string:
             guard FieldParsing.isValidUTF8(bytes) else { throw bad("not valid UTF-8") }
-            sqlite3_bind_text(statement, parameter, UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(bytes.count), Self.transient)
+            sqlite3_bind_text(
+                statement, parameter, UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(bytes.count),
+                Self.transient)
         }
     }
 
@@ -214,7 +228,9 @@ private struct RowWriter {
             for member in reader.members {
                 let (key, value) = (member.key, member.value)
                 guard let k = byName[key] else {
-                    throw IngestError(file: path, line: line, reason: "unknown column '\(key)'; the source's columns are \(columns.map(\.name).joined(separator: ", "))")
+                    throw IngestError(
+                        file: path, line: line,
+                        reason: "unknown column '\(key)'; the source's columns are \(columns.map(\.name).joined(separator: ", "))")
                 }
                 guard !present[k] else {
                     throw IngestError(file: path, line: line, column: key, reason: "appears twice in the object")
@@ -263,13 +279,14 @@ private struct RowWriter {
                 throw bad(error.reason)
             }
         case (let other, let type):
-            let wanted = switch type {
-            case .int64: "an integer within 64 bits"
-            case .double: "a number"
-            case .bool: "true or false"
-            case .string: "a string"
-            case .timestamp: "an RFC 3339 string"
-            }
+            let wanted =
+                switch type {
+                case .int64: "an integer within 64 bits"
+                case .double: "a number"
+                case .bool: "true or false"
+                case .string: "a string"
+                case .timestamp: "an RFC 3339 string"
+                }
             throw bad("\(other.typeName), but the column is \(type): expected \(wanted)")
         }
     }

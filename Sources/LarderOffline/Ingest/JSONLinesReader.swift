@@ -58,7 +58,9 @@ final class JSONLinesReader {
                 throw IngestError(file: file.path, line: line, reason: "each line must be one JSON object, got \(value.typeName)")
             }
             for member in object where member.value.scalar == nil {
-                throw IngestError(file: file.path, line: line, column: member.key, reason: "\(member.value.typeName): values must be strings, numbers, booleans or null")
+                throw IngestError(
+                    file: file.path, line: line, column: member.key,
+                    reason: "\(member.value.typeName): values must be strings, numbers, booleans or null")
             }
             members = object
             return true

@@ -33,7 +33,8 @@ struct FeatureTable: Sendable {
     /// `INSERT OR REPLACE` of one row: `_seq`, keys, event time, created time, features.
     var upsertSQL: String {
         let columns = ["_seq"] + keyNames + ["_event_ts", "_created_ts"] + view.features.map(\.name)
-        return "INSERT OR REPLACE INTO \(name) (\(columns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))"
+        return
+            "INSERT OR REPLACE INTO \(name) (\(columns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))"
     }
 
     /// The latest row of one entity before an end: parameters are the keys then the end

@@ -12,9 +12,10 @@ extension OfflineStore {
     /// The last successful online push of a view version, if any.
     public func onlinePushState(view: String, version: Int) throws -> OnlinePushState? {
         try db.read { db in
-            guard let row = try Row.fetchOne(
-                db, sql: "SELECT online_seq_watermark, online_end FROM larder_materializations WHERE view = ? AND version = ?",
-                arguments: [view, version]),
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT online_seq_watermark, online_end FROM larder_materializations WHERE view = ? AND version = ?",
+                    arguments: [view, version]),
                 let seq = row["online_seq_watermark"] as Int64?, let end = row["online_end"] as Int64?
             else { return nil }
             return OnlinePushState(seqWatermark: seq, end: Timestamp(microseconds: end))
@@ -54,10 +55,11 @@ extension OfflineStore {
             var skipScan = false
             if let since = changedSince {
                 let columns = table.keyNames.joined(separator: ", ")
-                keys = try db.makeStatement(sql: """
-                    SELECT DISTINCT \(columns) FROM \(table.name)
-                    WHERE _seq > ? OR (_event_ts >= ? AND _event_ts < ?) ORDER BY \(columns)
-                    """)
+                keys = try db.makeStatement(
+                    sql: """
+                        SELECT DISTINCT \(columns) FROM \(table.name)
+                        WHERE _seq > ? OR (_event_ts >= ? AND _event_ts < ?) ORDER BY \(columns)
+                        """)
                 try keys.setArguments([since.seqWatermark, since.end.microseconds, end.microseconds])
             } else {
                 keys = try db.makeStatement(sql: table.firstKeySQL)
@@ -85,9 +87,10 @@ extension OfflineStore {
                     if sqlite3_step(s) == SQLITE_ROW {
                         let created = sqlite3_column_type(s, 1) == SQLITE_NULL ? nil : Timestamp(microseconds: sqlite3_column_int64(s, 1))
                         let values = spec.features.enumerated().map { i, f in SQLiteValues.read(s, Int32(i + 3), as: f.type) }
-                        batch.append(FeatureRow(
-                            keys: key, eventTime: Timestamp(microseconds: sqlite3_column_int64(s, 0)), createdTime: created,
-                            sequence: sqlite3_column_int64(s, 2), values: values))
+                        batch.append(
+                            FeatureRow(
+                                keys: key, eventTime: Timestamp(microseconds: sqlite3_column_int64(s, 0)), createdTime: created,
+                                sequence: sqlite3_column_int64(s, 2), values: values))
                     }
                     sqlite3_reset(s)
                     if batch.count >= batchSize {

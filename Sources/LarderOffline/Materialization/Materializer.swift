@@ -38,7 +38,8 @@ extension OfflineStore {
             throw OfflineStoreError("feature view \(view.name) is not registered; run `larder apply`")
         }
         guard registered.fingerprint == DefinitionSpec.featureView(view.spec).fingerprint else {
-            throw OfflineStoreError("feature view \(view.name) in features/ differs from the registered v\(registered.version); run `larder apply` first")
+            throw OfflineStoreError(
+                "feature view \(view.name) in features/ differs from the registered v\(registered.version); run `larder apply` first")
         }
         return (spec, registered.version)
     }
@@ -102,7 +103,8 @@ extension OfflineStore {
                 let start = start ?? firstEvent.map(Timestamp.init(microseconds:)) ?? end
                 guard start <= end else { throw OfflineStoreError("the range is empty: --start \(start) is after --end \(end)") }
                 passes.append(("\(ts) >= ? AND \(ts) < ?", [start.microseconds, end.microseconds]))
-                newState = MaterializationState(view: spec.name, version: version, start: start, end: end, seqWatermark: maxSeq, updatedAt: now)
+                newState = MaterializationState(
+                    view: spec.name, version: version, start: start, end: end, seqWatermark: maxSeq, updatedAt: now)
                 if let old {
                     if start <= old.start && end >= old.end {
                         // The new range covers the old one: it is the new coverage.
@@ -122,12 +124,14 @@ extension OfflineStore {
                 incremental = true
                 passes.append(("_seq > ? AND \(ts) < ?", [old.seqWatermark, end.microseconds]))
                 passes.append(("_seq <= ? AND \(ts) >= ? AND \(ts) < ?", [old.seqWatermark, old.end.microseconds, end.microseconds]))
-                newState = MaterializationState(view: spec.name, version: version, start: old.start, end: end, seqWatermark: maxSeq, updatedAt: now)
+                newState = MaterializationState(
+                    view: spec.name, version: version, start: old.start, end: end, seqWatermark: maxSeq, updatedAt: now)
             }
 
             var total = 0
             for pass in passes {
-                total += try Int.fetchOne(db, sql: "SELECT count(*) FROM \(sourceTable.name) WHERE \(pass.sql)", arguments: pass.arguments) ?? 0
+                total +=
+                    try Int.fetchOne(db, sql: "SELECT count(*) FROM \(sourceTable.name) WHERE \(pass.sql)", arguments: pass.arguments) ?? 0
             }
             // When the run rewrites a large part of the table (a first run, a full re-run), write
             // without the index and rebuild it after, from sorted data: several times faster
@@ -152,36 +156,36 @@ extension OfflineStore {
                 try select.setArguments(pass.arguments)
                 let s = select.sqliteStatement
                 try withExtendedLifetime((select, upsertStatement)) {
-                while true {
-                    let rc = sqlite3_step(s)
-                    if rc == SQLITE_DONE { break }
-                    guard rc == SQLITE_ROW else { throw OfflineStoreError("reading source \(source.name): \(SQLiteValues.message(s))") }
-                    for (i, column) in source.columns.enumerated() {
-                        values[i] = SQLiteValues.read(s, columnOffset + Int32(i), as: column.type)
+                    while true {
+                        let rc = sqlite3_step(s)
+                        if rc == SQLITE_DONE { break }
+                        guard rc == SQLITE_ROW else { throw OfflineStoreError("reading source \(source.name): \(SQLiteValues.message(s))") }
+                        for (i, column) in source.columns.enumerated() {
+                            values[i] = SQLiteValues.read(s, columnOffset + Int32(i), as: column.type)
+                        }
+                        sqlite3_bind_int64(upsert, 1, sqlite3_column_int64(s, 0))
+                        var p: Int32 = 2
+                        for position in keyPositions {
+                            SQLiteValues.bind(upsert, p, values[position])
+                            p += 1
+                        }
+                        sqlite3_bind_int64(upsert, p, sqlite3_column_int64(s, 1))
+                        if hasCreated && sqlite3_column_type(s, 2) != SQLITE_NULL {
+                            sqlite3_bind_int64(upsert, p + 1, sqlite3_column_int64(s, 2))
+                        } else {
+                            sqlite3_bind_null(upsert, p + 1)
+                        }
+                        p += 2
+                        for evaluate in evaluators {
+                            SQLiteValues.bind(upsert, p, evaluate(values))
+                            p += 1
+                        }
+                        let done = sqlite3_step(upsert)
+                        sqlite3_reset(upsert)
+                        guard done == SQLITE_DONE else { throw OfflineStoreError("writing \(table.name): \(SQLiteValues.message(upsert))") }
+                        rows += 1
+                        if rows & 0x3FFF == 0 { progress?(MaterializationProgress(view: spec.name, rows: rows, totalRows: total)) }
                     }
-                    sqlite3_bind_int64(upsert, 1, sqlite3_column_int64(s, 0))
-                    var p: Int32 = 2
-                    for position in keyPositions {
-                        SQLiteValues.bind(upsert, p, values[position])
-                        p += 1
-                    }
-                    sqlite3_bind_int64(upsert, p, sqlite3_column_int64(s, 1))
-                    if hasCreated && sqlite3_column_type(s, 2) != SQLITE_NULL {
-                        sqlite3_bind_int64(upsert, p + 1, sqlite3_column_int64(s, 2))
-                    } else {
-                        sqlite3_bind_null(upsert, p + 1)
-                    }
-                    p += 2
-                    for evaluate in evaluators {
-                        SQLiteValues.bind(upsert, p, evaluate(values))
-                        p += 1
-                    }
-                    let done = sqlite3_step(upsert)
-                    sqlite3_reset(upsert)
-                    guard done == SQLITE_DONE else { throw OfflineStoreError("writing \(table.name): \(SQLiteValues.message(upsert))") }
-                    rows += 1
-                    if rows & 0x3FFF == 0 { progress?(MaterializationProgress(view: spec.name, rows: rows, totalRows: total)) }
-                }
                 }
             }
             progress?(MaterializationProgress(view: spec.name, rows: rows, totalRows: total))
@@ -194,15 +198,21 @@ extension OfflineStore {
                     ON CONFLICT (view, version) DO UPDATE SET covered_start = excluded.covered_start,
                         covered_end = excluded.covered_end, seq_watermark = excluded.seq_watermark, updated_at = excluded.updated_at
                     """,
-                arguments: [spec.name, version, newState.start.microseconds, newState.end.microseconds, newState.seqWatermark, now.microseconds])
+                arguments: [
+                    spec.name, version, newState.start.microseconds, newState.end.microseconds, newState.seqWatermark, now.microseconds,
+                ])
             try db.execute(
                 sql: """
                     INSERT INTO larder_materialization_runs (view, version, incremental, range_start, range_end, rows, started_at, finished_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [spec.name, version, incremental ? 1 : 0, newState.start.microseconds, newState.end.microseconds, rows, now.microseconds, Timestamp.now().microseconds])
+                arguments: [
+                    spec.name, version, incremental ? 1 : 0, newState.start.microseconds, newState.end.microseconds, rows, now.microseconds,
+                    Timestamp.now().microseconds,
+                ])
             return MaterializationSummary(
-                view: spec.name, version: version, rows: rows, seconds: Date().timeIntervalSince(started), state: newState, incremental: incremental)
+                view: spec.name, version: version, rows: rows, seconds: Date().timeIntervalSince(started), state: newState,
+                incremental: incremental)
         }
     }
 }

@@ -68,7 +68,8 @@ struct RequestFile {
             guard try csv!.next() else { return false }
             line = csv!.recordLine
             guard csv!.fieldCount == columns.count else {
-                throw IngestError(file: path, line: line, reason: "expected \(columns.count) fields as in the header, found \(csv!.fieldCount)")
+                throw IngestError(
+                    file: path, line: line, reason: "expected \(columns.count) fields as in the header, found \(csv!.fieldCount)")
             }
             return true
         }
@@ -83,7 +84,8 @@ struct RequestFile {
             for member in jsonl.members {
                 let (key, value) = (member.key, member.value)
                 guard let i = jsonIndex[key] else {
-                    throw IngestError(file: path, line: line, reason: "key '\(key)' is not in the first line; every line must use the first line's keys")
+                    throw IngestError(
+                        file: path, line: line, reason: "key '\(key)' is not in the first line; every line must use the first line's keys")
                 }
                 jsonRow[i] = value
             }

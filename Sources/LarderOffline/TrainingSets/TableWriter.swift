@@ -23,7 +23,7 @@ final class TableWriter {
         self.columns = columns
         let directory = (destination as NSString).deletingLastPathComponent
         temporary = (directory.isEmpty ? "." : directory) + "/.\((destination as NSString).lastPathComponent).tmp-\(getpid())"
-        guard FileManager.default.createFile(atPath: temporary, contents: nil) , let handle = FileHandle(forWritingAtPath: temporary) else {
+        guard FileManager.default.createFile(atPath: temporary, contents: nil), let handle = FileHandle(forWritingAtPath: temporary) else {
             throw OfflineStoreError("cannot write \(destination): cannot create a file in \(directory.isEmpty ? "." : directory)")
         }
         self.handle = handle

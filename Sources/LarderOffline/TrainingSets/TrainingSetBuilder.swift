@@ -21,7 +21,10 @@ public struct TrainingSetRequest: Sendable {
     /// Recorded in the manifest.
     public var commandLine: [String]
 
-    public init(features: [ResolvedFeature], rows: Rows, output: String, outputFormat: InputFormat? = nil, fullNames: Bool = false, commandLine: [String] = []) {
+    public init(
+        features: [ResolvedFeature], rows: Rows, output: String, outputFormat: InputFormat? = nil, fullNames: Bool = false,
+        commandLine: [String] = []
+    ) {
         self.features = features
         self.rows = rows
         self.output = output
@@ -77,7 +80,9 @@ public struct TrainingSetBuilder {
         var statement: Statement? = nil
     }
 
-    public func build(_ request: TrainingSetRequest, progress: (@Sendable (TrainingSetProgress) -> Void)? = nil) throws -> TrainingSetSummary {
+    public func build(_ request: TrainingSetRequest, progress: (@Sendable (TrainingSetProgress) -> Void)? = nil) throws
+        -> TrainingSetSummary
+    {
         let started = Date()
         guard let format = request.outputFormat ?? InputFormat.infer(fromPath: request.output) else {
             throw OfflineStoreError("cannot tell the output format from \(request.output); name it .csv or .jsonl, or pass --format")
@@ -93,7 +98,7 @@ public struct TrainingSetBuilder {
         let onDemand = plan.onDemandViews
         for odfv in onDemand {
             guard let registered = try store.registry.definition(named: odfv.name),
-                  registered.fingerprint == DefinitionSpec.onDemandView(odfv.spec).fingerprint
+                registered.fingerprint == DefinitionSpec.onDemandView(odfv.spec).fingerprint
             else { throw OfflineStoreError("on-demand view \(odfv.name) in features/ is not what is registered; run `larder apply` first") }
         }
 
@@ -110,17 +115,22 @@ public struct TrainingSetBuilder {
             for (i, (view, spec, version, source)) in registered.enumerated() {
                 let name = view.name
                 guard let state = try OfflineStore.state(db, view: name, version: version) else {
-                    throw OfflineStoreError("feature view \(name) (v\(version)) has not been materialized; run `larder materialize --views \(name)`")
+                    throw OfflineStoreError(
+                        "feature view \(name) (v\(version)) has not been materialized; run `larder materialize --views \(name)`")
                 }
-                let pending = try Int.fetchOne(
-                    db, sql: "SELECT count(*) FROM source_\(source.name) WHERE _seq > ? AND \(source.eventTimestamp) < ?",
-                    arguments: [state.seqWatermark, state.end.microseconds]) ?? 0
+                let pending =
+                    try Int.fetchOne(
+                        db, sql: "SELECT count(*) FROM source_\(source.name) WHERE _seq > ? AND \(source.eventTimestamp) < ?",
+                        arguments: [state.seqWatermark, state.end.microseconds]) ?? 0
                 if pending > 0 {
-                    throw OfflineStoreError("\(pending) rows were ingested into \(source.name) after feature view \(name) was last materialized; run `larder materialize --incremental`")
+                    throw OfflineStoreError(
+                        "\(pending) rows were ingested into \(source.name) after feature view \(name) was last materialized; run `larder materialize --incremental`"
+                    )
                 }
-                joins.append(ViewJoin(
-                    view: view, spec: spec, version: version, table: FeatureTable(view: spec, version: version), state: state,
-                    ttl: spec.ttlMicroseconds, offset: plan.viewOffsets[i]))
+                joins.append(
+                    ViewJoin(
+                        view: view, spec: spec, version: version, table: FeatureTable(view: spec, version: version), state: state,
+                        ttl: spec.ttlMicroseconds, offset: plan.viewOffsets[i]))
             }
             let featureCount = plan.viewValueCount
             let requestFields = plan.requestFields
@@ -132,24 +142,35 @@ public struct TrainingSetBuilder {
             switch request.rows {
             case .file(let path, let fileFormat, let timestampColumn):
                 guard let inputFormat = fileFormat ?? InputFormat.infer(fromPath: path) else {
-                    throw IngestError(file: path, reason: "cannot tell the format of the request file; name it .csv or .jsonl, or pass --entities-format")
+                    throw IngestError(
+                        file: path, reason: "cannot tell the format of the request file; name it .csv or .jsonl, or pass --entities-format")
                 }
                 var requests = try RequestFile(path: path, format: inputFormat, hashing: true)
                 let columns = requests.columns
                 guard let tsColumn = columns.firstIndex(of: timestampColumn) else {
-                    throw IngestError(file: path, line: 1, reason: "no '\(timestampColumn)' column: the request file needs the instant of each row (or pass --timestamp-column NAME)")
+                    throw IngestError(
+                        file: path, line: 1,
+                        reason:
+                            "no '\(timestampColumn)' column: the request file needs the instant of each row (or pass --timestamp-column NAME)"
+                    )
                 }
                 for i in joins.indices {
                     joins[i].keyColumns = try joins[i].spec.joinKeys.map { key in
                         guard let c = columns.firstIndex(of: key.name) else {
-                            throw IngestError(file: path, line: 1, reason: "no '\(key.name)' column: feature view \(joins[i].spec.name) is keyed by \(joins[i].spec.joinKeys.map(\.name).joined(separator: ", "))")
+                            throw IngestError(
+                                file: path, line: 1,
+                                reason:
+                                    "no '\(key.name)' column: feature view \(joins[i].spec.name) is keyed by \(joins[i].spec.joinKeys.map(\.name).joined(separator: ", "))"
+                            )
                         }
                         return c
                     }
                 }
                 let fieldColumns = try requestFields.map { field in
                     guard let c = columns.firstIndex(of: field.key) else {
-                        throw IngestError(file: path, line: 1, reason: "no '\(field.key)' column: on-demand features read the request field \(field.key) (\(field.type))")
+                        throw IngestError(
+                            file: path, line: 1,
+                            reason: "no '\(field.key)' column: on-demand features read the request field \(field.key) (\(field.type))")
                     }
                     return c
                 }
@@ -158,13 +179,18 @@ public struct TrainingSetBuilder {
                 var row = plan.emptyRow()
                 while try requests.next() {
                     guard case .timestamp(let t) = try requests.value(tsColumn, as: .timestamp) else {
-                        throw IngestError(file: path, line: requests.line, column: timestampColumn, reason: "empty; every request row needs an instant")
+                        throw IngestError(
+                            file: path, line: requests.line, column: timestampColumn, reason: "empty; every request row needs an instant")
                     }
                     for join in joins {
                         try Self.checkCovered(join, at: t, line: requests.line, file: path)
                         let keys = try join.spec.joinKeys.enumerated().map { k, key in
                             let v = try requests.value(join.keyColumns[k], as: key.type)
-                            if v.isNull { throw IngestError(file: path, line: requests.line, column: key.name, reason: "empty; every request row needs its entity key") }
+                            if v.isNull {
+                                throw IngestError(
+                                    file: path, line: requests.line, column: key.name,
+                                    reason: "empty; every request row needs its entity key")
+                            }
                             return v
                         }
                         try Self.lookUp(join, keys: keys, at: t, into: &row)
@@ -186,12 +212,16 @@ public struct TrainingSetBuilder {
                     request, format: format, joins: joins, onDemand: onDemand, columns: columns + names,
                     requestInfo: ["file": path, "rows": writer.rows, "sha256": requestHash, "timestamp_column": timestampColumn],
                     outputRows: writer.rows, outputHash: outputHash)
-                return TrainingSetSummary(rows: writer.rows, seconds: Date().timeIntervalSince(started), output: request.output, manifest: manifest, columns: columns + names)
+                return TrainingSetSummary(
+                    rows: writer.rows, seconds: Date().timeIntervalSince(started), output: request.output, manifest: manifest,
+                    columns: columns + names)
 
             case .snapshot(let at):
                 let keySpecs = joins[0].spec.joinKeys
                 for join in joins where join.spec.joinKeys != keySpecs {
-                    throw OfflineStoreError("--at needs views of one entity: \(joins[0].spec.name) is keyed by \(keySpecs.map(\.name).joined(separator: ", ")), \(join.spec.name) by \(join.spec.joinKeys.map(\.name).joined(separator: ", "))")
+                    throw OfflineStoreError(
+                        "--at needs views of one entity: \(joins[0].spec.name) is keyed by \(keySpecs.map(\.name).joined(separator: ", ")), \(join.spec.name) by \(join.spec.joinKeys.map(\.name).joined(separator: ", "))"
+                    )
                 }
                 for join in joins { try Self.checkCovered(join, at: at, line: nil, file: nil) }
                 let keyNames = keySpecs.map(\.name)
@@ -206,25 +236,27 @@ public struct TrainingSetBuilder {
                 let s = keysStatement.sqliteStatement
                 var row = plan.emptyRow()
                 try withExtendedLifetime(keysStatement) {
-                while true {
-                    let rc = sqlite3_step(s)
-                    if rc == SQLITE_DONE { break }
-                    guard rc == SQLITE_ROW else { throw OfflineStoreError("reading entity keys: \(SQLiteValues.message(s))") }
-                    let keys = keySpecs.enumerated().map { i, key in SQLiteValues.read(s, Int32(i), as: key.type) }
-                    for join in joins { try Self.lookUp(join, keys: keys, at: at, into: &row) }
-                    for k in requestFields.indices { row[featureCount + k] = .null }
-                    writer.beginRow()
-                    for key in keys { writer.write(key) }
-                    writer.write(.timestamp(at))
-                    for i in plan.outputs.indices { writer.write(plan.value(i, in: row)) }
-                    try writer.endRow()
-                }
+                    while true {
+                        let rc = sqlite3_step(s)
+                        if rc == SQLITE_DONE { break }
+                        guard rc == SQLITE_ROW else { throw OfflineStoreError("reading entity keys: \(SQLiteValues.message(s))") }
+                        let keys = keySpecs.enumerated().map { i, key in SQLiteValues.read(s, Int32(i), as: key.type) }
+                        for join in joins { try Self.lookUp(join, keys: keys, at: at, into: &row) }
+                        for k in requestFields.indices { row[featureCount + k] = .null }
+                        writer.beginRow()
+                        for key in keys { writer.write(key) }
+                        writer.write(.timestamp(at))
+                        for i in plan.outputs.indices { writer.write(plan.value(i, in: row)) }
+                        try writer.endRow()
+                    }
                 }
                 let outputHash = try writer.commit()
                 let manifest = try Self.writeManifest(
                     request, format: format, joins: joins, onDemand: onDemand, columns: columns + names,
                     requestInfo: ["at": at.description], outputRows: writer.rows, outputHash: outputHash)
-                return TrainingSetSummary(rows: writer.rows, seconds: Date().timeIntervalSince(started), output: request.output, manifest: manifest, columns: columns + names)
+                return TrainingSetSummary(
+                    rows: writer.rows, seconds: Date().timeIntervalSince(started), output: request.output, manifest: manifest,
+                    columns: columns + names)
             }
         }
     }
@@ -250,7 +282,8 @@ public struct TrainingSetBuilder {
     /// Refuses an instant the view's materialization does not cover.
     private static func checkCovered(_ join: ViewJoin, at t: Timestamp, line: Int?, file: String?) throws {
         guard t >= join.state.end else { return }
-        let message = "the request instant \(t) is at or after the end of what feature view \(join.spec.name) has materialized (\(join.state.end)); run `larder materialize --incremental`, or `larder materialize --end T` past it"
+        let message =
+            "the request instant \(t) is at or after the end of what feature view \(join.spec.name) has materialized (\(join.state.end)); run `larder materialize --incremental`, or `larder materialize --end T` past it"
         if let file { throw IngestError(file: file, line: line, reason: message) }
         throw OfflineStoreError(message)
     }
@@ -271,7 +304,8 @@ public struct TrainingSetBuilder {
         columns: [String], requestInfo: [String: Any], outputRows: Int, outputHash: String
     ) throws -> String {
         let path = request.output + ".manifest.json"
-        let names = columnNames(request.features, requestColumns: columns.dropLast(request.features.count).map { $0 }, fullNames: request.fullNames)
+        let names = columnNames(
+            request.features, requestColumns: columns.dropLast(request.features.count).map { $0 }, fullNames: request.fullNames)
         var features: [[String: Any]] = []
         for (feature, column) in zip(request.features, names) {
             let spec: DefinitionSpec
@@ -279,8 +313,12 @@ public struct TrainingSetBuilder {
                 spec = .onDemandView(odfv.spec)
             } else if let join = joins.first(where: { $0.spec.name == feature.view }) {
                 spec = .featureView(join.spec)
-            } else { continue }
-            var entry: [String: Any] = ["feature": feature.reference, "column": column, "type": feature.type.rawValue, "fingerprint": spec.fingerprint]
+            } else {
+                continue
+            }
+            var entry: [String: Any] = [
+                "feature": feature.reference, "column": column, "type": feature.type.rawValue, "fingerprint": spec.fingerprint,
+            ]
             if let join = joins.first(where: { $0.spec.name == feature.view }) { entry["view_version"] = join.version }
             features.append(entry)
         }

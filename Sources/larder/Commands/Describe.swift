@@ -20,7 +20,9 @@ struct Describe: ParsableCommand {
         let (_, store) = try project.openStore()
         guard let definition = try store.registry.definition(named: name) else {
             let known = try store.registry.definitions().map(\.name)
-            throw CommandError("'\(name)' is not registered. Registered: \(known.isEmpty ? "nothing (run `larder apply`)" : known.joined(separator: ", ")).")
+            throw CommandError(
+                "'\(name)' is not registered. Registered: \(known.isEmpty ? "nothing (run `larder apply`)" : known.joined(separator: ", "))."
+            )
         }
         let history = try store.registry.history(named: name)
         let rows = definition.kind == .source ? try store.registry.rowCount(source: name) : nil
@@ -74,13 +76,17 @@ struct Describe: ParsableCommand {
             var out: [String] = []
             if !description.isEmpty { out.append("description: \(description)") }
             if !owner.isEmpty { out.append("owner: \(owner)") }
-            if !tags.isEmpty { out.append("tags: " + tags.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")) }
+            if !tags.isEmpty {
+                out.append("tags: " + tags.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
+            }
             return out
         }
         func features(_ list: [FeatureSpec]) -> [String] {
             var table = TextTable("  FEATURE", "TYPE", "COMPUTED FROM")
             for f in list {
-                let from = f.transformation == "passthrough" ? f.inputs.map(\.key).joined() : "swift(\(f.inputs.map(\.key).joined(separator: ", ")))"
+                let from =
+                    f.transformation == "passthrough"
+                    ? f.inputs.map(\.key).joined() : "swift(\(f.inputs.map(\.key).joined(separator: ", ")))"
                 table.add(["  \(f.name)", f.type.rawValue, from])
             }
             return ["features:"] + table.render().split(separator: "\n").map(String.init)

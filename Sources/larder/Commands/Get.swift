@@ -33,7 +33,9 @@ struct Get: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard (service == nil) != (features == nil) else { throw ValidationError("give either --service NAME or --features view:feature,...") }
+        guard (service == nil) != (features == nil) else {
+            throw ValidationError("give either --service NAME or --features view:feature,...")
+        }
         guard !entity.isEmpty else { throw ValidationError("give at least one --entity, e.g. --entity driver_id=1001") }
     }
 
@@ -41,8 +43,10 @@ struct Get: ParsableCommand {
         let (configuration, store) = try project.openStore()
         let resolved: [ResolvedFeature]
         do {
-            resolved = try service.map { try Features.repository.resolve(serviceNamed: $0) }
-                ?? Features.repository.resolve(references: features!.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
+            resolved =
+                try service.map { try Features.repository.resolve(serviceNamed: $0) }
+                ?? Features.repository.resolve(
+                    references: features!.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
         } catch {
             throw ValidationError("\(error)")
         }
@@ -64,7 +68,8 @@ struct Get: ParsableCommand {
             for pair in text.split(separator: ",") {
                 let (name, value) = try Get.split(String(pair), option: "--entity")
                 guard let key = lookup.requiredKeys.first(where: { $0.name == name }) else {
-                    throw ValidationError("--entity \(text): unknown join key '\(name)'; expected \(lookup.requiredKeys.map(\.name).joined(separator: ", "))")
+                    throw ValidationError(
+                        "--entity \(text): unknown join key '\(name)'; expected \(lookup.requiredKeys.map(\.name).joined(separator: ", "))")
                 }
                 row.keys[name] = try Get.parse(value, as: key.type, what: "--entity \(name)")
             }
@@ -78,9 +83,16 @@ struct Get: ParsableCommand {
             let out: [[String: Any]] = zip(rows, served).map { row, values in
                 [
                     "entity": row.keys.mapValues(Get.jsonObject),
-                    "features": Dictionary(uniqueKeysWithValues: zip(names, values).map { name, f in
-                        (name, ["value": Get.jsonObject(f.value), "status": f.status.rawValue, "event_timestamp": f.eventTime.map { $0.description as Any } ?? NSNull()] as [String: Any])
-                    }),
+                    "features": Dictionary(
+                        uniqueKeysWithValues: zip(names, values).map { name, f in
+                            (
+                                name,
+                                [
+                                    "value": Get.jsonObject(f.value), "status": f.status.rawValue,
+                                    "event_timestamp": f.eventTime.map { $0.description as Any } ?? NSNull(),
+                                ] as [String: Any]
+                            )
+                        }),
                 ]
             }
             print(try JSONOutput.render(out))
@@ -103,13 +115,14 @@ struct Get: ParsableCommand {
     }
 
     static func parse(_ text: String, as type: ValueType, what: String) throws -> Value {
-        let value: Value? = switch type {
-        case .int64: Int64(text).map(Value.int64)
-        case .double: Double(text).map(Value.double)
-        case .string: .string(text)
-        case .bool: Bool(text.lowercased()).map(Value.bool)
-        case .timestamp: (try? Timestamp(rfc3339: text)).map(Value.timestamp)
-        }
+        let value: Value? =
+            switch type {
+            case .int64: Int64(text).map(Value.int64)
+            case .double: Double(text).map(Value.double)
+            case .string: .string(text)
+            case .bool: Bool(text.lowercased()).map(Value.bool)
+            case .timestamp: (try? Timestamp(rfc3339: text)).map(Value.timestamp)
+            }
         guard let value else { throw ValidationError("\(what): '\(text)' is not a \(type)") }
         return value
     }

@@ -26,13 +26,14 @@ struct List: ParsableCommand {
 
     func run() throws {
         let (_, store) = try project.openStore()
-        let kinds: Set<DefinitionKind> = switch kind {
-        case nil: Set(DefinitionKind.allCases)
-        case .entities: [.entity]
-        case .sources: [.source]
-        case .views: [.featureView, .onDemandView]
-        case .services: [.featureService]
-        }
+        let kinds: Set<DefinitionKind> =
+            switch kind {
+            case nil: Set(DefinitionKind.allCases)
+            case .entities: [.entity]
+            case .sources: [.source]
+            case .views: [.featureView, .onDemandView]
+            case .services: [.featureService]
+            }
         let definitions = try store.registry.definitions().filter { kinds.contains($0.kind) }
         if json {
             print(try JSONOutput.render(definitions.map(Describe.summaryObject)))

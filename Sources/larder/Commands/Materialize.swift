@@ -28,7 +28,9 @@ struct Materialize: ParsableCommand {
     @Option(help: "End of the event-time range (RFC 3339, exclusive; default: now).", transform: parseTimestamp)
     var end: Timestamp?
 
-    @Option(help: "Comma-separated feature views (default: all).", transform: { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } })
+    @Option(
+        help: "Comma-separated feature views (default: all).",
+        transform: { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } })
     var views: [String]?
 
     @Flag(help: "Continue from each view's watermark instead of a range.")
@@ -53,7 +55,8 @@ struct Materialize: ParsableCommand {
         if let views {
             selected = try views.map { name in
                 guard let view = Features.repository.featureView(named: name) else {
-                    throw ValidationError("unknown feature view '\(name)'; known: \(Features.repository.featureViews.map(\.name).joined(separator: ", "))")
+                    throw ValidationError(
+                        "unknown feature view '\(name)'; known: \(Features.repository.featureViews.map(\.name).joined(separator: ", "))")
                 }
                 return view
             }
@@ -74,7 +77,9 @@ struct Materialize: ParsableCommand {
             )
             if let online {
                 let push = try Materialize.push(view, summary: summary, store: store, online: online, project: configuration.project)
-                print("\(summary.view) v\(summary.version): pushed \(grouped(push.entities)) entities to Redis in \(String(format: "%.2f", push.seconds)) s (\(grouped(push.written)) updated)")
+                print(
+                    "\(summary.view) v\(summary.version): pushed \(grouped(push.entities)) entities to Redis in \(String(format: "%.2f", push.seconds)) s (\(grouped(push.written)) updated)"
+                )
             }
         }
     }
@@ -96,7 +101,8 @@ struct Materialize: ParsableCommand {
                 written += try online.writeSync(batch, layout: layout)
             } catch {
                 throw CommandError(
-                    "pushing \(view.name) to Redis failed after \(grouped(entities)) entities: \(error). The offline part is committed; run `larder materialize\(summary.incremental ? " --incremental" : "")` again to finish the push.")
+                    "pushing \(view.name) to Redis failed after \(grouped(entities)) entities: \(error). The offline part is committed; run `larder materialize\(summary.incremental ? " --incremental" : "")` again to finish the push."
+                )
             }
             entities += batch.count
         }

@@ -62,16 +62,18 @@ struct TrainingSet: ParsableCommand {
             if let service {
                 resolved = try Features.repository.resolve(serviceNamed: service)
             } else {
-                resolved = try Features.repository.resolve(references: features!.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
+                resolved = try Features.repository.resolve(
+                    references: features!.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
             }
         } catch {
             throw ValidationError(error.description)
         }
-        let rows: TrainingSetRequest.Rows = if let entities {
-            .file(path: entities, format: entitiesFormat, timestampColumn: timestampColumn)
-        } else {
-            .snapshot(at: at!)
-        }
+        let rows: TrainingSetRequest.Rows =
+            if let entities {
+                .file(path: entities, format: entitiesFormat, timestampColumn: timestampColumn)
+            } else {
+                .snapshot(at: at!)
+            }
         let request = TrainingSetRequest(
             features: resolved, rows: rows, output: out, outputFormat: format, fullNames: fullNames,
             commandLine: CommandLine.arguments)
@@ -81,6 +83,8 @@ struct TrainingSet: ParsableCommand {
             bar.update(fraction: Double(progress.bytesRead) / Double(progress.totalBytes), detail: "\(grouped(progress.rows)) rows")
         }
         bar.finish()
-        print("wrote \(grouped(summary.rows)) rows to \(summary.output) in \(String(format: "%.2f", summary.seconds)) s; manifest \(summary.manifest)")
+        print(
+            "wrote \(grouped(summary.rows)) rows to \(summary.output) in \(String(format: "%.2f", summary.seconds)) s; manifest \(summary.manifest)"
+        )
     }
 }

@@ -41,7 +41,8 @@ struct Configuration: Equatable {
         guard let data = FileManager.default.contents(atPath: file) else {
             if path == nil {
                 throw ConfigurationError(
-                    "no \(defaultFileName) in \(workingDirectory). Run larder from your project's directory, or pass --config PATH. A minimal file is one line: `project: my_project`.")
+                    "no \(defaultFileName) in \(workingDirectory). Run larder from your project's directory, or pass --config PATH. A minimal file is one line: `project: my_project`."
+                )
             }
             throw ConfigurationError("cannot read the configuration file \(file): no such file")
         }
@@ -83,19 +84,27 @@ struct Configuration: Equatable {
             throw ConfigurationError("\(file): 'project' is required and must be a string, e.g. `project: my_project`")
         }
         guard isSafeIdentifier(project) else {
-            throw ConfigurationError("\(file): project '\(project)' is not a safe name: use lower-case letters, digits and single underscores, starting with a letter")
+            throw ConfigurationError(
+                "\(file): project '\(project)' is not a safe name: use lower-case letters, digits and single underscores, starting with a letter"
+            )
         }
         var config = Configuration(project: project, offlinePath: defaultOfflinePath, redisURL: defaultRedisURL)
         if let offline = top["offline"] {
-            guard let offline = offline as? [String: Any] else { throw ConfigurationError("\(file): 'offline' must be a mapping with key path") }
+            guard let offline = offline as? [String: Any] else {
+                throw ConfigurationError("\(file): 'offline' must be a mapping with key path")
+            }
             try checkKeys(offline, allowed: ["path"], in: file, at: "offline.")
             if let path = offline["path"] {
-                guard let path = path as? String, !path.isEmpty else { throw ConfigurationError("\(file): 'offline.path' must be a non-empty string") }
+                guard let path = path as? String, !path.isEmpty else {
+                    throw ConfigurationError("\(file): 'offline.path' must be a non-empty string")
+                }
                 config.offlinePath = path
             }
         }
         if let online = top["online"] {
-            guard let online = online as? [String: Any] else { throw ConfigurationError("\(file): 'online' must be a mapping with key redis_url") }
+            guard let online = online as? [String: Any] else {
+                throw ConfigurationError("\(file): 'online' must be a mapping with key redis_url")
+            }
             try checkKeys(online, allowed: ["redis_url"], in: file, at: "online.")
             if let url = online["redis_url"] {
                 guard let url = url as? String else { throw ConfigurationError("\(file): 'online.redis_url' must be a string") }
@@ -106,19 +115,27 @@ struct Configuration: Equatable {
             guard let serve = serve as? [String: Any] else { throw ConfigurationError("\(file): 'serve' must be a mapping") }
             try checkKeys(serve, allowed: ["host", "port", "max_body_bytes", "api_token"], in: file, at: "serve.")
             if let host = serve["host"] {
-                guard let host = host as? String, !host.isEmpty else { throw ConfigurationError("\(file): 'serve.host' must be a non-empty string") }
+                guard let host = host as? String, !host.isEmpty else {
+                    throw ConfigurationError("\(file): 'serve.host' must be a non-empty string")
+                }
                 config.serveHost = host
             }
             if let port = serve["port"] {
-                guard let port = port as? Int, (1...65535).contains(port) else { throw ConfigurationError("\(file): 'serve.port' must be a port number 1-65535") }
+                guard let port = port as? Int, (1...65535).contains(port) else {
+                    throw ConfigurationError("\(file): 'serve.port' must be a port number 1-65535")
+                }
                 config.servePort = port
             }
             if let limit = serve["max_body_bytes"] {
-                guard let limit = limit as? Int, limit > 0 else { throw ConfigurationError("\(file): 'serve.max_body_bytes' must be a positive integer") }
+                guard let limit = limit as? Int, limit > 0 else {
+                    throw ConfigurationError("\(file): 'serve.max_body_bytes' must be a positive integer")
+                }
                 config.maxBodyBytes = limit
             }
             if let token = serve["api_token"] {
-                guard let token = token as? String, !token.isEmpty else { throw ConfigurationError("\(file): 'serve.api_token' must be a non-empty string") }
+                guard let token = token as? String, !token.isEmpty else {
+                    throw ConfigurationError("\(file): 'serve.api_token' must be a non-empty string")
+                }
                 config.apiToken = token
             }
         }
@@ -127,7 +144,8 @@ struct Configuration: Equatable {
 
     private static func checkKeys(_ map: [String: Any], allowed: [String], in file: String, at prefix: String) throws(ConfigurationError) {
         for key in map.keys.sorted() where !allowed.contains(key) {
-            throw ConfigurationError("\(file): unknown key '\(prefix)\(key)'; known keys here: \(allowed.map { prefix + $0 }.joined(separator: ", "))")
+            throw ConfigurationError(
+                "\(file): unknown key '\(prefix)\(key)'; known keys here: \(allowed.map { prefix + $0 }.joined(separator: ", "))")
         }
     }
 
