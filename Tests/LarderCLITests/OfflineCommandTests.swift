@@ -111,4 +111,36 @@ import Testing
         #expect(a.count == rows)
         #expect(a == b)
     }
+
+    @Test func aKilledIngestLeavesTheSourceAsItWas() throws {
+        _ = try project.run("apply")
+        let small = try project.write("small.csv", Self.statsCSV(rows: 10))
+        #expect(try project.run("ingest", "driver_stats", small).status == 0)
+        let big = try project.write("big.csv", Self.statsCSV(rows: 400_000, drivers: 1000))
+
+        let process = try project.start("ingest", "driver_stats", big)
+        let wal = project.directory + "/data/offline.sqlite-wal"
+        let deadline = Date().addingTimeInterval(60)
+        var killedMidway = false
+        while process.isRunning && Date() < deadline {
+            let size = (try? FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int) ?? 0
+            if size > 4 << 20 {
+                kill(process.processIdentifier, SIGKILL)
+                killedMidway = true
+                break
+            }
+            usleep(2_000)
+        }
+        process.waitUntilExit()
+        #expect(killedMidway, "ingest finished before it could be killed; the test needs more rows")
+
+        // The ten rows of the first ingest, nothing of the killed one; a new ingest works.
+        func rows() throws -> Int {
+            let object = try JSONSerialization.jsonObject(with: Data(try project.run("describe", "driver_stats", "--json").stdout.utf8))
+            return (object as? [String: Any])?["rows"] as? Int ?? -1
+        }
+        #expect(try rows() == 10)
+        #expect(try project.run("ingest", "driver_stats", small).status == 0)
+        #expect(try rows() == 20)
+    }
 }
