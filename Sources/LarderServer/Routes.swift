@@ -320,8 +320,9 @@ extension FeatureServer {
             for view in repository.featureViews where view.source.name == source {
                 guard let spec = repository.source(named: source), let version = versions[view.name] else { continue }
                 let layout = RowLayout(keys: spec.columns.map(\.name))
-                let evaluators = view.features.compactMap { $0.transformation.evaluator(for: layout) }
-                let keyPositions = view.entity.joinKeys.compactMap { key in spec.columns.firstIndex { $0.name == key.name } }
+                // Validated at apply: every input and join key is a column of the source.
+                let evaluators: [Evaluator] = view.features.map { $0.transformation.evaluator(for: layout) ?? { _ in .null } }
+                let keyPositions = view.entity.joinKeys.map { key in spec.columns.firstIndex { $0.name == key.name } ?? 0 }
                 let featureRows = stored.map { row in
                     FeatureRow(
                         keys: keyPositions.map { row.values[$0] }, eventTime: row.eventTime, createdTime: row.createdTime,
