@@ -53,6 +53,23 @@ struct LarderProcess {
         return process
     }
 
+    /// SIGKILLs `process` once its write transaction is well under way (the store's WAL has
+    /// grown past 4 MiB). Returns false if it finished first.
+    func killOnceItsTransactionGrows(_ process: Process) -> Bool {
+        let wal = directory + "/data/offline.sqlite-wal"
+        let deadline = Date().addingTimeInterval(60)
+        defer { process.waitUntilExit() }
+        while process.isRunning && Date() < deadline {
+            let size = (try? FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int) ?? 0
+            if size > 4 << 20 {
+                kill(process.processIdentifier, SIGKILL)
+                return true
+            }
+            usleep(2_000)
+        }
+        return false
+    }
+
     func run(_ arguments: String..., environment: [String: String] = [:]) throws -> Result {
         let process = Process()
         process.executableURL = Self.binary

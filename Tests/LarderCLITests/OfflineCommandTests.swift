@@ -71,19 +71,7 @@ import Testing
 
         // Kill it once its transaction is well under way (the WAL is growing).
         let process = try project.start("materialize", "--views", "driver_hourly_stats", "--end", "2026-02-01T00:00:00Z", "--offline-only")
-        let wal = project.directory + "/data/offline.sqlite-wal"
-        let deadline = Date().addingTimeInterval(60)
-        var killedMidway = false
-        while process.isRunning && Date() < deadline {
-            let size = (try? FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int) ?? 0
-            if size > 4 << 20 {
-                kill(process.processIdentifier, SIGKILL)
-                killedMidway = true
-                break
-            }
-            usleep(2_000)
-        }
-        process.waitUntilExit()
+        let killedMidway = project.killOnceItsTransactionGrows(process)
         #expect(killedMidway, "materialize finished before it could be killed; the test needs more rows")
         #expect(process.terminationReason == .uncaughtSignal)
 
@@ -119,19 +107,7 @@ import Testing
         let big = try project.write("big.csv", Self.statsCSV(rows: 400_000, drivers: 1000))
 
         let process = try project.start("ingest", "driver_stats", big)
-        let wal = project.directory + "/data/offline.sqlite-wal"
-        let deadline = Date().addingTimeInterval(60)
-        var killedMidway = false
-        while process.isRunning && Date() < deadline {
-            let size = (try? FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int) ?? 0
-            if size > 4 << 20 {
-                kill(process.processIdentifier, SIGKILL)
-                killedMidway = true
-                break
-            }
-            usleep(2_000)
-        }
-        process.waitUntilExit()
+        let killedMidway = project.killOnceItsTransactionGrows(process)
         #expect(killedMidway, "ingest finished before it could be killed; the test needs more rows")
 
         // The ten rows of the first ingest, nothing of the killed one; a new ingest works.
