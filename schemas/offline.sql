@@ -1,6 +1,7 @@
 -- Larder offline store (SQLite), the tables Larder creates for itself.
 -- Instants are INTEGER microseconds since the Unix epoch, UTC.
--- The code creates exactly these (Sources/LarderOffline/OfflineStore.swift); a test checks it.
+-- The code's migrations (OfflineSchema in Sources/LarderOffline/OfflineStore.swift, recorded in
+-- GRDB's grdb_migrations table) create exactly these; a test checks it.
 
 -- One row per registered definition: what `larder apply` last applied.
 CREATE TABLE IF NOT EXISTS larder_registry (

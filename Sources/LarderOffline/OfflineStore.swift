@@ -32,7 +32,7 @@ public final class OfflineStore: Sendable {
         }
         do {
             db = try DatabasePool(path: path, configuration: configuration)
-            try db.write { db in try db.execute(sql: OfflineSchema.ddl) }
+            try OfflineSchema.migrator.migrate(db)
         } catch {
             throw OfflineStoreError("cannot open the offline store at \(path): \(error)")
         }
@@ -48,10 +48,19 @@ public struct OfflineStoreError: Error, Sendable, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// The DDL of Larder's own tables. `schemas/offline.sql` documents the same statements and a
-/// test keeps the two identical.
+/// Larder's own tables. `schemas/offline.sql` documents the schema the migrations produce and
+/// a test keeps the two identical.
 enum OfflineSchema {
-    static let ddl = """
+    /// Applied in order, each once per store (GRDB records them in `grdb_migrations`). A schema
+    /// change is a new migration appended here, never an edit of an applied one, so stores
+    /// made by earlier versions upgrade when opened.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: registry, ingests, materializations") { db in try db.execute(sql: v1) }
+        return migrator
+    }
+
+    static let v1 = """
         CREATE TABLE IF NOT EXISTS larder_registry (
             name        TEXT    NOT NULL PRIMARY KEY,
             kind        TEXT    NOT NULL,

@@ -128,16 +128,23 @@ import Testing
         #expect(throws: OfflineStoreError.self) { try store.registry.apply(second) }
     }
 
+    @Test func reopeningAStoreKeepsItAndMigratesOnce() throws {
+        try store().registry.apply(try store().registry.plan(for: Features.repository))
+        let reopened = try store()
+        #expect(try reopened.registry.definitions().count == 7)
+        #expect(try reopened.rows("SELECT identifier FROM grdb_migrations") == [["v1: registry, ingests, materializations".databaseValue]])
+    }
+
     @Test func schemaFileMatchesTheCode() throws {
         // schemas/offline.sql documents the DDL; the code must create exactly those tables.
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let documented = try String(contentsOf: root.appendingPathComponent("schemas/offline.sql"), encoding: .utf8)
-        func schema(_ sql: String) throws -> [String] {
+        func schema(_ setUp: (DatabaseQueue) throws -> Void) throws -> [String] {
             let queue = try DatabaseQueue()
-            try queue.write { try $0.execute(sql: sql) }
+            try setUp(queue)
             return try queue.read { db in
                 var out: [String] = []
-                for row in try Row.fetchAll(db, sql: "SELECT type, name, tbl_name FROM sqlite_master ORDER BY name") {
+                for row in try Row.fetchAll(db, sql: "SELECT type, name, tbl_name FROM sqlite_master WHERE tbl_name NOT LIKE 'grdb_%' ORDER BY name") {
                     out.append("\(row["type"] as String) \(row["name"] as String) on \(row["tbl_name"] as String)")
                     let pragma = (row["type"] as String) == "table" ? "table_xinfo" : "index_xinfo"
                     for column in try Row.fetchAll(db, sql: "PRAGMA \(pragma)(\(row["name"] as String))") {
@@ -147,6 +154,9 @@ import Testing
                 return out
             }
         }
-        #expect(try schema(documented) == schema(OfflineSchema.ddl))
+        let fromFile = try schema { queue in try queue.write { try $0.execute(sql: documented) } }
+        let migrated = try schema { queue in try OfflineSchema.migrator.migrate(queue) }
+        #expect(fromFile == migrated)
+        #expect(!migrated.isEmpty)
     }
 }
