@@ -8,6 +8,7 @@ import Foundation
 public struct Timestamp: Sendable, Hashable, Comparable, Codable {
     public var microseconds: Int64
 
+    /// The instant `microseconds` after 1970-01-01T00:00:00Z (negative: before).
     public init(microseconds: Int64) { self.microseconds = microseconds }
 
     public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.microseconds < rhs.microseconds }
@@ -211,8 +212,11 @@ extension Timestamp: CustomStringConvertible {
 }
 
 extension Duration {
+    /// `n` minutes, for ttls and windows (`.minutes(90)`).
     public static func minutes(_ n: Int64) -> Duration { .seconds(n * 60) }
+    /// `n` hours (`ttl: .hours(2)`).
     public static func hours(_ n: Int64) -> Duration { .seconds(n * 3600) }
+    /// `n` days (`ttl: .days(7)`).
     public static func days(_ n: Int64) -> Duration { .seconds(n * 86_400) }
 
     /// The duration in whole microseconds (Larder's unit of time).

@@ -17,6 +17,7 @@ public enum OnlineRecord {
     static let format: UInt8 = 1
     public static let orderingLength = 48
 
+    /// A stored value that is not a valid record (corrupt, truncated, or another format).
     public struct DecodingError: Error, Sendable, CustomStringConvertible {
         public var description: String
     }
@@ -35,6 +36,7 @@ public enum OnlineRecord {
         return out
     }
 
+    /// The record of `row` (without the ordering prefix), for a view with feature `types`.
     public static func encode(_ row: FeatureRow, types: [ValueType]) -> [UInt8] {
         var out: [UInt8] = [format]
         out.reserveCapacity(32 + types.count * 9)

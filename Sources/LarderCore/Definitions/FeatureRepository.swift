@@ -55,6 +55,7 @@ public struct FeatureRepository: Sendable {
         self.services = services
     }
 
+    /// The definitions named `name`, of each kind.
     public func entity(named name: String) -> Entity? { entities.first { $0.name == name } }
     public func source(named name: String) -> Source? { sources.first { $0.name == name } }
     public func featureView(named name: String) -> FeatureView? { featureViews.first { $0.name == name } }

@@ -13,11 +13,13 @@ public struct JSONParser {
     private var i = 0
     private var depth = 0
 
+    /// Parses one JSON value (with nothing after it but white space).
     public static func parse(_ bytes: [UInt8]) throws(SyntaxError) -> JSONValue {
         let result = bytes.withUnsafeBufferPointer { buffer in Result { () throws(SyntaxError) in try parse(buffer) } }
         return try result.get()
     }
 
+    /// Parses one JSON value from bytes, without copying them.
     public static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(SyntaxError) -> JSONValue {
         var parser = JSONParser(bytes: bytes)
         parser.skipSpace()

@@ -35,6 +35,7 @@ public struct FeaturePlan: Sendable {
     /// view features).
     public let onDemandInputViews: [[Int]]
 
+    /// Plans `features` (as resolved from a service or references) against `repository`.
     public init(repository: FeatureRepository, features: [ResolvedFeature]) throws(FeatureLookupError) {
         // Only what the requested features read: their views, and for on-demand features
         // the views and request fields their closures take.

@@ -25,6 +25,7 @@ public enum DefinitionKind: String, Sendable, Codable, CaseIterable, Comparable 
     }
 }
 
+/// The registrable description of an ``Entity``.
 public struct EntitySpec: Sendable, Hashable, Codable {
     public var name: String
     public var joinKeys: [ColumnSpec]
@@ -33,6 +34,7 @@ public struct EntitySpec: Sendable, Hashable, Codable {
     public var tags: [String: String]
 }
 
+/// The registrable description of a ``Source``.
 public struct SourceSpec: Sendable, Hashable, Codable {
     public var name: String
     public var eventTimestamp: String
@@ -43,6 +45,7 @@ public struct SourceSpec: Sendable, Hashable, Codable {
     public var tags: [String: String]
 }
 
+/// A feature as registered: its output type, and what it is computed from.
 public struct FeatureSpec: Sendable, Hashable, Codable {
     public var name: String
     public var type: ValueType
@@ -51,6 +54,7 @@ public struct FeatureSpec: Sendable, Hashable, Codable {
     public var inputs: [InputSpec]
 }
 
+/// The registrable description of a ``FeatureView``; the ttl in microseconds (0: no limit).
 public struct FeatureViewSpec: Sendable, Hashable, Codable {
     public var name: String
     public var entity: String
@@ -63,6 +67,7 @@ public struct FeatureViewSpec: Sendable, Hashable, Codable {
     public var tags: [String: String]
 }
 
+/// The registrable description of an ``OnDemandFeatureView``.
 public struct OnDemandViewSpec: Sendable, Hashable, Codable {
     public var name: String
     public var featureInputs: [InputSpec]
@@ -73,6 +78,7 @@ public struct OnDemandViewSpec: Sendable, Hashable, Codable {
     public var tags: [String: String]
 }
 
+/// The registrable description of a ``FeatureService``: its features resolved in order.
 public struct FeatureServiceSpec: Sendable, Hashable, Codable {
     public var name: String
     /// `view:feature`, in order.

@@ -5,6 +5,7 @@ import LarderCore
 
 /// What a training set is built from and where it goes.
 public struct TrainingSetRequest: Sendable {
+    /// Where the request rows come from.
     public enum Rows: Sendable {
         /// A request file: entity keys, an event timestamp column, other columns carried through.
         case file(path: String, format: InputFormat?, timestampColumn: String)
@@ -34,12 +35,14 @@ public struct TrainingSetRequest: Sendable {
     }
 }
 
+/// How far a build has got, for a progress bar.
 public struct TrainingSetProgress: Sendable {
     public var rows: Int
     public var bytesRead: Int64
     public var totalBytes: Int64
 }
 
+/// The result of a successful build: rows written, the output and manifest paths, columns.
 public struct TrainingSetSummary: Sendable {
     public var rows: Int
     public var seconds: Double
@@ -60,6 +63,7 @@ public struct TrainingSetBuilder {
     let store: OfflineStore
     let repository: FeatureRepository
 
+/// A builder over `store`, computing on-demand features with `repository`'s closures.
     public init(store: OfflineStore, repository: FeatureRepository) {
         self.store = store
         self.repository = repository
@@ -80,6 +84,10 @@ public struct TrainingSetBuilder {
         var statement: Statement? = nil
     }
 
+/// Builds the training set `request` describes, writing `request.output` and its manifest.
+///
+/// - Throws: ``OfflineStoreError`` or ``IngestError`` naming the problem; nothing is left at
+///   the output path then.
     public func build(_ request: TrainingSetRequest, progress: (@Sendable (TrainingSetProgress) -> Void)? = nil) throws
         -> TrainingSetSummary
     {
