@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS larder_materializations (
     updated_at    INTEGER NOT NULL,
     online_seq_watermark INTEGER,              -- what the last successful push to Redis covered:
     online_end    INTEGER,                     --   rows up to this _seq, latest values as of this end
+    online_marker TEXT,                        -- the marker that push left in Redis (migration v2)
     PRIMARY KEY (view, version)
 ) STRICT;
 

@@ -57,6 +57,9 @@ enum OfflineSchema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1: registry, ingests, materializations") { db in try db.execute(sql: v1) }
+        migrator.registerMigration("v2: online push marker") { db in
+            try db.execute(sql: "ALTER TABLE larder_materializations ADD COLUMN online_marker TEXT")
+        }
         return migrator
     }
 

@@ -60,6 +60,28 @@ public final class OnlineStore: Sendable {
         return written
     }
 
+    /// The key of a view version's push marker: a random id each full push leaves, so an
+    /// incremental push can tell whether Redis still holds what was pushed (a Redis restarted
+    /// without persistence, or flushed, has lost it). Outside the entity keys' namespace.
+    static func markerKey(_ layout: OnlineViewLayout) -> [UInt8] {
+        Array("larder:\(layout.project):_pushed:\(layout.view):v\(layout.version)".utf8)
+    }
+
+    /// The view version's push marker, if Redis holds one.
+    public func pushMarkerSync(layout: OnlineViewLayout) throws -> String? {
+        let reply = try client.withConnectionSync { connection in try connection.command([Array("GET".utf8), Self.markerKey(layout)]) }
+        if let message = reply.errorMessage { throw OnlineStoreError("Redis refused a read: \(message)") }
+        return reply.stringValue
+    }
+
+    /// Leaves the push marker (no expiry).
+    public func setPushMarkerSync(_ marker: String, layout: OnlineViewLayout) throws {
+        let reply = try client.withConnectionSync { connection in
+            try connection.command([Array("SET".utf8), Self.markerKey(layout), Array(marker.utf8)])
+        }
+        if let message = reply.errorMessage { throw OnlineStoreError("Redis refused a write: \(message)") }
+    }
+
     /// Reads the stored rows of several (view, entity) pairs in one round trip (MGET).
     /// Nil where nothing is stored.
     public func read(_ lookups: [(layout: OnlineViewLayout, keys: [Value])]) async throws -> [FeatureRow?] {

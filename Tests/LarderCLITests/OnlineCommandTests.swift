@@ -62,6 +62,23 @@ import Testing
         #expect(bad.stderr.contains("--entity driver_id: 'abc' is not a int64"))
     }
 
+    @Test func anIncrementalPushNoticesThatRedisLostItsData() throws {
+        _ = try project.run("apply")
+        #expect(try project.run("ingest", "driver_stats", try recentStats()).status == 0)
+        #expect(try project.run("materialize", "--views", "driver_hourly_stats", environment: env).stdout.contains("pushed 3 entities"))
+        // No persistence: a restart loses everything, including the push marker.
+        try redis.restart()
+        let again = try project.run("materialize", "--incremental", "--views", "driver_hourly_stats", environment: env)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.contains("Redis no longer holds the last push"), "\(again.stdout)")
+        #expect(again.stdout.contains("pushed 3 entities"))
+        let get = try project.run("get", "--features", "driver_hourly_stats:conv_rate", "--entity", "driver_id=1000", environment: env)
+        #expect(get.stdout.contains("present"), "\(get.stdout)")
+        // With Redis intact, the next incremental push is incremental again.
+        let quiet = try project.run("materialize", "--incremental", "--views", "driver_hourly_stats", environment: env)
+        #expect(quiet.stdout.contains("pushed 0 entities"), "\(quiet.stdout)")
+    }
+
     @Test func losingRedisMidPushNamesTheViewAndARerunConverges() throws {
         _ = try project.run("apply")
         #expect(try project.run("ingest", "driver_stats", try recentStats()).status == 0)

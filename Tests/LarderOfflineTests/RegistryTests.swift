@@ -132,7 +132,9 @@ import Testing
         try store().registry.apply(try store().registry.plan(for: Features.repository))
         let reopened = try store()
         #expect(try reopened.registry.definitions().count == 7)
-        #expect(try reopened.rows("SELECT identifier FROM grdb_migrations") == [["v1: registry, ingests, materializations".databaseValue]])
+        #expect(try reopened.rows("SELECT identifier FROM grdb_migrations ORDER BY identifier") == [
+            ["v1: registry, ingests, materializations".databaseValue], ["v2: online push marker".databaseValue],
+        ])
     }
 
     @Test func schemaFileMatchesTheCode() throws {

@@ -2,10 +2,12 @@ import GRDB
 import GRDBSQLite
 import LarderCore
 
-/// What the last successful push of a view version to the online store covered.
+/// What the last successful push of a view version to the online store covered, and the
+/// marker it left in Redis (so a Redis that lost its data is noticed).
 public struct OnlinePushState: Sendable, Equatable {
     public var seqWatermark: Int64
     public var end: Timestamp
+    public var marker: String?
 }
 
 extension OfflineStore {
@@ -14,20 +16,24 @@ extension OfflineStore {
         try db.read { db in
             guard
                 let row = try Row.fetchOne(
-                    db, sql: "SELECT online_seq_watermark, online_end FROM larder_materializations WHERE view = ? AND version = ?",
+                    db,
+                    sql: "SELECT online_seq_watermark, online_end, online_marker FROM larder_materializations WHERE view = ? AND version = ?",
                     arguments: [view, version]),
                 let seq = row["online_seq_watermark"] as Int64?, let end = row["online_end"] as Int64?
             else { return nil }
-            return OnlinePushState(seqWatermark: seq, end: Timestamp(microseconds: end))
+            return OnlinePushState(seqWatermark: seq, end: Timestamp(microseconds: end), marker: row["online_marker"])
         }
     }
 
-    /// Records that the rows a materialization state covers are now online.
-    public func recordOnlinePush(_ state: MaterializationState) throws {
+    /// Records that the rows a materialization state covers are now online, under `marker`.
+    public func recordOnlinePush(_ state: MaterializationState, marker: String) throws {
         try db.write { db in
             try db.execute(
-                sql: "UPDATE larder_materializations SET online_seq_watermark = ?, online_end = ? WHERE view = ? AND version = ?",
-                arguments: [state.seqWatermark, state.end.microseconds, state.view, state.version])
+                sql: """
+                    UPDATE larder_materializations SET online_seq_watermark = ?, online_end = ?, online_marker = ?
+                    WHERE view = ? AND version = ?
+                    """,
+                arguments: [state.seqWatermark, state.end.microseconds, marker, state.view, state.version])
         }
     }
 

@@ -85,15 +85,22 @@ struct Materialize: ParsableCommand {
     }
 
     /// Pushes the view's latest value per entity as of the materialized end to Redis: every
-    /// entity, or after an incremental run only those changed since the last push. Writes are
-    /// compare-and-set, so a push that failed half-way is finished by running it again.
+    /// entity, or after an incremental run only those changed since the last push, unless Redis
+    /// has lost the last push (its marker is gone), when every entity is pushed again. Writes
+    /// are compare-and-set, so a push that failed half-way is finished by running it again.
     static func push(
         _ view: FeatureView, summary: MaterializationSummary, store: OfflineStore, online: OnlineStore, project: String
     ) throws -> (entities: Int, written: Int, seconds: Double) {
         let started = Date()
         let (spec, version) = try store.registeredView(view)
         let layout = OnlineViewLayout(project: project, spec: spec, version: version)
-        let since = summary.incremental ? try store.onlinePushState(view: view.name, version: version) : nil
+        var since = summary.incremental ? try store.onlinePushState(view: view.name, version: version) : nil
+        if let last = since, try last.marker == nil || online.pushMarkerSync(layout: layout) != last.marker {
+            print("\(view.name) v\(version): Redis no longer holds the last push (restarted without persistence, or flushed); pushing every entity")
+            since = nil
+        }
+        // A full push starts a new marker; an incremental one keeps the one Redis holds.
+        let marker = since?.marker ?? UUID().uuidString
         var entities = 0
         var written = 0
         try store.latestRows(of: view, end: summary.state.end, changedSince: since) { batch in
@@ -106,7 +113,8 @@ struct Materialize: ParsableCommand {
             }
             entities += batch.count
         }
-        try store.recordOnlinePush(summary.state)
+        try online.setPushMarkerSync(marker, layout: layout)
+        try store.recordOnlinePush(summary.state, marker: marker)
         return (entities, written, Date().timeIntervalSince(started))
     }
 }
