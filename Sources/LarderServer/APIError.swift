@@ -82,3 +82,19 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
         return difference == 0
     }
 }
+
+/// 405 with an `Allow` header for a known path asked with another method (the router alone
+/// would answer 404, as if the path did not exist).
+struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
+    let allowed: [String: HTTPRequest.Method]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let method = allowed[request.uri.path], method != request.method, !(method == .get && request.method == .head) {
+            var response = JSONErrorMiddleware<Context>.response(
+                .methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path); use \(method)")
+            response.headers[.allow] = method.rawValue
+            return response
+        }
+        return try await next(request, context)
+    }
+}

@@ -255,6 +255,16 @@ import Testing
         #expect(try await server.get("/health").status == 200)
     }
 
+    @Test func knownPathsWithAnotherMethodGet405() async throws {
+        let server = try await ServerHarness()
+        defer { Task { await server.stop() } }
+        let reply = try await server.get("/v1/features")
+        #expect(reply.status == 405)
+        #expect(reply.errorMessage?.contains("use POST") == true, "\(reply.text)")
+        #expect(try await server.request("DELETE", "/health").status == 405)
+        #expect(try await server.get("/nope").status == 404)
+    }
+
     @Test func metricsAreExposed() async throws {
         let server = try await ServerHarness()
         defer { Task { await server.stop() } }
