@@ -137,9 +137,10 @@ public final class FeatureServer: Sendable {
         // Metrics outermost, so they record the status the error middleware answered with.
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: JSONErrorMiddleware())
-        router.add(middleware: MethodNotAllowedMiddleware(allowed: [
-            "/v1/features": .post, "/get-online-features": .post, "/v1/push": .post, "/health": .get, "/metrics": .get,
-        ]))
+        router.add(
+            middleware: MethodNotAllowedMiddleware(allowed: [
+                "/v1/features": .post, "/get-online-features": .post, "/v1/push": .post, "/health": .get, "/metrics": .get,
+            ]))
         if let token = configuration.apiToken, !token.isEmpty {
             router.add(middleware: BearerTokenMiddleware(token: token))
         }

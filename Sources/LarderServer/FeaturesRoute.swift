@@ -1,0 +1,144 @@
+import Foundation
+import Hummingbird
+import LarderCore
+import LarderOffline
+import LarderOnline
+import Metrics
+
+// POST /v1/features: Larder's row-major lookup.
+extension FeatureServer {
+
+    /// `service` or `features`, as a lookup.
+    func lookup(_ body: [String: JSONValue], serviceKey: String) throws -> OnlineLookup {
+        let service = try body[serviceKey].map { try $0.string("'\(serviceKey)'") }
+        let features = try body["features"].map { try $0.array("'features'").map { try $0.string("each of 'features'") } }
+        return try lookup(service: service, features: features)
+    }
+
+    func features(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let json = try await jsonObject(request)
+        try json.only(["service", "features", "entities", "request", "full_names"], in: "the request")
+        let lookup = try lookup(json, serviceKey: "service")
+        guard let entitiesValue = json["entities"] else {
+            throw APIError.badRequest("missing 'entities': an array of objects of join keys")
+        }
+        let entities = try entitiesValue.array("'entities'").enumerated().map { i, e in try e.object("entities[\(i)]") }
+        let body = (entities: entities, request: json["request"], fullNames: try json["full_names"]?.bool("'full_names'"))
+        let keys = lookup.requiredKeys
+        let fields = lookup.plan.requestFields
+        var perRow: [[String: JSONValue]]? = nil
+        var shared: [String: JSONValue] = [:]
+        switch body.request {
+        case nil, .null?: break
+        case let object? where object.isObject: shared = try object.object("'request'")
+        case .array(let a)?:
+            guard a.count == body.entities.count else {
+                throw APIError.badRequest(
+                    "'request' has \(a.count) objects for \(body.entities.count) entity rows; send one per row, or one object for all")
+            }
+            perRow = try a.enumerated().map { i, item in try item.object("request[\(i)]") }
+        case let other?: throw APIError.badRequest("'request' must be an object or an array of objects, got \(other.typeName)")
+        }
+        var rows: [EntityRow] = []
+        rows.reserveCapacity(body.entities.count)
+        for (i, entity) in body.entities.enumerated() {
+            var row = EntityRow(keys: [:])
+            for (name, json) in entity {
+                guard let key = keys.first(where: { $0.name == name }) else {
+                    throw APIError.badRequest(
+                        "entities[\(i)]: unknown key '\(name)'; these features are keyed by \(keys.map(\.name).joined(separator: ", "))")
+                }
+                row.keys[name] = try Self.value(json, as: key.type, what: "entities[\(i)].\(name)")
+            }
+            let given = perRow?[i] ?? shared
+            for name in given.keys.sorted() where !fields.contains(where: { $0.key == name }) {
+                throw APIError.badRequest(
+                    "request field '\(name)' is not read by any requested on-demand feature; expected \(fields.isEmpty ? "none" : fields.map(\.key).joined(separator: ", "))"
+                )
+            }
+            for field in fields {
+                row.requestFields[field.key] = try given[field.key].map {
+                    try Self.value($0, as: field.type, what: "request field \(field.key)")
+                }
+            }
+            try lookup.validate(row, index: i)
+            rows.append(row)
+        }
+        let served = try await lookup.lookup(rows, at: configuration.clock(), store: online)
+        Self.countStatuses(served)
+
+        let names = Self.names(lookup.plan.features, fullNames: body.fullNames ?? false)
+        // Per-feature key bytes (`"conv_rate":{"value":`) are built once, not per row.
+        let featurePrefixes: [[UInt8]] = names.enumerated().map { i, name in
+            var bytes: [UInt8] = i > 0 ? [0x2C] : []
+            JSONText.appendString(name, to: &bytes)
+            bytes += ":{\"value\":".utf8
+            return bytes
+        }
+        let keyPrefixes: [[UInt8]] = keys.enumerated().map { k, key in
+            var bytes: [UInt8] = k > 0 ? [0x2C] : []
+            JSONText.appendString(key.name, to: &bytes)
+            bytes.append(0x3A)
+            return bytes
+        }
+        let statusBytes: [FeatureStatus: [UInt8]] = [
+            .present: Array(",\"status\":\"present\",\"event_timestamp\":".utf8),
+            .missing: Array(",\"status\":\"missing\",\"event_timestamp\":".utf8),
+            .expired: Array(",\"status\":\"expired\",\"event_timestamp\":".utf8),
+        ]
+        var out: [UInt8] = []
+        out.reserveCapacity(128 + rows.count * names.count * 96)
+        out += "{\"features\":[".utf8
+        for (i, name) in names.enumerated() {
+            if i > 0 { out.append(0x2C) }
+            JSONText.appendString(name, to: &out)
+        }
+        out += "],\"rows\":[".utf8
+        for (r, row) in rows.enumerated() {
+            if r > 0 { out.append(0x2C) }
+            out += "{\"entity\":{".utf8
+            for (k, key) in keys.enumerated() {
+                out += keyPrefixes[k]
+                JSONText.appendValue(row.keys[key.name] ?? .null, to: &out)
+            }
+            out += "},\"features\":{".utf8
+            for (f, feature) in served[r].enumerated() {
+                out += featurePrefixes[f]
+                JSONText.appendValue(feature.value, to: &out)
+                out += statusBytes[feature.status]!
+                if let time = feature.eventTime {
+                    JSONText.appendValue(.timestamp(time), to: &out)
+                } else {
+                    out += "null".utf8
+                }
+                out.append(0x7D)
+            }
+            out += "}}".utf8
+        }
+        out += "]}".utf8
+        return Self.json(out)
+    }
+
+    /// Feature column names: `feature`, or `view__feature` when asked or when two would collide.
+    static func names(_ features: [ResolvedFeature], fullNames: Bool) -> [String] {
+        var counts: [String: Int] = [:]
+        for f in features { counts[f.feature, default: 0] += 1 }
+        return features.map { fullNames || counts[$0.feature]! > 1 ? "\($0.view)__\($0.feature)" : $0.feature }
+    }
+
+    static func countStatuses(_ served: [[ServedFeature]]) {
+        var present = 0, missing = 0, expired = 0
+        for row in served {
+            for f in row {
+                switch f.status {
+                case .present: present += 1
+                case .missing: missing += 1
+                case .expired: expired += 1
+                }
+            }
+        }
+        ServedCounters.present.increment(by: present)
+        ServedCounters.missing.increment(by: missing)
+        ServedCounters.expired.increment(by: expired)
+    }
+}
