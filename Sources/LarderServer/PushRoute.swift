@@ -22,12 +22,7 @@ extension FeatureServer {
         guard repository.source(named: body.source) != nil else {
             throw APIError.badRequest("unknown source '\(body.source)'; known: \(repository.sources.map(\.name).joined(separator: ", "))")
         }
-        let rows = try body.rows.enumerated().map { i, row in
-            try row.mapValues { json in
-                guard let v = json.scalar else { throw APIError.badRequest("rows[\(i)]: values must be scalars, got \(json.typeName)") }
-                return v
-            }
-        }
+        let rows = body.rows
         // Offline first, all or none (SQLite blocks: keep it off the event loop).
         let offline = self.offline
         let source = body.source

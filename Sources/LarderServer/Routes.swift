@@ -37,22 +37,18 @@ extension FeatureServer {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
-    /// A JSON value for a declared type: ints for int64, ints or doubles for double, strings for
-    /// string, booleans for bool, RFC 3339 strings for timestamps.
+    /// A JSON value for a declared type (the rule of ``JSONValue/value(as:)``), or a 400.
     static func value(_ json: JSONValue, as type: ValueType, what: String) throws -> Value {
-        switch (json, type) {
-        case (.null, _): return .null
-        case (.int(let i), .int64): return .int64(i)
-        case (.int(let i), .double): return .double(Double(i))
-        case (.double(let d), .double): return .double(d)
-        case (.string(let s), .string): return .string(s)
-        case (.bool(let b), .bool): return .bool(b)
-        case (.string(let s), .timestamp):
-            do { return .timestamp(try Timestamp(rfc3339: s)) } catch { throw APIError.badRequest("\(what): \"\(s)\": \(error.reason)") }
-        default:
-            throw APIError.badRequest("\(what) must be \(type), got \(json.typeName)")
+        do {
+            return try json.value(as: type)
+        } catch {
+            switch error {
+            case .mismatch: throw APIError.badRequest("\(what) must be \(type), got \(json.typeName)")
+            case .timestamp(let reason): throw APIError.badRequest("\(what): \"\(json.text)\": \(reason.reason)")
+            }
         }
     }
+
 }
 
 /// Runs blocking work (SQLite) on a global dispatch queue rather than a cooperative thread.

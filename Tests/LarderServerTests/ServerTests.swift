@@ -168,7 +168,7 @@ import Testing
         let cases: [(String, String)] = [
             (
                 #"{"driver_id": 1, "event_timestamp": "2026-01-03T12:00:00Z", "conv_rate": "x", "acc_rate": 0.5, "avg_daily_trips": 1}"#,
-                "row 1: column 'conv_rate': expected double, got string"
+                "row 1: column 'conv_rate': expected a number (double), got a string"
             ),
             (
                 #"{"driver_id": 1, "event_timestamp": "2026-01-03 12:00:00", "conv_rate": 1, "acc_rate": 0.5, "avg_daily_trips": 1}"#,
@@ -184,7 +184,7 @@ import Testing
             ),
             (
                 #"{"driver_id": 1, "event_timestamp": "2026-01-03T12:00:00Z", "conv_rate": [1], "acc_rate": 0.5, "avg_daily_trips": 1}"#,
-                "values must be scalars"
+                "row 1: column 'conv_rate': expected a number (double), got an array"
             ),
         ]
         let good = #"{"driver_id": 1, "event_timestamp": "2026-01-03T12:00:00Z", "conv_rate": 1, "acc_rate": 0.5, "avg_daily_trips": 1}"#

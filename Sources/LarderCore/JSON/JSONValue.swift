@@ -58,3 +58,45 @@ public struct JSONMember: Sendable, Equatable {
         self.value = value
     }
 }
+
+/// Why a JSON value does not fit a declared type.
+public enum JSONTypeError: Error, Sendable {
+    /// Another JSON type than the declared one accepts (see ``ValueType/expectedJSON``).
+    case mismatch
+    /// A string that is not an RFC 3339 timestamp.
+    case timestamp(TimestampSyntaxError)
+}
+
+extension JSONValue {
+    /// The value for a declared type, by the one rule every JSON input follows (JSON Lines
+    /// ingest and request files, the service's keys, request fields and pushes): an integer
+    /// for int64; an integer or a number for double; a string for string; true or false for
+    /// bool; an RFC 3339 string for timestamp; null for any type (nullability is the caller's
+    /// check).
+    public func value(as type: ValueType) throws(JSONTypeError) -> Value {
+        switch (self, type) {
+        case (.null, _): return .null
+        case (.int(let i), .int64): return .int64(i)
+        case (.int(let i), .double): return .double(Double(i))
+        case (.double(let d), .double): return .double(d)
+        case (.string(let s), .string): return .string(s)
+        case (.bool(let b), .bool): return .bool(b)
+        case (.string(let s), .timestamp):
+            do { return .timestamp(try Timestamp(rfc3339: s)) } catch { throw .timestamp(error) }
+        default: throw .mismatch
+        }
+    }
+}
+
+extension ValueType {
+    /// What JSON a value of this type is written as, for error messages.
+    public var expectedJSON: String {
+        switch self {
+        case .int64: "an integer within 64 bits"
+        case .double: "a number"
+        case .bool: "true or false"
+        case .string: "a string"
+        case .timestamp: "an RFC 3339 string"
+        }
+    }
+}

@@ -24,10 +24,9 @@ public struct AppendError: Error, Sendable, CustomStringConvertible {
 }
 
 extension OfflineStore {
-    /// Appends rows given as column name to value (as decoded from JSON: numbers as int64 or
-    /// double, timestamps as RFC 3339 strings) to a registered source, with the same checks
-    /// as `ingest` and in one transaction: all rows or none.
-    public func append(source name: String, rows: [[String: Value]], origin: String) throws -> [SourceRow] {
+    /// Appends rows given as column name to JSON value to a registered source, with the same
+    /// checks as `ingest` and in one transaction: all rows or none.
+    public func append(source name: String, rows: [[String: JSONValue]], origin: String) throws -> [SourceRow] {
         let spec = try registry.source(named: name)
         let table = SourceTable(spec: spec)
         let stored = table.storedColumns
@@ -80,21 +79,18 @@ extension OfflineStore {
         }
     }
 
-    static func convert(_ value: Value, to column: ColumnSpec, row: Int) throws(AppendError) -> Value {
+    static func convert(_ json: JSONValue, to column: ColumnSpec, row: Int) throws(AppendError) -> Value {
         func bad(_ reason: String) -> AppendError { AppendError(row: row, column: column.name, reason: reason) }
-        switch (value, column.type) {
-        case (.null, _):
-            guard column.nullable else { throw bad("missing or null, but the column is not nullable") }
-            return .null
-        case (.int64, .int64), (.double, .double), (.bool, .bool), (.string, .string), (.timestamp, .timestamp):
-            if case .double(let d) = value, !d.isFinite { throw bad("not a finite double") }
-            return value
-        case (.int64(let i), .double):
-            return .double(Double(i))
-        case (.string(let s), .timestamp):
-            do { return .timestamp(try Timestamp(rfc3339: s)) } catch { throw bad("\"\(s)\": \(error.reason)") }
-        default:
-            throw bad("expected \(column.type), got \(value.type.map(\.rawValue) ?? "null") \(value)")
+        let value: Value
+        do {
+            value = try json.value(as: column.type)
+        } catch {
+            switch error {
+            case .mismatch: throw bad("expected \(column.type.expectedJSON) (\(column.type)), got \(json.typeName)")
+            case .timestamp(let reason): throw bad("\"\(json.text)\": \(reason.reason)")
+            }
         }
+        guard !value.isNull || column.nullable else { throw bad("missing or null, but the column is not nullable") }
+        return value
     }
 }

@@ -254,40 +254,20 @@ private struct RowWriter {
         return rows
     }
 
-    func bind(_ value: JSONValue, column: ColumnSpec, parameter: Int32, line: Int) throws {
+    func bind(_ json: JSONValue, column: ColumnSpec, parameter: Int32, line: Int) throws {
         func bad(_ reason: String) -> IngestError {
-            IngestError(file: path, line: line, column: column.name, value: value.text, reason: reason)
+            IngestError(file: path, line: line, column: column.name, value: json.text, reason: reason)
         }
-        switch (value, column.type) {
-        case (.null, _):
-            guard column.nullable else { throw bad("null, but the column is not nullable") }
-            sqlite3_bind_null(statement, parameter)
-        case (.int(let v), .int64):
-            sqlite3_bind_int64(statement, parameter, v)
-        case (.int(let v), .double):
-            sqlite3_bind_double(statement, parameter, Double(v))
-        case (.double(let v), .double):
-            sqlite3_bind_double(statement, parameter, v)
-        case (.bool(let b), .bool):
-            sqlite3_bind_int64(statement, parameter, b ? 1 : 0)
-        case (.string(let s), .string):
-            sqlite3_bind_text(statement, parameter, s, -1, Self.transient)
-        case (.string(let s), .timestamp):
-            do {
-                sqlite3_bind_int64(statement, parameter, try Timestamp(rfc3339: s).microseconds)
-            } catch {
-                throw bad(error.reason)
+        let value: Value
+        do {
+            value = try json.value(as: column.type)
+        } catch {
+            switch error {
+            case .mismatch: throw bad("\(json.typeName), but the column is \(column.type): expected \(column.type.expectedJSON)")
+            case .timestamp(let reason): throw bad(reason.reason)
             }
-        case (let other, let type):
-            let wanted =
-                switch type {
-                case .int64: "an integer within 64 bits"
-                case .double: "a number"
-                case .bool: "true or false"
-                case .string: "a string"
-                case .timestamp: "an RFC 3339 string"
-                }
-            throw bad("\(other.typeName), but the column is \(type): expected \(wanted)")
         }
+        guard !value.isNull || column.nullable else { throw bad("null, but the column is not nullable") }
+        SQLiteValues.bind(statement, parameter, value)
     }
 }

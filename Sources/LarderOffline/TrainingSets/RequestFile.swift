@@ -124,18 +124,14 @@ struct RequestFile {
                 guard let s = String(validating: bytes, as: UTF8.self) else { throw bad(FieldParsing.display(bytes), "not valid UTF-8") }
                 return .string(s)
             }
-        case .json(let scalar):
-            switch (scalar, type) {
-            case (.null, _): return .null
-            case (.int(let v), .int64): return .int64(v)
-            case (.int(let v), .double): return .double(Double(v))
-            case (.double(let v), .double): return .double(v)
-            case (.bool(let b), .bool): return .bool(b)
-            case (.string(let s), .string): return .string(s)
-            case (.string(let s), .timestamp):
-                do { return .timestamp(try Timestamp(rfc3339: s)) } catch { throw bad(s, error.reason) }
-            case (let other, _):
-                throw bad(other.text, "expected a JSON value of type \(type)")
+        case .json(let json):
+            do {
+                return try json.value(as: type)
+            } catch {
+                switch error {
+                case .mismatch: throw bad(json.text, "expected \(type.expectedJSON) (\(type)), got \(json.typeName)")
+                case .timestamp(let reason): throw bad(json.text, reason.reason)
+                }
             }
         }
     }
