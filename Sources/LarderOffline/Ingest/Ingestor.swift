@@ -99,7 +99,6 @@ private struct RowWriter {
         self.columns = columns
     }
 
-    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
     func bindInt64(_ parameter: Int32, _ value: Int64) { sqlite3_bind_int64(statement, parameter, value) }
 
@@ -191,30 +190,10 @@ private struct RowWriter {
 
     @inline(__always)
     func bind(_ bytes: UnsafeBufferPointer<UInt8>, type: ValueType, parameter: Int32, line: Int, column: String) throws {
-        func bad(_ reason: String) -> IngestError {
-            IngestError(file: path, line: line, column: column, value: FieldParsing.display(bytes), reason: reason)
-        }
-        switch type {
-        case .int64:
-            guard let v = FieldParsing.int64(bytes) else { throw bad("not an int64") }
-            sqlite3_bind_int64(statement, parameter, v)
-        case .double:
-            guard let v = FieldParsing.double(bytes) else { throw bad("not a finite double") }
-            sqlite3_bind_double(statement, parameter, v)
-        case .bool:
-            guard let v = FieldParsing.bool(bytes) else { throw bad("not a bool (true, false, 1 or 0)") }
-            sqlite3_bind_int64(statement, parameter, v ? 1 : 0)
-        case .timestamp:
-            do {
-                sqlite3_bind_int64(statement, parameter, try Timestamp(rfc3339: bytes).microseconds)
-            } catch {
-                throw bad(error.reason)
-            }
-        case .string:
-            guard FieldParsing.isValidUTF8(bytes) else { throw bad("not valid UTF-8") }
-            sqlite3_bind_text(
-                statement, parameter, UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self), Int32(bytes.count),
-                Self.transient)
+        do {
+            SQLiteValues.bind(statement, parameter, try FieldParsing.value(bytes, as: type))
+        } catch {
+            throw IngestError(file: path, line: line, column: column, value: FieldParsing.display(bytes), reason: error.reason)
         }
     }
 

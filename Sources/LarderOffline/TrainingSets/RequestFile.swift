@@ -108,21 +108,10 @@ struct RequestFile {
         switch field(i) {
         case .csv(let bytes, let quoted):
             if bytes.isEmpty && !quoted { return .null }
-            switch type {
-            case .int64:
-                guard let v = FieldParsing.int64(bytes) else { throw bad(FieldParsing.display(bytes), "not an int64") }
-                return .int64(v)
-            case .double:
-                guard let v = FieldParsing.double(bytes) else { throw bad(FieldParsing.display(bytes), "not a finite double") }
-                return .double(v)
-            case .bool:
-                guard let v = FieldParsing.bool(bytes) else { throw bad(FieldParsing.display(bytes), "not a bool") }
-                return .bool(v)
-            case .timestamp:
-                do { return .timestamp(try Timestamp(rfc3339: bytes)) } catch { throw bad(FieldParsing.display(bytes), error.reason) }
-            case .string:
-                guard let s = String(validating: bytes, as: UTF8.self) else { throw bad(FieldParsing.display(bytes), "not valid UTF-8") }
-                return .string(s)
+            do {
+                return try FieldParsing.value(bytes, as: type)
+            } catch {
+                throw bad(FieldParsing.display(bytes), error.reason)
             }
         case .json(let json):
             do {
