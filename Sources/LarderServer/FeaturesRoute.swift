@@ -67,7 +67,7 @@ extension FeatureServer {
         let served = try await lookup.lookup(rows, at: configuration.clock(), store: online)
         Self.countStatuses(served)
 
-        let names = Self.names(lookup.plan.features, fullNames: body.fullNames ?? false)
+        let names = ResolvedFeature.columnNames(lookup.plan.features, fullNames: body.fullNames ?? false, taken: Set(keys.map(\.name)))
         // Per-feature key bytes (`"conv_rate":{"value":`) are built once, not per row.
         let featurePrefixes: [[UInt8]] = names.enumerated().map { i, name in
             var bytes: [UInt8] = i > 0 ? [0x2C] : []
@@ -117,13 +117,6 @@ extension FeatureServer {
         }
         out += "]}".utf8
         return Self.json(out)
-    }
-
-    /// Feature column names: `feature`, or `view__feature` when asked or when two would collide.
-    static func names(_ features: [ResolvedFeature], fullNames: Bool) -> [String] {
-        var counts: [String: Int] = [:]
-        for f in features { counts[f.feature, default: 0] += 1 }
-        return features.map { fullNames || counts[$0.feature]! > 1 ? "\($0.view)__\($0.feature)" : $0.feature }
     }
 
     static func countStatuses(_ served: [[ServedFeature]]) {

@@ -7,6 +7,17 @@ public struct ResolvedFeature: Sendable, Hashable {
 
     /// `view:feature`.
     public var reference: String { "\(view):\(feature)" }
+
+    /// Output column names for features, the same in training sets and served responses:
+    /// `feature`, or `view__feature` when `fullNames` is set or the short name would collide
+    /// with another feature or with one of the `taken` names (request columns, join keys).
+    public static func columnNames(_ features: [ResolvedFeature], fullNames: Bool, taken: Set<String> = []) -> [String] {
+        var counts: [String: Int] = [:]
+        for f in features { counts[f.feature, default: 0] += 1 }
+        return features.map { f in
+            fullNames || counts[f.feature]! > 1 || taken.contains(f.feature) ? "\(f.view)__\(f.feature)" : f.feature
+        }
+    }
 }
 
 /// A feature reference or service name that does not resolve.

@@ -182,7 +182,7 @@ public struct TrainingSetBuilder {
                     }
                     return c
                 }
-                let names = Self.columnNames(request.features, requestColumns: columns, fullNames: request.fullNames)
+                let names = ResolvedFeature.columnNames(request.features, fullNames: request.fullNames, taken: Set(columns))
                 let writer = try TableWriter(destination: request.output, format: format, columns: columns + names)
                 var row = plan.emptyRow()
                 while try requests.next() {
@@ -234,7 +234,7 @@ public struct TrainingSetBuilder {
                 for join in joins { try Self.checkCovered(join, at: at, line: nil, file: nil) }
                 let keyNames = keySpecs.map(\.name)
                 let columns = keyNames + ["event_timestamp"]
-                let names = Self.columnNames(request.features, requestColumns: columns, fullNames: request.fullNames)
+                let names = ResolvedFeature.columnNames(request.features, fullNames: request.fullNames, taken: Set(columns))
                 let writer = try TableWriter(destination: request.output, format: format, columns: columns + names)
                 // Entities known at `at`: with at least one materialized row at or before it.
                 let union = joins.map { "SELECT DISTINCT \(keyNames.joined(separator: ", ")) FROM \($0.table.name) WHERE _event_ts <= ?" }
@@ -296,24 +296,12 @@ public struct TrainingSetBuilder {
         throw OfflineStoreError(message)
     }
 
-    /// Feature column names: `feature`, or `view__feature` when asked or when the short name
-    /// would collide with another feature or a request column.
-    static func columnNames(_ features: [ResolvedFeature], requestColumns: [String], fullNames: Bool) -> [String] {
-        var counts: [String: Int] = [:]
-        for f in features { counts[f.feature, default: 0] += 1 }
-        let taken = Set(requestColumns)
-        return features.map { f in
-            fullNames || counts[f.feature]! > 1 || taken.contains(f.feature) ? "\(f.view)__\(f.feature)" : f.feature
-        }
-    }
-
     private static func writeManifest(
         _ request: TrainingSetRequest, format: InputFormat, joins: [ViewJoin], onDemand: [OnDemandFeatureView],
         columns: [String], requestInfo: [String: Any], outputRows: Int, outputHash: String
     ) throws -> String {
         let path = request.output + ".manifest.json"
-        let names = columnNames(
-            request.features, requestColumns: columns.dropLast(request.features.count).map { $0 }, fullNames: request.fullNames)
+        let names = columns.suffix(request.features.count)
         var features: [[String: Any]] = []
         for (feature, column) in zip(request.features, names) {
             let spec: DefinitionSpec
