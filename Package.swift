@@ -72,11 +72,11 @@ let package = Package(
             name: "LarderServerTests",
             dependencies: ["LarderServer", "LarderOffline", "LarderOnline", "LarderTestSupport", "Features"]
         ),
-        .testTarget(name: "LarderCoreTests", dependencies: ["LarderCore", "Features"]),
+        .testTarget(name: "LarderCoreTests", dependencies: ["LarderCore", "Features", "LarderTestSupport"]),
         .testTarget(
             name: "LarderOfflineTests",
             dependencies: [
-                "LarderOffline", "Features",
+                "LarderOffline", "Features", "LarderTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

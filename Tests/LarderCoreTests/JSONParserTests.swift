@@ -1,4 +1,5 @@
 import Foundation
+import LarderTestSupport
 import Testing
 
 @testable import LarderCore
@@ -9,7 +10,7 @@ import Testing
 /// last place; exactness is checked on its own against Swift's correctly rounded `Double(_:)`.
 @Suite struct JSONParserTests {
     struct Generator {
-        var rng: SplitMix
+        var rng: SeededGenerator
 
         mutating func value(depth: Int) -> String {
             switch Int.random(in: 0..<(depth > 2 ? 5 : 7), using: &rng) {
@@ -65,7 +66,7 @@ import Testing
     static func number(_ d: Double) -> String { "n" + String(format: "%.12g", d) }
 
     @Test func doublesAreReadExactly() throws {
-        var rng = SplitMix(seed: 7)
+        var rng = SeededGenerator(seed: 7)
         for _ in 0..<5000 {
             let d = Double(bitPattern: rng.next() & 0x7FEF_FFFF_FFFF_FFFF) * (Bool.random(using: &rng) ? 1 : -1)
             let text = "\(d)"
@@ -75,7 +76,7 @@ import Testing
     }
 
     @Test func agreesWithFoundationOnGeneratedDocuments() throws {
-        var generator = Generator(rng: SplitMix(seed: 42))
+        var generator = Generator(rng: SeededGenerator(seed: 42))
         for _ in 0..<2000 {
             let text = generator.value(depth: 0)
             let ours = try JSONParser.parse(Array(text.utf8))
@@ -101,18 +102,5 @@ import Testing
                     JSONMember(key: "z", value: .int(1)), JSONMember(key: "a", value: .double(1)),
                     JSONMember(key: "m", value: .int(.min)),
                 ]))
-    }
-}
-
-/// SplitMix64: reproducible randomness for generated tests.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

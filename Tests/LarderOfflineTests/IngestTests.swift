@@ -2,15 +2,17 @@ import Features
 import Foundation
 import GRDB
 import LarderCore
+import LarderTestSupport
 import Testing
 
 @testable import LarderOffline
 
 @Suite struct IngestTests {
-    let dir = TemporaryDirectory()
+    let dir: TemporaryDirectory
     let store: OfflineStore
 
     init() throws {
+        dir = try TemporaryDirectory()
         store = try OfflineStore(path: dir.file("offline.sqlite"))
         try store.registry.apply(try store.registry.plan(for: Features.repository))
     }
@@ -90,7 +92,7 @@ import Testing
         // Force refills in the middle of records, quoted fields and CRLFs.
         var text = "a,b,c\r\n"
         for i in 0..<500 { text += "\(i),\"x\"\"\(i)\r\ny\",\(i * 7)\r\n" }
-        let path = dir.write("chunks.csv", text)
+        let path = try dir.write("chunks.csv", text)
         func records(chunk: Int) throws -> [[String]] {
             var reader = CSVReader(file: try InputFile(path: path, chunkSize: chunk))
             var out: [[String]] = []
@@ -229,7 +231,7 @@ import Testing
         // A good file first: a rejected one must leave it exactly as it was.
         _ = try store.ingest(source: "driver_stats", file: dir.write("good.csv", Self.header + "\n7,2026-01-01T00:00:00Z,,0.1,0.2,3\n"))
         let before = try stats()
-        let path = dir.write("bad.csv", content)
+        let path = try dir.write("bad.csv", content)
         #expect(
             performing: { try store.ingest(source: "driver_stats", file: path) },
             throws: { error in
@@ -245,7 +247,7 @@ import Testing
     @Test func nonUTF8BytesAreRejected() throws {
         let s = try storeWithNotes()
         let bytes = Array("driver_id,event_timestamp,text\n1,2026-01-01T00:00:00Z,ok\n2,2026-01-01T00:00:00Z,caf".utf8) + [0xE9, 0x0A]
-        let path = dir.write("latin1.csv", bytes)
+        let path = try dir.write("latin1.csv", bytes)
         #expect(
             performing: { try s.ingest(source: "notes", file: path) },
             throws: { error in
@@ -260,7 +262,7 @@ import Testing
         let rows = 200_000
         for i in 0..<rows { text += "\(1000 + i % 100),2026-01-01T00:00:00Z,,0.5,0.25,\(i)\n" }
         text += "1000,2026-01-01T00:00:00Z,,0.5,0.25,oops\n"
-        let path = dir.write("large.csv", text)
+        let path = try dir.write("large.csv", text)
         #expect(
             performing: { try store.ingest(source: "driver_stats", file: path) },
             throws: { error in
@@ -306,7 +308,7 @@ import Testing
         let (name, content, message) = Self.badJSON[index]
         let good =
             #"{"driver_id": 1001, "event_timestamp": "2026-01-01T00:00:00Z", "conv_rate": 0.5, "acc_rate": 0.5, "avg_daily_trips": 1}"#
-        let path = dir.write("bad.jsonl", good + "\n" + content)
+        let path = try dir.write("bad.jsonl", good + "\n" + content)
         let line = content.isEmpty ? "" : ":2"
         let expected = message.replacingOccurrences(of: "bad.jsonl:1", with: "bad.jsonl\(line)")
         if !content.isEmpty {

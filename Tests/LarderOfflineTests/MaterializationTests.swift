@@ -3,16 +3,18 @@ import Features
 import Foundation
 import GRDB
 import LarderCore
+import LarderTestSupport
 import Testing
 
 @testable import LarderOffline
 
 @Suite struct MaterializationTests {
-    let dir = TemporaryDirectory()
+    let dir: TemporaryDirectory
     let store: OfflineStore
     static let header = "driver_id,event_timestamp,created,conv_rate,acc_rate,avg_daily_trips\n"
 
     init() throws {
+        dir = try TemporaryDirectory()
         store = try OfflineStore(path: dir.file("offline.sqlite"))
         try store.registry.apply(try store.registry.plan(for: Features.repository))
     }

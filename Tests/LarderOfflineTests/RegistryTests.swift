@@ -2,12 +2,15 @@ import Features
 import Foundation
 import GRDB
 import LarderCore
+import LarderTestSupport
 import Testing
 
 @testable import LarderOffline
 
 @Suite struct RegistryTests {
-    let dir = TemporaryDirectory()
+    let dir: TemporaryDirectory
+
+    init() throws { dir = try TemporaryDirectory() }
 
     func store() throws -> OfflineStore { try OfflineStore(path: dir.file("offline.sqlite")) }
 
@@ -132,9 +135,10 @@ import Testing
         try store().registry.apply(try store().registry.plan(for: Features.repository))
         let reopened = try store()
         #expect(try reopened.registry.definitions().count == 7)
-        #expect(try reopened.rows("SELECT identifier FROM grdb_migrations ORDER BY identifier") == [
-            ["v1: registry, ingests, materializations".databaseValue], ["v2: online push marker".databaseValue],
-        ])
+        #expect(
+            try reopened.rows("SELECT identifier FROM grdb_migrations ORDER BY identifier") == [
+                ["v1: registry, ingests, materializations".databaseValue], ["v2: online push marker".databaseValue],
+            ])
     }
 
     @Test func schemaFileMatchesTheCode() throws {
@@ -146,7 +150,9 @@ import Testing
             try setUp(queue)
             return try queue.read { db in
                 var out: [String] = []
-                for row in try Row.fetchAll(db, sql: "SELECT type, name, tbl_name FROM sqlite_master WHERE tbl_name NOT LIKE 'grdb_%' ORDER BY name") {
+                for row in try Row.fetchAll(
+                    db, sql: "SELECT type, name, tbl_name FROM sqlite_master WHERE tbl_name NOT LIKE 'grdb_%' ORDER BY name")
+                {
                     out.append("\(row["type"] as String) \(row["name"] as String) on \(row["tbl_name"] as String)")
                     let pragma = (row["type"] as String) == "table" ? "table_xinfo" : "index_xinfo"
                     for column in try Row.fetchAll(db, sql: "PRAGMA \(pragma)(\(row["name"] as String))") {

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import LarderCore
+import LarderTestSupport
 import Testing
 
 @testable import LarderOffline
@@ -71,7 +72,7 @@ import Testing
     @Test(arguments: [1, 2, 3])
     func matchesTheOracleOnRandomData(seed: UInt64) throws {
         var rng = SeededGenerator(seed: seed)
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let store = try OfflineStore(path: dir.file("offline.sqlite"))
         try store.registry.apply(try store.registry.plan(for: Self.repository))
 
@@ -151,7 +152,7 @@ import Testing
 
         var requestCSV = "driver_id,city,event_timestamp,bonus,label\n"
         for (i, r) in requests.enumerated() { requestCSV += "\(r.key),\(r.city),\(Self.iso(r.t)),\(r.bonus),L\(i)\n" }
-        let requestPath = dir.write("requests.csv", requestCSV)
+        let requestPath = try dir.write("requests.csv", requestCSV)
 
         let features = try Self.repository.resolve(references: [
             "score_view", "level_view:level", "rating_view:rating", "boosted:score_plus_bonus",
@@ -186,7 +187,7 @@ import Testing
     }
 
     @Test func snapshotAtGivesEveryKnownEntity() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let store = try OfflineStore(path: dir.file("offline.sqlite"))
         try store.registry.apply(try store.registry.plan(for: Self.repository))
         _ = try store.ingest(
@@ -214,19 +215,6 @@ import Testing
                 ["1", "2026-01-01T02:00:00Z", "7"],
                 ["2", "2026-01-01T02:00:00Z", "5"],
             ])
-    }
-}
-
-/// A small deterministic generator (SplitMix64) so random tests are reproducible.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

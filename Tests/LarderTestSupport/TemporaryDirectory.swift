@@ -30,10 +30,16 @@ public final class TemporaryDirectory: @unchecked Sendable {
     /// Writes `text` as UTF-8 to `name` inside the directory and returns its path.
     @discardableResult
     public func write(_ name: String, _ text: String) throws -> String {
+        try write(name, Array(text.utf8))
+    }
+
+    /// Writes `bytes` to `name` inside the directory and returns its path.
+    @discardableResult
+    public func write(_ name: String, _ bytes: [UInt8]) throws -> String {
         let path = file(name)
         try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
         return path
     }
 }
