@@ -211,9 +211,7 @@ private struct RowWriter {
                         file: path, line: line,
                         reason: "unknown column '\(key)'; the source's columns are \(columns.map(\.name).joined(separator: ", "))")
                 }
-                guard !present[k] else {
-                    throw IngestError(file: path, line: line, column: key, reason: "appears twice in the object")
-                }
+                // Duplicate keys never get here: the JSON parser rejects them.
                 present[k] = true
                 try bind(value, column: columns[k], parameter: Int32(k + 2), line: line)
             }

@@ -49,11 +49,7 @@ struct RequestFile {
             let jsonl = JSONLinesReader(file: file)
             self.jsonl = jsonl
             if try jsonl.next() {
-                columns = jsonl.members.map(\.key)
-                var seen = Set<String>()
-                for name in columns where !seen.insert(name).inserted {
-                    throw IngestError(file: path, line: jsonl.recordLine, reason: "key '\(name)' appears twice")
-                }
+                columns = jsonl.members.map(\.key)  // unique: the JSON parser rejects duplicate keys
                 jsonIndex = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($0.element, $0.offset) })
                 pendingFirstJSON = true
             }
