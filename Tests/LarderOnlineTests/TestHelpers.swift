@@ -69,3 +69,15 @@ extension RedisError {
         }
     }
 }
+
+/// Pings through `client` every 20 ms, for at most 5 s, until Redis answers. Returns whether
+/// it did and how long that took.
+func waitForPong(_ client: RedisClient) async throws -> (recovered: Bool, waited: Duration) {
+    let clock = ContinuousClock()
+    let start = clock.now
+    while clock.now - start < .seconds(5) {
+        if (try? await client.command(["PING"])) == .status("PONG") { return (true, clock.now - start) }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    return (false, clock.now - start)
+}
