@@ -40,6 +40,14 @@ extension FeatureRow {
     /// The status of this row's values at instant `t` for a view with `ttl` microseconds
     /// (0: no limit). Exactly ttl old is still present, as offline.
     public func status(at t: Timestamp, ttl: Int64) -> FeatureStatus {
-        ttl == 0 || t.microseconds - eventTime.microseconds <= ttl ? .present : .expired
+        Self.isFresh(eventTime: eventTime.microseconds, at: t.microseconds, ttl: ttl) ? .present : .expired
+    }
+
+    /// The ttl rule, the one place both sides take it from: a value with event time `event`
+    /// is valid at instant `t` if `t - event <= ttl` (exactly ttl old is still valid), or
+    /// always when `ttl` is 0. Microseconds throughout.
+    @inline(__always)
+    public static func isFresh(eventTime event: Int64, at t: Int64, ttl: Int64) -> Bool {
+        ttl == 0 || t - event <= ttl
     }
 }

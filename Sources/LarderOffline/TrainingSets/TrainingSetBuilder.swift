@@ -71,12 +71,10 @@ public struct TrainingSetBuilder {
 
     /// A feature view taking part, with its lookup statement.
     private struct ViewJoin {
-        let view: FeatureView
         let spec: FeatureViewSpec
         let version: Int
         let table: FeatureTable
         let state: MaterializationState
-        let ttl: Int64
         /// Where the view's features start in the joined row.
         let offset: Int
         var keyColumns: [Int] = []
@@ -137,8 +135,8 @@ public struct TrainingSetBuilder {
                 }
                 joins.append(
                     ViewJoin(
-                        view: view, spec: spec, version: version, table: FeatureTable(view: spec, version: version), state: state,
-                        ttl: spec.ttlMicroseconds, offset: plan.viewOffsets[i]))
+                        spec: spec, version: version, table: FeatureTable(view: spec, version: version), state: state,
+                        offset: plan.viewOffsets[i]))
             }
             let featureCount = plan.viewValueCount
             let requestFields = plan.requestFields
@@ -276,7 +274,9 @@ public struct TrainingSetBuilder {
         sqlite3_bind_int64(s, Int32(keys.count + 1), t.microseconds)
         defer { sqlite3_reset(s) }
         let rc = sqlite3_step(s)
-        if rc == SQLITE_ROW, join.ttl == 0 || t.microseconds - sqlite3_column_int64(s, 0) <= join.ttl {
+        if rc == SQLITE_ROW,
+            FeatureRow.isFresh(eventTime: sqlite3_column_int64(s, 0), at: t.microseconds, ttl: join.spec.ttlMicroseconds)
+        {
             for (i, feature) in join.spec.features.enumerated() {
                 row[join.offset + i] = SQLiteValues.read(s, Int32(i + 1), as: feature.type)
             }
