@@ -17,13 +17,6 @@ public struct FeatureRow: Sendable, Hashable {
         self.sequence = sequence
         self.values = values
     }
-
-    /// Whether this row wins over `other` under the point-in-time rule: greater event time,
-    /// then greater created time (none is lowest), then later ingested.
-    public func supersedes(_ other: FeatureRow) -> Bool {
-        (eventTime.microseconds, createdTime?.microseconds ?? .min, sequence)
-            > (other.eventTime.microseconds, other.createdTime?.microseconds ?? .min, other.sequence)
-    }
 }
 
 /// A feature value's state as served.
