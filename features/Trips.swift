@@ -14,7 +14,9 @@ public enum Trips {
 }
 
 /// Features of a driver's trips. `fare_per_km` is a row transformation: the same compiled
-/// closure computes it for training sets and for serving.
+/// closure computes it for training sets and for serving. The aggregations are windowed over
+/// the trips (hops: 5 minutes for the 1-hour window, 1 hour for the others), computed by the
+/// same Swift code offline and online.
 public let driverTrips = FeatureView(
     "driver_trips",
     entity: driver,
@@ -24,4 +26,9 @@ public let driverTrips = FeatureView(
     owner: "ranking@example.com"
 ) {
     Feature("fare_per_km", from: Trips.fare, Trips.distanceKm) { fare, km in fare / max(km, 0.1) }
+} aggregations: {
+    Aggregate(.count, windows: .hours(1), name: "trips")  // trips_1h
+    Aggregate(.sum, of: Trips.fare, windows: .hours(24))  // fare_sum_24h
+    Aggregate(.mean, of: Trips.fare, windows: .days(7))  // fare_mean_7d
+    Aggregate(.max, of: "fare_per_km", windows: .hours(24))  // fare_per_km_max_24h
 }

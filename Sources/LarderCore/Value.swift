@@ -6,8 +6,42 @@ public enum ValueType: String, Sendable, Hashable, Codable, CaseIterable, Custom
     case bool
     /// An instant, stored as Int64 microseconds since the Unix epoch (UTC).
     case timestamp
+    /// Lists are the output of `last(n)` aggregations only: no column, key or request
+    /// field has a list type.
+    case int64List = "list<int64>"
+    case doubleList = "list<double>"
+    case stringList = "list<string>"
+    case boolList = "list<bool>"
+    case timestampList = "list<timestamp>"
 
     public var description: String { rawValue }
+
+    /// The scalar types: what a column, a join key or a request field can be.
+    public static let scalars: [ValueType] = [.int64, .double, .string, .bool, .timestamp]
+
+    /// The type of the elements, for a list type.
+    public var element: ValueType? {
+        switch self {
+        case .int64List: .int64
+        case .doubleList: .double
+        case .stringList: .string
+        case .boolList: .bool
+        case .timestampList: .timestamp
+        case .int64, .double, .string, .bool, .timestamp: nil
+        }
+    }
+
+    /// The list type of this scalar type (a list type is its own list type).
+    public var list: ValueType {
+        switch self {
+        case .int64: .int64List
+        case .double: .doubleList
+        case .string: .stringList
+        case .bool: .boolList
+        case .timestamp: .timestampList
+        case .int64List, .doubleList, .stringList, .boolList, .timestampList: self
+        }
+    }
 }
 
 /// One value of a row or a feature. `null` stands for a missing value of any type.
@@ -18,6 +52,8 @@ public enum Value: Sendable, Hashable {
     case string(String)
     case bool(Bool)
     case timestamp(Timestamp)
+    /// Values of one scalar type, oldest first (the output of `last(n)`).
+    case list([Value])
 
     /// The type of the value, or `nil` for `null`.
     public var type: ValueType? {
@@ -28,6 +64,7 @@ public enum Value: Sendable, Hashable {
         case .string: .string
         case .bool: .bool
         case .timestamp: .timestamp
+        case .list(let items): items.first?.type?.list
         }
     }
 
@@ -44,6 +81,7 @@ extension Value: CustomStringConvertible {
         case .string(let v): v
         case .bool(let v): v ? "true" : "false"
         case .timestamp(let v): v.description
+        case .list(let items): "[" + items.map(\.description).joined(separator: ", ") + "]"
         }
     }
 }

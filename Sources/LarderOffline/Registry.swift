@@ -277,6 +277,17 @@ public struct Registry: Sendable {
                     for statement in table.createStatements { try db.execute(sql: statement) }
                 }
             }
+            // Sources that aggregation views read get an index by key and time, for
+            // training sets (one range read per entity).
+            for row in try Row.fetchAll(db, sql: "SELECT kind, definition FROM larder_registry WHERE kind = 'feature_view'") {
+                let spec = try DefinitionSpec(kind: .featureView, json: Data((row["definition"] as String).utf8))
+                guard case .featureView(let view) = spec, !(view.aggregations ?? []).isEmpty,
+                    let sourceRow = try Row.fetchOne(
+                        db, sql: "SELECT definition FROM larder_registry WHERE kind = 'source' AND name = ?", arguments: [view.source]),
+                    case .source(let source) = try DefinitionSpec(kind: .source, json: Data((sourceRow["definition"] as String).utf8))
+                else { continue }
+                try db.execute(sql: SourceTable.keyIndexStatement(source: source, joinKeys: view.joinKeys))
+            }
         }
         return now
     }

@@ -19,6 +19,8 @@ enum SQLiteValues {
             let count = Int(sqlite3_column_bytes(statement, index))
             guard let bytes = sqlite3_column_text(statement, index) else { return .string("") }
             return .string(String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self))
+        case .int64List, .doubleList, .stringList, .boolList, .timestampList:
+            return .null  // never stored in a column
         }
     }
 
@@ -32,6 +34,11 @@ enum SQLiteValues {
         case .bool(let v): sqlite3_bind_int64(statement, index, v ? 1 : 0)
         case .timestamp(let v): sqlite3_bind_int64(statement, index, v.microseconds)
         case .string(let v): sqlite3_bind_text(statement, index, v, -1, transient)
+        case .list:
+            // Never bound (no column holds a list); JSON text keeps the value readable anyway.
+            var json: [UInt8] = []
+            JSONText.appendValue(value, to: &json)
+            sqlite3_bind_text(statement, index, String(decoding: json, as: UTF8.self), -1, transient)
         }
     }
 

@@ -25,6 +25,8 @@ struct SourceTable: Sendable {
         case .int64, .bool, .timestamp: "INTEGER"
         case .double: "REAL"
         case .string: "TEXT"
+        // No column has a list type (only `last(n)` aggregations produce lists).
+        case .int64List, .doubleList, .stringList, .boolList, .timestampList: "BLOB"
         }
     }
 
@@ -38,6 +40,13 @@ struct SourceTable: Sendable {
             "CREATE TABLE \(name) (\n    \(columns.joined(separator: ",\n    "))\n) STRICT",
             "CREATE INDEX \(name)_by_event_time ON \(name) (\(spec.eventTimestamp))",
         ]
+    }
+
+    /// The index aggregation views need: a key's events in time order, for training sets.
+    static func keyIndexStatement(source: SourceSpec, joinKeys: [ColumnSpec]) -> String {
+        let name = "source_\(source.name)"
+        let columns = joinKeys.map(\.name) + [source.eventTimestamp]
+        return "CREATE INDEX IF NOT EXISTS \(name)_by_\(joinKeys.map(\.name).joined(separator: "_"))_time ON \(name) (\(columns.joined(separator: ", ")))"
     }
 
     /// How an existing table changes to hold `new`'s rows.

@@ -34,8 +34,17 @@ public struct OnlineViewLayout: Sendable {
     /// The key prefix of every entity of this view version.
     public var prefix: String { "larder:\(project):\(view):v\(version):" }
 
+    /// The key prefix of every entity's aggregation tiles (a hash per entity; see
+    /// ``OnlineTiles``). `_tiles` cannot be a view name, so it cannot clash with row keys.
+    public var tilePrefix: String { "larder:\(project):_tiles:\(view):v\(version):" }
+
     /// The Redis key of one entity. Keys must match `keyTypes` (the caller checked them).
-    public func key(for keys: [Value]) -> [UInt8] {
+    public func key(for keys: [Value]) -> [UInt8] { key(for: keys, prefix: prefix) }
+
+    /// The Redis key of one entity's aggregation tiles.
+    public func tileKey(for keys: [Value]) -> [UInt8] { key(for: keys, prefix: tilePrefix) }
+
+    private func key(for keys: [Value], prefix: String) -> [UInt8] {
         var out = Array(prefix.utf8)
         for (i, key) in keys.enumerated() {
             if i > 0 { out.append(0x3A) }

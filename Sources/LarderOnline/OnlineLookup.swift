@@ -27,12 +27,20 @@ public struct LookupError: Error, Sendable, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// Online lookups for a fixed list of features: one MGET per request for every (view,
-/// entity) pair, then the point-in-time rule at the request instant, then on-demand features
-/// by the same ``FeaturePlan`` the training sets use.
+/// Online lookups for a fixed list of features: one round trip per request (an MGET for every
+/// (view, entity) pair's latest row, and an HGETALL for every entity's aggregation tiles),
+/// then the point-in-time rule and the window rule at the request instant, then on-demand
+/// features by the same ``FeaturePlan`` the training sets use.
+///
+/// Aggregation features are always `present`: the window rule gives every instant a value
+/// (0 or null for an empty window), as the training set does.
 public struct OnlineLookup: Sendable {
     public let plan: FeaturePlan
     public let layouts: [OnlineViewLayout]
+    /// The tile layout of each view with aggregations (nil for the others).
+    public let tileLayouts: [OnlineTiles?]
+    /// For each requested feature, whether it is an aggregation.
+    let isAggregation: [Bool]
 
     /// - Parameter versions: the registered version of each feature view.
     public init(plan: FeaturePlan, project: String, versions: [String: Int]) throws(LookupError) {
@@ -45,6 +53,13 @@ public struct OnlineLookup: Sendable {
             layouts.append(OnlineViewLayout(project: project, spec: view.spec, version: version))
         }
         self.layouts = layouts
+        self.tileLayouts = zip(plan.views, layouts).map { view, layout in
+            view.aggregations.isEmpty ? nil : OnlineTiles(view: layout, tiles: view.tileLayout)
+        }
+        self.isAggregation = plan.features.map { feature in
+            guard !feature.isOnDemand, let view = plan.views.first(where: { $0.name == feature.view }) else { return false }
+            return view.aggregations.contains { $0.name == feature.feature }
+        }
     }
 
     /// The join keys every entity row must carry, by name, with their types.
@@ -80,38 +95,61 @@ public struct OnlineLookup: Sendable {
 
     /// Looks up every row at instant `t` (the request time). Rows must be validated.
     public func lookup(_ rows: [EntityRow], at t: Timestamp, store: OnlineStore) async throws -> [[ServedFeature]] {
-        let lookups = lookupKeys(rows)
-        let stored = try await store.read(lookups)
-        return assemble(rows, stored: stored, at: t)
+        let stored = try await store.read(lookupKeys(rows), tiles: tileKeys(rows))
+        return assemble(rows, stored: stored.rows, tiles: stored.tiles, at: t)
     }
 
     /// The blocking form, for the CLI.
     public func lookupSync(_ rows: [EntityRow], at t: Timestamp, store: OnlineStore) throws -> [[ServedFeature]] {
-        assemble(rows, stored: try store.readSync(lookupKeys(rows)), at: t)
+        let stored = try store.readSync(lookupKeys(rows), tiles: tileKeys(rows))
+        return assemble(rows, stored: stored.rows, tiles: stored.tiles, at: t)
+    }
+
+    /// Views whose row features are read (a view with only aggregations has no row to read).
+    private var rowViews: [Int] { plan.views.indices.filter { !plan.views[$0].features.isEmpty } }
+
+    private func tileKeys(_ rows: [EntityRow]) -> [(layout: OnlineTiles, keys: [Value])] {
+        var lookups: [(layout: OnlineTiles, keys: [Value])] = []
+        for row in rows {
+            for (v, view) in plan.views.enumerated() {
+                if let tiles = tileLayouts[v] { lookups.append((tiles, view.entity.joinKeys.map { row.keys[$0.name] ?? .null })) }
+            }
+        }
+        return lookups
     }
 
     private func lookupKeys(_ rows: [EntityRow]) -> [(layout: OnlineViewLayout, keys: [Value])] {
         var lookups: [(layout: OnlineViewLayout, keys: [Value])] = []
         lookups.reserveCapacity(rows.count * layouts.count)
         for row in rows {
-            for (v, view) in plan.views.enumerated() {
-                lookups.append((layouts[v], view.entity.joinKeys.map { row.keys[$0.name] ?? .null }))
+            for v in rowViews {
+                lookups.append((layouts[v], plan.views[v].entity.joinKeys.map { row.keys[$0.name] ?? .null }))
             }
         }
         return lookups
     }
 
-    private func assemble(_ rows: [EntityRow], stored: [FeatureRow?], at t: Timestamp) -> [[ServedFeature]] {
+    private func assemble(
+        _ rows: [EntityRow], stored: [FeatureRow?], tiles: [[[Int64: [AggregationState]]]], at t: Timestamp
+    ) -> [[ServedFeature]] {
         var out: [[ServedFeature]] = []
         out.reserveCapacity(rows.count)
         var joined = plan.emptyRow()
         var viewStatus = [FeatureStatus](repeating: .missing, count: plan.views.count)
         var viewTime = [Timestamp?](repeating: nil, count: plan.views.count)
+        let rowViews = self.rowViews
+        let tileViews = tileLayouts.indices.filter { tileLayouts[$0] != nil }
         for (r, row) in rows.enumerated() {
-            for (v, view) in plan.views.enumerated() {
+            for (k, v) in tileViews.enumerated() {
+                let values = tileLayouts[v]!.tiles.values(at: t.microseconds, tiles: tiles[r * tileViews.count + k])
+                let offset = plan.viewOffsets[v] + plan.views[v].features.count
+                for (a, value) in values.enumerated() { joined[offset + a] = value }
+            }
+            for (k, v) in rowViews.enumerated() {
+                let view = plan.views[v]
                 let offset = plan.viewOffsets[v]
                 let count = view.features.count
-                if let found = stored[r * plan.views.count + v] {
+                if let found = stored[r * rowViews.count + k] {
                     let status = found.status(at: t, ttl: layouts[v].ttl)
                     viewStatus[v] = status
                     viewTime[v] = found.eventTime
@@ -136,6 +174,8 @@ public struct OnlineLookup: Sendable {
                     let status: FeatureStatus =
                         !value.isNull ? .present : inputs.contains { viewStatus[$0] == .expired } ? .expired : .missing
                     served.append(ServedFeature(value: value, status: status, eventTime: time))
+                } else if isAggregation[i] {
+                    served.append(ServedFeature(value: value, status: .present, eventTime: nil))
                 } else {
                     let v = plan.viewIndex[i]
                     served.append(ServedFeature(value: value, status: viewStatus[v], eventTime: viewTime[v]))

@@ -63,6 +63,9 @@ public enum OnlineRecord {
                 }
                 out.append(UInt8(n))
                 out += s.utf8
+            case .list:
+                // No row feature has a list type today; lists would use the tile encoding.
+                Binary.appendValue(v, to: &out)
             }
         }
         return out
@@ -120,6 +123,10 @@ public enum OnlineRecord {
                 guard n <= UInt64(stored.count - i) else { throw fail("truncated") }
                 values.append(.string(String(decoding: stored[i..<(i + Int(n))], as: UTF8.self)))
                 i += Int(n)
+            case .int64List, .doubleList, .stringList, .boolList, .timestampList:
+                var reader = BinaryReader(stored[i...])
+                do { values.append(try reader.value(type)) } catch { throw fail("bad list") }
+                i = reader.position
             }
         }
         guard i == stored.count else { throw fail("trailing bytes") }

@@ -99,7 +99,7 @@ public final class OnlineStore: Sendable {
         return try Self.decode(reply, lookups)
     }
 
-    private static func decode(_ reply: RedisReply, _ lookups: [(layout: OnlineViewLayout, keys: [Value])]) throws -> [FeatureRow?] {
+    static func decode(_ reply: RedisReply, _ lookups: [(layout: OnlineViewLayout, keys: [Value])]) throws -> [FeatureRow?] {
         if let message = reply.errorMessage { throw OnlineStoreError("Redis refused a read: \(message)") }
         guard let items = reply.arrayValue, items.count == lookups.count else {
             throw OnlineStoreError("unexpected reply to MGET: \(reply)")

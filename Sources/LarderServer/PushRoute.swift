@@ -48,8 +48,21 @@ extension FeatureServer {
                         keys: keyPositions.map { row.values[$0] }, eventTime: row.eventTime, createdTime: row.createdTime,
                         sequence: row.sequence, values: evaluators.map { $0(row.values) })
                 }
-                written += try await online.write(
-                    featureRows, layout: OnlineViewLayout(project: configuration.project, spec: view.spec, version: version))
+                let viewLayout = OnlineViewLayout(project: configuration.project, spec: view.spec, version: version)
+                if !view.features.isEmpty { written += try await online.write(featureRows, layout: viewLayout) }
+                // Aggregations: the events go into the current tiles at once.
+                let tiles = view.tileLayout
+                if !tiles.isEmpty, let inputs = tiles.inputEvaluators(features: view.features, layout: layout) {
+                    let events = stored.map { row in
+                        (
+                            keys: keyPositions.map { row.values[$0] },
+                            order: EventOrder(
+                                eventTime: row.eventTime.microseconds, createdTime: row.createdTime?.microseconds, sequence: row.sequence),
+                            inputs: inputs.map { $0(row.values) }
+                        )
+                    }
+                    written += try await online.addEvents(events, layout: OnlineTiles(view: viewLayout, tiles: tiles))
+                }
             }
         } catch {
             var out: [UInt8] = []

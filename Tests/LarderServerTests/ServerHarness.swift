@@ -12,38 +12,55 @@ import Logging
     import FoundationNetworking
 #endif
 
+/// The service's clock in tests: fixed, and set by the test.
+final class TestClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Timestamp
+
+    init(_ value: Timestamp) { self.value = value }
+
+    var now: Timestamp {
+        get { lock.withLock { value } }
+        set { lock.withLock { value = newValue } }
+    }
+}
+
 /// A running service on a free port, over a fresh offline store and a real redis-server,
-/// with the example feature repo applied and a fixed clock.
+/// with a feature repo (the example one by default) applied and a fixed clock.
 final class ServerHarness: @unchecked Sendable {
     let directory: TemporaryDirectory
     let redis: RedisServer
     let offline: OfflineStore
     let online: OnlineStore
     let now: Timestamp
+    /// The service's clock: `now` until a test sets it.
+    let clock: TestClock
     private var task: Task<Void, Error>?
     private(set) var port = 0
 
     /// The clock is fixed at the current minute: Redis expires keys by its real clock, so
     /// event times in tests must be near the real now.
     init(
-        apiToken: String? = nil, maxBodyBytes: Int = 1 << 20,
+        repository: FeatureRepository = Features.repository, apiToken: String? = nil, maxBodyBytes: Int = 1 << 20,
         now: Timestamp = Timestamp(microseconds: Timestamp.now().microseconds / 60_000_000 * 60_000_000)
     ) async throws {
         directory = try TemporaryDirectory()
         redis = try RedisServer()
         offline = try OfflineStore(path: directory.file("offline.sqlite"))
-        try offline.registry.apply(try offline.registry.plan(for: Features.repository))
+        try offline.registry.apply(try offline.registry.plan(for: repository))
         online = OnlineStore(
             client: RedisClient(
                 configuration: .init(
                     url: try RedisURL(redis.url), poolSize: 2, connectTimeout: .milliseconds(500), commandTimeout: .milliseconds(500))))
         self.now = now
+        let clock = TestClock(now)
+        self.clock = clock
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         let server = try FeatureServer(
-            repository: Features.repository, offline: offline, online: online,
+            repository: repository, offline: offline, online: online,
             configuration: ServerConfiguration(
-                host: "127.0.0.1", port: 0, maxBodyBytes: maxBodyBytes, apiToken: apiToken, project: "test", clock: { now }),
+                host: "127.0.0.1", port: 0, maxBodyBytes: maxBodyBytes, apiToken: apiToken, project: "test", clock: { clock.now }),
             logger: logger)
         let started = AsyncStream<Int>.makeStream()
         let app = server.makeApplication { port in started.continuation.yield(port) }

@@ -31,6 +31,7 @@ import Testing
         #expect(
             body["features"] as? [String] == [
                 "conv_rate", "acc_rate", "avg_daily_trips", "conv_rate_plus_val1", "conv_rate_plus_val2", "fare_per_km",
+                "trips_1h", "fare_sum_24h", "fare_mean_7d", "fare_per_km_max_24h",
             ])
         let rows = try #require(body["rows"] as? [[String: Any]])
         #expect(rows.count == 3)
@@ -44,6 +45,11 @@ import Testing
         #expect(feature(0, "conv_rate_plus_val1")["value"] as? Double == 1.25)
         #expect(feature(0, "conv_rate_plus_val2")["value"] as? Double == 2.25)
         #expect(feature(0, "fare_per_km")["status"] as? String == "missing")
+        // No trips: the window rule still gives every aggregation a value.
+        #expect(feature(0, "trips_1h")["value"] as? Int == 0)
+        #expect(feature(0, "trips_1h")["status"] as? String == "present")
+        #expect(feature(0, "fare_sum_24h")["value"] as? Double == 0)
+        #expect(feature(0, "fare_mean_7d")["value"] is NSNull)
         // Three hours old with a two-hour ttl: expired, and never served as a value.
         #expect(feature(1, "conv_rate")["status"] as? String == "expired")
         #expect(feature(1, "conv_rate")["value"] is NSNull)

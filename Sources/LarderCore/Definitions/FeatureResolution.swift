@@ -62,7 +62,7 @@ extension FeatureRepository {
         let available: [(String, ValueType)]
         let onDemand: Bool
         if let view = featureView(named: selection.view) {
-            available = view.features.map { ($0.name, $0.type) }
+            available = Array(zip(view.featureNames, view.featureTypes))
             onDemand = false
         } else if let view = onDemandView(named: selection.view) {
             available = view.features.map { ($0.name, $0.type) }

@@ -40,7 +40,8 @@ public struct Feature: Sendable {
     public var type: ValueType { transformation.outputType }
 }
 
-/// Features of one entity computed from one source, valid for `ttl` after their event time.
+/// Features of one entity computed from one source: row features (the latest row's values,
+/// valid for `ttl` after their event time) and windowed aggregations over the events.
 ///
 /// ```swift
 /// let driverHourlyStats = FeatureView(
@@ -49,14 +50,25 @@ public struct Feature: Sendable {
 ///     Feature(DriverStats.convRate)
 ///     Feature(DriverStats.accRate)
 /// }
+///
+/// let driverTrips = FeatureView("driver_trips", entity: driver, source: Trips.source, ttl: .days(1)) {
+///     Feature("fare_per_km", from: Trips.fare, Trips.distanceKm) { fare, km in fare / max(km, 0.1) }
+/// } aggregations: {
+///     Aggregate(.count, windows: .hours(1), name: "trips")     // trips_1h
+///     Aggregate(.sum, of: Trips.fare, windows: .hours(24))     // fare_sum_24h
+/// }
 /// ```
 public struct FeatureView: Sendable {
     public let name: String
     public let entity: Entity
     public let source: Source
-    /// How long a value stays valid after its event time; zero means forever.
+    /// How long a row feature's value stays valid after its event time; zero means forever.
+    /// Aggregations are not subject to it: their window says which events count.
     public let ttl: Duration
+    /// Row features: computed from each source row, served from the latest row.
     public let features: [Feature]
+    /// Windowed aggregations, one per (function, input, window).
+    public let aggregations: [Aggregation]
     public let description: String
     public let owner: String
     public let tags: [String: String]
@@ -69,17 +81,26 @@ public struct FeatureView: Sendable {
         description: String = "",
         owner: String = "",
         tags: [String: String] = [:],
-        @ListBuilder<Feature> features: () -> [Feature]
+        @ListBuilder<Feature> features: () -> [Feature] = { [] },
+        @ListBuilder<Aggregate> aggregations: () -> [Aggregate] = { [] }
     ) {
         self.name = name
         self.entity = entity
         self.source = source
         self.ttl = ttl
         self.features = features()
+        self.aggregations = Aggregation.expand(aggregations(), features: self.features)
         self.description = description
         self.owner = owner
         self.tags = tags
     }
+
+    /// The names of every feature, row features first, then aggregations: the order of the
+    /// view's values in a joined row.
+    public var featureNames: [String] { features.map(\.name) + aggregations.map(\.name) }
+
+    /// The type of every feature, in ``featureNames`` order.
+    public var featureTypes: [ValueType] { features.map(\.type) + aggregations.map(\.type) }
 
     /// A typed reference to one of this view's features, for on-demand views.
     /// `larder apply` checks that the feature exists with this type.

@@ -113,8 +113,8 @@ extension FeatureRepository {
                 report(def, "uses source '\(view.source.name)', which is not in the repository; add it")
             }
             if view.ttl < .zero { report(def, "ttl is negative (\(view.ttl.compactDescription))") }
-            if view.features.isEmpty { report(def, "has no features") }
-            checkUnique(def, "feature", view.features.map(\.name))
+            if view.features.isEmpty && view.aggregations.isEmpty { report(def, "has no features") }
+            checkUnique(def, "feature", view.featureNames)
             for key in view.entity.joinKeys {
                 guard let column = view.source.column(named: key.name) else {
                     report(def, "entity key '\(key.name)' of entity \(view.entity.name) is missing from source \(view.source.name)")
@@ -149,6 +149,48 @@ extension FeatureRepository {
                 }
                 featureTypes["\(view.name):\(feature.name)"] = feature.type
             }
+            for aggregation in view.aggregations {
+                checkAggregation(aggregation, of: view, def: def, keyNames: keyNames)
+                featureTypes["\(view.name):\(aggregation.name)"] = aggregation.type
+            }
+        }
+
+        func checkAggregation(_ aggregation: Aggregation, of view: FeatureView, def: String, keyNames: Set<String>) {
+            let what = "aggregation '\(aggregation.name)'"
+            checkName(def, "aggregation", aggregation.name)
+            if keyNames.contains(aggregation.name) { report(def, "\(what) has the name of a join key") }
+            switch aggregation.input {
+            case .events: break
+            case .column(let column):
+                guard let declared = view.source.column(named: column.name) else {
+                    report(def, "\(what) reads column '\(column.name)', which source \(view.source.name) lacks")
+                    return
+                }
+                if declared.type != column.type {
+                    report(def, "\(what) reads column '\(column.name)' as \(column.type), but source \(view.source.name) declares it \(declared.type)")
+                    return
+                }
+            case .feature(let name):
+                if !view.features.contains(where: { $0.name == name }) {
+                    report(def, "\(what) reads feature '\(name)', which is not a row feature of the view")
+                    return
+                }
+            }
+            if aggregation.outputType == nil {
+                let input = aggregation.input == .events ? "events" : "a \(aggregation.inputType.map(\.rawValue) ?? "?") input"
+                report(def, "\(what): \(aggregation.function) does not apply to \(input)")
+            }
+            if case .last(let n) = aggregation.function, !(1...1000).contains(n) {
+                report(def, "\(what): last(n) needs 1 <= n <= 1000, got \(n)")
+            }
+            let window = Duration.compact(microseconds: aggregation.window)
+            let hop = Duration.compact(microseconds: aggregation.hop)
+            if aggregation.window <= 0 { report(def, "\(what): the window must be positive, got \(window)") }
+            if aggregation.hop <= 0 {
+                report(def, "\(what): the hop must be positive, got \(hop)")
+            } else if aggregation.window > 0 && aggregation.window % aggregation.hop != 0 {
+                report(def, "\(what): the window (\(window)) must be a whole number of hops (\(hop)); pass another hop:")
+            }
         }
 
         for view in onDemandViews {
@@ -182,7 +224,7 @@ extension FeatureRepository {
         }
 
         let viewFeatures: [String: [String]] = Dictionary(
-            featureViews.map { ($0.name, $0.features.map(\.name)) } + onDemandViews.map { ($0.name, $0.features.map(\.name)) },
+            featureViews.map { ($0.name, $0.featureNames) } + onDemandViews.map { ($0.name, $0.features.map(\.name)) },
             uniquingKeysWith: { first, _ in first }
         )
         for service in services {

@@ -45,6 +45,13 @@ public enum JSONText {
             out.append(0x22)
             t.appendRFC3339(to: &out)
             out.append(0x22)
+        case .list(let items):
+            out.append(0x5B)
+            for (i, item) in items.enumerated() {
+                if i > 0 { out.append(0x2C) }
+                appendValue(item, to: &out)
+            }
+            out.append(0x5D)
         }
     }
 

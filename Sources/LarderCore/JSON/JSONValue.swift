@@ -97,6 +97,7 @@ extension ValueType {
         case .bool: "true or false"
         case .string: "a string"
         case .timestamp: "an RFC 3339 string"
+        case .int64List, .doubleList, .stringList, .boolList, .timestampList: "an array"
         }
     }
 }

@@ -5,8 +5,8 @@
 /// Training sets and the online service both build one, so an on-demand feature is computed
 /// by the same compiled closure over the same layout on both sides.
 ///
-/// The joined row is laid out as: each view's features in view order (`view:feature`), then
-/// the request fields of the on-demand views.
+/// The joined row is laid out as: each view's features in view order (`view:feature`; row
+/// features, then aggregations), then the request fields of the on-demand views.
 public struct FeaturePlan: Sendable {
     /// How a requested feature is produced.
     public enum Output: Sendable {
@@ -71,7 +71,7 @@ public struct FeaturePlan: Sendable {
             }
             views.append(view)
             offsets.append(keys.count)
-            keys += view.features.map { "\(name):\($0.name)" }
+            keys += view.featureNames.map { "\(name):\($0)" }
         }
         let viewValueCount = keys.count
         keys += fields.map(\.key)

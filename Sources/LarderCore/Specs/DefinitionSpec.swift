@@ -54,6 +54,18 @@ public struct FeatureSpec: Sendable, Hashable, Codable {
     public var inputs: [InputSpec]
 }
 
+/// A windowed aggregation as registered. Times in microseconds.
+public struct AggregationSpec: Sendable, Hashable, Codable {
+    public var name: String
+    public var type: ValueType
+    /// `count`, `sum`, `mean`, `min`, `max`, `last(n)` or `distinct_count`.
+    public var function: String
+    /// `events`, `column:<name>` or `feature:<name>`.
+    public var input: String
+    public var windowMicroseconds: Int64
+    public var hopMicroseconds: Int64
+}
+
 /// The registrable description of a ``FeatureView``; the ttl in microseconds (0: no limit).
 public struct FeatureViewSpec: Sendable, Hashable, Codable {
     public var name: String
@@ -62,6 +74,9 @@ public struct FeatureViewSpec: Sendable, Hashable, Codable {
     public var source: String
     public var ttlMicroseconds: Int64
     public var features: [FeatureSpec]
+    /// Absent (not empty) for a view without aggregations, so such views keep the
+    /// fingerprints they had before aggregations existed.
+    public var aggregations: [AggregationSpec]?
     public var description: String
     public var owner: String
     public var tags: [String: String]
@@ -191,7 +206,29 @@ extension FeatureView {
         FeatureViewSpec(
             name: name, entity: entity.name, joinKeys: entity.joinKeys, source: source.name,
             ttlMicroseconds: ttl.microseconds, features: features.map(\.spec),
+            aggregations: aggregations.isEmpty ? nil : aggregations.map(\.spec),
             description: description, owner: owner, tags: tags)
+    }
+}
+
+extension Aggregation {
+    public var spec: AggregationSpec {
+        let inputText: String =
+            switch input {
+            case .events: "events"
+            case .column(let c): "column:\(c.name)"
+            case .feature(let name): "feature:\(name)"
+            }
+        return AggregationSpec(
+            name: name, type: type, function: function.description, input: inputText, windowMicroseconds: window,
+            hopMicroseconds: hop)
+    }
+}
+
+extension FeatureViewSpec {
+    /// Row features then aggregations, as (name, type): the view's values in order.
+    public var outputs: [(name: String, type: ValueType)] {
+        features.map { ($0.name, $0.type) } + (aggregations ?? []).map { ($0.name, $0.type) }
     }
 }
 

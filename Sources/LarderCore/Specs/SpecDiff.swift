@@ -35,6 +35,20 @@ extension DefinitionSpec {
             return parts
         }
 
+        func aggregationChange(_ a: AggregationSpec, _ b: AggregationSpec) -> [String] {
+            var parts: [String] = []
+            if a.function != b.function { parts.append("function \(a.function) -> \(b.function)") }
+            if a.input != b.input { parts.append("input \(a.input) -> \(b.input)") }
+            if a.type != b.type { parts.append("type \(a.type) -> \(b.type)") }
+            if a.windowMicroseconds != b.windowMicroseconds {
+                parts.append("window \(Duration.compact(microseconds: a.windowMicroseconds)) -> \(Duration.compact(microseconds: b.windowMicroseconds))")
+            }
+            if a.hopMicroseconds != b.hopMicroseconds {
+                parts.append("hop \(Duration.compact(microseconds: a.hopMicroseconds)) -> \(Duration.compact(microseconds: b.hopMicroseconds))")
+            }
+            return parts
+        }
+
         switch (old, self) {
         case (.entity(let a), .entity(let b)):
             named("join key", a.joinKeys, b.joinKeys, name: \.name, describe: columnChange)
@@ -54,6 +68,7 @@ extension DefinitionSpec {
             field("source", a.source, b.source)
             field("ttl", a.ttlMicroseconds, b.ttlMicroseconds) { Duration.compact(microseconds: $0) }
             named("feature", a.features, b.features, name: \.name, describe: featureChange)
+            named("aggregation", a.aggregations ?? [], b.aggregations ?? [], name: \.name, describe: aggregationChange)
             meta((a.description, a.owner, a.tags), (b.description, b.owner, b.tags))
         case (.onDemandView(let a), .onDemandView(let b)):
             named("feature", a.features, b.features, name: \.name, describe: featureChange)

@@ -31,6 +31,8 @@ enum FieldParsing {
         case .string:
             guard let s = String(validating: b, as: UTF8.self) else { throw Invalid(reason: "not valid UTF-8") }
             return .string(s)
+        case .int64List, .doubleList, .stringList, .boolList, .timestampList:
+            throw Invalid(reason: "lists are not read from files")  // validation keeps them out of sources
         }
     }
 

@@ -25,6 +25,10 @@ public struct MaterializationSummary: Sendable {
     public var view: String
     public var version: Int
     public var rows: Int
+    /// Aggregation tiles (re)built.
+    public var tiles: Int
+    /// The earliest event time whose hop's tiles the run rebuilt (nil: none).
+    public var tilesFrom: Int64?
     public var seconds: Double
     public var state: MaterializationState
     public var incremental: Bool
@@ -91,6 +95,8 @@ extension OfflineStore {
             let old = try Self.state(db, view: spec.name, version: version)
 
             var passes: [(sql: String, arguments: StatementArguments)] = []
+            // The event times whose hops get their tiles rebuilt.
+            var tileRange: (start: Int64, end: Int64)
             var newState: MaterializationState
             var incremental = false
             var effectiveMode = mode
@@ -103,6 +109,7 @@ extension OfflineStore {
                 let start = start ?? firstEvent.map(Timestamp.init(microseconds:)) ?? end
                 guard start <= end else { throw OfflineStoreError("the range is empty: --start \(start) is after --end \(end)") }
                 passes.append(("\(ts) >= ? AND \(ts) < ?", [start.microseconds, end.microseconds]))
+                tileRange = (start.microseconds, end.microseconds)
                 newState = MaterializationState(
                     view: spec.name, version: version, start: start, end: end, seqWatermark: maxSeq, updatedAt: now)
                 if let old {
@@ -124,6 +131,11 @@ extension OfflineStore {
                 incremental = true
                 passes.append(("_seq > ? AND \(ts) < ?", [old.seqWatermark, end.microseconds]))
                 passes.append(("_seq <= ? AND \(ts) >= ? AND \(ts) < ?", [old.seqWatermark, old.end.microseconds, end.microseconds]))
+                // Late rows change the hops they fall in, however old.
+                let earliestLate = try Int64.fetchOne(
+                    db, sql: "SELECT min(\(ts)) FROM \(sourceTable.name) WHERE _seq > ? AND \(ts) < ?",
+                    arguments: [old.seqWatermark, end.microseconds])
+                tileRange = (min(earliestLate ?? .max, old.end.microseconds), end.microseconds)
                 newState = MaterializationState(
                     view: spec.name, version: version, start: old.start, end: end, seqWatermark: maxSeq, updatedAt: now)
             }
@@ -190,6 +202,8 @@ extension OfflineStore {
             }
             progress?(MaterializationProgress(view: spec.name, rows: rows, totalRows: total))
             try db.execute(sql: table.createIndex)
+            let tiles = try Self.materializeTiles(
+                db, view: view, spec: spec, version: version, source: source, start: tileRange.start, end: tileRange.end)
 
             try db.execute(
                 sql: """
@@ -211,7 +225,7 @@ extension OfflineStore {
                     Timestamp.now().microseconds,
                 ])
             return MaterializationSummary(
-                view: spec.name, version: version, rows: rows, seconds: Date().timeIntervalSince(started), state: newState,
+                view: spec.name, version: version, rows: rows, tiles: tiles, tilesFrom: tiles > 0 ? tileRange.start : nil, seconds: Date().timeIntervalSince(started), state: newState,
                 incremental: incremental)
         }
     }

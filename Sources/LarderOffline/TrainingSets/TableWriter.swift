@@ -119,6 +119,11 @@ final class TableWriter {
             if format == .jsonl { appendJSONString(s) } else { appendCSVText(Array(s.utf8), forceQuotes: s.isEmpty) }
         case .timestamp(let t):
             if format == .jsonl { appendJSONString(t.description) } else { buffer.append(contentsOf: t.description.utf8) }
+        case .list:
+            // A JSON array: in a CSV cell, quoted as text.
+            var json: [UInt8] = []
+            JSONText.appendValue(value, to: &json)
+            if format == .jsonl { buffer.append(contentsOf: json) } else { appendCSVText(json, forceQuotes: false) }
         }
     }
 

@@ -80,6 +80,13 @@ public struct TrainingSetBuilder {
         var keyColumns: [Int] = []
         /// The prepared lookup; holding the GRDB statement keeps the SQLite one alive.
         var statement: Statement? = nil
+        /// The view's aggregations, when it has any.
+        var aggregation: AggregationJoin? = nil
+        /// Their values per request row (`row * count + a`), computed before rows are written.
+        var aggregates: [Value] = []
+
+        /// Where the aggregation values start in the joined row.
+        var aggregationOffset: Int { offset + spec.features.count }
     }
 
 /// Builds the training set `request` describes, writing `request.output` and its manifest.
@@ -136,7 +143,8 @@ public struct TrainingSetBuilder {
                 joins.append(
                     ViewJoin(
                         spec: spec, version: version, table: FeatureTable(view: spec, version: version), state: state,
-                        offset: plan.viewOffsets[i]))
+                        offset: plan.viewOffsets[i],
+                        aggregation: view.aggregations.isEmpty ? nil : try AggregationJoin(db, view: view, spec: spec, source: source)))
             }
             let featureCount = plan.viewValueCount
             let requestFields = plan.requestFields
@@ -180,27 +188,38 @@ public struct TrainingSetBuilder {
                     }
                     return c
                 }
+                // Aggregations first: they need each entity's instants in order (see AggregationJoin).
+                if joins.contains(where: { $0.aggregation != nil }) {
+                    var collected = [AggregationJoin.Requests](repeating: [:], count: joins.count)
+                    var pass = try RequestFile(path: path, format: inputFormat, hashing: false)
+                    var rows = 0
+                    while try pass.next() {
+                        let t = try Self.instant(&pass, column: tsColumn, name: timestampColumn, file: path)
+                        for (j, join) in joins.enumerated() where join.aggregation != nil {
+                            try Self.checkCovered(join, at: t, line: pass.line, file: path)
+                            let keys = try Self.keys(&pass, join: join, file: path)
+                            collected[j][keys, default: []].append((t.microseconds, rows))
+                        }
+                        rows += 1
+                    }
+                    for j in joins.indices { joins[j].aggregates = try joins[j].aggregation?.compute(collected[j], rows: rows) ?? [] }
+                }
                 let names = ResolvedFeature.columnNames(request.features, fullNames: request.fullNames, taken: Set(columns))
                 let writer = try TableWriter(destination: request.output, format: format, columns: columns + names)
                 var row = plan.emptyRow()
+                var rowNumber = 0
                 while try requests.next() {
-                    guard case .timestamp(let t) = try requests.value(tsColumn, as: .timestamp) else {
-                        throw IngestError(
-                            file: path, line: requests.line, column: timestampColumn, reason: "empty; every request row needs an instant")
-                    }
+                    let t = try Self.instant(&requests, column: tsColumn, name: timestampColumn, file: path)
                     for join in joins {
                         try Self.checkCovered(join, at: t, line: requests.line, file: path)
-                        let keys = try join.spec.joinKeys.enumerated().map { k, key in
-                            let v = try requests.value(join.keyColumns[k], as: key.type)
-                            if v.isNull {
-                                throw IngestError(
-                                    file: path, line: requests.line, column: key.name,
-                                    reason: "empty; every request row needs its entity key")
-                            }
-                            return v
-                        }
+                        let keys = try Self.keys(&requests, join: join, file: path)
                         try Self.lookUp(join, keys: keys, at: t, into: &row)
+                        if join.aggregation != nil {
+                            let count = join.spec.aggregations!.count
+                            for a in 0..<count { row[join.aggregationOffset + a] = join.aggregates[rowNumber * count + a] }
+                        }
                     }
+                    rowNumber += 1
                     for (k, c) in fieldColumns.enumerated() {
                         row[featureCount + k] = try requests.value(c, as: requestFields[k].type)
                     }
@@ -247,7 +266,14 @@ public struct TrainingSetBuilder {
                         if rc == SQLITE_DONE { break }
                         guard rc == SQLITE_ROW else { throw OfflineStoreError("reading entity keys: \(SQLiteValues.message(s))") }
                         let keys = keySpecs.enumerated().map { i, key in SQLiteValues.read(s, Int32(i), as: key.type) }
-                        for join in joins { try Self.lookUp(join, keys: keys, at: at, into: &row) }
+                        for join in joins {
+                            try Self.lookUp(join, keys: keys, at: at, into: &row)
+                            if let aggregation = join.aggregation {
+                                for (a, value) in try aggregation.values(keys: keys, at: at.microseconds).enumerated() {
+                                    row[join.aggregationOffset + a] = value
+                                }
+                            }
+                        }
                         for k in requestFields.indices { row[featureCount + k] = .null }
                         writer.beginRow()
                         for key in keys { writer.write(key) }
@@ -267,7 +293,26 @@ public struct TrainingSetBuilder {
         }
     }
 
-    /// The point-in-time values of one view for `keys` at `t`, written into `row`.
+    /// The request row's instant.
+    private static func instant(_ requests: inout RequestFile, column: Int, name: String, file: String) throws -> Timestamp {
+        guard case .timestamp(let t) = try requests.value(column, as: .timestamp) else {
+            throw IngestError(file: file, line: requests.line, column: name, reason: "empty; every request row needs an instant")
+        }
+        return t
+    }
+
+    /// The request row's entity keys for a view.
+    private static func keys(_ requests: inout RequestFile, join: ViewJoin, file: String) throws -> [Value] {
+        try join.spec.joinKeys.enumerated().map { k, key in
+            let v = try requests.value(join.keyColumns[k], as: key.type)
+            if v.isNull {
+                throw IngestError(file: file, line: requests.line, column: key.name, reason: "empty; every request row needs its entity key")
+            }
+            return v
+        }
+    }
+
+    /// The point-in-time values of one view's row features for `keys` at `t`, written into `row`.
     private static func lookUp(_ join: ViewJoin, keys: [Value], at t: Timestamp, into row: inout [Value]) throws {
         let s = join.statement!.sqliteStatement
         for (i, key) in keys.enumerated() { SQLiteValues.bind(s, Int32(i + 1), key) }

@@ -122,6 +122,7 @@ struct Get: ParsableCommand {
             case .string: .string(text)
             case .bool: Bool(text.lowercased()).map(Value.bool)
             case .timestamp: (try? Timestamp(rfc3339: text)).map(Value.timestamp)
+            case .int64List, .doubleList, .stringList, .boolList, .timestampList: nil  // keys are scalars
             }
         guard let value else { throw ValidationError("\(what): '\(text)' is not a \(type)") }
         return value
@@ -135,6 +136,7 @@ struct Get: ParsableCommand {
         case .string(let v): v
         case .bool(let v): v
         case .timestamp(let t): t.description
+        case .list(let items): items.map(jsonObject)
         }
     }
 }

@@ -102,8 +102,9 @@ struct Materialize: ParsableCommand {
         // A full push starts a new marker; an incremental one keeps the one Redis holds.
         let marker = since?.marker ?? UUID().uuidString
         var entities = 0
+        var tileEntities = 0
         var written = 0
-        try store.latestRows(of: view, end: summary.state.end, changedSince: since) { batch in
+        if !view.features.isEmpty { try store.latestRows(of: view, end: summary.state.end, changedSince: since) { batch in
             do {
                 written += try online.writeSync(batch, layout: layout)
             } catch {
@@ -112,10 +113,29 @@ struct Materialize: ParsableCommand {
                 )
             }
             entities += batch.count
+        } }
+        // Aggregation tiles: those the run rebuilt, or every retained one on a full push.
+        if !view.aggregations.isEmpty {
+            let tiles = OnlineTiles(view: layout, tiles: view.tileLayout)
+            let from = since == nil ? nil : summary.tilesFrom.map { t in
+                view.tileLayout.groups.map { WindowRule.hopStart(t, hop: $0.hop) }.min()!
+            }
+            if since == nil || from != nil {
+                try store.retainedTiles(of: view, from: from) { batch in
+                    do {
+                        written += try online.writeTilesSync(batch, layout: tiles)
+                    } catch {
+                        throw CommandError(
+                            "pushing the aggregation tiles of \(view.name) to Redis failed: \(error). The offline part is committed; run `larder materialize\(summary.incremental ? " --incremental" : "")` again to finish the push."
+                        )
+                    }
+                    tileEntities += batch.count
+                }
+            }
         }
         try online.setPushMarkerSync(marker, layout: layout)
         try store.recordOnlinePush(summary.state, marker: marker)
-        return (entities, written, Date().timeIntervalSince(started))
+        return (max(entities, tileEntities), written, Date().timeIntervalSince(started))
     }
 }
 

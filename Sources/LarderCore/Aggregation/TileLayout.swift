@@ -1,0 +1,169 @@
+/// How a view's aggregations are kept as tiles: per-hop partial aggregates of one entity.
+///
+/// Aggregations with the same hop share a tile (one state per aggregation), so a view has
+/// one tile group per distinct hop. A tile is identified by (entity, hop, hop start) and
+/// holds the events with `hop start <= event time < hop start + hop`. Because every window is
+/// a whole number of hops, the window at T is exactly the tiles from
+/// `hopStart(T) - window` to `hopStart(T)`, merged; no event outside it is counted, and the
+/// current tile holds the events up to T (Larder serves at "now", after every pushed event).
+///
+/// Materialization builds tiles offline (SQLite) and pushes them; a push through the service
+/// adds its events to the current tiles online. Training sets do not read tiles: they run
+/// ``WindowSweep`` over the raw events, and both sides finish with
+/// ``Aggregation/result(of:)``.
+public struct TileLayout: Sendable {
+    /// The aggregations sharing one hop.
+    public struct Group: Sendable {
+        public let hop: Int64
+        /// Indexes into ``TileLayout/aggregations``.
+        public let members: [Int]
+        /// The longest window among the members: how far back tiles are kept.
+        public let span: Int64
+    }
+
+    public let aggregations: [Aggregation]
+    public let groups: [Group]
+    /// The distinct inputs the aggregations read (not `.events`), in first-use order.
+    public let inputs: [AggregationInput]
+    /// For each aggregation, its position in ``inputs``, or -1 when it counts events.
+    public let inputSlots: [Int]
+
+    public init(aggregations: [Aggregation]) {
+        self.aggregations = aggregations
+        var hops: [Int64] = []
+        for a in aggregations where !hops.contains(a.hop) { hops.append(a.hop) }
+        hops.sort()
+        groups = hops.map { hop in
+            let members = aggregations.indices.filter { aggregations[$0].hop == hop }
+            return Group(hop: hop, members: members, span: members.map { aggregations[$0].window }.max()!)
+        }
+        var inputs: [AggregationInput] = []
+        var slots: [Int] = []
+        for a in aggregations {
+            if a.input == .events {
+                slots.append(-1)
+            } else if let i = inputs.firstIndex(of: a.input) {
+                slots.append(i)
+            } else {
+                slots.append(inputs.count)
+                inputs.append(a.input)
+            }
+        }
+        self.inputs = inputs
+        self.inputSlots = slots
+    }
+
+    public var isEmpty: Bool { aggregations.isEmpty }
+
+    /// The longest window of any aggregation.
+    public var longestWindow: Int64 { groups.map(\.span).max() ?? 0 }
+
+    /// A tile of group `g` without events.
+    public func emptyTile(group g: Int) -> [AggregationState] {
+        groups[g].members.map { aggregations[$0].emptyState() }
+    }
+
+    /// Adds one event to a tile of group `g`. `inputs` holds the event's input values in
+    /// ``inputs`` order.
+    @inline(__always)
+    public func add(_ inputs: [Value], order: EventOrder, to tile: inout [AggregationState], group g: Int) {
+        for (k, a) in groups[g].members.enumerated() {
+            let slot = inputSlots[a]
+            aggregations[a].add(slot < 0 ? .null : inputs[slot], order: order, to: &tile[k])
+        }
+    }
+
+    /// Merges tile `other` into `tile` (both of group `g`).
+    public func merge(_ other: [AggregationState], into tile: inout [AggregationState], group g: Int) {
+        for (k, a) in groups[g].members.enumerated() { aggregations[a].merge(other[k], into: &tile[k]) }
+    }
+
+    /// The bytes of a tile of group `g`.
+    public func encode(_ tile: [AggregationState], group g: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        for (k, a) in groups[g].members.enumerated() { aggregations[a].encode(tile[k], to: &out) }
+        return out
+    }
+
+    /// Reads a tile of group `g`.
+    public func decode(_ bytes: ArraySlice<UInt8>, group g: Int) throws(TileDecodingError) -> [AggregationState] {
+        var reader = BinaryReader(bytes)
+        var tile: [AggregationState] = []
+        tile.reserveCapacity(groups[g].members.count)
+        for a in groups[g].members { tile.append(try aggregations[a].decodeState(&reader)) }
+        guard reader.isAtEnd else { throw TileDecodingError("trailing bytes") }
+        return tile
+    }
+
+    /// The oldest hop start of group `g` worth keeping when the newest tile starts at
+    /// `newest`: no window at any instant from then on reaches further back.
+    public func oldestKept(group g: Int, newest: Int64) -> Int64 { newest - groups[g].span }
+
+    /// The value of every aggregation at instant `t`, from tiles by group: `tiles[g]` maps hop
+    /// starts to tiles of group `g`. Tiles outside a window are ignored.
+    public func values(at t: Int64, tiles: [[Int64: [AggregationState]]]) -> [Value] {
+        var out = [Value](repeating: .null, count: aggregations.count)
+        for (g, group) in groups.enumerated() {
+            let current = WindowRule.hopStart(t, hop: group.hop)
+            // Ascending hop order, so merging is deterministic (it would not need to be:
+            // states are order-independent).
+            let ordered = tiles[g].filter { $0.key <= current }.sorted { $0.key < $1.key }
+            for (k, a) in group.members.enumerated() {
+                let aggregation = aggregations[a]
+                let first = WindowRule.windowStart(at: t, window: aggregation.window, hop: group.hop)
+                var state = aggregation.emptyState()
+                for (start, tile) in ordered where start >= first {
+                    aggregation.merge(tile[k], into: &state)
+                }
+                out[a] = aggregation.result(of: state)
+            }
+        }
+        return out
+    }
+}
+
+extension TileLayout {
+    /// Evaluators of the aggregation inputs over a source row laid out as `layout`: a column
+    /// is read as it is, a row feature through its compiled transformation (the same closure
+    /// the row features use). `nil` when the layout lacks an input.
+    public func inputEvaluators(features: [Feature], layout: RowLayout) -> [Evaluator]? {
+        var out: [Evaluator] = []
+        for input in inputs {
+            switch input {
+            case .events: return nil
+            case .column(let column):
+                guard let p = layout.position(of: column.name) else { return nil }
+                out.append { $0[p] }
+            case .feature(let name):
+                guard let feature = features.first(where: { $0.name == name }),
+                    let evaluate = feature.transformation.evaluator(for: layout)
+                else { return nil }
+                out.append(evaluate)
+            }
+        }
+        return out
+    }
+}
+
+extension FeatureView {
+    /// The tile layout of the view's aggregations.
+    public var tileLayout: TileLayout { TileLayout(aggregations: aggregations) }
+}
+
+/// One encoded tile, as the offline store keeps it and pushes it online.
+public struct StoredTile: Sendable, Hashable {
+    /// Index into ``TileLayout/groups``.
+    public var group: Int
+    public var hopStart: Int64
+    /// The largest ingest sequence among the tile's events.
+    public var watermark: Int64
+    /// ``TileLayout/encode(_:group:)``'s bytes.
+    public var bytes: [UInt8]
+
+    public init(group: Int, hopStart: Int64, watermark: Int64, bytes: [UInt8]) {
+        self.group = group
+        self.hopStart = hopStart
+        self.watermark = watermark
+        self.bytes = bytes
+    }
+}

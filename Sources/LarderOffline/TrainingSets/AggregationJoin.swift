@@ -1,0 +1,99 @@
+import GRDB
+import GRDBSQLite
+import LarderCore
+
+/// The aggregation features of one view for a training set, computed from the source's raw
+/// events by the window rule: per entity, its events in time order (one index range read)
+/// and its request instants in increasing order, through a ``WindowSweep``.
+///
+/// The sweep needs a key's instants sorted, and a request file is in any order, so the
+/// builder first collects (key, instant, row) for every request row, computes every value,
+/// then writes rows in request order. Memory: one entry per request row and one value per
+/// (row, aggregation), plus one entity's events at a time; never the source.
+struct AggregationJoin {
+    let view: FeatureView
+    let spec: FeatureViewSpec
+    let source: SourceSpec
+    let layout: TileLayout
+    private let inputs: [Evaluator]
+    private let statement: Statement
+
+    /// The request instants of each entity, with their row numbers.
+    typealias Requests = [[Value]: [(t: Int64, row: Int)]]
+
+    init(_ db: Database, view: FeatureView, spec: FeatureViewSpec, source: SourceSpec) throws {
+        self.view = view
+        self.spec = spec
+        self.source = source
+        layout = view.tileLayout
+        guard let inputs = layout.inputEvaluators(features: view.features, layout: RowLayout(keys: source.columns.map(\.name))) else {
+            throw OfflineStoreError("an aggregation of \(view.name) reads an input that source \(source.name) lacks")
+        }
+        self.inputs = inputs
+        let ts = source.eventTimestamp
+        let keys = spec.joinKeys.map { "\($0.name) = ?" }.joined(separator: " AND ")
+        let stored = SourceTable(spec: source).storedColumns.map(\.name).joined(separator: ", ")
+        let order = source.createdTimestamp.map { "\(ts), \($0), _seq" } ?? "\(ts), _seq"
+        statement = try db.makeStatement(
+            sql: "SELECT _seq, \(stored) FROM source_\(source.name) WHERE \(keys) AND \(ts) >= ? AND \(ts) <= ? ORDER BY \(order)")
+    }
+
+    /// The values of every aggregation for every request: `results[row * count + a]`.
+    func compute(_ requests: Requests, rows: Int) throws -> [Value] {
+        let count = layout.aggregations.count
+        var results = [Value](repeating: .null, count: rows * count)
+        var sweep = WindowSweep(layout: layout)
+        var events = KeyEvents(inputCount: layout.inputs.count)
+        for (keys, instants) in requests {
+            let sorted = instants.sorted { $0.t < $1.t }
+            try load(keys, from: earliestStart(sorted.first!.t), through: sorted.last!.t, into: &events)
+            sweep.reset(events)
+            for (t, row) in sorted {
+                let values = sweep.values(at: t)
+                for a in 0..<count { results[row * count + a] = values[a] }
+            }
+        }
+        return results
+    }
+
+    /// The values at one instant for one entity (`--at` snapshots).
+    func values(keys: [Value], at t: Int64) throws -> [Value] {
+        var events = KeyEvents(inputCount: layout.inputs.count)
+        try load(keys, from: earliestStart(t), through: t, into: &events)
+        var sweep = WindowSweep(layout: layout)
+        sweep.reset(events)
+        return sweep.values(at: t)
+    }
+
+    /// The first event time any window reaches at instant `t`.
+    private func earliestStart(_ t: Int64) -> Int64 {
+        layout.aggregations.map { WindowRule.windowStart(at: t, window: $0.window, hop: $0.hop) }.min()!
+    }
+
+    /// The entity's events with event times in `from...through`, in event order.
+    private func load(_ keys: [Value], from: Int64, through: Int64, into events: inout KeyEvents) throws {
+        events.removeAll()
+        let s = statement.sqliteStatement
+        for (i, key) in keys.enumerated() { SQLiteValues.bind(s, Int32(i + 1), key) }
+        sqlite3_bind_int64(s, Int32(keys.count + 1), from)
+        sqlite3_bind_int64(s, Int32(keys.count + 2), through)
+        defer { sqlite3_reset(s) }
+        let hasCreated = source.createdTimestamp != nil
+        let offset: Int32 = hasCreated ? 3 : 2
+        var row = [Value](repeating: .null, count: source.columns.count)
+        var eventInputs = [Value](repeating: .null, count: inputs.count)
+        try withExtendedLifetime(statement) {
+            while true {
+                let rc = sqlite3_step(s)
+                if rc == SQLITE_DONE { break }
+                guard rc == SQLITE_ROW else { throw OfflineStoreError("reading source \(source.name): \(SQLiteValues.message(s))") }
+                for (i, column) in source.columns.enumerated() { row[i] = SQLiteValues.read(s, offset + Int32(i), as: column.type) }
+                for (i, evaluate) in inputs.enumerated() { eventInputs[i] = evaluate(row) }
+                let created: Int64? = hasCreated && sqlite3_column_type(s, 2) != SQLITE_NULL ? sqlite3_column_int64(s, 2) : nil
+                events.append(
+                    order: EventOrder(eventTime: sqlite3_column_int64(s, 1), createdTime: created, sequence: sqlite3_column_int64(s, 0)),
+                    inputs: eventInputs)
+            }
+        }
+    }
+}
