@@ -107,6 +107,47 @@ import Testing
         #expect(try table().count == 3)
     }
 
+    /// Tiles after ingests in pieces, late rows and incremental runs equal the tiles of one
+    /// full run over the same rows; training-set aggregations follow the window rule.
+    @Test func incrementalTilesConvergeToAFullRun() throws {
+        let header = "driver_id,event_timestamp,fare,distance_km\n"
+        let early = header + "1,2026-01-01T00:00:00Z,10,1\n1,2026-01-01T00:59:59Z,20,2\n2,2026-01-01T00:05:00Z,7,1\n"
+        let later = header + "1,2026-01-01T03:00:00Z,30,3\n"
+        let late = header + "1,2026-01-01T00:30:00Z,40,4\n2,2025-12-31T23:55:00Z,1,1\n"
+        _ = try store.ingest(source: "trips", file: dir.write("a.csv", early))
+        _ = try store.materialize(driverTrips, mode: .range(start: nil, end: t("2026-01-01T02:00:00Z")))
+        _ = try store.ingest(source: "trips", file: dir.write("b.csv", later))
+        _ = try store.ingest(source: "trips", file: dir.write("c.csv", late))
+        let run = try store.materialize(driverTrips, mode: .incremental(end: t("2026-01-02T00:00:00Z")))
+        #expect(run.tiles > 0)
+        let tiles = "SELECT driver_id, _hop, _hop_start, _watermark, hex(_tile) FROM tiles_driver_trips_v1 ORDER BY 1, 2, 3"
+        let incremental = try store.rows(tiles)
+
+        let fresh = try TemporaryDirectory()
+        let other = try OfflineStore(path: fresh.file("offline.sqlite"))
+        try other.registry.apply(try other.registry.plan(for: Features.repository))
+        for (name, text) in [("a.csv", early), ("b.csv", later), ("c.csv", late)] {
+            _ = try other.ingest(source: "trips", file: fresh.write(name, text))
+        }
+        _ = try other.materialize(driverTrips, mode: .range(start: nil, end: t("2026-01-02T00:00:00Z")))
+        #expect(try other.rows(tiles) == incremental)
+        #expect(!incremental.isEmpty)
+
+        // At 01:00 the 1-hour window with 5-minute hops starts at 00:00: three of driver 1's
+        // trips; the 24-hour sum has all four of them; at 01:04:59.999999 the window
+        // still starts at 00:00, at 01:05 it has moved past the 00:00 trip.
+        let rows = try build(
+            "driver_id,event_timestamp\n1,2026-01-01T01:00:00Z\n1,2026-01-01T01:04:59.999999Z\n1,2026-01-01T01:05:00Z\n2,2026-01-01T00:05:00Z\n3,2026-01-01T00:05:00Z\n",
+            features: ["driver_trips:trips_1h", "driver_trips:fare_sum_24h", "driver_trips:fare_mean_7d", "driver_trips:fare_per_km_max_24h"])
+        #expect(rows[0] == ["driver_id", "event_timestamp", "trips_1h", "fare_sum_24h", "fare_mean_7d", "fare_per_km_max_24h"])
+        #expect(rows[1] == ["1", "2026-01-01T01:00:00Z", "3", "70.0", "23.333333333333332", "10.0"])
+        #expect(rows[2] == ["1", "2026-01-01T01:04:59.999999Z", "3", "70.0", "23.333333333333332", "10.0"])
+        #expect(rows[3] == ["1", "2026-01-01T01:05:00Z", "2", "70.0", "23.333333333333332", "10.0"])
+        #expect(rows[4] == ["2", "2026-01-01T00:05:00Z", "2", "8.0", "4.0", "7.0"])
+        // No events: count and sum 0, mean and max empty.
+        #expect(rows[5] == ["3", "2026-01-01T00:05:00Z", "0", "0.0", "", ""])
+    }
+
     @Test func incrementalCoversRowsWhoseTimeHasCome() throws {
         // A row dated after the first run's end is picked up once its time is inside the range.
         _ = try store.ingest(

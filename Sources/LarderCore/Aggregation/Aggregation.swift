@@ -96,7 +96,8 @@ public enum AggregationInput: Sendable, Hashable {
 ///
 /// At instant T a window w with hop h covers the events with
 /// `floor((T - w) / h) * h <= event time <= T`. The hop defaults from the window
-/// (``Aggregate/defaultHop(for:)``); pass `hop:` to choose another. Feature names are
+/// (``Aggregate/defaultHop(for:)``); pass `hop:` to choose another. The window must be a
+/// whole number of hops. Feature names are
 /// `<name>_<window>`, where `name` defaults to `<input>_<function>` (`count` when counting
 /// events) and the window is written as in ``Aggregate/windowSuffix(_:)``.
 public struct Aggregate: Sendable {
@@ -131,9 +132,10 @@ public struct Aggregate: Sendable {
         self.name = name
     }
 
-    /// 5 minutes for windows under 12 hours, 1 hour under 12 days, 1 day beyond.
+    /// 5 minutes for windows under 12 hours, 1 hour under 12 days, 1 day beyond; never more
+    /// than the window itself (a 90-second window hops by 90 seconds).
     public static func defaultHop(for window: Duration) -> Duration {
-        if window < .hours(12) { return .minutes(5) }
+        if window < .hours(12) { return window > .zero ? min(.minutes(5), window) : .minutes(5) }
         if window < .days(12) { return .hours(1) }
         return .days(1)
     }

@@ -64,7 +64,7 @@ struct Describe: ParsableCommand {
         case .entity(let s): "keys: \(s.joinKeys.map(\.description).joined(separator: ", "))"
         case .source(let s): "\(plural(s.columns.count, "column")), event time \(s.eventTimestamp)"
         case .featureView(let s):
-            "\(plural(s.features.count, "feature")) of \(s.entity) from \(s.source), ttl \(Duration.compact(microseconds: s.ttlMicroseconds))"
+            "\(plural(s.features.count + (s.aggregations?.count ?? 0), "feature")) of \(s.entity) from \(s.source), ttl \(Duration.compact(microseconds: s.ttlMicroseconds))"
         case .onDemandView(let s):
             "\(plural(s.features.count, "feature")), request fields: \(s.requestFields.map(\.key).joined(separator: ", "))"
         case .featureService(let s): plural(s.features.count, "feature")
@@ -91,6 +91,18 @@ struct Describe: ParsableCommand {
             }
             return ["features:"] + table.render().split(separator: "\n").map(String.init)
         }
+        func aggregations(_ list: [AggregationSpec]?) -> [String] {
+            guard let list, !list.isEmpty else { return [] }
+            var table = TextTable("  AGGREGATION", "TYPE", "FUNCTION", "OF", "WINDOW", "HOP")
+            for a in list {
+                let input = a.input == "events" ? "events" : String(a.input.split(separator: ":", maxSplits: 1).last ?? "")
+                table.add([
+                    "  \(a.name)", a.type.rawValue, a.function, input, Aggregate.windowSuffix(.microseconds(a.windowMicroseconds)),
+                    Aggregate.windowSuffix(.microseconds(a.hopMicroseconds)),
+                ])
+            }
+            return ["aggregations:"] + table.render().split(separator: "\n").map(String.init)
+        }
         switch spec {
         case .entity(let s):
             return meta(s.description, s.owner, s.tags) + ["join keys: \(s.joinKeys.map(\.description).joined(separator: ", "))"]
@@ -106,7 +118,7 @@ struct Describe: ParsableCommand {
                 "entity: \(s.entity) (\(s.joinKeys.map(\.description).joined(separator: ", ")))",
                 "source: \(s.source)",
                 "ttl: \(s.ttlMicroseconds == 0 ? "none" : Duration.compact(microseconds: s.ttlMicroseconds))",
-            ] + features(s.features)
+            ] + (s.features.isEmpty ? [] : features(s.features)) + aggregations(s.aggregations)
         case .onDemandView(let s):
             return meta(s.description, s.owner, s.tags) + [
                 "reads: \(s.featureInputs.map(\.key).joined(separator: ", "))",
