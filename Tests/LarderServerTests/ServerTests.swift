@@ -72,6 +72,46 @@ import Testing
         #expect(values == [10.25, 20.25])
     }
 
+    /// A pushed trip counts in the aggregations at once, arrival order does not matter, and
+    /// concurrent pushes to one driver lose nothing (the tiles' compare-and-set retries).
+    @Test func pushedEventsUpdateAggregationsAtOnce() async throws {
+        let server = try await ServerHarness()
+        defer { Task { await server.stop() } }
+        func trip(_ minutes: Int64, fare: Double) -> String {
+            #"{"driver_id": 7, "event_timestamp": "\#(server.at(minutes: minutes))", "fare": \#(fare), "distance_km": 2}"#
+        }
+        func values() async throws -> [String: Any] {
+            let reply = try await server.post(
+                "/v1/features",
+                #"{"features": ["driver_trips:trips_1h", "driver_trips:fare_sum_24h", "driver_trips:fare_per_km_max_24h"], "entities": [{"driver_id": 7}]}"#
+            )
+            #expect(reply.status == 200, "\(reply.text)")
+            let features = (((reply.json as? [String: Any])?["rows"] as? [[String: Any]])?.first?["features"] as? [String: Any]) ?? [:]
+            return features.mapValues { ($0 as? [String: Any])?["value"] ?? NSNull() }
+        }
+        #expect(try await values()["trips_1h"] as? Int == 0)
+        _ = try await server.post("/v1/push", #"{"source": "trips", "rows": [\#(trip(-5, fare: 10.5))]}"#)
+        #expect(try await values()["trips_1h"] as? Int == 1)
+        // An older trip arrives later; one from two hours ago counts in 24 hours only.
+        _ = try await server.post("/v1/push", #"{"source": "trips", "rows": [\#(trip(-20, fare: 4)), \#(trip(-120, fare: 100))]}"#)
+        var now = try await values()
+        #expect(now["trips_1h"] as? Int == 2)
+        #expect(now["fare_sum_24h"] as? Double == 114.5)
+        #expect(now["fare_per_km_max_24h"] as? Double == 50)
+
+        // Twenty concurrent pushes of one trip each.
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for k in 0..<20 {
+                group.addTask { try await server.post("/v1/push", #"{"source": "trips", "rows": [\#(trip(-1, fare: Double(k)))]}"#).status }
+            }
+            for try await status in group { #expect(status == 200) }
+        }
+        now = try await values()
+        #expect(now["trips_1h"] as? Int == 22)
+        #expect(now["fare_sum_24h"] as? Double == 114.5 + 190)
+        #expect(try server.offline.registry.rowCount(source: "trips") == 23)
+    }
+
     @Test func feastCompatibleShape() async throws {
         let server = try await ServerHarness()
         defer { Task { await server.stop() } }
