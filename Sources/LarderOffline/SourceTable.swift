@@ -46,7 +46,8 @@ struct SourceTable: Sendable {
     static func keyIndexStatement(source: SourceSpec, joinKeys: [ColumnSpec]) -> String {
         let name = "source_\(source.name)"
         let columns = joinKeys.map(\.name) + [source.eventTimestamp]
-        return "CREATE INDEX IF NOT EXISTS \(name)_by_\(joinKeys.map(\.name).joined(separator: "_"))_time ON \(name) (\(columns.joined(separator: ", ")))"
+        return
+            "CREATE INDEX IF NOT EXISTS \(name)_by_\(joinKeys.map(\.name).joined(separator: "_"))_time ON \(name) (\(columns.joined(separator: ", ")))"
     }
 
     /// How an existing table changes to hold `new`'s rows.

@@ -183,7 +183,8 @@ extension OnlineStore {
                 return fields
             }
             let reads: [[[UInt8]]] = zip(pending, touched).map { entity, fields in
-                [Array("HMGET".utf8), layout.view.tileKey(for: entity.key)] + fields.map { layout.field(group: $0.group, hopStart: $0.hopStart) }
+                [Array("HMGET".utf8), layout.view.tileKey(for: entity.key)]
+                    + fields.map { layout.field(group: $0.group, hopStart: $0.hopStart) }
             }
             let current = try await client.pipeline(reads)
             var calls: [RedisScript.Call] = []
@@ -233,7 +234,8 @@ extension OnlineStore {
             }
             pending = conflicted.map { (key: $0.0, value: $0.1) }
         }
-        throw OnlineStoreError("aggregation tiles of \(layout.view.view) kept changing under concurrent pushes; the events are stored offline")
+        throw OnlineStoreError(
+            "aggregation tiles of \(layout.view.view) kept changing under concurrent pushes; the events are stored offline")
     }
 
     /// Reads rows (one MGET) and entities' tiles (one HGETALL each) in one pipeline: one

@@ -54,7 +54,8 @@ extension FeatureServer {
         let served = try await lookup.lookup(rows, at: configuration.clock(), store: online)
         Self.countStatuses(served)
 
-        let names = ResolvedFeature.columnNames(lookup.plan.features, fullNames: body.fullFeatureNames ?? false, taken: Set(keys.map(\.name)))
+        let names = ResolvedFeature.columnNames(
+            lookup.plan.features, fullNames: body.fullFeatureNames ?? false, taken: Set(keys.map(\.name)))
         var out: [UInt8] = []
         out += "{\"metadata\":{\"feature_names\":[".utf8
         for (i, name) in (keys.map(\.name) + names).enumerated() {

@@ -13,7 +13,9 @@ import Testing
     static let source = Source("payments", columns: [key, amount, units, note])
 
     static func view(@ListBuilder<Aggregate> _ aggregations: () -> [Aggregate]) -> FeatureView {
-        FeatureView("v", entity: entity, source: source, ttl: .zero, features: { Feature("double_units", from: units) { Double($0) * 2 } }, aggregations: aggregations)
+        FeatureView(
+            "v", entity: entity, source: source, ttl: .zero, features: { Feature("double_units", from: units) { Double($0) * 2 } },
+            aggregations: aggregations)
     }
 
     static func problems(_ view: FeatureView) -> [String] {

@@ -300,7 +300,10 @@ import Testing
             #"{"driver_id": 1001, "event_timestamp": "2026-01-01T00:00:00Z", "conv_rate": null, "acc_rate": 0.5, "avg_daily_trips": 1}"#,
             "column 'conv_rate', value \"null\": null, but the column is not nullable"
         ),
-        ("duplicate key", #"{"driver_id": 1001, "driver_id": 1002}"#, "bad.jsonl:1: malformed JSON at character 34: duplicate key \"driver_id\""),
+        (
+            "duplicate key", #"{"driver_id": 1001, "driver_id": 1002}"#,
+            "bad.jsonl:1: malformed JSON at character 34: duplicate key \"driver_id\""
+        ),
         ("empty file", "", "bad.jsonl: the file has no data rows"),
     ]
 

@@ -138,7 +138,9 @@ import Testing
         // still starts at 00:00, at 01:05 it has moved past the 00:00 trip.
         let rows = try build(
             "driver_id,event_timestamp\n1,2026-01-01T01:00:00Z\n1,2026-01-01T01:04:59.999999Z\n1,2026-01-01T01:05:00Z\n2,2026-01-01T00:05:00Z\n3,2026-01-01T00:05:00Z\n",
-            features: ["driver_trips:trips_1h", "driver_trips:fare_sum_24h", "driver_trips:fare_mean_7d", "driver_trips:fare_per_km_max_24h"])
+            features: [
+                "driver_trips:trips_1h", "driver_trips:fare_sum_24h", "driver_trips:fare_mean_7d", "driver_trips:fare_per_km_max_24h",
+            ])
         #expect(rows[0] == ["driver_id", "event_timestamp", "trips_1h", "fare_sum_24h", "fare_mean_7d", "fare_per_km_max_24h"])
         #expect(rows[1] == ["1", "2026-01-01T01:00:00Z", "3", "70.0", "23.333333333333332", "10.0"])
         #expect(rows[2] == ["1", "2026-01-01T01:04:59.999999Z", "3", "70.0", "23.333333333333332", "10.0"])

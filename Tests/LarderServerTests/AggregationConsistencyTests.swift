@@ -127,7 +127,8 @@ private struct Event {
         case (_, .count): return .int(Int64(aggregation.input == .events ? inWindow.count : amounts.count))
         case ("units_sum_24h", _): return .int(inWindow.map(\.units).reduce(0, +))
         case (_, .sum): return .double(amounts.reduce(0, +))
-        case ("units_avg_30m", _): return inWindow.isEmpty ? .null : .double(Double(inWindow.map(\.units).reduce(0, +)) / Double(inWindow.count))
+        case ("units_avg_30m", _):
+            return inWindow.isEmpty ? .null : .double(Double(inWindow.map(\.units).reduce(0, +)) / Double(inWindow.count))
         case (_, .mean): return amounts.isEmpty ? .null : .double(amounts.reduce(0, +) / Double(amounts.count))
         case (_, .min): return amounts.min().map(JSONValue.double) ?? .null
         case (_, .max): return inWindow.map { Double($0.units) * 0.1 }.max().map(JSONValue.double) ?? .null

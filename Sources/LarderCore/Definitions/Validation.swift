@@ -167,7 +167,10 @@ extension FeatureRepository {
                     return
                 }
                 if declared.type != column.type {
-                    report(def, "\(what) reads column '\(column.name)' as \(column.type), but source \(view.source.name) declares it \(declared.type)")
+                    report(
+                        def,
+                        "\(what) reads column '\(column.name)' as \(column.type), but source \(view.source.name) declares it \(declared.type)"
+                    )
                     return
                 }
             case .feature(let name):

@@ -41,10 +41,13 @@ extension DefinitionSpec {
             if a.input != b.input { parts.append("input \(a.input) -> \(b.input)") }
             if a.type != b.type { parts.append("type \(a.type) -> \(b.type)") }
             if a.windowMicroseconds != b.windowMicroseconds {
-                parts.append("window \(Duration.compact(microseconds: a.windowMicroseconds)) -> \(Duration.compact(microseconds: b.windowMicroseconds))")
+                parts.append(
+                    "window \(Duration.compact(microseconds: a.windowMicroseconds)) -> \(Duration.compact(microseconds: b.windowMicroseconds))"
+                )
             }
             if a.hopMicroseconds != b.hopMicroseconds {
-                parts.append("hop \(Duration.compact(microseconds: a.hopMicroseconds)) -> \(Duration.compact(microseconds: b.hopMicroseconds))")
+                parts.append(
+                    "hop \(Duration.compact(microseconds: a.hopMicroseconds)) -> \(Duration.compact(microseconds: b.hopMicroseconds))")
             }
             return parts
         }

@@ -99,7 +99,6 @@ private struct RowWriter {
         self.columns = columns
     }
 
-
     func bindInt64(_ parameter: Int32, _ value: Int64) { sqlite3_bind_int64(statement, parameter, value) }
 
     func step(line: Int) throws {

@@ -17,7 +17,8 @@ extension OfflineStore {
             guard
                 let row = try Row.fetchOne(
                     db,
-                    sql: "SELECT online_seq_watermark, online_end, online_marker FROM larder_materializations WHERE view = ? AND version = ?",
+                    sql:
+                        "SELECT online_seq_watermark, online_end, online_marker FROM larder_materializations WHERE view = ? AND version = ?",
                     arguments: [view, version]),
                 let seq = row["online_seq_watermark"] as Int64?, let end = row["online_end"] as Int64?
             else { return nil }

@@ -225,7 +225,8 @@ extension OfflineStore {
                     Timestamp.now().microseconds,
                 ])
             return MaterializationSummary(
-                view: spec.name, version: version, rows: rows, tiles: tiles, tilesFrom: tiles > 0 ? tileRange.start : nil, seconds: Date().timeIntervalSince(started), state: newState,
+                view: spec.name, version: version, rows: rows, tiles: tiles, tilesFrom: tiles > 0 ? tileRange.start : nil,
+                seconds: Date().timeIntervalSince(started), state: newState,
                 incremental: incremental)
         }
     }

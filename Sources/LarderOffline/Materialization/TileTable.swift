@@ -119,7 +119,8 @@ extension OfflineStore {
                         pending[g].hopStart = hopStart
                     }
                     // In place (the `default:` subscript), so the states are not copied per event.
-                    layout.add(eventInputs, order: order, to: &pending[g].tiles[keys, default: (layout.emptyTile(group: g), .min)].tile, group: g)
+                    layout.add(
+                        eventInputs, order: order, to: &pending[g].tiles[keys, default: (layout.emptyTile(group: g), .min)].tile, group: g)
                     pending[g].tiles[keys]!.watermark = max(pending[g].tiles[keys]!.watermark, sequence)
                 }
             }
@@ -164,7 +165,8 @@ extension OfflineStore {
                         guard rc == SQLITE_ROW else { throw OfflineStoreError("reading \(table.name): \(SQLiteValues.message(s))") }
                         let entity = spec.joinKeys.enumerated().map { i, key in SQLiteValues.read(s, Int32(i), as: key.type) }
                         let count = Int(sqlite3_column_bytes(s, keyCount + 2))
-                        let bytes = count == 0 ? [] : Array(UnsafeRawBufferPointer(start: sqlite3_column_blob(s, keyCount + 2), count: count))
+                        let bytes =
+                            count == 0 ? [] : Array(UnsafeRawBufferPointer(start: sqlite3_column_blob(s, keyCount + 2), count: count))
                         let tile = StoredTile(
                             group: g, hopStart: sqlite3_column_int64(s, keyCount), watermark: sqlite3_column_int64(s, keyCount + 1),
                             bytes: bytes)

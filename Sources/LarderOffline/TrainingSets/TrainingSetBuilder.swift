@@ -63,7 +63,7 @@ public struct TrainingSetBuilder {
     let store: OfflineStore
     let repository: FeatureRepository
 
-/// A builder over `store`, computing on-demand features with `repository`'s closures.
+    /// A builder over `store`, computing on-demand features with `repository`'s closures.
     public init(store: OfflineStore, repository: FeatureRepository) {
         self.store = store
         self.repository = repository
@@ -89,10 +89,10 @@ public struct TrainingSetBuilder {
         var aggregationOffset: Int { offset + spec.features.count }
     }
 
-/// Builds the training set `request` describes, writing `request.output` and its manifest.
-///
-/// - Throws: ``OfflineStoreError`` or ``IngestError`` naming the problem; nothing is left at
-///   the output path then.
+    /// Builds the training set `request` describes, writing `request.output` and its manifest.
+    ///
+    /// - Throws: ``OfflineStoreError`` or ``IngestError`` naming the problem; nothing is left at
+    ///   the output path then.
     public func build(_ request: TrainingSetRequest, progress: (@Sendable (TrainingSetProgress) -> Void)? = nil) throws
         -> TrainingSetSummary
     {
@@ -306,7 +306,8 @@ public struct TrainingSetBuilder {
         try join.spec.joinKeys.enumerated().map { k, key in
             let v = try requests.value(join.keyColumns[k], as: key.type)
             if v.isNull {
-                throw IngestError(file: file, line: requests.line, column: key.name, reason: "empty; every request row needs its entity key")
+                throw IngestError(
+                    file: file, line: requests.line, column: key.name, reason: "empty; every request row needs its entity key")
             }
             return v
         }

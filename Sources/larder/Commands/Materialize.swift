@@ -96,7 +96,9 @@ struct Materialize: ParsableCommand {
         let layout = OnlineViewLayout(project: project, spec: spec, version: version)
         var since = summary.incremental ? try store.onlinePushState(view: view.name, version: version) : nil
         if let last = since, try last.marker == nil || online.pushMarkerSync(layout: layout) != last.marker {
-            print("\(view.name) v\(version): Redis no longer holds the last push (restarted without persistence, or flushed); pushing every entity")
+            print(
+                "\(view.name) v\(version): Redis no longer holds the last push (restarted without persistence, or flushed); pushing every entity"
+            )
             since = nil
         }
         // A full push starts a new marker; an incremental one keeps the one Redis holds.
@@ -104,22 +106,27 @@ struct Materialize: ParsableCommand {
         var entities = 0
         var tileEntities = 0
         var written = 0
-        if !view.features.isEmpty { try store.latestRows(of: view, end: summary.state.end, changedSince: since) { batch in
-            do {
-                written += try online.writeSync(batch, layout: layout)
-            } catch {
-                throw CommandError(
-                    "pushing \(view.name) to Redis failed after \(grouped(entities)) entities: \(error). The offline part is committed; run `larder materialize\(summary.incremental ? " --incremental" : "")` again to finish the push."
-                )
+        if !view.features.isEmpty {
+            try store.latestRows(of: view, end: summary.state.end, changedSince: since) { batch in
+                do {
+                    written += try online.writeSync(batch, layout: layout)
+                } catch {
+                    throw CommandError(
+                        "pushing \(view.name) to Redis failed after \(grouped(entities)) entities: \(error). The offline part is committed; run `larder materialize\(summary.incremental ? " --incremental" : "")` again to finish the push."
+                    )
+                }
+                entities += batch.count
             }
-            entities += batch.count
-        } }
+        }
         // Aggregation tiles: those the run rebuilt, or every retained one on a full push.
         if !view.aggregations.isEmpty {
             let tiles = OnlineTiles(view: layout, tiles: view.tileLayout)
-            let from = since == nil ? nil : summary.tilesFrom.map { t in
-                view.tileLayout.groups.map { WindowRule.hopStart(t, hop: $0.hop) }.min()!
-            }
+            let from =
+                since == nil
+                ? nil
+                : summary.tilesFrom.map { t in
+                    view.tileLayout.groups.map { WindowRule.hopStart(t, hop: $0.hop) }.min()!
+                }
             if since == nil || from != nil {
                 try store.retainedTiles(of: view, from: from) { batch in
                     do {
