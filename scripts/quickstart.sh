@@ -61,6 +61,16 @@ curl -s -X POST "http://127.0.0.1:$port/v1/features" \
 printf '\n\033[1m$ curl -s -X POST localhost:%s/get-online-features -d ...   (Feast'"'"'s JSON)\033[0m\n' "$port"
 curl -s -X POST "http://127.0.0.1:$port/get-online-features" \
   -d '{"features": ["driver_hourly_stats:conv_rate", "driver_hourly_stats:acc_rate"], "entities": {"driver_id": [1001, 1002, 9999]}}'; echo
+aggregates() {
+  curl -s -X POST "http://127.0.0.1:$port/v1/features" \
+    -d '{"features": ["driver_trips:trips_1h", "driver_trips:fare_sum_24h"], "entities": [{"driver_id": 1001}]}'; echo
+}
+printf '\n\033[1mWindowed aggregations, then a trip pushed through the service counts at once:\033[0m\n'
+aggregates
+now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+curl -s -X POST "http://127.0.0.1:$port/v1/push" \
+  -d '{"source": "trips", "rows": [{"driver_id": 1001, "event_timestamp": "'"$now"'", "fare": 12.5, "distance_km": 3.1}]}'; echo
+aggregates
 kill -TERM "$serve_pid"; wait "$serve_pid" || true
 printf '\n\033[1mA bad file is rejected whole, naming the line, column and value:\033[0m\n'
 printf 'driver_id,event_timestamp,created,conv_rate,acc_rate,avg_daily_trips\n1001,2026-01-01T00:00:00Z,,0.5,0.5,3\n1002,2026-01-01 00:00:00,,0.5,0.5,3\n' > data/bad.csv
