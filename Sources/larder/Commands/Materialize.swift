@@ -10,13 +10,13 @@ struct Materialize: ParsableCommand {
         abstract: "Compute feature views from their sources into the offline store.",
         discussion: """
             Runs each view's Swift row transformations over its source rows with an event time \
-            in [--start, --end) and stores the results in the view's offline feature table, one \
-            transaction per view. Re-running a range replaces it (no duplicates); an interrupted \
+            in [--start, --end) and stores the results in the view's offline feature table, and \
+            rebuilds the per-hop tiles of its windowed aggregations, one transaction per view. Re-running a range replaces it (no duplicates); an interrupted \
             run leaves nothing and can simply be run again. Without --start the range starts at \
             the source's first event; without --end it ends now. --incremental continues from \
             each view's watermark and picks up rows ingested since (late arrivals included). \
-            Then each view's latest value per entity as of the end is pushed to Redis (only the \
-            entities that changed, with --incremental); --offline-only skips that.
+            Then each view's latest value per entity as of the end, and its aggregation tiles, \
+            are pushed to Redis (only what changed, with --incremental); --offline-only skips that.
             """
     )
 
@@ -136,7 +136,8 @@ struct Materialize: ParsableCommand {
                             "pushing the aggregation tiles of \(view.name) to Redis failed: \(error). The offline part is committed; run `larder materialize\(summary.incremental ? " --incremental" : "")` again to finish the push."
                         )
                     }
-                    tileEntities += batch.count
+                    // Each hop size is a pass over the entities: count the first one's.
+                    tileEntities += batch.count { $0.tiles.first?.group == 0 }
                 }
             }
         }
