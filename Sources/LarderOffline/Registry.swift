@@ -277,16 +277,22 @@ public struct Registry: Sendable {
                     for statement in table.createStatements { try db.execute(sql: statement) }
                 }
             }
-            // Sources that aggregation views read get an index by key and time, for
-            // training sets (one range read per entity).
-            for row in try Row.fetchAll(db, sql: "SELECT kind, definition FROM larder_registry WHERE kind = 'feature_view'") {
-                let spec = try DefinitionSpec(kind: .featureView, json: Data((row["definition"] as String).utf8))
-                guard case .featureView(let view) = spec, !(view.aggregations ?? []).isEmpty,
-                    let sourceRow = try Row.fetchOne(
-                        db, sql: "SELECT definition FROM larder_registry WHERE kind = 'source' AND name = ?", arguments: [view.source]),
-                    case .source(let source) = try DefinitionSpec(kind: .source, json: Data((sourceRow["definition"] as String).utf8))
+            // Sources that aggregation views read get an index by key and time covering the
+            // columns they read, for training sets; indexes no view needs any more go.
+            var wanted: [String: [String: String]] = [:]  // source -> index name -> SQL
+            let registered = try Row.fetchAll(db, sql: "SELECT * FROM larder_registry").map(Self.definition(from:))
+            for case .featureView(let view) in registered.map(\.spec) where !(view.aggregations ?? []).isEmpty {
+                guard case .source(let source)? = registered.first(where: { $0.spec.kind == .source && $0.spec.name == view.source })?.spec
                 else { continue }
-                try db.execute(sql: SourceTable.keyIndexStatement(source: source, joinKeys: view.joinKeys))
+                let index = SourceTable.aggregationIndex(source: source, view: view)
+                wanted[source.name, default: [:]][index.name] = index.sql
+            }
+            for case .source(let source) in registered.map(\.spec) {
+                let table = SourceTable(spec: source).name
+                for index in try db.indexes(on: table) where index.name.hasPrefix("\(table)_agg_") && wanted[source.name]?[index.name] == nil {
+                    try db.execute(sql: "DROP INDEX \(index.name)")
+                }
+                for sql in (wanted[source.name] ?? [:]).values.sorted() { try db.execute(sql: sql) }
             }
         }
         return now

@@ -1,3 +1,5 @@
+import Crypto
+import Foundation
 import LarderCore
 
 /// The SQLite table that holds a source's events: `source_<name>`.
@@ -42,12 +44,28 @@ struct SourceTable: Sendable {
         ]
     }
 
-    /// The index aggregation views need: a key's events in time order, for training sets.
-    static func keyIndexStatement(source: SourceSpec, joinKeys: [ColumnSpec]) -> String {
-        let name = "source_\(source.name)"
-        let columns = joinKeys.map(\.name) + [source.eventTimestamp]
-        return
-            "CREATE INDEX IF NOT EXISTS \(name)_by_\(joinKeys.map(\.name).joined(separator: "_"))_time ON \(name) (\(columns.joined(separator: ", ")))"
+    /// The index a view's aggregations need, for training sets: a key's events in event
+    /// order, covering every column the aggregations read, so reading an entity's history is
+    /// one index range scan with no table lookups. Named by a hash of its columns, so a
+    /// definition that reads other columns gets a new index (`apply` drops unused ones).
+    static func aggregationIndex(source: SourceSpec, view: FeatureViewSpec) -> (name: String, sql: String) {
+        let table = "source_\(source.name)"
+        var columns = view.joinKeys.map(\.name) + [source.eventTimestamp]
+        if let created = source.createdTimestamp { columns.append(created) }
+        for aggregation in view.aggregations ?? [] {
+            let read: [String] =
+                if aggregation.input.hasPrefix("column:") {
+                    [String(aggregation.input.dropFirst("column:".count))]
+                } else if aggregation.input.hasPrefix("feature:") {
+                    view.features.first { $0.name == aggregation.input.dropFirst("feature:".count) }?.inputs.map(\.key) ?? []
+                } else {
+                    []
+                }
+            for column in read where !columns.contains(column) { columns.append(column) }
+        }
+        let hash = SHA256.hash(data: Data(columns.joined(separator: ",").utf8)).prefix(4).map { String(format: "%02x", $0) }.joined()
+        let name = "\(table)_agg_\(hash)"
+        return (name, "CREATE INDEX IF NOT EXISTS \(name) ON \(table) (\(columns.joined(separator: ", ")))")
     }
 
     /// How an existing table changes to hold `new`'s rows.

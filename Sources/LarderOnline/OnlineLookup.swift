@@ -96,13 +96,13 @@ public struct OnlineLookup: Sendable {
     /// Looks up every row at instant `t` (the request time). Rows must be validated.
     public func lookup(_ rows: [EntityRow], at t: Timestamp, store: OnlineStore) async throws -> [[ServedFeature]] {
         let stored = try await store.read(lookupKeys(rows), tiles: tileKeys(rows))
-        return assemble(rows, stored: stored.rows, tiles: stored.tiles, at: t)
+        return try assemble(rows, stored: stored.rows, tiles: stored.tiles, at: t)
     }
 
     /// The blocking form, for the CLI.
     public func lookupSync(_ rows: [EntityRow], at t: Timestamp, store: OnlineStore) throws -> [[ServedFeature]] {
         let stored = try store.readSync(lookupKeys(rows), tiles: tileKeys(rows))
-        return assemble(rows, stored: stored.rows, tiles: stored.tiles, at: t)
+        return try assemble(rows, stored: stored.rows, tiles: stored.tiles, at: t)
     }
 
     /// Views whose row features are read (a view with only aggregations has no row to read).
@@ -130,8 +130,8 @@ public struct OnlineLookup: Sendable {
     }
 
     private func assemble(
-        _ rows: [EntityRow], stored: [FeatureRow?], tiles: [[[Int64: [AggregationState]]]], at t: Timestamp
-    ) -> [[ServedFeature]] {
+        _ rows: [EntityRow], stored: [FeatureRow?], tiles: [RedisReply], at t: Timestamp
+    ) throws -> [[ServedFeature]] {
         var out: [[ServedFeature]] = []
         out.reserveCapacity(rows.count)
         var joined = plan.emptyRow()
@@ -141,7 +141,7 @@ public struct OnlineLookup: Sendable {
         let tileViews = tileLayouts.indices.filter { tileLayouts[$0] != nil }
         for (r, row) in rows.enumerated() {
             for (k, v) in tileViews.enumerated() {
-                let values = tileLayouts[v]!.tiles.values(at: t.microseconds, tiles: tiles[r * tileViews.count + k])
+                let values = try tileLayouts[v]!.values(tiles[r * tileViews.count + k], at: t.microseconds)
                 let offset = plan.viewOffsets[v] + plan.views[v].features.count
                 for (a, value) in values.enumerated() { joined[offset + a] = value }
             }

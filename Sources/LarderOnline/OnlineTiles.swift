@@ -110,31 +110,67 @@ public struct OnlineTiles: Sendable {
         return RedisScript.Call(keys: [view.tileKey(for: keys)], args: args)
     }
 
-    /// Parses an entity's hash (HGETALL's flat field/value list) into tiles by group and hop
-    /// start. Fields of unknown hops are ignored (the write script removes them).
-    func parse(_ reply: RedisReply) throws -> [[Int64: [AggregationState]]] {
-        var out = [[Int64: [AggregationState]]](repeating: [:], count: tiles.groups.count)
-        guard let items = reply.arrayValue else {
+    /// The value of every aggregation at instant `t` from an entity's hash (HGETALL's flat
+    /// field/value list): the tiles in each window are decoded and merged as they are met
+    /// (states do not depend on merge order); tiles outside every window are skipped
+    /// undecoded, and fields of unknown hops ignored (the write script removes them).
+    public func values(_ reply: RedisReply, at t: Int64) throws -> [Value] {
+        guard case .array(let items) = reply else {
             if let message = reply.errorMessage { throw OnlineStoreError("Redis refused a read: \(message)") }
             throw OnlineStoreError("unexpected reply to HGETALL: \(reply)")
         }
+        var states = tiles.aggregations.map { $0.emptyState() }
+        let current = tiles.groups.map { WindowRule.hopStart(t, hop: $0.hop) }
+        let first = tiles.aggregations.map { WindowRule.windowStart(at: t, window: $0.window, hop: $0.hop) }
+        let groupFirst = tiles.groups.map { group in group.members.map { first[$0] }.min()! }
         var i = 0
         while i + 1 < items.count {
             defer { i += 2 }
-            guard let field = items[i].bytesValue, let value = items[i + 1].bytesValue,
-                let colon = field.firstIndex(of: 0x3A),
-                let hop = Int64(String(decoding: field[..<colon], as: UTF8.self)),
-                let start = Int64(String(decoding: field[(colon + 1)...], as: UTF8.self)),
-                let g = tiles.groups.firstIndex(where: { $0.hop == hop })
+            guard case .bulk(let field) = items[i], case .bulk(let value) = items[i + 1],
+                let (hop, start) = Self.parseField(field),
+                let g = tiles.groups.firstIndex(where: { $0.hop == hop }),
+                start <= current[g], start >= groupFirst[g]
             else { continue }
             guard value.count >= 16 else { throw OnlineStoreError("corrupt aggregation tile in Redis: too short") }
             do {
-                out[g][start] = try tiles.decode(value[16...], group: g)
+                var reader = BinaryReader(value[16...])
+                for a in tiles.groups[g].members {
+                    let state = try tiles.aggregations[a].decodeState(&reader)
+                    if start >= first[a] { tiles.aggregations[a].merge(state, into: &states[a]) }
+                }
+                guard reader.isAtEnd else { throw TileDecodingError("trailing bytes") }
             } catch {
                 throw OnlineStoreError("\(error) (view \(view.view), field \(String(decoding: field, as: UTF8.self)))")
             }
         }
-        return out
+        return zip(tiles.aggregations, states).map { $0.result(of: $1) }
+    }
+
+    /// `<hop>:<start>` in decimal (start may be negative), without building strings.
+    static func parseField(_ field: [UInt8]) -> (hop: Int64, start: Int64)? {
+        var numbers: (Int64, Int64) = (0, 0)
+        var part = 0
+        var negative = false
+        var digits = 0
+        for b in field {
+            switch b {
+            case 0x30...0x39:
+                let (shifted, o1) = (part == 0 ? numbers.0 : numbers.1).multipliedReportingOverflow(by: 10)
+                let (next, o2) = shifted.addingReportingOverflow(Int64(b - 0x30))
+                guard !o1, !o2 else { return nil }
+                if part == 0 { numbers.0 = next } else { numbers.1 = next }
+                digits += 1
+            case 0x3A where part == 0 && digits > 0:
+                part = 1
+                digits = 0
+            case 0x2D where part == 1 && digits == 0 && !negative:
+                negative = true
+            default:
+                return nil
+            }
+        }
+        guard part == 1, digits > 0 else { return nil }
+        return (numbers.0, negative ? -numbers.1 : numbers.1)
     }
 }
 
@@ -238,11 +274,11 @@ extension OnlineStore {
             "aggregation tiles of \(layout.view.view) kept changing under concurrent pushes; the events are stored offline")
     }
 
-    /// Reads rows (one MGET) and entities' tiles (one HGETALL each) in one pipeline: one
-    /// round trip for a whole lookup.
+    /// Reads rows (one MGET) and entities' tile hashes (one HGETALL each, for
+    /// ``OnlineTiles/values(_:at:)``) in one pipeline: one round trip for a whole lookup.
     public func read(
         _ lookups: [(layout: OnlineViewLayout, keys: [Value])], tiles: [(layout: OnlineTiles, keys: [Value])]
-    ) async throws -> (rows: [FeatureRow?], tiles: [[[Int64: [AggregationState]]]]) {
+    ) async throws -> (rows: [FeatureRow?], tiles: [RedisReply]) {
         let commands = Self.readCommands(lookups, tiles: tiles)
         guard !commands.isEmpty else { return ([], []) }
         return try Self.decode(try await client.pipeline(commands), lookups, tiles: tiles)
@@ -251,7 +287,7 @@ extension OnlineStore {
     /// The blocking form, for the CLI.
     public func readSync(
         _ lookups: [(layout: OnlineViewLayout, keys: [Value])], tiles: [(layout: OnlineTiles, keys: [Value])]
-    ) throws -> (rows: [FeatureRow?], tiles: [[[Int64: [AggregationState]]]]) {
+    ) throws -> (rows: [FeatureRow?], tiles: [RedisReply]) {
         let commands = Self.readCommands(lookups, tiles: tiles)
         guard !commands.isEmpty else { return ([], []) }
         return try Self.decode(try client.withConnectionSync { try $0.pipeline(commands) }, lookups, tiles: tiles)
@@ -268,10 +304,8 @@ extension OnlineStore {
 
     private static func decode(
         _ replies: [RedisReply], _ lookups: [(layout: OnlineViewLayout, keys: [Value])], tiles: [(layout: OnlineTiles, keys: [Value])]
-    ) throws -> (rows: [FeatureRow?], tiles: [[[Int64: [AggregationState]]]]) {
+    ) throws -> (rows: [FeatureRow?], tiles: [RedisReply]) {
         let rows = lookups.isEmpty ? [] : try decode(replies[0], lookups)
-        let offset = lookups.isEmpty ? 0 : 1
-        let tileValues = try tiles.enumerated().map { i, lookup in try lookup.layout.parse(replies[offset + i]) }
-        return (rows, tileValues)
+        return (rows, Array(replies.dropFirst(lookups.isEmpty ? 0 : 1)))
     }
 }

@@ -185,21 +185,26 @@ public struct ExactSum: Sendable, Hashable {
     /// ordinary values takes about 15 bytes.
     public func encoded() -> [UInt8] {
         let (negative, m) = signAndMagnitude()
-        var magnitude: [UInt8] = []
-        magnitude.reserveCapacity(Self.magnitudeByteCount)
-        for (i, limb) in m.enumerated() {
-            let width = i == Self.limbCount - 1 ? 8 : 4
-            for byte in 0..<width { magnitude.append(UInt8(truncatingIfNeeded: limb >> (8 * byte))) }
-        }
         let counts = [positiveInfinities, negativeInfinities, nans]
         var flags: UInt8 = 0
         for (bit, count) in counts.enumerated() where count != 0 { flags |= 4 << bit }
         var out: [UInt8] = [flags]
-        if let first = magnitude.firstIndex(where: { $0 != 0 }), let last = magnitude.lastIndex(where: { $0 != 0 }) {
+        // The magnitude's bytes are only produced between its lowest and highest nonzero
+        // limbs (byte k of the whole is byte k % 4 of limb k / 4; the last limb has 8).
+        if let firstLimb = m.firstIndex(where: { $0 != 0 }), let lastLimb = m.lastIndex(where: { $0 != 0 }) {
+            func byte(_ k: Int) -> UInt8 {
+                let i = min(k / 4, Self.limbCount - 1)
+                return UInt8(truncatingIfNeeded: m[i] >> (8 * (k - 4 * i)))
+            }
+            var first = 4 * firstLimb
+            while byte(first) == 0 { first += 1 }
+            var last = lastLimb == Self.limbCount - 1 ? Self.magnitudeByteCount - 1 : 4 * lastLimb + 3
+            while byte(last) == 0 { last -= 1 }
             out[0] |= (negative ? 1 : 0) | 2
             Self.appendVarint(UInt64(first), to: &out)
             Self.appendVarint(UInt64(last - first + 1), to: &out)
-            out += magnitude[first...last]
+            out.reserveCapacity(out.count + last - first + 1 + 4)
+            for k in first...last { out.append(byte(k)) }
         }
         for count in counts where count != 0 {
             Self.appendVarint(UInt64(bitPattern: (count << 1) ^ (count >> 63)), to: &out)  // zigzag
@@ -218,13 +223,16 @@ public struct ExactSum: Sendable, Hashable {
                 let magnitude = reader.bytes(Int(count)),
                 magnitude.first != 0, magnitude.last != 0
             else { return nil }
-            var padded = [UInt8](repeating: 0, count: Self.magnitudeByteCount)
-            padded.replaceSubrange(Int(offset)..<Int(offset + count), with: magnitude)
-            guard padded[Self.magnitudeByteCount - 1] < 0x80 else { return nil }  // last limb is an Int64
+            // The last limb is an Int64: its top byte must leave the sign bit clear.
+            if Int(offset + count) == Self.magnitudeByteCount && magnitude.last! >= 0x80 { return nil }
             var limbs = [Int64](repeating: 0, count: Self.limbCount)
-            for (index, byte) in padded.enumerated() {
-                let i = min(index / 4, Self.limbCount - 1)
-                limbs[i] |= Int64(byte) << (8 * (index - 4 * i))
+            limbs.withUnsafeMutableBufferPointer { limb in
+                var index = Int(offset)
+                for byte in magnitude {
+                    let i = min(index / 4, Self.limbCount - 1)
+                    limb[i] |= Int64(byte) << (8 * (index - 4 * i))
+                    index += 1
+                }
             }
             if flags & 1 != 0 {
                 for i in limbs.indices { limbs[i] = -limbs[i] }

@@ -66,23 +66,28 @@ public struct WindowSweep {
             let aggregation = layout.aggregations[a]
             let slot = layout.inputSlots[a]
             let start = WindowRule.windowStart(at: t, window: aggregation.window, hop: aggregation.hop)
+            // Static helpers, given `events`: a method call on `self` while `windows[a]` is
+            // borrowed would copy `self` and then the whole windows array on every write.
             while windows[a].end < events.count && events.orders[windows[a].end].eventTime <= t {
-                enter(windows[a].end, aggregation, slot, &windows[a])
+                Self.enter(windows[a].end, aggregation, slot, &windows[a], events)
                 windows[a].end += 1
             }
             while windows[a].first < windows[a].end && events.orders[windows[a].first].eventTime < start {
-                leave(windows[a].first, aggregation, slot, &windows[a])
+                Self.leave(windows[a].first, aggregation, slot, &windows[a], events)
                 windows[a].first += 1
             }
-            out.append(result(aggregation, slot, windows[a]))
+            out.append(Self.result(aggregation, slot, windows[a], events))
         }
         return out
     }
 
-    private func input(_ slot: Int, _ i: Int) -> Value { slot < 0 ? .null : events.inputs[slot][i] }
+    @inline(__always)
+    private static func input(_ slot: Int, _ i: Int, _ events: KeyEvents) -> Value {
+        slot < 0 ? .null : events.inputs[slot][i]
+    }
 
-    private func enter(_ i: Int, _ aggregation: Aggregation, _ slot: Int, _ w: inout Window) {
-        let value = input(slot, i)
+    private static func enter(_ i: Int, _ aggregation: Aggregation, _ slot: Int, _ w: inout Window, _ events: KeyEvents) {
+        let value = input(slot, i, events)
         switch aggregation.function {
         case .count, .sum, .mean:
             aggregation.add(value, order: events.orders[i], to: &w.state)
@@ -90,7 +95,7 @@ public struct WindowSweep {
             guard !value.isNull else { return }
             // Drop the values this one makes irrelevant: larger ones for min, smaller for max.
             while w.deque.count > w.head {
-                let back = input(slot, w.deque[w.deque.count - 1])
+                let back = input(slot, w.deque[w.deque.count - 1], events)
                 let dominated =
                     aggregation.function == .min ? !Aggregation.precedes(back, value) : !Aggregation.precedes(value, back)
                 guard dominated else { break }
@@ -104,8 +109,8 @@ public struct WindowSweep {
         }
     }
 
-    private func leave(_ i: Int, _ aggregation: Aggregation, _ slot: Int, _ w: inout Window) {
-        let value = input(slot, i)
+    private static func leave(_ i: Int, _ aggregation: Aggregation, _ slot: Int, _ w: inout Window, _ events: KeyEvents) {
+        let value = input(slot, i, events)
         switch aggregation.function {
         case .count:
             if aggregation.input == .events || !value.isNull { w.state.count -= 1 }
@@ -133,19 +138,19 @@ public struct WindowSweep {
         }
     }
 
-    private func result(_ aggregation: Aggregation, _ slot: Int, _ w: Window) -> Value {
+    private static func result(_ aggregation: Aggregation, _ slot: Int, _ w: Window, _ events: KeyEvents) -> Value {
         switch aggregation.function {
         case .count, .sum, .mean:
             return aggregation.result(of: w.state)
         case .min, .max:
             var state = aggregation.emptyState()
-            if w.head < w.deque.count { state.extreme = input(slot, w.deque[w.head]) }
+            if w.head < w.deque.count { state.extreme = input(slot, w.deque[w.head], events) }
             return aggregation.result(of: state)
         case .last(let n):
             var state = aggregation.emptyState()
             var i = w.end - 1
             while i >= w.first && state.recent.count < n {
-                let value = input(slot, i)
+                let value = input(slot, i, events)
                 if !value.isNull { state.recent.append(RecentValue(order: events.orders[i], value: value)) }
                 i -= 1
             }

@@ -35,8 +35,9 @@ struct TileTable: Sendable {
 extension OfflineStore {
     /// Rebuilds the tiles of every hop that holds an event time in `start..<end`, from the
     /// source rows with event times in that range (whole hops, from the hop containing
-    /// `start`). One pass over the source in event-time order: a hop's tiles are written as
-    /// soon as the pass moves past it, so memory holds one hop's entities per hop size.
+    /// `start`). One pass over the source in (entity, event time) order, through the covering
+    /// index `apply` made (`SourceTable.aggregationIndex`): tiles come out in the tile table's
+    /// key order (appends, not random B-tree inserts), and memory holds one tile per hop size.
     /// Runs inside the materialization's transaction. Returns the number of tiles written.
     static func materializeTiles(
         _ db: Database, view: FeatureView, spec: FeatureViewSpec, version: Int, source: SourceSpec, start: Int64, end: Int64
@@ -44,84 +45,83 @@ extension OfflineStore {
         let layout = view.tileLayout
         guard !layout.isEmpty, start < end else { return 0 }
         let table = TileTable(view: spec, version: version)
-        let sourceTable = SourceTable(spec: source)
         try db.execute(sql: table.createTable)
 
-        let rowLayout = RowLayout(keys: source.columns.map(\.name))
-        guard let inputs = layout.inputEvaluators(features: view.features, layout: rowLayout) else {
+        let read = layout.sourceColumns(features: view.features)
+        let keyNames = spec.joinKeys.map(\.name)
+        let columns = source.columns.filter { read.contains($0.name) && !keyNames.contains($0.name) }
+        // Rows are laid out as the keys, then the other columns read.
+        guard let inputs = layout.inputEvaluators(features: view.features, layout: RowLayout(keys: keyNames + columns.map(\.name)))
+        else {
             throw OfflineStoreError("an aggregation of \(view.name) reads an input that source \(source.name) lacks")
         }
-        let keyPositions = spec.joinKeys.map { key in source.columns.firstIndex { $0.name == key.name }! }
         let firstHop = layout.groups.map { WindowRule.hopStart(start, hop: $0.hop) }
-        let scanStart = firstHop.min()!
 
-        // Per hop size: the hop being filled and its tiles by entity.
-        struct Pending {
-            var hopStart = Int64.min
-            var tiles: [[Value]: (tile: [AggregationState], watermark: Int64)] = [:]
-        }
-        var pending = [Pending](repeating: Pending(), count: layout.groups.count)
         let upsertStatement = try db.makeStatement(sql: table.upsertSQL)
         let upsert = upsertStatement.sqliteStatement
         var written = 0
+        // Per hop size, the tile being filled for the current entity.
+        var current = [(hopStart: Int64, tile: [AggregationState], watermark: Int64)?](repeating: nil, count: layout.groups.count)
+        var currentKeys: [Value] = []
         func flush(_ g: Int) throws {
-            let hop = layout.groups[g].hop
-            for (keys, entry) in pending[g].tiles {
-                var p: Int32 = 1
-                for key in keys {
-                    SQLiteValues.bind(upsert, p, key)
-                    p += 1
-                }
-                sqlite3_bind_int64(upsert, p, hop)
-                sqlite3_bind_int64(upsert, p + 1, pending[g].hopStart)
-                sqlite3_bind_int64(upsert, p + 2, entry.watermark)
-                let bytes = layout.encode(entry.tile, group: g)
-                _ = bytes.withUnsafeBytes { sqlite3_bind_blob(upsert, p + 3, $0.baseAddress, Int32($0.count), SQLiteValues.transient) }
-                let rc = sqlite3_step(upsert)
-                sqlite3_reset(upsert)
-                guard rc == SQLITE_DONE else { throw OfflineStoreError("writing \(table.name): \(SQLiteValues.message(upsert))") }
-                written += 1
+            guard let pending = current[g] else { return }
+            current[g] = nil
+            var p: Int32 = 1
+            for key in currentKeys {
+                SQLiteValues.bind(upsert, p, key)
+                p += 1
             }
-            pending[g].tiles.removeAll(keepingCapacity: true)
+            sqlite3_bind_int64(upsert, p, layout.groups[g].hop)
+            sqlite3_bind_int64(upsert, p + 1, pending.hopStart)
+            sqlite3_bind_int64(upsert, p + 2, pending.watermark)
+            let bytes = layout.encode(pending.tile, group: g)
+            _ = bytes.withUnsafeBytes { sqlite3_bind_blob(upsert, p + 3, $0.baseAddress, Int32($0.count), SQLiteValues.transient) }
+            let rc = sqlite3_step(upsert)
+            sqlite3_reset(upsert)
+            guard rc == SQLITE_DONE else { throw OfflineStoreError("writing \(table.name): \(SQLiteValues.message(upsert))") }
+            written += 1
         }
 
-        let stored = sourceTable.storedColumns
-        let hasCreated = source.createdTimestamp != nil
-        let columnOffset: Int32 = hasCreated ? 3 : 2
         let ts = source.eventTimestamp
+        let selected = keyNames + [ts, source.createdTimestamp ?? "NULL"] + columns.map(\.name)
         let select = try db.makeStatement(
             sql: """
-                SELECT _seq, \(stored.map(\.name).joined(separator: ", ")) FROM \(sourceTable.name)
-                WHERE \(ts) >= ? AND \(ts) < ? ORDER BY \(ts)
+                SELECT _seq, \(selected.joined(separator: ", ")) FROM \(SourceTable(spec: source).name)
+                WHERE \(ts) >= ? AND \(ts) < ? ORDER BY \(keyNames.joined(separator: ", ")), \(ts)
                 """)
-        try select.setArguments([scanStart, end])
+        try select.setArguments([firstHop.min()!, end])
         let s = select.sqliteStatement
-        var values = [Value](repeating: .null, count: source.columns.count)
+        let keyCount = Int32(keyNames.count)
+        var keys = [Value](repeating: .null, count: keyNames.count)
+        var values = [Value](repeating: .null, count: keyNames.count + columns.count)
         var eventInputs = [Value](repeating: .null, count: layout.inputs.count)
         try withExtendedLifetime((select, upsertStatement)) {
             while true {
                 let rc = sqlite3_step(s)
                 if rc == SQLITE_DONE { break }
                 guard rc == SQLITE_ROW else { throw OfflineStoreError("reading source \(source.name): \(SQLiteValues.message(s))") }
+                for (i, key) in spec.joinKeys.enumerated() { keys[i] = SQLiteValues.read(s, 1 + Int32(i), as: key.type) }
+                if keys != currentKeys {
+                    for g in layout.groups.indices { try flush(g) }
+                    currentKeys = keys
+                }
                 let sequence = sqlite3_column_int64(s, 0)
-                let eventTime = sqlite3_column_int64(s, 1)
-                let created: Int64? = hasCreated && sqlite3_column_type(s, 2) != SQLITE_NULL ? sqlite3_column_int64(s, 2) : nil
-                for (i, column) in source.columns.enumerated() {
-                    values[i] = SQLiteValues.read(s, columnOffset + Int32(i), as: column.type)
+                let eventTime = sqlite3_column_int64(s, 1 + keyCount)
+                let created: Int64? = sqlite3_column_type(s, 2 + keyCount) != SQLITE_NULL ? sqlite3_column_int64(s, 2 + keyCount) : nil
+                for i in keys.indices { values[i] = keys[i] }
+                for (i, column) in columns.enumerated() {
+                    values[keys.count + i] = SQLiteValues.read(s, 3 + keyCount + Int32(i), as: column.type)
                 }
                 for (i, evaluate) in inputs.enumerated() { eventInputs[i] = evaluate(values) }
-                let keys = keyPositions.map { values[$0] }
                 let order = EventOrder(eventTime: eventTime, createdTime: created, sequence: sequence)
                 for g in layout.groups.indices where eventTime >= firstHop[g] {
                     let hopStart = WindowRule.hopStart(eventTime, hop: layout.groups[g].hop)
-                    if hopStart != pending[g].hopStart {
+                    if current[g]?.hopStart != hopStart {
                         try flush(g)
-                        pending[g].hopStart = hopStart
+                        current[g] = (hopStart, layout.emptyTile(group: g), .min)
                     }
-                    // In place (the `default:` subscript), so the states are not copied per event.
-                    layout.add(
-                        eventInputs, order: order, to: &pending[g].tiles[keys, default: (layout.emptyTile(group: g), .min)].tile, group: g)
-                    pending[g].tiles[keys]!.watermark = max(pending[g].tiles[keys]!.watermark, sequence)
+                    layout.add(eventInputs, order: order, to: &current[g]!.tile, group: g)
+                    current[g]!.watermark = max(current[g]!.watermark, sequence)
                 }
             }
             for g in layout.groups.indices { try flush(g) }
@@ -134,7 +134,8 @@ extension OfflineStore {
     /// The tiles of a view worth holding online, by entity: for each entity and hop, the
     /// tiles no window can leave out from its newest tile on (hop start at least the newest's
     /// minus the longest window on that hop), and only those with a hop start from `from` on
-    /// when given (the tiles a run rebuilt). Streamed in batches of up to 1,000 entities.
+    /// when given (the tiles a run rebuilt). Entities are visited by a skip scan of the tile
+    /// table's key, each with two seeks per hop size; batches of up to 1,000 entities.
     public func retainedTiles(
         of view: FeatureView, from: Int64?, batch: ([(keys: [Value], tiles: [StoredTile])]) throws -> Void
     ) throws {
@@ -144,45 +145,69 @@ extension OfflineStore {
         let table = TileTable(view: spec, version: version)
         try db.read { db in
             guard try db.tableExists(table.name) else { return }
-            let keys = table.keyNames.joined(separator: ", ")
-            let sameKeys = table.keyNames.map { "u.\($0) = t.\($0)" }.joined(separator: " AND ")
-            for (g, group) in layout.groups.enumerated() {
-                let select = try db.makeStatement(
-                    sql: """
-                        SELECT \(keys), _hop_start, _watermark, _tile FROM \(table.name) t
-                        WHERE _hop = ? AND _hop_start >= ?
-                          AND _hop_start >= (SELECT max(u._hop_start) FROM \(table.name) u WHERE \(sameKeys) AND u._hop = t._hop) - ?
-                        ORDER BY \(keys), _hop_start
-                        """)
-                try select.setArguments([group.hop, from ?? Int64.min, group.span])
-                let s = select.sqliteStatement
-                let keyCount = Int32(spec.joinKeys.count)
-                var entities: [(keys: [Value], tiles: [StoredTile])] = []
-                try withExtendedLifetime(select) {
-                    while true {
-                        let rc = sqlite3_step(s)
-                        if rc == SQLITE_DONE { break }
-                        guard rc == SQLITE_ROW else { throw OfflineStoreError("reading \(table.name): \(SQLiteValues.message(s))") }
-                        let entity = spec.joinKeys.enumerated().map { i, key in SQLiteValues.read(s, Int32(i), as: key.type) }
-                        let count = Int(sqlite3_column_bytes(s, keyCount + 2))
-                        let bytes =
-                            count == 0 ? [] : Array(UnsafeRawBufferPointer(start: sqlite3_column_blob(s, keyCount + 2), count: count))
-                        let tile = StoredTile(
-                            group: g, hopStart: sqlite3_column_int64(s, keyCount), watermark: sqlite3_column_int64(s, keyCount + 1),
-                            bytes: bytes)
-                        if entities.last?.keys == entity {
-                            entities[entities.count - 1].tiles.append(tile)
-                        } else {
-                            if entities.count == 1000 {
-                                try batch(entities)
-                                entities.removeAll(keepingCapacity: true)
-                            }
-                            entities.append((entity, [tile]))
+            let keyColumns = table.keyNames.joined(separator: ", ")
+            let placeholders = table.keyNames.map { _ in "?" }.joined(separator: ", ")
+            let sameKeys = table.keyNames.map { "\($0) = ?" }.joined(separator: " AND ")
+            let first = try db.makeStatement(sql: "SELECT \(keyColumns) FROM \(table.name) ORDER BY \(keyColumns) LIMIT 1")
+            let next = try db.makeStatement(
+                sql: "SELECT \(keyColumns) FROM \(table.name) WHERE (\(keyColumns)) > (\(placeholders)) ORDER BY \(keyColumns) LIMIT 1")
+            let newest = try db.makeStatement(sql: "SELECT max(_hop_start) FROM \(table.name) WHERE \(sameKeys) AND _hop = ?")
+            let range = try db.makeStatement(
+                sql: "SELECT _hop_start, _watermark, _tile FROM \(table.name) WHERE \(sameKeys) AND _hop = ? AND _hop_start >= ? ORDER BY _hop_start"
+            )
+            var entities: [(keys: [Value], tiles: [StoredTile])] = []
+            var keys: [Value]? = nil
+            try withExtendedLifetime((first, next, newest, range)) {
+                while true {
+                    // The next entity.
+                    let step = keys == nil ? first.sqliteStatement : next.sqliteStatement
+                    if let keys { for (i, key) in keys.enumerated() { SQLiteValues.bind(step, Int32(i + 1), key) } }
+                    let rc = sqlite3_step(step)
+                    defer { sqlite3_reset(step) }
+                    guard rc == SQLITE_ROW else {
+                        guard rc == SQLITE_DONE else { throw OfflineStoreError("reading \(table.name): \(SQLiteValues.message(step))") }
+                        break
+                    }
+                    let entity = spec.joinKeys.enumerated().map { i, key in SQLiteValues.read(step, Int32(i), as: key.type) }
+                    keys = entity
+                    var tiles: [StoredTile] = []
+                    for (g, group) in layout.groups.enumerated() {
+                        let n = newest.sqliteStatement
+                        for (i, key) in entity.enumerated() { SQLiteValues.bind(n, Int32(i + 1), key) }
+                        sqlite3_bind_int64(n, Int32(entity.count + 1), group.hop)
+                        guard sqlite3_step(n) == SQLITE_ROW, sqlite3_column_type(n, 0) != SQLITE_NULL else {
+                            sqlite3_reset(n)
+                            continue
                         }
+                        let oldest = max(layout.oldestKept(group: g, newest: sqlite3_column_int64(n, 0)), from ?? .min)
+                        sqlite3_reset(n)
+                        let r = range.sqliteStatement
+                        for (i, key) in entity.enumerated() { SQLiteValues.bind(r, Int32(i + 1), key) }
+                        sqlite3_bind_int64(r, Int32(entity.count + 1), group.hop)
+                        sqlite3_bind_int64(r, Int32(entity.count + 2), oldest)
+                        while true {
+                            let step = sqlite3_step(r)
+                            if step == SQLITE_DONE { break }
+                            guard step == SQLITE_ROW else {
+                                sqlite3_reset(r)
+                                throw OfflineStoreError("reading \(table.name): \(SQLiteValues.message(r))")
+                            }
+                            let count = Int(sqlite3_column_bytes(r, 2))
+                            let bytes = count == 0 ? [] : Array(UnsafeRawBufferPointer(start: sqlite3_column_blob(r, 2), count: count))
+                            tiles.append(
+                                StoredTile(group: g, hopStart: sqlite3_column_int64(r, 0), watermark: sqlite3_column_int64(r, 1), bytes: bytes))
+                        }
+                        sqlite3_reset(r)
+                    }
+                    guard !tiles.isEmpty else { continue }
+                    entities.append((entity, tiles))
+                    if entities.count == 1000 {
+                        try batch(entities)
+                        entities.removeAll(keepingCapacity: true)
                     }
                 }
-                if !entities.isEmpty { try batch(entities) }
             }
+            if !entities.isEmpty { try batch(entities) }
         }
     }
 }

@@ -14,31 +14,44 @@ struct AggregationJoin {
     let view: FeatureView
     let spec: FeatureViewSpec
     let source: SourceSpec
+    /// The aggregations computed: the ones the training set needs.
     let layout: TileLayout
+    /// For each of the view's aggregations, its position in ``layout`` (nil: not computed).
+    let positions: [Int?]
+    /// The source columns read, in select order after `_seq`, event time and created time.
+    private let columns: [ColumnSpec]
     private let inputs: [Evaluator]
     private let statement: Statement
 
     /// The request instants of each entity, with their row numbers.
     typealias Requests = [[Value]: [(t: Int64, row: Int)]]
 
-    init(_ db: Database, view: FeatureView, spec: FeatureViewSpec, source: SourceSpec) throws {
+    /// - Parameter needed: the names of the aggregations to compute.
+    init(_ db: Database, view: FeatureView, spec: FeatureViewSpec, source: SourceSpec, needed: Set<String>) throws {
         self.view = view
         self.spec = spec
         self.source = source
-        layout = view.tileLayout
-        guard let inputs = layout.inputEvaluators(features: view.features, layout: RowLayout(keys: source.columns.map(\.name))) else {
+        let layout = view.tileLayout.restricted(to: needed)
+        self.layout = layout
+        positions = view.aggregations.map { a in layout.aggregations.firstIndex { $0.name == a.name } }
+        // Only the columns the computed aggregations read: with the covering index `apply`
+        // made (SourceTable.aggregationIndex), the read never touches the table itself.
+        let read = layout.sourceColumns(features: view.features)
+        columns = source.columns.filter { read.contains($0.name) }
+        guard let inputs = layout.inputEvaluators(features: view.features, layout: RowLayout(keys: columns.map(\.name))) else {
             throw OfflineStoreError("an aggregation of \(view.name) reads an input that source \(source.name) lacks")
         }
         self.inputs = inputs
         let ts = source.eventTimestamp
         let keys = spec.joinKeys.map { "\($0.name) = ?" }.joined(separator: " AND ")
-        let stored = SourceTable(spec: source).storedColumns.map(\.name).joined(separator: ", ")
+        let selected = ([ts] + [source.createdTimestamp ?? "NULL"] + columns.map(\.name)).joined(separator: ", ")
         let order = source.createdTimestamp.map { "\(ts), \($0), _seq" } ?? "\(ts), _seq"
         statement = try db.makeStatement(
-            sql: "SELECT _seq, \(stored) FROM source_\(source.name) WHERE \(keys) AND \(ts) >= ? AND \(ts) <= ? ORDER BY \(order)")
+            sql: "SELECT _seq, \(selected) FROM source_\(source.name) WHERE \(keys) AND \(ts) >= ? AND \(ts) <= ? ORDER BY \(order)")
     }
 
-    /// The values of every aggregation for every request: `results[row * count + a]`.
+    /// The values of the computed aggregations for every request: `results[row * count + a]`,
+    /// `a` indexing ``layout``.
     func compute(_ requests: Requests, rows: Int) throws -> [Value] {
         let count = layout.aggregations.count
         var results = [Value](repeating: .null, count: rows * count)
@@ -56,7 +69,7 @@ struct AggregationJoin {
         return results
     }
 
-    /// The values at one instant for one entity (`--at` snapshots).
+    /// The values of the computed aggregations at one instant for one entity (`--at`).
     func values(keys: [Value], at t: Int64) throws -> [Value] {
         var events = KeyEvents(inputCount: layout.inputs.count)
         try load(keys, from: earliestStart(t), through: t, into: &events)
@@ -67,7 +80,7 @@ struct AggregationJoin {
 
     /// The first event time any window reaches at instant `t`.
     private func earliestStart(_ t: Int64) -> Int64 {
-        layout.aggregations.map { WindowRule.windowStart(at: t, window: $0.window, hop: $0.hop) }.min()!
+        layout.aggregations.map { WindowRule.windowStart(at: t, window: $0.window, hop: $0.hop) }.min() ?? t
     }
 
     /// The entity's events with event times in `from...through`, in event order.
@@ -79,15 +92,15 @@ struct AggregationJoin {
         sqlite3_bind_int64(s, Int32(keys.count + 2), through)
         defer { sqlite3_reset(s) }
         let hasCreated = source.createdTimestamp != nil
-        let offset: Int32 = hasCreated ? 3 : 2
-        var row = [Value](repeating: .null, count: source.columns.count)
+        let offset: Int32 = 3
+        var row = [Value](repeating: .null, count: columns.count)
         var eventInputs = [Value](repeating: .null, count: inputs.count)
         try withExtendedLifetime(statement) {
             while true {
                 let rc = sqlite3_step(s)
                 if rc == SQLITE_DONE { break }
                 guard rc == SQLITE_ROW else { throw OfflineStoreError("reading source \(source.name): \(SQLiteValues.message(s))") }
-                for (i, column) in source.columns.enumerated() { row[i] = SQLiteValues.read(s, offset + Int32(i), as: column.type) }
+                for (i, column) in columns.enumerated() { row[i] = SQLiteValues.read(s, offset + Int32(i), as: column.type) }
                 for (i, evaluate) in inputs.enumerated() { eventInputs[i] = evaluate(row) }
                 let created: Int64? = hasCreated && sqlite3_column_type(s, 2) != SQLITE_NULL ? sqlite3_column_int64(s, 2) : nil
                 events.append(

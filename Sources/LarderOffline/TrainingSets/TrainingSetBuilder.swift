@@ -125,6 +125,13 @@ public struct TrainingSetBuilder {
         return try store.db.read { db in
             // Each view must be materialized, with no rows waiting to be.
             var joins: [ViewJoin] = []
+            // The features the set reads: requested ones and on-demand features' inputs.
+            var needed = Set(request.features.filter { !$0.isOnDemand }.map(\.feature))
+            for odfv in onDemand {
+                for feature in odfv.features {
+                    for input in feature.transformation.inputs { needed.insert(String(input.key.split(separator: ":").last!)) }
+                }
+            }
             for (i, (view, spec, version, source)) in registered.enumerated() {
                 let name = view.name
                 guard let state = try OfflineStore.state(db, view: name, version: version) else {
@@ -144,7 +151,11 @@ public struct TrainingSetBuilder {
                     ViewJoin(
                         spec: spec, version: version, table: FeatureTable(view: spec, version: version), state: state,
                         offset: plan.viewOffsets[i],
-                        aggregation: view.aggregations.isEmpty ? nil : try AggregationJoin(db, view: view, spec: spec, source: source)))
+                        aggregation: view.aggregations.isEmpty
+                            ? nil
+                            : Optional(try AggregationJoin(db, view: view, spec: spec, source: source, needed: needed)).flatMap {
+                                $0.layout.isEmpty ? nil : $0
+                            }))
             }
             let featureCount = plan.viewValueCount
             let requestFields = plan.requestFields
@@ -214,9 +225,11 @@ public struct TrainingSetBuilder {
                         try Self.checkCovered(join, at: t, line: requests.line, file: path)
                         let keys = try Self.keys(&requests, join: join, file: path)
                         try Self.lookUp(join, keys: keys, at: t, into: &row)
-                        if join.aggregation != nil {
-                            let count = join.spec.aggregations!.count
-                            for a in 0..<count { row[join.aggregationOffset + a] = join.aggregates[rowNumber * count + a] }
+                        if let aggregation = join.aggregation {
+                            let count = aggregation.layout.aggregations.count
+                            for (a, p) in aggregation.positions.enumerated() {
+                                row[join.aggregationOffset + a] = p.map { join.aggregates[rowNumber * count + $0] } ?? .null
+                            }
                         }
                     }
                     rowNumber += 1
@@ -269,9 +282,8 @@ public struct TrainingSetBuilder {
                         for join in joins {
                             try Self.lookUp(join, keys: keys, at: at, into: &row)
                             if let aggregation = join.aggregation {
-                                for (a, value) in try aggregation.values(keys: keys, at: at.microseconds).enumerated() {
-                                    row[join.aggregationOffset + a] = value
-                                }
+                                let values = try aggregation.values(keys: keys, at: at.microseconds)
+                                for (a, p) in aggregation.positions.enumerated() { row[join.aggregationOffset + a] = p.map { values[$0] } ?? .null }
                             }
                         }
                         for k in requestFields.indices { row[featureCount + k] = .null }

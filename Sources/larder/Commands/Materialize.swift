@@ -136,8 +136,7 @@ struct Materialize: ParsableCommand {
                             "pushing the aggregation tiles of \(view.name) to Redis failed: \(error). The offline part is committed; run `larder materialize\(summary.incremental ? " --incremental" : "")` again to finish the push."
                         )
                     }
-                    // Each hop size is a pass over the entities: count the first one's.
-                    tileEntities += batch.count { $0.tiles.first?.group == 0 }
+                    tileEntities += batch.count
                 }
             }
         }
