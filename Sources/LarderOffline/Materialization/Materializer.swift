@@ -203,7 +203,8 @@ extension OfflineStore {
             progress?(MaterializationProgress(view: spec.name, rows: rows, totalRows: total))
             try db.execute(sql: table.createIndex)
             let tiles = try Self.materializeTiles(
-                db, view: view, spec: spec, version: version, source: source, start: tileRange.start, end: tileRange.end)
+                db, view: view, spec: spec, version: version, source: source, start: tileRange.start, end: tileRange.end,
+                bulk: total * 4 >= maxSeq)
 
             try db.execute(
                 sql: """

@@ -39,8 +39,12 @@ extension OfflineStore {
     /// index `apply` made (`SourceTable.aggregationIndex`): tiles come out in the tile table's
     /// key order (appends, not random B-tree inserts), and memory holds one tile per hop size.
     /// Runs inside the materialization's transaction. Returns the number of tiles written.
+    ///
+    /// - Parameter bulk: the range holds a large part of the source: read it all through the
+    ///   covering index in order. Otherwise SQLite reads the range by event time and sorts it.
     static func materializeTiles(
-        _ db: Database, view: FeatureView, spec: FeatureViewSpec, version: Int, source: SourceSpec, start: Int64, end: Int64
+        _ db: Database, view: FeatureView, spec: FeatureViewSpec, version: Int, source: SourceSpec, start: Int64, end: Int64,
+        bulk: Bool
     ) throws -> Int {
         let layout = view.tileLayout
         guard !layout.isEmpty, start < end else { return 0 }
@@ -84,9 +88,12 @@ extension OfflineStore {
 
         let ts = source.eventTimestamp
         let selected = keyNames + [ts, source.createdTimestamp ?? "NULL"] + columns.map(\.name)
+        let index = SourceTable.aggregationIndex(source: source, view: spec).name
+        let useIndex = try bulk && db.indexes(on: SourceTable(spec: source).name).contains { $0.name == index }
         let select = try db.makeStatement(
             sql: """
                 SELECT _seq, \(selected.joined(separator: ", ")) FROM \(SourceTable(spec: source).name)
+                \(useIndex ? "INDEXED BY \(index)" : "")
                 WHERE \(ts) >= ? AND \(ts) < ? ORDER BY \(keyNames.joined(separator: ", ")), \(ts)
                 """)
         try select.setArguments([firstHop.min()!, end])
