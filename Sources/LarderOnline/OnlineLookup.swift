@@ -41,6 +41,10 @@ public struct OnlineLookup: Sendable {
     public let tileLayouts: [OnlineTiles?]
     /// For each requested feature, whether it is an aggregation.
     let isAggregation: [Bool]
+    /// Views whose row features are read (a view with only aggregations has no row to read).
+    let rowViews: [Int]
+    /// Views whose aggregation tiles are read.
+    let tileViews: [Int]
 
     /// - Parameter versions: the registered version of each feature view.
     public init(plan: FeaturePlan, project: String, versions: [String: Int]) throws(LookupError) {
@@ -56,6 +60,8 @@ public struct OnlineLookup: Sendable {
         self.tileLayouts = zip(plan.views, layouts).map { view, layout in
             view.aggregations.isEmpty ? nil : OnlineTiles(view: layout, tiles: view.tileLayout)
         }
+        self.rowViews = plan.views.indices.filter { !plan.views[$0].features.isEmpty }
+        self.tileViews = plan.views.indices.filter { !plan.views[$0].aggregations.isEmpty }
         self.isAggregation = plan.features.map { feature in
             guard !feature.isOnDemand, let view = plan.views.first(where: { $0.name == feature.view }) else { return false }
             return view.aggregations.contains { $0.name == feature.feature }
@@ -105,14 +111,11 @@ public struct OnlineLookup: Sendable {
         return try assemble(rows, stored: stored.rows, tiles: stored.tiles, at: t)
     }
 
-    /// Views whose row features are read (a view with only aggregations has no row to read).
-    private var rowViews: [Int] { plan.views.indices.filter { !plan.views[$0].features.isEmpty } }
-
     private func tileKeys(_ rows: [EntityRow]) -> [(layout: OnlineTiles, keys: [Value])] {
         var lookups: [(layout: OnlineTiles, keys: [Value])] = []
         for row in rows {
-            for (v, view) in plan.views.enumerated() {
-                if let tiles = tileLayouts[v] { lookups.append((tiles, view.entity.joinKeys.map { row.keys[$0.name] ?? .null })) }
+            for v in tileViews {
+                lookups.append((tileLayouts[v]!, plan.views[v].entity.joinKeys.map { row.keys[$0.name] ?? .null }))
             }
         }
         return lookups
@@ -137,8 +140,6 @@ public struct OnlineLookup: Sendable {
         var joined = plan.emptyRow()
         var viewStatus = [FeatureStatus](repeating: .missing, count: plan.views.count)
         var viewTime = [Timestamp?](repeating: nil, count: plan.views.count)
-        let rowViews = self.rowViews
-        let tileViews = tileLayouts.indices.filter { tileLayouts[$0] != nil }
         for (r, row) in rows.enumerated() {
             for (k, v) in tileViews.enumerated() {
                 let values = try tileLayouts[v]!.values(tiles[r * tileViews.count + k], at: t.microseconds)

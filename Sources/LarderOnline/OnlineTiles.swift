@@ -279,8 +279,8 @@ extension OnlineStore {
     public func read(
         _ lookups: [(layout: OnlineViewLayout, keys: [Value])], tiles: [(layout: OnlineTiles, keys: [Value])]
     ) async throws -> (rows: [FeatureRow?], tiles: [RedisReply]) {
+        if tiles.isEmpty { return (try await read(lookups), []) }  // one command, no pipeline
         let commands = Self.readCommands(lookups, tiles: tiles)
-        guard !commands.isEmpty else { return ([], []) }
         return try Self.decode(try await client.pipeline(commands), lookups, tiles: tiles)
     }
 
