@@ -54,8 +54,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // The team's feature definitions, compiled into `larder`.
-        .target(name: "Features", dependencies: ["LarderCore"], path: "features"),
+        // The team's feature definitions, compiled into `larder`. The build embeds their
+        // text, so fingerprints cover transformation code.
+        .target(name: "Features", dependencies: ["LarderCore"], path: "features", plugins: ["EmbedSources"]),
+        .executableTarget(name: "embed-sources", path: "Sources/EmbedSourcesTool"),
+        .plugin(name: "EmbedSources", capability: .buildTool(), dependencies: ["embed-sources"]),
         // The command line: parses, loads configuration, calls the libraries.
         .executableTarget(
             name: "larder",

@@ -7,8 +7,9 @@ public let driverRanking = FeatureService("driver_ranking", description: "Featur
     driverTrips
 }
 
-/// Everything `larder apply` registers.
-public let repository = FeatureRepository {
+/// Everything `larder apply` registers. `featureSourceTexts` (embedded by the build) lets
+/// fingerprints cover the transformations' code.
+public let repository = FeatureRepository(sources: featureSourceTexts) {
     driver
     DriverStats.source
     Trips.source

@@ -26,7 +26,11 @@ public struct FeatureRepository: Sendable {
     public let onDemandViews: [OnDemandFeatureView]
     public let services: [FeatureService]
 
-    public init(@RepositoryBuilder _ content: () -> [RepositoryItem]) {
+    /// - Parameter sources: the definition files' text by `#fileID`, so fingerprints cover
+    ///   transformation code (the `Features` target's build embeds them as
+    ///   `featureSourceTexts`). Registered process-wide (``TransformationCode``).
+    public init(sources: [String: String] = [:], @RepositoryBuilder _ content: () -> [RepositoryItem]) {
+        if !sources.isEmpty { TransformationCode.register(sources) }
         var entities: [Entity] = [], sources: [Source] = [], views: [FeatureView] = []
         var onDemand: [OnDemandFeatureView] = [], services: [FeatureService] = []
         for item in content() {

@@ -10,12 +10,15 @@ public struct Feature: Sendable {
     public let transformation: Transformation
     /// False for a column passed through unchanged.
     public let isComputed: Bool
+    /// Where a computed feature's closure is declared: its code is part of the fingerprint.
+    public let location: CodeLocation?
 
     /// A source column passed through under its own name.
     public init<T: ColumnValue>(_ column: Column<T>) {
         self.name = column.name
         self.transformation = Transformation(passthrough: column)
         self.isComputed = false
+        self.location = nil
     }
 
     /// A source column passed through under another name.
@@ -23,18 +26,24 @@ public struct Feature: Sendable {
         self.name = name
         self.transformation = Transformation(passthrough: column)
         self.isComputed = false
+        self.location = nil
     }
 
     /// A feature computed from one row of the source by a Swift closure. If a column the
     /// closure takes as non-optional is null, the feature is null.
+    ///
+    /// `fileID`, `line` and `column` locate the closure's code for the fingerprint; leave
+    /// them to their defaults.
     public init<each C: ColumnValue, Output: ColumnValue>(
         _ name: String,
         from columns: repeat Column<each C>,
+        fileID: String = #fileID, line: Int = #line, column: Int = #column,
         transform: @escaping @Sendable (repeat each C) -> Output
     ) {
         self.name = name
         self.transformation = Transformation(inputs: repeat each columns, body: transform)
         self.isComputed = true
+        self.location = CodeLocation(fileID: fileID, line: line, column: column)
     }
 
     public var type: ValueType { transformation.outputType }

@@ -14,14 +14,20 @@ public struct RequestField<T: ColumnValue>: TransformationInput {
 public struct OnDemandFeature: Sendable {
     public let name: String
     public let transformation: Transformation
+    /// Where the closure is declared: its code is part of the fingerprint.
+    public let location: CodeLocation
 
+    /// `fileID`, `line` and `column` locate the closure's code for the fingerprint; leave
+    /// them to their defaults.
     public init<each I: TransformationInput, Output: ColumnValue>(
         _ name: String,
         from inputs: repeat each I,
+        fileID: String = #fileID, line: Int = #line, column: Int = #column,
         transform: @escaping @Sendable (repeat (each I).Value) -> Output
     ) {
         self.name = name
         self.transformation = Transformation(inputs: repeat each inputs, body: transform)
+        self.location = CodeLocation(fileID: fileID, line: line, column: column)
     }
 
     public var type: ValueType { transformation.outputType }

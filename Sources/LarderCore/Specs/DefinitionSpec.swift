@@ -52,6 +52,9 @@ public struct FeatureSpec: Sendable, Hashable, Codable {
     /// `passthrough` or `swift` (a compiled closure).
     public var transformation: String
     public var inputs: [InputSpec]
+    /// The hash of the closure's code (``TransformationCode``); absent for passthroughs and
+    /// when the definition's source text is unknown.
+    public var code: String?
 }
 
 /// A windowed aggregation as registered. Times in microseconds.
@@ -197,7 +200,9 @@ extension Source {
 
 extension Feature {
     public var spec: FeatureSpec {
-        FeatureSpec(name: name, type: type, transformation: isComputed ? "swift" : "passthrough", inputs: transformation.inputs)
+        FeatureSpec(
+            name: name, type: type, transformation: isComputed ? "swift" : "passthrough", inputs: transformation.inputs,
+            code: location.flatMap(TransformationCode.hash(at:)))
     }
 }
 
@@ -237,7 +242,9 @@ extension OnDemandFeatureView {
         OnDemandViewSpec(
             name: name, featureInputs: featureInputs, requestFields: requestFields,
             features: features.map {
-                FeatureSpec(name: $0.name, type: $0.type, transformation: "swift", inputs: $0.transformation.inputs)
+                FeatureSpec(
+                    name: $0.name, type: $0.type, transformation: "swift", inputs: $0.transformation.inputs,
+                    code: TransformationCode.hash(at: $0.location))
             },
             description: description, owner: owner, tags: tags)
     }

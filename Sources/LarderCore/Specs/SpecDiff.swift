@@ -29,6 +29,7 @@ extension DefinitionSpec {
             var parts: [String] = []
             if a.type != b.type { parts.append("type \(a.type) -> \(b.type)") }
             if a.transformation != b.transformation { parts.append("transformation \(a.transformation) -> \(b.transformation)") }
+            if a.code != b.code && a.transformation == b.transformation { parts.append("transformation code") }
             if a.inputs != b.inputs {
                 parts.append("inputs \(a.inputs.map(\.key).joined(separator: ",")) -> \(b.inputs.map(\.key).joined(separator: ","))")
             }
