@@ -100,15 +100,22 @@ public struct OnlineLookup: Sendable {
     }
 
     /// Looks up every row at instant `t` (the request time). Rows must be validated.
-    public func lookup(_ rows: [EntityRow], at t: Timestamp, store: OnlineStore) async throws -> [[ServedFeature]] {
+    ///
+    /// - Parameter stale: views (feature or on-demand) whose definitions changed since their
+    ///   online values were computed: their features are `stale-definition`, values withheld.
+    public func lookup(_ rows: [EntityRow], at t: Timestamp, store: OnlineStore, stale: Set<String> = []) async throws
+        -> [[ServedFeature]]
+    {
         let stored = try await store.read(lookupKeys(rows), tiles: tileKeys(rows))
-        return try assemble(rows, stored: stored.rows, tiles: stored.tiles, at: t)
+        return try assemble(rows, stored: stored.rows, tiles: stored.tiles, at: t, stale: stale)
     }
 
     /// The blocking form, for the CLI.
-    public func lookupSync(_ rows: [EntityRow], at t: Timestamp, store: OnlineStore) throws -> [[ServedFeature]] {
+    public func lookupSync(_ rows: [EntityRow], at t: Timestamp, store: OnlineStore, stale: Set<String> = []) throws
+        -> [[ServedFeature]]
+    {
         let stored = try store.readSync(lookupKeys(rows), tiles: tileKeys(rows))
-        return try assemble(rows, stored: stored.rows, tiles: stored.tiles, at: t)
+        return try assemble(rows, stored: stored.rows, tiles: stored.tiles, at: t, stale: stale)
     }
 
     private func tileKeys(_ rows: [EntityRow]) -> [(layout: OnlineTiles, keys: [Value])] {
@@ -133,8 +140,9 @@ public struct OnlineLookup: Sendable {
     }
 
     private func assemble(
-        _ rows: [EntityRow], stored: [FeatureRow?], tiles: [RedisReply], at t: Timestamp
+        _ rows: [EntityRow], stored: [FeatureRow?], tiles: [RedisReply], at t: Timestamp, stale: Set<String>
     ) throws -> [[ServedFeature]] {
+        let staleView = plan.views.map { stale.contains($0.name) }
         var out: [[ServedFeature]] = []
         out.reserveCapacity(rows.count)
         var joined = plan.emptyRow()
@@ -142,15 +150,23 @@ public struct OnlineLookup: Sendable {
         var viewTime = [Timestamp?](repeating: nil, count: plan.views.count)
         for (r, row) in rows.enumerated() {
             for (k, v) in tileViews.enumerated() {
-                let values = try tileLayouts[v]!.values(tiles[r * tileViews.count + k], at: t.microseconds)
                 let offset = plan.viewOffsets[v] + plan.views[v].features.count
+                if staleView[v] {
+                    for a in plan.views[v].aggregations.indices { joined[offset + a] = .null }
+                    continue
+                }
+                let values = try tileLayouts[v]!.values(tiles[r * tileViews.count + k], at: t.microseconds)
                 for (a, value) in values.enumerated() { joined[offset + a] = value }
             }
             for (k, v) in rowViews.enumerated() {
                 let view = plan.views[v]
                 let offset = plan.viewOffsets[v]
                 let count = view.features.count
-                if let found = stored[r * rowViews.count + k] {
+                if staleView[v] {
+                    viewStatus[v] = .staleDefinition
+                    viewTime[v] = nil
+                    for i in 0..<count { joined[offset + i] = .null }
+                } else if let found = stored[r * rowViews.count + k] {
                     let status = found.status(at: t, ttl: layouts[v].ttl)
                     viewStatus[v] = status
                     viewTime[v] = found.eventTime
@@ -173,10 +189,12 @@ public struct OnlineLookup: Sendable {
                     let inputs = plan.onDemandInputViews[i]
                     let time = inputs.compactMap { viewTime[$0] }.max()
                     let status: FeatureStatus =
-                        !value.isNull ? .present : inputs.contains { viewStatus[$0] == .expired } ? .expired : .missing
-                    served.append(ServedFeature(value: value, status: status, eventTime: time))
+                        stale.contains(feature.view) || inputs.contains(where: { staleView[$0] }) ? .staleDefinition
+                        : !value.isNull ? .present : inputs.contains { viewStatus[$0] == .expired } ? .expired : .missing
+                    served.append(ServedFeature(value: status == .staleDefinition ? .null : value, status: status, eventTime: time))
                 } else if isAggregation[i] {
-                    served.append(ServedFeature(value: value, status: .present, eventTime: nil))
+                    let v = plan.viewIndex[i]
+                    served.append(ServedFeature(value: value, status: staleView[v] ? .staleDefinition : .present, eventTime: nil))
                 } else {
                     let v = plan.viewIndex[i]
                     served.append(ServedFeature(value: value, status: viewStatus[v], eventTime: viewTime[v]))

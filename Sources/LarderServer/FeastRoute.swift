@@ -51,7 +51,7 @@ extension FeatureServer {
             try lookup.validate(row, index: i)
             rows.append(row)
         }
-        let served = try await lookup.lookup(rows, at: configuration.clock(), store: online)
+        let served = try await lookup.lookup(rows, at: configuration.clock(), store: online, stale: await currentStaleViews())
         Self.countStatuses(served)
 
         let names = ResolvedFeature.columnNames(
@@ -66,6 +66,8 @@ extension FeatureServer {
         let epoch = Array("\"1970-01-01T00:00:00Z\"".utf8)
         let statusNames: [FeatureStatus: [UInt8]] = [
             .present: Array("\"PRESENT\"".utf8), .missing: Array("\"NOT_FOUND\"".utf8), .expired: Array("\"OUTSIDE_MAX_AGE\"".utf8),
+            // Feast has no status for a changed definition; the value is withheld as for a miss.
+            .staleDefinition: Array("\"NOT_FOUND\"".utf8),
         ]
         /// One column-major result: values, statuses and event times across the rows.
         func column(values: (Int) -> Value, status: (Int) -> FeatureStatus, time: (Int) -> Timestamp?) {

@@ -20,6 +20,9 @@ public struct ServerConfiguration: Sendable {
     public var project: String
     /// The request instant for ttl checks; injectable for tests.
     public var clock: @Sendable () -> Timestamp
+    /// How often the registry is read again to notice definitions applied while the service
+    /// runs (their values are then `stale-definition`).
+    public var definitionCheckInterval: Duration = .seconds(5)
 
     public init(
         host: String = "127.0.0.1", port: Int = 6566, maxBodyBytes: Int = 1 << 20, apiToken: String? = nil,
@@ -48,6 +51,9 @@ public final class FeatureServer: Sendable {
     let serviceLookups: [String: OnlineLookup]
     let listLookups = NIOLockedValueBox<[String: OnlineLookup]>([:])
     let logger: Logger
+    /// The views (feature and on-demand) whose online values the compiled definitions must
+    /// not serve, and when that was last checked.
+    let staleness = NIOLockedValueBox<(checked: ContinuousClock.Instant, views: Set<String>)>((.now, []))
 
     /// Checks that the registry holds exactly the compiled definitions and prepares lookups.
     public init(
@@ -78,6 +84,53 @@ public final class FeatureServer: Sendable {
             lookups[service.name] = try OnlineLookup(plan: plan, project: configuration.project, versions: versions)
         }
         self.serviceLookups = lookups
+        staleness.withLockedValue { $0 = (.now, (try? Self.staleViews(repository: repository, offline: offline)) ?? []) }
+    }
+
+    /// The views whose online values do not come from the compiled definitions: the registry
+    /// holds another definition (applied while the service runs: restart it with the new
+    /// build), or a changed definition's new version has not been materialized yet (the
+    /// online store only has values computed by an older one).
+    public static func staleViews(repository: FeatureRepository, offline: OfflineStore) throws -> Set<String> {
+        let registered = Dictionary(try offline.registry.definitions().map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var stale: Set<String> = []
+        for view in repository.featureViews {
+            guard let entry = registered[view.name] else {
+                stale.insert(view.name)
+                continue
+            }
+            let unmaterialized = try entry.version > 1 && offline.materializationState(view: view.name, version: entry.version) == nil
+            if entry.fingerprint != DefinitionSpec.featureView(view.spec).fingerprint || unmaterialized {
+                stale.insert(view.name)
+            }
+        }
+        for view in repository.onDemandViews where registered[view.name]?.fingerprint != DefinitionSpec.onDemandView(view.spec).fingerprint {
+            stale.insert(view.name)
+        }
+        return stale
+    }
+
+    /// The stale views, read again from the registry when the last check is older than the
+    /// configured interval (one request in that interval pays for a registry read).
+    func currentStaleViews() async -> Set<String> {
+        let (checked, views) = staleness.withLockedValue { $0 }
+        guard checked.duration(to: .now) >= configuration.definitionCheckInterval else { return views }
+        staleness.withLockedValue { $0.checked = .now }  // others keep the previous answer meanwhile
+        let repository = self.repository
+        let offline = self.offline
+        do {
+            let fresh = try await runBlocking { try Self.staleViews(repository: repository, offline: offline) }
+            staleness.withLockedValue { $0 = (.now, fresh) }
+            if fresh != views {
+                logger.warning(
+                    "definitions out of date: \(fresh.isEmpty ? "none" : fresh.sorted().joined(separator: ", ")); their features are served as stale-definition"
+                )
+            }
+            return fresh
+        } catch {
+            logger.error("reading the registry for stale definitions failed: \(error)")
+            return views
+        }
     }
 
     /// The lookup for a service or a feature list.

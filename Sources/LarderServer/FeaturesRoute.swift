@@ -64,7 +64,8 @@ extension FeatureServer {
             try lookup.validate(row, index: i)
             rows.append(row)
         }
-        let served = try await lookup.lookup(rows, at: configuration.clock(), store: online)
+        let now = configuration.clock()
+        let served = try await lookup.lookup(rows, at: now, store: online, stale: await currentStaleViews())
         Self.countStatuses(served)
 
         let names = ResolvedFeature.columnNames(lookup.plan.features, fullNames: body.fullNames ?? false, taken: Set(keys.map(\.name)))
@@ -85,6 +86,7 @@ extension FeatureServer {
             .present: Array(",\"status\":\"present\",\"event_timestamp\":".utf8),
             .missing: Array(",\"status\":\"missing\",\"event_timestamp\":".utf8),
             .expired: Array(",\"status\":\"expired\",\"event_timestamp\":".utf8),
+            .staleDefinition: Array(",\"status\":\"stale-definition\",\"event_timestamp\":".utf8),
         ]
         var out: [UInt8] = []
         out.reserveCapacity(128 + rows.count * names.count * 96)
@@ -106,10 +108,13 @@ extension FeatureServer {
                 out += featurePrefixes[f]
                 JSONText.appendValue(feature.value, to: &out)
                 out += statusBytes[feature.status]!
+                // The value's age at the request instant, in seconds (null without an event time).
                 if let time = feature.eventTime {
                     JSONText.appendValue(.timestamp(time), to: &out)
+                    out += ",\"age_seconds\":".utf8
+                    JSONText.appendValue(.double(Double(now.microseconds - time.microseconds) / 1e6), to: &out)
                 } else {
-                    out += "null".utf8
+                    out += "null,\"age_seconds\":null".utf8
                 }
                 out.append(0x7D)
             }
@@ -120,18 +125,20 @@ extension FeatureServer {
     }
 
     static func countStatuses(_ served: [[ServedFeature]]) {
-        var present = 0, missing = 0, expired = 0
+        var present = 0, missing = 0, expired = 0, stale = 0
         for row in served {
             for f in row {
                 switch f.status {
                 case .present: present += 1
                 case .missing: missing += 1
                 case .expired: expired += 1
+                case .staleDefinition: stale += 1
                 }
             }
         }
         ServedCounters.present.increment(by: present)
         ServedCounters.missing.increment(by: missing)
         ServedCounters.expired.increment(by: expired)
+        if stale > 0 { ServedCounters.staleDefinition.increment(by: stale) }
     }
 }

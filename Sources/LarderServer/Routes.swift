@@ -65,4 +65,5 @@ enum ServedCounters {
     static let present = Counter(label: "larder_served_features_total", dimensions: [("status", "present")])
     static let missing = Counter(label: "larder_served_features_total", dimensions: [("status", "missing")])
     static let expired = Counter(label: "larder_served_features_total", dimensions: [("status", "expired")])
+    static let staleDefinition = Counter(label: "larder_served_features_total", dimensions: [("status", "stale-definition")])
 }

@@ -42,7 +42,8 @@ final class ServerHarness: @unchecked Sendable {
     /// event times in tests must be near the real now.
     init(
         repository: FeatureRepository = Features.repository, apiToken: String? = nil, maxBodyBytes: Int = 1 << 20,
-        now: Timestamp = Timestamp(microseconds: Timestamp.now().microseconds / 60_000_000 * 60_000_000)
+        now: Timestamp = Timestamp(microseconds: Timestamp.now().microseconds / 60_000_000 * 60_000_000),
+        configure: (inout ServerConfiguration) -> Void = { _ in }
     ) async throws {
         directory = try TemporaryDirectory()
         redis = try RedisServer()
@@ -57,11 +58,11 @@ final class ServerHarness: @unchecked Sendable {
         self.clock = clock
         var logger = Logger(label: "test")
         logger.logLevel = .warning
+        var configuration = ServerConfiguration(
+            host: "127.0.0.1", port: 0, maxBodyBytes: maxBodyBytes, apiToken: apiToken, project: "test", clock: { clock.now })
+        configure(&configuration)
         let server = try FeatureServer(
-            repository: repository, offline: offline, online: online,
-            configuration: ServerConfiguration(
-                host: "127.0.0.1", port: 0, maxBodyBytes: maxBodyBytes, apiToken: apiToken, project: "test", clock: { clock.now }),
-            logger: logger)
+            repository: repository, offline: offline, online: online, configuration: configuration, logger: logger)
         let started = AsyncStream<Int>.makeStream()
         let app = server.makeApplication { port in started.continuation.yield(port) }
         task = Task { try await app.run() }

@@ -27,6 +27,10 @@ public enum FeatureStatus: String, Sendable {
     case missing
     /// A value older than the view's ttl: reported, never served as present.
     case expired
+    /// The definition changed (new transformation code, schema or windows) and the online
+    /// values were computed by an older one: withheld until `larder materialize` runs for
+    /// the new version (or the service runs the registered definitions).
+    case staleDefinition = "stale-definition"
 }
 
 extension FeatureRow {

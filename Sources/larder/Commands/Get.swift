@@ -4,6 +4,7 @@ import Foundation
 import LarderCore
 import LarderOffline
 import LarderOnline
+import LarderServer
 
 struct Get: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -77,7 +78,8 @@ struct Get: ParsableCommand {
             return row
         }
         let online = try configuration.onlineStore(poolSize: 1)
-        let served = try lookup.lookupSync(rows, at: .now(), store: online)
+        let stale = try FeatureServer.staleViews(repository: Features.repository, offline: store)
+        let served = try lookup.lookupSync(rows, at: .now(), store: online, stale: stale)
         let names = resolved.map(\.reference)
         if json {
             let out: [[String: Any]] = zip(rows, served).map { row, values in
