@@ -45,6 +45,9 @@ public struct OnlineLookup: Sendable {
     let rowViews: [Int]
     /// Views whose aggregation tiles are read.
     let tileViews: [Int]
+    /// For each view, the index of one requested row feature of it (nil: none requested):
+    /// where a view's status and event time can be read in a served row, for metrics.
+    public let rowFeatureIndex: [Int?]
 
     /// - Parameter versions: the registered version of each feature view.
     public init(plan: FeaturePlan, project: String, versions: [String: Int]) throws(LookupError) {
@@ -61,6 +64,11 @@ public struct OnlineLookup: Sendable {
             view.aggregations.isEmpty ? nil : OnlineTiles(view: layout, tiles: view.tileLayout)
         }
         self.rowViews = plan.views.indices.filter { !plan.views[$0].features.isEmpty }
+        self.rowFeatureIndex = plan.views.indices.map { v in
+            plan.features.indices.first { i in
+                plan.viewIndex[i] == v && plan.views[v].features.contains { $0.name == plan.features[i].feature }
+            }
+        }
         self.tileViews = plan.views.indices.filter { !plan.views[$0].aggregations.isEmpty }
         self.isAggregation = plan.features.map { feature in
             guard !feature.isOnDemand, let view = plan.views.first(where: { $0.name == feature.view }) else { return false }

@@ -26,6 +26,9 @@ struct Describe: ParsableCommand {
         }
         let history = try store.registry.history(named: name)
         let rows = definition.kind == .source ? try store.registry.rowCount(source: name) : nil
+        var freshness: ViewFreshness? = nil
+        if case .featureView(let spec) = definition.spec { freshness = try store.freshness(of: spec, version: definition.version) }
+        let now = Timestamp.now()
         if json {
             var object = Describe.summaryObject(definition)
             object["history"] = history.map { entry in
@@ -35,18 +38,58 @@ struct Describe: ParsableCommand {
                 ] as [String: Any]
             }
             if let rows { object["rows"] = rows }
+            if let freshness { object["materialization"] = Describe.freshnessObject(freshness, now: now) }
             print(try JSONOutput.render(object))
             return
         }
         var lines = ["\(definition.kind.label) \(definition.name)  (v\(definition.version), fingerprint \(definition.fingerprint))"]
         lines += Describe.body(definition.spec)
         if let rows { lines.append("rows: \(grouped(rows))") }
+        if let freshness { lines += Describe.freshnessLines(freshness, now: now) }
         lines.append("history:")
         for entry in history {
             lines.append("  \(entry.appliedAt)  v\(entry.version)  \(entry.change.rawValue)")
             lines += entry.details.map { "      \($0)" }
         }
         print(lines.joined(separator: "\n"))
+    }
+
+    /// Age of an instant at `now`, compactly (`3h12m`), or `in the future`.
+    static func age(_ t: Timestamp, now: Timestamp) -> String {
+        let us = now.microseconds - t.microseconds
+        return us < 0 ? "in the future" : Duration.compact(microseconds: us / 1_000_000 * 1_000_000) + " ago"
+    }
+
+    /// The materialization and freshness lines of a feature view version.
+    static func freshnessLines(_ f: ViewFreshness, now: Timestamp) -> [String] {
+        guard let state = f.state else { return ["materialized: never (run `larder materialize`)"] }
+        var lines = [
+            "materialized: [\(state.start), \(state.end)), source rows up to _seq \(state.seqWatermark)",
+            "newest materialized event: \(f.newestEvent.map { "\($0) (\(age($0, now: now)))" } ?? "none")",
+        ]
+        if let run = f.lastRun {
+            lines.append(
+                "last run: \(run.finishedAt) (\(age(run.finishedAt, now: now))), \(grouped(run.rows)) rows\(run.incremental ? ", incremental" : "")")
+        }
+        lines.append("online: \(f.online.map { "pushed up to \($0.end)" } ?? "never pushed")")
+        return lines
+    }
+
+    static func freshnessObject(_ f: ViewFreshness, now: Timestamp) -> [String: Any] {
+        guard let state = f.state else { return ["materialized": false] }
+        var object: [String: Any] = [
+            "materialized": true, "covered_start": state.start.description, "covered_end": state.end.description,
+            "seq_watermark": state.seqWatermark, "updated_at": state.updatedAt.description,
+        ]
+        if let newest = f.newestEvent {
+            object["newest_event"] = newest.description
+            object["newest_event_age_seconds"] = Double(now.microseconds - newest.microseconds) / 1e6
+        }
+        if let run = f.lastRun {
+            object["last_run"] = ["finished_at": run.finishedAt.description, "rows": run.rows, "incremental": run.incremental] as [String: Any]
+        }
+        if let online = f.online { object["online_pushed_end"] = online.end.description }
+        return object
     }
 
     /// The `larder list --json` object of a definition.
