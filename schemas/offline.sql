@@ -69,6 +69,22 @@ CREATE TABLE IF NOT EXISTS larder_materialization_runs (
     finished_at   INTEGER NOT NULL
 ) STRICT;
 
+-- The serving log (migration v3): what `larder serve` answered, one row per logged entity row,
+-- sampled by entity (`serve.log.sample_rate`). Written in batches by a background task;
+-- `larder training-set --from-log` reads it. JSON columns are compact JSON with doubles in
+-- shortest round-trip form, so values read back to the same bits.
+CREATE TABLE IF NOT EXISTS larder_serving_log (
+    id          INTEGER PRIMARY KEY,           -- the order entries were written in
+    served_at   INTEGER NOT NULL,              -- the lookup instant (the ttl rule was applied at it)
+    endpoint    TEXT    NOT NULL,              -- '/v1/features' or '/get-online-features'
+    service     TEXT,                          -- the feature service the request named, NULL for a feature list
+    entity      TEXT    NOT NULL,              -- JSON object of join keys: {"driver_id":1001}
+    request     TEXT,                          -- JSON object of the row's request fields, NULL when none
+    features    TEXT    NOT NULL               -- JSON object: {"view:feature": {"value": v, "status": "present",
+                                               --   "event_timestamp": "RFC 3339" | null}, ...}
+) STRICT;
+CREATE INDEX IF NOT EXISTS larder_serving_log_by_served_at ON larder_serving_log (served_at);
+
 -- Each registered source gets a table `source_<name>`, for example for driver_stats:
 --
 -- CREATE TABLE source_driver_stats (

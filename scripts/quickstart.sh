@@ -46,6 +46,8 @@ cat data/train.csv
 step training-set --at "$(date -u -d '-1 hours' +%Y-%m-%dT%H:%M:%SZ)" --features driver_hourly_stats --out data/snapshot.jsonl
 cat data/snapshot.jsonl
 step get --service driver_ranking --entity driver_id=1001 --entity driver_id=1002 --request val_to_add=1 --request val_to_add_2=2
+# Training and serving agree: online values against their offline recomputation.
+step verify --service driver_ranking --sample 5
 
 # The service, on a free port; stopped with SIGTERM (graceful) at the end.
 port=$(free_port)

@@ -60,6 +60,7 @@ enum OfflineSchema {
         migrator.registerMigration("v2: online push marker") { db in
             try db.execute(sql: "ALTER TABLE larder_materializations ADD COLUMN online_marker TEXT")
         }
+        migrator.registerMigration("v3: serving log") { db in try db.execute(sql: servingLog) }  // ServingLog.swift
         return migrator
     }
 

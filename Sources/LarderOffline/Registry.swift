@@ -289,7 +289,8 @@ public struct Registry: Sendable {
             }
             for case .source(let source) in registered.map(\.spec) {
                 let table = SourceTable(spec: source).name
-                for index in try db.indexes(on: table) where index.name.hasPrefix("\(table)_agg_") && wanted[source.name]?[index.name] == nil {
+                for index in try db.indexes(on: table)
+                where index.name.hasPrefix("\(table)_agg_") && wanted[source.name]?[index.name] == nil {
                     try db.execute(sql: "DROP INDEX \(index.name)")
                 }
                 for sql in (wanted[source.name] ?? [:]).values.sorted() { try db.execute(sql: sql) }

@@ -197,7 +197,8 @@ public struct OnlineLookup: Sendable {
                     let inputs = plan.onDemandInputViews[i]
                     let time = inputs.compactMap { viewTime[$0] }.max()
                     let status: FeatureStatus =
-                        stale.contains(feature.view) || inputs.contains(where: { staleView[$0] }) ? .staleDefinition
+                        stale.contains(feature.view) || inputs.contains(where: { staleView[$0] })
+                        ? .staleDefinition
                         : !value.isNull ? .present : inputs.contains { viewStatus[$0] == .expired } ? .expired : .missing
                     served.append(ServedFeature(value: status == .staleDefinition ? .null : value, status: status, eventTime: time))
                 } else if isAggregation[i] {

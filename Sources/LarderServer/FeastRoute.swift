@@ -51,8 +51,11 @@ extension FeatureServer {
             try lookup.validate(row, index: i)
             rows.append(row)
         }
-        let served = try await lookup.lookup(rows, at: configuration.clock(), store: online, stale: await currentStaleViews())
+        let now = configuration.clock()
+        let served = try await lookup.lookup(rows, at: now, store: online, stale: await currentStaleViews())
+        recordFreshness(lookup, served, at: now)
         Self.countStatuses(served)
+        logServed(endpoint: "/get-online-features", service: json["feature_service"], lookup: lookup, rows: rows, served: served, at: now)
 
         let names = ResolvedFeature.columnNames(
             lookup.plan.features, fullNames: body.fullFeatureNames ?? false, taken: Set(keys.map(\.name)))

@@ -23,6 +23,8 @@ public struct ServerConfiguration: Sendable {
     /// How often the registry is read again to notice definitions applied while the service
     /// runs (their values are then `stale-definition`).
     public var definitionCheckInterval: Duration = .seconds(5)
+    /// Which served rows are logged to the offline store's serving log (off by default).
+    public var servingLog = ServingLogConfiguration()
 
     public init(
         host: String = "127.0.0.1", port: Int = 6566, maxBodyBytes: Int = 1 << 20, apiToken: String? = nil,
@@ -54,17 +56,26 @@ public final class FeatureServer: Sendable {
     /// The views (feature and on-demand) whose online values the compiled definitions must
     /// not serve, and when that was last checked.
     let staleness = NIOLockedValueBox<(checked: ContinuousClock.Instant, views: Set<String>)>((.now, []))
+    /// Freshness metrics per feature view.
+    let viewMetrics: [String: ViewMetrics]
+    /// Logs served rows when `configuration.servingLog` is on; runs as a service of the application.
+    public let servingLog: ServingLogWriter?
 
     /// Checks that the registry holds exactly the compiled definitions and prepares lookups.
+    /// `servingLog` replaces the writer `configuration.servingLog` would make (tests inject one).
     public init(
         repository: FeatureRepository, offline: OfflineStore, online: OnlineStore, configuration: ServerConfiguration,
-        logger: Logger = Logger(label: "larder.server")
+        logger: Logger = Logger(label: "larder.server"), servingLog: ServingLogWriter? = nil
     ) throws {
         self.repository = repository
         self.offline = offline
         self.online = online
         self.configuration = configuration
         self.logger = logger
+        self.servingLog =
+            servingLog
+            ?? (configuration.servingLog.isEnabled
+                ? ServingLogWriter(configuration: configuration.servingLog, store: offline, logger: logger) : nil)
         let registered = Dictionary(try offline.registry.definitions().map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var stale: [String] = []
         var versions: [String: Int] = [:]
@@ -84,6 +95,8 @@ public final class FeatureServer: Sendable {
             lookups[service.name] = try OnlineLookup(plan: plan, project: configuration.project, versions: versions)
         }
         self.serviceLookups = lookups
+        _ = Self.metrics  // metrics are created below: bootstrap first
+        self.viewMetrics = Dictionary(uniqueKeysWithValues: repository.featureViews.map { ($0.name, ViewMetrics(view: $0.name)) })
         staleness.withLockedValue { $0 = (.now, (try? Self.staleViews(repository: repository, offline: offline)) ?? []) }
     }
 
@@ -104,7 +117,8 @@ public final class FeatureServer: Sendable {
                 stale.insert(view.name)
             }
         }
-        for view in repository.onDemandViews where registered[view.name]?.fingerprint != DefinitionSpec.onDemandView(view.spec).fingerprint {
+        for view in repository.onDemandViews where registered[view.name]?.fingerprint != DefinitionSpec.onDemandView(view.spec).fingerprint
+        {
             stale.insert(view.name)
         }
         return stale
@@ -201,6 +215,7 @@ public final class FeatureServer: Sendable {
         return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "larder"),
+            services: servingLog.map { [$0] } ?? [],  // started before the server, stopped after it (flushing)
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
     }

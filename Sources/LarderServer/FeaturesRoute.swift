@@ -66,7 +66,9 @@ extension FeatureServer {
         }
         let now = configuration.clock()
         let served = try await lookup.lookup(rows, at: now, store: online, stale: await currentStaleViews())
+        recordFreshness(lookup, served, at: now)
         Self.countStatuses(served)
+        logServed(endpoint: "/v1/features", service: json["service"], lookup: lookup, rows: rows, served: served, at: now)
 
         let names = ResolvedFeature.columnNames(lookup.plan.features, fullNames: body.fullNames ?? false, taken: Set(keys.map(\.name)))
         // Per-feature key bytes (`"conv_rate":{"value":`) are built once, not per row.

@@ -60,6 +60,39 @@ func runBlocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async 
     }
 }
 
+/// Per-view freshness metrics, created once per view (see ``ServedCounters``).
+struct ViewMetrics: Sendable {
+    /// The age of the newest value of the view served by the last request that read it.
+    let freshness: Gauge
+    /// Entity rows for which the view's values were served expired.
+    let expired: Counter
+
+    init(view: String) {
+        freshness = Gauge(label: "larder_view_freshness_seconds", dimensions: [("view", view)])
+        expired = Counter(label: "larder_served_expired_entities_total", dimensions: [("view", view)])
+    }
+}
+
+extension FeatureServer {
+    /// Records per-view freshness for one lookup: the youngest value's age, and how many
+    /// entity rows got the view's values expired.
+    func recordFreshness(_ lookup: OnlineLookup, _ served: [[ServedFeature]], at now: Timestamp) {
+        for (v, view) in lookup.plan.views.enumerated() {
+            guard let i = lookup.rowFeatureIndex[v], let metrics = viewMetrics[view.name] else { continue }
+            var youngest: Int64? = nil
+            var expired = 0
+            for row in served {
+                if row[i].status == .expired { expired += 1 }
+                if row[i].status == .present, let t = row[i].eventTime {
+                    youngest = min(youngest ?? .max, now.microseconds - t.microseconds)
+                }
+            }
+            if let youngest { metrics.freshness.record(Double(youngest) / 1e6) }
+            if expired > 0 { metrics.expired.increment(by: expired) }
+        }
+    }
+}
+
 /// Created once: looking a counter up by label on every request costs more than counting.
 enum ServedCounters {
     static let present = Counter(label: "larder_served_features_total", dimensions: [("status", "present")])

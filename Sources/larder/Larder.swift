@@ -13,6 +13,8 @@ struct Larder: AsyncParsableCommand {
             (or --config), overridden by LARDER_OFFLINE_PATH and LARDER_REDIS_URL.
             """,
         version: "0.1.0",
-        subcommands: [Apply.self, List.self, Describe.self, Ingest.self, Materialize.self, TrainingSet.self, Get.self, Serve.self]
+        subcommands: [
+            Apply.self, List.self, Describe.self, Ingest.self, Materialize.self, TrainingSet.self, Get.self, Serve.self, Verify.self,
+        ]
     )
 }

@@ -35,6 +35,8 @@ final class ServerHarness: @unchecked Sendable {
     let now: Timestamp
     /// The service's clock: `now` until a test sets it.
     let clock: TestClock
+    /// The service's serving log writer, when logging is on (or one was injected).
+    let servingLog: ServingLogWriter?
     private var task: Task<Void, Error>?
     private(set) var port = 0
 
@@ -43,7 +45,8 @@ final class ServerHarness: @unchecked Sendable {
     init(
         repository: FeatureRepository = Features.repository, apiToken: String? = nil, maxBodyBytes: Int = 1 << 20,
         now: Timestamp = Timestamp(microseconds: Timestamp.now().microseconds / 60_000_000 * 60_000_000),
-        configure: (inout ServerConfiguration) -> Void = { _ in }
+        configure: (inout ServerConfiguration) -> Void = { _ in },
+        servingLog makeServingLog: ((OfflineStore) -> ServingLogWriter)? = nil
     ) async throws {
         directory = try TemporaryDirectory()
         redis = try RedisServer()
@@ -62,7 +65,9 @@ final class ServerHarness: @unchecked Sendable {
             host: "127.0.0.1", port: 0, maxBodyBytes: maxBodyBytes, apiToken: apiToken, project: "test", clock: { clock.now })
         configure(&configuration)
         let server = try FeatureServer(
-            repository: repository, offline: offline, online: online, configuration: configuration, logger: logger)
+            repository: repository, offline: offline, online: online, configuration: configuration, logger: logger,
+            servingLog: makeServingLog?(offline))
+        servingLog = server.servingLog
         let started = AsyncStream<Int>.makeStream()
         let app = server.makeApplication { port in started.continuation.yield(port) }
         task = Task { try await app.run() }

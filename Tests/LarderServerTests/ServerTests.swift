@@ -319,5 +319,15 @@ import Testing
         #expect(metrics.status == 200)
         #expect(metrics.text.contains("larder_served_features_total{status=\"missing\"}"))
         #expect(metrics.text.contains("hb_requests"))
+
+        // Per-view freshness: the age of the youngest value served, and expired rows. The
+        // metrics are process-wide and other tests serve the same view concurrently, so only
+        // their presence is checked here.
+        _ = try await pushStats(server, [(1001, -10, 0.25), (1002, -180, 0.5)])
+        _ = try await server.post(
+            "/v1/features", #"{"features": ["driver_hourly_stats:conv_rate"], "entities": [{"driver_id": 1001}, {"driver_id": 1002}]}"#)
+        let after = try await server.get("/metrics").text
+        #expect(after.contains("larder_view_freshness_seconds{view=\"driver_hourly_stats\"}"), "\(after)")
+        #expect(after.contains("larder_served_expired_entities_total{view=\"driver_hourly_stats\"}"))
     }
 }

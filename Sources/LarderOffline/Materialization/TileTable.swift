@@ -160,7 +160,8 @@ extension OfflineStore {
                 sql: "SELECT \(keyColumns) FROM \(table.name) WHERE (\(keyColumns)) > (\(placeholders)) ORDER BY \(keyColumns) LIMIT 1")
             let newest = try db.makeStatement(sql: "SELECT max(_hop_start) FROM \(table.name) WHERE \(sameKeys) AND _hop = ?")
             let range = try db.makeStatement(
-                sql: "SELECT _hop_start, _watermark, _tile FROM \(table.name) WHERE \(sameKeys) AND _hop = ? AND _hop_start >= ? ORDER BY _hop_start"
+                sql:
+                    "SELECT _hop_start, _watermark, _tile FROM \(table.name) WHERE \(sameKeys) AND _hop = ? AND _hop_start >= ? ORDER BY _hop_start"
             )
             var entities: [(keys: [Value], tiles: [StoredTile])] = []
             var keys: [Value]? = nil
@@ -202,7 +203,8 @@ extension OfflineStore {
                             let count = Int(sqlite3_column_bytes(r, 2))
                             let bytes = count == 0 ? [] : Array(UnsafeRawBufferPointer(start: sqlite3_column_blob(r, 2), count: count))
                             tiles.append(
-                                StoredTile(group: g, hopStart: sqlite3_column_int64(r, 0), watermark: sqlite3_column_int64(r, 1), bytes: bytes))
+                                StoredTile(
+                                    group: g, hopStart: sqlite3_column_int64(r, 0), watermark: sqlite3_column_int64(r, 1), bytes: bytes))
                         }
                         sqlite3_reset(r)
                     }

@@ -283,7 +283,9 @@ public struct TrainingSetBuilder {
                             try Self.lookUp(join, keys: keys, at: at, into: &row)
                             if let aggregation = join.aggregation {
                                 let values = try aggregation.values(keys: keys, at: at.microseconds)
-                                for (a, p) in aggregation.positions.enumerated() { row[join.aggregationOffset + a] = p.map { values[$0] } ?? .null }
+                                for (a, p) in aggregation.positions.enumerated() {
+                                    row[join.aggregationOffset + a] = p.map { values[$0] } ?? .null
+                                }
                             }
                         }
                         for k in requestFields.indices { row[featureCount + k] = .null }

@@ -69,7 +69,8 @@ struct Describe: ParsableCommand {
         ]
         if let run = f.lastRun {
             lines.append(
-                "last run: \(run.finishedAt) (\(age(run.finishedAt, now: now))), \(grouped(run.rows)) rows\(run.incremental ? ", incremental" : "")")
+                "last run: \(run.finishedAt) (\(age(run.finishedAt, now: now))), \(grouped(run.rows)) rows\(run.incremental ? ", incremental" : "")"
+            )
         }
         lines.append("online: \(f.online.map { "pushed up to \($0.end)" } ?? "never pushed")")
         return lines
@@ -86,7 +87,8 @@ struct Describe: ParsableCommand {
             object["newest_event_age_seconds"] = Double(now.microseconds - newest.microseconds) / 1e6
         }
         if let run = f.lastRun {
-            object["last_run"] = ["finished_at": run.finishedAt.description, "rows": run.rows, "incremental": run.incremental] as [String: Any]
+            object["last_run"] =
+                ["finished_at": run.finishedAt.description, "rows": run.rows, "incremental": run.incremental] as [String: Any]
         }
         if let online = f.online { object["online_pushed_end"] = online.end.description }
         return object

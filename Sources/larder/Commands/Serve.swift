@@ -11,7 +11,9 @@ struct Serve: AsyncParsableCommand {
         discussion: """
             POST /v1/features, POST /get-online-features (Feast's JSON), POST /v1/push, \
             GET /health, GET /metrics. Stops gracefully on SIGINT or SIGTERM. The OpenAPI \
-            document is schemas/openapi.yaml.
+            document is schemas/openapi.yaml. With serve.log.sample_rate (or \
+            LARDER_SERVE_LOG_SAMPLE_RATE) above 0, served rows of that share of entities are \
+            logged to the offline store (see training-set --from-log).
             """
     )
 
@@ -36,12 +38,17 @@ struct Serve: AsyncParsableCommand {
         let online = try configuration.onlineStore(poolSize: connections)
         var logger = Logger(label: "larder")
         logger.logLevel = .info
+        var serverConfiguration = ServerConfiguration(
+            host: host ?? configuration.serveHost, port: port ?? configuration.servePort,
+            maxBodyBytes: configuration.maxBodyBytes, apiToken: configuration.apiToken, project: configuration.project)
+        serverConfiguration.servingLog = ServingLogConfiguration(
+            sampleRate: configuration.logSampleRate, queueCapacity: configuration.logQueueCapacity)
         let server = try FeatureServer(
-            repository: Features.repository, offline: store, online: online,
-            configuration: ServerConfiguration(
-                host: host ?? configuration.serveHost, port: port ?? configuration.servePort,
-                maxBodyBytes: configuration.maxBodyBytes, apiToken: configuration.apiToken, project: configuration.project),
-            logger: logger)
+            repository: Features.repository, offline: store, online: online, configuration: serverConfiguration, logger: logger)
+        if serverConfiguration.servingLog.isEnabled {
+            logger.info(
+                "serving log on: sample rate \(configuration.logSampleRate), queue capacity \(configuration.logQueueCapacity) entries")
+        }
         try await server.makeApplication().runService()
     }
 }

@@ -14,6 +14,11 @@ struct TrainingSet: ParsableCommand {
             than the view's ttl. One output row per request row, in order, duplicates kept, \
             every request column carried through. A manifest is written beside the output \
             (OUT.manifest.json). Nothing is left at --out if it fails.
+
+            With --from-log, the rows are what the service actually served (its serving log, \
+            see serve.log in larder.yaml): one row per logged entity row served in \
+            [--since, --until), with the keys, the served instant, the request fields and the \
+            served values (statuses and event times stay in the log).
             """
     )
 
@@ -46,7 +51,30 @@ struct TrainingSet: ParsableCommand {
     @Flag(help: "Name feature columns view__feature.")
     var fullNames = false
 
+    @Flag(name: .customLong("from-log"), help: "Instead of --entities or --at: the rows the service logged as it served them.")
+    var fromLog = false
+
+    @Option(help: "With --from-log: rows served at or after this instant (RFC 3339).", transform: parseTimestamp)
+    var since: Timestamp?
+
+    @Option(help: "With --from-log: rows served before this instant (RFC 3339).", transform: parseTimestamp)
+    var until: Timestamp?
+
     func validate() throws {
+        if fromLog {
+            guard entities == nil, at == nil else {
+                throw ValidationError("--from-log takes its rows from the serving log: give it without --entities or --at")
+            }
+            guard service == nil || features == nil else {
+                throw ValidationError(
+                    "give --service NAME or --features view:feature,... (or neither, for the features of the first logged row), not both")
+            }
+            if let since, let until, until <= since { throw ValidationError("--until (\(until)) must be after --since (\(since))") }
+            return
+        }
+        guard since == nil, until == nil else {
+            throw ValidationError("--since and --until select rows of the serving log: use them with --from-log")
+        }
         guard (entities == nil) != (at == nil) else {
             throw ValidationError("give either --entities FILE or --at T")
         }
@@ -57,6 +85,7 @@ struct TrainingSet: ParsableCommand {
 
     func run() throws {
         let (_, store) = try project.openStore()
+        if fromLog { return try buildFromLog(store) }
         let resolved: [ResolvedFeature]
         do {
             if let service {
@@ -85,6 +114,30 @@ struct TrainingSet: ParsableCommand {
         bar.finish()
         print(
             "wrote \(grouped(summary.rows)) rows to \(summary.output) in \(String(format: "%.2f", summary.seconds)) s; manifest \(summary.manifest)"
+        )
+    }
+
+    /// `--from-log`: the served rows, with the features of `--service`/`--features` (their
+    /// `view:feature` references) or, without them, those of the first logged row.
+    private func buildFromLog(_ store: OfflineStore) throws {
+        var references: [String]? = nil
+        do {
+            if let service {
+                references = try Features.repository.resolve(serviceNamed: service).map(\.reference)
+            } else if let features {
+                references = try Features.repository.resolve(
+                    references: features.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+                ).map(\.reference)
+            }
+        } catch {
+            throw ValidationError(error.description)
+        }
+        let summary = try store.buildTrainingSetFromServingLog(
+            ServingLogTrainingSetRequest(
+                since: since, until: until, features: references, output: out, outputFormat: format, fullNames: fullNames,
+                commandLine: CommandLine.arguments))
+        print(
+            "wrote \(grouped(summary.rows)) rows from the serving log to \(summary.output) in \(String(format: "%.2f", summary.seconds)) s; manifest \(summary.manifest)"
         )
     }
 }

@@ -15,9 +15,13 @@ import Yams
 ///   port: 6566
 ///   max_body_bytes: 1048576
 ///   api_token: secret              # optional bearer token
+///   log:                           # the serving log (off by default)
+///     sample_rate: 0.1             # share of entities logged: 0 (off) to 1 (all)
+///     queue_capacity: 10000        # entries waiting to be written; past it, dropped and counted
 /// ```
 ///
-/// `LARDER_OFFLINE_PATH`, `LARDER_REDIS_URL` and `LARDER_API_TOKEN` override the file.
+/// `LARDER_OFFLINE_PATH`, `LARDER_REDIS_URL`, `LARDER_API_TOKEN` and
+/// `LARDER_SERVE_LOG_SAMPLE_RATE` override the file.
 struct Configuration: Equatable {
     var project: String
     var offlinePath: String
@@ -26,6 +30,10 @@ struct Configuration: Equatable {
     var servePort = 6566
     var maxBodyBytes = 1 << 20
     var apiToken: String?
+    /// `serve.log.sample_rate`: 0 (off) to 1.
+    var logSampleRate = 0.0
+    /// `serve.log.queue_capacity`: at least 1.
+    var logQueueCapacity = 10_000
 
     static let defaultFileName = "larder.yaml"
     static let defaultOfflinePath = "data/offline.sqlite"
@@ -63,6 +71,13 @@ struct Configuration: Equatable {
         }
         if let token = environment["LARDER_API_TOKEN"], !token.isEmpty {
             config.apiToken = token
+        }
+        if let rate = environment["LARDER_SERVE_LOG_SAMPLE_RATE"], !rate.isEmpty {
+            guard let value = Double(rate), (0...1).contains(value) else {
+                throw ConfigurationError(
+                    "LARDER_SERVE_LOG_SAMPLE_RATE: '\(rate)' is not a sample rate; expected a number from 0 (off) to 1 (every entity)")
+            }
+            config.logSampleRate = value
         }
         try checkRedisURL(config.redisURL, origin: environment["LARDER_REDIS_URL"].map { _ in "LARDER_REDIS_URL" } ?? file)
         return config
@@ -113,7 +128,7 @@ struct Configuration: Equatable {
         }
         if let serve = top["serve"] {
             guard let serve = serve as? [String: Any] else { throw ConfigurationError("\(file): 'serve' must be a mapping") }
-            try checkKeys(serve, allowed: ["host", "port", "max_body_bytes", "api_token"], in: file, at: "serve.")
+            try checkKeys(serve, allowed: ["host", "port", "max_body_bytes", "api_token", "log"], in: file, at: "serve.")
             if let host = serve["host"] {
                 guard let host = host as? String, !host.isEmpty else {
                     throw ConfigurationError("\(file): 'serve.host' must be a non-empty string")
@@ -137,6 +152,27 @@ struct Configuration: Equatable {
                     throw ConfigurationError("\(file): 'serve.api_token' must be a non-empty string")
                 }
                 config.apiToken = token
+            }
+            if let log = serve["log"] {
+                guard let log = log as? [String: Any] else {
+                    throw ConfigurationError("\(file): 'serve.log' must be a mapping with keys sample_rate, queue_capacity")
+                }
+                try checkKeys(log, allowed: ["sample_rate", "queue_capacity"], in: file, at: "serve.log.")
+                if let rate = log["sample_rate"] {
+                    // YAML reads `1` as an integer and `0.1` as a double.
+                    guard !(rate is Bool), let value = (rate as? Int).map(Double.init) ?? (rate as? Double), (0...1).contains(value) else {
+                        throw ConfigurationError(
+                            "\(file): 'serve.log.sample_rate' must be a number from 0 (off) to 1 (every entity), e.g. 0.1; got \(rate)")
+                    }
+                    config.logSampleRate = value
+                }
+                if let capacity = log["queue_capacity"] {
+                    guard !(capacity is Bool), let entries = capacity as? Int, entries >= 1 else {
+                        throw ConfigurationError(
+                            "\(file): 'serve.log.queue_capacity' must be an integer of at least 1 (entries); got \(capacity)")
+                    }
+                    config.logQueueCapacity = entries
+                }
             }
         }
         return config

@@ -1,0 +1,209 @@
+import Foundation
+import GRDB
+import LarderCore
+
+/// One logged entity row of a lookup the service answered: what it was asked and what it
+/// served. The service writes these (sampled by entity, see `serve.log` in `larder.yaml`);
+/// `larder training-set --from-log` reads them back.
+public struct ServingLogEntry: Sendable, Equatable {
+    /// The row's id in `larder_serving_log`: the order entries were written in. Ignored by
+    /// ``OfflineStore/appendServingLog(_:)``, which assigns it.
+    public var id: Int64
+    /// The lookup instant: the one the ttl rule was applied at.
+    public var servedAt: Timestamp
+    /// `/v1/features` or `/get-online-features`.
+    public var endpoint: String
+    /// The feature service the request named, or nil for a list of features.
+    public var service: String?
+    /// The join keys, in the logged order.
+    public var entity: [JSONMember]
+    /// The request fields sent for this row (on-demand features read them); empty when none.
+    public var request: [JSONMember]
+    /// Every feature served for the row, in the logged order.
+    public var features: [LoggedFeature]
+
+    public init(
+        id: Int64 = 0, servedAt: Timestamp, endpoint: String, service: String?, entity: [JSONMember], request: [JSONMember] = [],
+        features: [LoggedFeature]
+    ) {
+        self.id = id
+        self.servedAt = servedAt
+        self.endpoint = endpoint
+        self.service = service
+        self.entity = entity
+        self.request = request
+        self.features = features
+    }
+}
+
+/// One served feature value, as the response carried it.
+public struct LoggedFeature: Sendable, Equatable {
+    /// `view:feature`.
+    public var reference: String
+    /// The served value (null when missing or expired).
+    public var value: JSONValue
+    /// `present`, `missing`, `expired`, ...
+    public var status: String
+    /// The event time of the row the value comes from; nil when there is none.
+    public var eventTime: Timestamp?
+
+    public init(reference: String, value: JSONValue, status: String, eventTime: Timestamp?) {
+        self.reference = reference
+        self.value = value
+        self.status = status
+        self.eventTime = eventTime
+    }
+}
+
+extension OfflineSchema {
+    /// `larder_serving_log`: one row per logged entity row. The JSON columns are written with
+    /// ``JSONText`` (doubles in shortest round-trip form) and read with ``JSONParser``, so a
+    /// logged double reads back to the same bits.
+    static let servingLog = """
+        CREATE TABLE larder_serving_log (
+            id INTEGER PRIMARY KEY,
+            served_at INTEGER NOT NULL,
+            endpoint TEXT NOT NULL,
+            service TEXT,
+            entity TEXT NOT NULL,
+            request TEXT,
+            features TEXT NOT NULL
+        ) STRICT;
+        CREATE INDEX larder_serving_log_by_served_at ON larder_serving_log (served_at);
+        """
+}
+
+extension OfflineStore {
+    /// Appends entries to the serving log in one transaction (all or none), in order; their
+    /// ``ServingLogEntry/id`` is ignored and assigned by SQLite.
+    ///
+    /// This blocks on SQLite (and waits, up to the store's busy timeout, for another writer):
+    /// call it off the cooperative thread pool.
+    public func appendServingLog(_ entries: [ServingLogEntry]) throws {
+        guard !entries.isEmpty else { return }
+        do {
+            try db.write { db in
+                let statement = try db.cachedStatement(
+                    sql:
+                        "INSERT INTO larder_serving_log (served_at, endpoint, service, entity, request, features) VALUES (?, ?, ?, ?, ?, ?)"
+                )
+                var buffer: [UInt8] = []
+                func text(_ write: (inout [UInt8]) -> Void) -> String {
+                    buffer.removeAll(keepingCapacity: true)
+                    write(&buffer)
+                    return String(decoding: buffer, as: UTF8.self)
+                }
+                for entry in entries {
+                    let entity = text { JSONText.appendJSON(.object(entry.entity), to: &$0) }
+                    let request = entry.request.isEmpty ? nil : text { JSONText.appendJSON(.object(entry.request), to: &$0) }
+                    let features = text { Self.appendFeatures(entry.features, to: &$0) }
+                    try statement.execute(arguments: [
+                        entry.servedAt.microseconds, entry.endpoint, entry.service, entity, request, features,
+                    ])
+                }
+            }
+        } catch {
+            throw OfflineStoreError("cannot append \(entries.count) entries to the serving log: \(error)")
+        }
+    }
+
+    /// Calls `body` with every entry served in `[since, until)` (nil: unbounded), in id order
+    /// (the order they were written), from one consistent snapshot. Entries are decoded one at
+    /// a time: memory does not grow with the log.
+    public func forEachServingLogEntry(
+        since: Timestamp? = nil, until: Timestamp? = nil, _ body: (ServingLogEntry) throws -> Void
+    ) throws {
+        try db.read { db in try Self.forEachServingLogEntry(db, since: since, until: until, body) }
+    }
+
+    /// The number of entries in the serving log.
+    public func servingLogCount() throws -> Int {
+        try db.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM larder_serving_log") ?? 0 }
+    }
+
+    /// ``forEachServingLogEntry(since:until:_:)`` inside a transaction the caller holds.
+    /// With `id`, only that entry; with `features: false` the features column is not read or
+    /// decoded (entries have none).
+    static func forEachServingLogEntry(
+        _ db: Database, since: Timestamp?, until: Timestamp?, id: Int64? = nil, features: Bool = true,
+        _ body: (ServingLogEntry) throws -> Void
+    ) throws {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let id {
+            conditions.append("id = ?")
+            arguments += [id]
+        }
+        if let since {
+            conditions.append("served_at >= ?")
+            arguments += [since.microseconds]
+        }
+        if let until {
+            conditions.append("served_at < ?")
+            arguments += [until.microseconds]
+        }
+        let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+        let sql =
+            "SELECT id, served_at, endpoint, service, entity, request, \(features ? "features" : "NULL") FROM larder_serving_log\(filter) ORDER BY id"
+        let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+        while let row = try rows.next() {
+            let id: Int64 = row[0]
+            func object(_ text: String?, _ column: String) throws -> [JSONMember] {
+                guard let text else { return [] }
+                guard case .object(let members)? = try? JSONParser.parse(Array(text.utf8)) else {
+                    throw OfflineStoreError("serving log entry \(id): the \(column) column is not a JSON object: \(text)")
+                }
+                return members
+            }
+            try body(
+                ServingLogEntry(
+                    id: id, servedAt: Timestamp(microseconds: row[1]), endpoint: row[2], service: row[3],
+                    entity: try object(row[4], "entity"), request: try object(row[5], "request"),
+                    features: try object(row[6], "features").map { member in try Self.loggedFeature(member, entry: id) }))
+        }
+    }
+
+    /// `{"view:feature": {"value": v, "status": "present", "event_timestamp": "..." | null}, ...}`
+    static func appendFeatures(_ features: [LoggedFeature], to out: inout [UInt8]) {
+        out.append(0x7B)
+        for (i, feature) in features.enumerated() {
+            if i > 0 { out.append(0x2C) }
+            JSONText.appendString(feature.reference, to: &out)
+            out += ":{\"value\":".utf8
+            JSONText.appendJSON(feature.value, to: &out)
+            out += ",\"status\":".utf8
+            JSONText.appendString(feature.status, to: &out)
+            out += ",\"event_timestamp\":".utf8
+            if let time = feature.eventTime {
+                JSONText.appendValue(.timestamp(time), to: &out)
+            } else {
+                out += "null".utf8
+            }
+            out.append(0x7D)
+        }
+        out.append(0x7D)
+    }
+
+    /// One member of the features column, back as a ``LoggedFeature``.
+    private static func loggedFeature(_ member: JSONMember, entry id: Int64) throws -> LoggedFeature {
+        func fail(_ reason: String) -> OfflineStoreError {
+            OfflineStoreError("serving log entry \(id), feature \(member.key): \(reason)")
+        }
+        guard case .object(let fields) = member.value else { throw fail("expected an object of value, status, event_timestamp") }
+        var value: JSONValue = .null
+        var status: String?
+        var eventTime: Timestamp?
+        for field in fields {
+            switch (field.key, field.value) {
+            case ("value", let v): value = v
+            case ("status", .string(let s)): status = s
+            case ("event_timestamp", .null): eventTime = nil
+            case ("event_timestamp", .string(let s)):
+                do { eventTime = try Timestamp(rfc3339: s) } catch { throw fail("event_timestamp \"\(s)\": \(error.reason)") }
+            default: throw fail("unexpected \(field.key): \(field.value.typeName)")
+            }
+        }
+        guard let status else { throw fail("no status") }
+        return LoggedFeature(reference: member.key, value: value, status: status, eventTime: eventTime)
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import GRDB
+import LarderCore
+
+/// A training set built from the serving log: what the service actually served, rather than
+/// what the offline store says it would have (`larder training-set --from-log`).
+public struct ServingLogTrainingSetRequest: Sendable {
+    /// Entries served at or after this instant (nil: from the first).
+    public var since: Timestamp?
+    /// Entries served before this instant (nil: to the last).
+    public var until: Timestamp?
+    /// The `view:feature` references to write, one column each; nil: the features of the
+    /// first entry in the range.
+    public var features: [String]?
+    public var output: String
+    public var outputFormat: InputFormat?
+    /// Name feature columns `view__feature` (automatic for names that would collide).
+    public var fullNames: Bool
+    /// Recorded in the manifest.
+    public var commandLine: [String]
+
+    public init(
+        since: Timestamp? = nil, until: Timestamp? = nil, features: [String]? = nil, output: String, outputFormat: InputFormat? = nil,
+        fullNames: Bool = false, commandLine: [String] = []
+    ) {
+        self.since = since
+        self.until = until
+        self.features = features
+        self.output = output
+        self.outputFormat = outputFormat
+        self.fullNames = fullNames
+        self.commandLine = commandLine
+    }
+}
+
+extension OfflineStore {
+    /// Writes one row per serving log entry served in `[since, until)`, in log order: the
+    /// entity's join keys, `event_timestamp` (the served instant), the request fields, then
+    /// the served value of each feature (null when the entry does not have it). Statuses and
+    /// event times stay in the log; the table holds values only. A manifest
+    /// (`OUT.manifest.json`, `"source": "serving_log"`) is written beside it.
+    ///
+    /// Key and request-field columns are every name the range's entries carry, in order of
+    /// first appearance (a row without one has null there), so the log is read twice, within
+    /// one snapshot. Nothing is left at the output path on failure.
+    public func buildTrainingSetFromServingLog(_ request: ServingLogTrainingSetRequest) throws -> TrainingSetSummary {
+        let started = Date()
+        guard let format = request.outputFormat ?? InputFormat.infer(fromPath: request.output) else {
+            throw OfflineStoreError("cannot tell the output format from \(request.output); name it .csv or .jsonl, or pass --format")
+        }
+        if let since = request.since, let until = request.until, until <= since {
+            throw OfflineStoreError("the range is empty: --until \(until) is not after --since \(since)")
+        }
+        if let features = request.features, features.isEmpty { throw OfflineStoreError("no features requested") }
+        let range = [request.since.map { "since \($0)" }, request.until.map { "before \($0)" }].compactMap { $0 }
+
+        return try db.read { db in
+            // First pass: the columns, and the entries' id range for the manifest.
+            var keyNames: [String] = []
+            var fieldNames: [String] = []
+            var (count, firstID, lastID): (Int, Int64?, Int64?) = (0, nil, nil)
+            try Self.forEachServingLogEntry(db, since: request.since, until: request.until, features: false) { entry in
+                for key in entry.entity where !keyNames.contains(key.key) { keyNames.append(key.key) }
+                for field in entry.request where !fieldNames.contains(field.key) { fieldNames.append(field.key) }
+                count += 1
+                firstID = firstID ?? entry.id
+                lastID = entry.id
+            }
+            guard let firstID else {
+                throw OfflineStoreError(
+                    "the serving log has no entries\(range.isEmpty ? "" : " served " + range.joined(separator: " and ")); is the service logging (serve.log.sample_rate above 0)?"
+                )
+            }
+            let references = try request.features ?? Self.servingLogFeatures(db, entry: firstID)
+            guard !references.isEmpty else { throw OfflineStoreError("serving log entry \(firstID) has no features") }
+
+            let leading = keyNames + ["event_timestamp"]
+            for name in fieldNames where leading.contains(name) {
+                throw OfflineStoreError(
+                    "the request field '\(name)' has the name of another column (a join key or event_timestamp); it cannot be written")
+            }
+            let columns = leading + fieldNames
+            let names = Self.columnNames(references, fullNames: request.fullNames, taken: Set(columns))
+            let featureColumn = Dictionary(references.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+
+            // Second pass: the rows.
+            let writer = try TableWriter(destination: request.output, format: format, columns: columns + names)
+            var keys = [Value](repeating: .null, count: keyNames.count)
+            var fields = [Value](repeating: .null, count: fieldNames.count)
+            var values = [Value](repeating: .null, count: references.count)
+            try Self.forEachServingLogEntry(db, since: request.since, until: request.until) { entry in
+                for i in keys.indices { keys[i] = .null }
+                for i in fields.indices { fields[i] = .null }
+                for i in values.indices { values[i] = .null }
+                for key in entry.entity { if let i = keyNames.firstIndex(of: key.key) { keys[i] = key.value.untypedValue } }
+                for field in entry.request { if let i = fieldNames.firstIndex(of: field.key) { fields[i] = field.value.untypedValue } }
+                for feature in entry.features {
+                    if let i = featureColumn[feature.reference] { values[i] = feature.value.untypedValue }
+                }
+                writer.beginRow()
+                for key in keys { writer.write(key) }
+                writer.write(.timestamp(entry.servedAt))
+                for field in fields { writer.write(field) }
+                for value in values { writer.write(value) }
+                try writer.endRow()
+            }
+            let outputHash = try writer.commit()
+            func instant(_ t: Timestamp?) -> Any { t.map { $0.description as Any } ?? NSNull() }
+            let manifest: [String: Any] = [
+                "larder_manifest_version": 1,
+                "created_at": Timestamp.now().description,
+                "command_line": request.commandLine,
+                "source": "serving_log",
+                "request": [
+                    "since": instant(request.since), "until": instant(request.until), "rows": count, "first_id": firstID,
+                    "last_id": lastID!,
+                ],
+                "features": zip(references, names).map { ["feature": $0, "column": $1] },
+                "output": [
+                    "file": request.output, "format": format.rawValue, "rows": writer.rows, "sha256": outputHash,
+                    "columns": columns + names,
+                ],
+            ]
+            let path = request.output + ".manifest.json"
+            let data = try JSONSerialization.data(
+                withJSONObject: manifest, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            let temporary = path + ".tmp-\(getpid())"
+            guard FileManager.default.createFile(atPath: temporary, contents: data), rename(temporary, path) == 0 else {
+                throw OfflineStoreError("cannot write the manifest \(path)")
+            }
+            return TrainingSetSummary(
+                rows: writer.rows, seconds: Date().timeIntervalSince(started), output: request.output, manifest: path,
+                columns: columns + names)
+        }
+    }
+
+    /// The `view:feature` references logged in one entry, in their logged order.
+    private static func servingLogFeatures(_ db: Database, entry id: Int64) throws -> [String] {
+        var references: [String] = []
+        try forEachServingLogEntry(db, since: nil, until: nil, id: id) { references = $0.features.map(\.reference) }
+        return references
+    }
+
+    /// The rule of ``ResolvedFeature/columnNames(_:fullNames:taken:)`` for `view:feature`
+    /// references: the short name, or `view__feature` with `fullNames` or on a collision.
+    static func columnNames(_ references: [String], fullNames: Bool, taken: Set<String>) -> [String] {
+        let parts = references.map { reference -> (view: Substring, feature: Substring) in
+            guard let colon = reference.firstIndex(of: ":") else { return ("", reference[...]) }
+            return (reference[..<colon], reference[reference.index(after: colon)...])
+        }
+        var counts: [Substring: Int] = [:]
+        for part in parts { counts[part.feature, default: 0] += 1 }
+        return parts.map { part in
+            fullNames || counts[part.feature]! > 1 || taken.contains(String(part.feature))
+                ? "\(part.view)__\(part.feature)" : String(part.feature)
+        }
+    }
+}

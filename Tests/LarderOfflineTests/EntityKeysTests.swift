@@ -1,0 +1,61 @@
+import Features
+import LarderCore
+import LarderTestSupport
+import Testing
+
+@testable import LarderOffline
+
+/// `OfflineStore.forEachEntityKey`: the entity keys `larder verify` samples from.
+@Suite struct EntityKeysTests {
+    let dir: TemporaryDirectory
+    let store: OfflineStore
+
+    init() throws {
+        dir = try TemporaryDirectory()
+        store = try OfflineStore(path: dir.file("offline.sqlite"))
+        try store.registry.apply(try store.registry.plan(for: Features.repository))
+    }
+
+    func keys(of view: FeatureView) throws -> [[Value]] {
+        var out: [[Value]] = []
+        try store.forEachEntityKey(of: view) { out.append($0) }
+        return out
+    }
+
+    @Test func eachMaterializedKeyOncePerTableInKeyOrder() throws {
+        // Never materialized: no tables, no keys.
+        #expect(try keys(of: driverTrips).isEmpty)
+
+        _ = try store.ingest(
+            source: "trips",
+            file: dir.write(
+                "trips.csv",
+                """
+                driver_id,event_timestamp,fare,distance_km
+                3,2026-01-01T00:00:00Z,10,2
+                1,2026-01-01T00:10:00Z,11,3
+                3,2026-01-01T00:20:00Z,12,4
+                2,2026-01-01T00:30:00Z,13,5
+                1,2026-01-01T05:00:00Z,14,6
+
+                """))
+        _ = try store.materialize(driverTrips, mode: .range(start: nil, end: try Timestamp(rfc3339: "2026-01-02T00:00:00Z")))
+        // The feature table's keys, then the tile table's (the view has aggregations).
+        let expected: [[Value]] = [[.int64(1)], [.int64(2)], [.int64(3)]]
+        #expect(try keys(of: driverTrips) == expected + expected)
+        // A view without aggregations: its feature table only.
+        _ = try store.ingest(
+            source: "driver_stats",
+            file: dir.write(
+                "stats.csv",
+                """
+                driver_id,event_timestamp,created,conv_rate,acc_rate,avg_daily_trips
+                7,2026-01-01T00:00:00Z,,0.1,0.2,3
+                5,2026-01-01T00:00:00Z,,0.1,0.2,3
+                7,2026-01-01T01:00:00Z,,0.1,0.2,3
+
+                """))
+        _ = try store.materialize(driverHourlyStats, mode: .range(start: nil, end: try Timestamp(rfc3339: "2026-01-02T00:00:00Z")))
+        #expect(try keys(of: driverHourlyStats) == [[.int64(5)], [.int64(7)]])
+    }
+}
