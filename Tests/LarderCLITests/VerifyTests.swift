@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import LarderTestSupport
 import Testing
 
@@ -175,6 +176,14 @@ import Testing
         #expect(table.stdout.contains("driver_hourly_stats:conv_rate"))
         #expect(table.stdout.contains("driver_id=1002"), "\(table.stdout)")
         #expect(table.stderr.contains("Error: inconsistent: 3 mismatched, 5 null online only and 0 null offline only"), "\(table.stderr)")
+
+        // A changed definition applied but not materialized (here the registry's version of
+        // driver_trips moves on, as `apply` of new transformation code does): refused, saying why.
+        let db = try DatabaseQueue(path: project.directory + "/data/offline.sqlite")
+        try db.write { try $0.execute(sql: "UPDATE larder_registry SET version = version + 1 WHERE name = 'driver_trips'") }
+        let changed = try project.run("verify", "--service", "driver_ranking", environment: env)
+        #expect(changed.status != 0)
+        #expect(changed.stderr.contains("its definition changed since the online values were computed"), "\(changed.stderr)")
     }
 
     @Test func optionsAreCheckedAndInstantsOutsideTheMaterializationRefused() throws {
