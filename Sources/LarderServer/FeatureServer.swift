@@ -124,27 +124,32 @@ public final class FeatureServer: Sendable {
         return stale
     }
 
-    /// The stale views, read again from the registry when the last check is older than the
-    /// configured interval (one request in that interval pays for a registry read).
-    func currentStaleViews() async -> Set<String> {
-        let (checked, views) = staleness.withLockedValue { $0 }
-        guard checked.duration(to: .now) >= configuration.definitionCheckInterval else { return views }
-        staleness.withLockedValue { $0.checked = .now }  // others keep the previous answer meanwhile
-        let repository = self.repository
-        let offline = self.offline
-        do {
-            let fresh = try await runBlocking { try Self.staleViews(repository: repository, offline: offline) }
-            staleness.withLockedValue { $0 = (.now, fresh) }
-            if fresh != views {
-                logger.warning(
-                    "definitions out of date: \(fresh.isEmpty ? "none" : fresh.sorted().joined(separator: ", ")); their features are served as stale-definition"
-                )
-            }
-            return fresh
-        } catch {
-            logger.error("reading the registry for stale definitions failed: \(error)")
-            return views
+    /// The stale views as last read from the registry. When that read is older than the
+    /// configured interval, a background task reads it again: a request never waits for it.
+    func currentStaleViews() -> Set<String> {
+        let (due, views) = staleness.withLockedValue { state -> (Bool, Set<String>) in
+            let due = state.checked.duration(to: .now) >= configuration.definitionCheckInterval
+            if due { state.checked = .now }  // one refresh per interval
+            return (due, state.views)
         }
+        if due {
+            let (repository, offline, logger) = (self.repository, self.offline, self.logger)
+            let staleness = self.staleness
+            DispatchQueue.global().async {  // a blocking SQLite read: off the cooperative pool
+                do {
+                    let fresh = try Self.staleViews(repository: repository, offline: offline)
+                    staleness.withLockedValue { $0 = (.now, fresh) }
+                    if fresh != views {
+                        logger.warning(
+                            "definitions out of date: \(fresh.isEmpty ? "none" : fresh.sorted().joined(separator: ", ")); their features are served as stale-definition"
+                        )
+                    }
+                } catch {
+                    logger.error("reading the registry for stale definitions failed: \(error)")
+                }
+            }
+        }
+        return views
     }
 
     /// The lookup for a service or a feature list.

@@ -65,7 +65,7 @@ extension FeatureServer {
             rows.append(row)
         }
         let now = configuration.clock()
-        let served = try await lookup.lookup(rows, at: now, store: online, stale: await currentStaleViews())
+        let served = try await lookup.lookup(rows, at: now, store: online, stale: currentStaleViews())
         recordFreshness(lookup, served, at: now)
         Self.countStatuses(served)
         logServed(endpoint: "/v1/features", service: json["service"], lookup: lookup, rows: rows, served: served, at: now)

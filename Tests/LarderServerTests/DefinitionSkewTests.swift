@@ -67,7 +67,13 @@ import Testing
         let plan = try server.offline.registry.plan(for: v2)
         #expect(plan.changes.contains { $0.details.contains("feature changed: doubled (transformation code)") })
         try server.offline.registry.apply(plan)
-        served = try await lookUp(server)
+        // The service notices in the background (every request here, interval zero); lookups
+        // never wait for the registry read.
+        for _ in 0..<100 {
+            served = try await lookUp(server)
+            if served["doubled"]?["status"] as? String == "stale-definition" { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
         for name in ["doubled", "count_1h"] {
             #expect(served[name]?["status"] as? String == "stale-definition", "\(name): \(served[name] ?? [:])")
             #expect(served[name]?["value"] is NSNull)
