@@ -79,7 +79,8 @@ struct Get: ParsableCommand {
         }
         let online = try configuration.onlineStore(poolSize: 1)
         let stale = try FeatureServer.staleViews(repository: Features.repository, offline: store)
-        let served = try lookup.lookupSync(rows, at: .now(), store: online, stale: stale)
+        let now = Timestamp.now()
+        let served = try lookup.lookupSync(rows, at: now, store: online, stale: stale)
         let names = resolved.map(\.reference)
         if json {
             let out: [[String: Any]] = zip(rows, served).map { row, values in
@@ -92,6 +93,7 @@ struct Get: ParsableCommand {
                                 [
                                     "value": Get.jsonObject(f.value), "status": f.status.rawValue,
                                     "event_timestamp": f.eventTime.map { $0.description as Any } ?? NSNull(),
+                                    "age_seconds": f.eventTime.map { Double(now.microseconds - $0.microseconds) / 1e6 as Any } ?? NSNull(),
                                 ] as [String: Any]
                             )
                         }),
