@@ -272,6 +272,29 @@ import Testing
         #expect(try store.count("larder_ingests") == 0)
     }
 
+    /// A large ingest into a source with an aggregation index drops and rebuilds it; a
+    /// failed one leaves the index (and the table) as they were.
+    @Test func aggregationIndexesSurviveLargeIngestsGoodOrBad() throws {
+        func indexes() throws -> [String] {
+            try store.rows("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'source_trips' ORDER BY name")
+                .map { String.fromDatabaseValue($0[0]) ?? "" }
+        }
+        let before = try indexes()
+        #expect(before.contains { $0.hasPrefix("source_trips_agg_") })
+        var text = "driver_id,event_timestamp,fare,distance_km\n"
+        for i in 0..<5_000 { text += "\(i % 50),2026-01-01T00:\(String(format: "%02d", i % 60)):00Z,\(i % 90),2\n" }
+        #expect(throws: IngestError.self) { try store.ingest(source: "trips", file: dir.write("bad.csv", text + "1,nope,1,1\n")) }
+        #expect(try indexes() == before)
+        #expect(try store.count("source_trips") == 0)
+        #expect(try store.ingest(source: "trips", file: dir.write("good.csv", text)).rows == 5_000)
+        #expect(try indexes() == before)
+        // The rebuilt index answers the training sets' query shape in key and time order.
+        let plan = try store.rows(
+            "EXPLAIN QUERY PLAN SELECT _seq, event_timestamp, fare, distance_km FROM source_trips WHERE driver_id = 7 ORDER BY event_timestamp"
+        )
+        #expect(plan.contains { "\($0)".contains("source_trips_agg_") }, "\(plan)")
+    }
+
     static let badJSON: [(name: String, content: String, message: String)] = [
         ("not json", "{\"driver_id\": 1", "bad.jsonl:1: malformed JSON at character 16"),
         ("array line", "[1, 2]", "bad.jsonl:1: each line must be one JSON object, got an array"),
