@@ -71,6 +71,11 @@ struct LarderProcess {
     }
 
     func run(_ arguments: String..., environment: [String: String] = [:]) throws -> Result {
+        try run(arguments: arguments, environment: environment)
+    }
+
+    /// ``run(_:environment:)`` with the arguments in an array.
+    func run(arguments: [String], environment: [String: String] = [:]) throws -> Result {
         let process = Process()
         process.executableURL = Self.binary
         process.arguments = arguments
