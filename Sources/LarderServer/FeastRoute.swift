@@ -51,11 +51,7 @@ extension FeatureServer {
             try lookup.validate(row, index: i)
             rows.append(row)
         }
-        let now = configuration.clock()
-        let served = try await lookup.lookup(rows, at: now, store: online, stale: currentStaleViews())
-        recordFreshness(lookup, served, at: now)
-        Self.countStatuses(served)
-        logServed(endpoint: "/get-online-features", service: json["feature_service"], lookup: lookup, rows: rows, served: served, at: now)
+        let (served, _) = try await serve(lookup, rows, endpoint: "/get-online-features", service: json["feature_service"])
 
         let names = ResolvedFeature.columnNames(
             lookup.plan.features, fullNames: body.fullFeatureNames ?? false, taken: Set(keys.map(\.name)))

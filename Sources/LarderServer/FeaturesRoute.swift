@@ -64,11 +64,7 @@ extension FeatureServer {
             try lookup.validate(row, index: i)
             rows.append(row)
         }
-        let now = configuration.clock()
-        let served = try await lookup.lookup(rows, at: now, store: online, stale: currentStaleViews())
-        recordFreshness(lookup, served, at: now)
-        Self.countStatuses(served)
-        logServed(endpoint: "/v1/features", service: json["service"], lookup: lookup, rows: rows, served: served, at: now)
+        let (served, now) = try await serve(lookup, rows, endpoint: "/v1/features", service: json["service"])
 
         let names = ResolvedFeature.columnNames(lookup.plan.features, fullNames: body.fullNames ?? false, taken: Set(keys.map(\.name)))
         // Per-feature key bytes (`"conv_rate":{"value":`) are built once, not per row.

@@ -74,6 +74,19 @@ struct ViewMetrics: Sendable {
 }
 
 extension FeatureServer {
+    /// One lookup as both lookup routes serve it: at the clock's instant, with stale
+    /// definitions withheld, then the status and freshness metrics and the serving log.
+    func serve(_ lookup: OnlineLookup, _ rows: [EntityRow], endpoint: String, service: JSONValue?) async throws
+        -> (served: [[ServedFeature]], at: Timestamp)
+    {
+        let now = configuration.clock()
+        let served = try await lookup.lookup(rows, at: now, store: online, stale: currentStaleViews())
+        recordFreshness(lookup, served, at: now)
+        Self.countStatuses(served)
+        logServed(endpoint: endpoint, service: service, lookup: lookup, rows: rows, served: served, at: now)
+        return (served, now)
+    }
+
     /// Records per-view freshness for one lookup: the youngest value's age, and how many
     /// entity rows got the view's values expired.
     func recordFreshness(_ lookup: OnlineLookup, _ served: [[ServedFeature]], at now: Timestamp) {
