@@ -237,6 +237,30 @@ def bench_online(repeat):
             runs = [wrk(port, path, n) for _ in range(repeat)]
             rows.append((label, median([r[0] for r in runs]), median([r[1] for r in runs]),
                          median([r[2] for r in runs]), sum(r[3] for r in runs)))
+        # The same 1-entity load with the serving log on for every entity (rate 1).
+        server.terminate()
+        server.wait()
+        port = free_port()
+        server = subprocess.Popen([LARDER, "serve", "--port", str(port)], cwd=d,
+                                  env=dict(env, LARDER_SERVE_LOG_SAMPLE_RATE="1"),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health")
+                break
+            except Exception:
+                time.sleep(0.1)
+        runs = [wrk(port, "/v1/features", 1) for _ in range(repeat)]
+        rows.append(("POST /v1/features, 1 entity x 3 features, serving log on (every entity)",
+                     median([r[0] for r in runs]), median([r[1] for r in runs]), median([r[2] for r in runs]),
+                     sum(r[3] for r in runs)))
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
+        dropped = sum(float(l.split()[-1]) for l in metrics.splitlines() if l.startswith("larder_serving_log_dropped_total"))
+        server.terminate()  # graceful: the writer flushes what is queued
+        server.wait()
+        server = None
+        logged = int(subprocess.run(["sqlite3", os.path.join(d, "offline.sqlite"), "SELECT count(*) FROM larder_serving_log"],
+                                    capture_output=True, text=True, check=True).stdout.strip())
         rb = redis_benchmark(redis_port)
     finally:
         if server:
@@ -252,6 +276,7 @@ def bench_online(repeat):
         print(f"| {label} | {rps:,.0f} | {p50:.3f} | {p99:.3f} | {errors} |")
     print(f"| redis-benchmark GET, 8 clients (baseline) | {rb[0]:,.0f} | {rb[1]:.3f} | {rb[2]:.3f} | |")
     print(f"ratio of p50 latency, /v1/features 1 entity / redis-benchmark GET: {rows[0][2] / rb[1]:.2f}")
+    print(f"serving log: {logged:,} vectors written, {dropped:,.0f} dropped (queue full) during the logged runs")
 
 AGGREGATION_FEATURES = "driver_trips:trips_1h,driver_trips:fare_sum_24h,driver_trips:fare_mean_7d"
 # (name, window, hop) in seconds, as features/Trips.swift declares them.
