@@ -119,31 +119,23 @@ public struct OnlineTiles: Sendable {
             if let message = reply.errorMessage { throw OnlineStoreError("Redis refused a read: \(message)") }
             throw OnlineStoreError("unexpected reply to HGETALL: \(reply)")
         }
-        var states = tiles.aggregations.map { $0.emptyState() }
-        let current = tiles.groups.map { WindowRule.hopStart(t, hop: $0.hop) }
-        let first = tiles.aggregations.map { WindowRule.windowStart(at: t, window: $0.window, hop: $0.hop) }
-        let groupFirst = tiles.groups.map { group in group.members.map { first[$0] }.min()! }
+        var merge = WindowMerge(layout: tiles, at: t)
         var i = 0
         while i + 1 < items.count {
             defer { i += 2 }
             guard case .bulk(let field) = items[i], case .bulk(let value) = items[i + 1],
                 let (hop, start) = Self.parseField(field),
                 let g = tiles.groups.firstIndex(where: { $0.hop == hop }),
-                start <= current[g], start >= groupFirst[g]
+                merge.wants(group: g, hopStart: start)
             else { continue }
             guard value.count >= 16 else { throw OnlineStoreError("corrupt aggregation tile in Redis: too short") }
             do {
-                var reader = BinaryReader(value[16...])
-                for a in tiles.groups[g].members {
-                    let state = try tiles.aggregations[a].decodeState(&reader)
-                    if start >= first[a] { tiles.aggregations[a].merge(state, into: &states[a]) }
-                }
-                guard reader.isAtEnd else { throw TileDecodingError("trailing bytes") }
+                merge.add(try tiles.decode(value[16...], group: g), group: g, hopStart: start)
             } catch {
                 throw OnlineStoreError("\(error) (view \(view.view), field \(String(decoding: field, as: UTF8.self)))")
             }
         }
-        return zip(tiles.aggregations, states).map { $0.result(of: $1) }
+        return merge.values
     }
 
     /// `<hop>:<start>` in decimal (start may be negative), without building strings.

@@ -173,7 +173,9 @@ import Testing
         for instant in instants {
             let swept = sweep.values(at: instant)
             guard instant >= events.last!.order.eventTime else { continue }
-            let merged = layout.values(at: instant, tiles: tiles)
+            var merge = WindowMerge(layout: layout, at: instant)
+            for g in tiles.indices { for (start, tile) in tiles[g] { merge.add(tile, group: g, hopStart: start) } }
+            let merged = merge.values
             for (a, (x, y)) in zip(swept, merged).enumerated() {
                 #expect(Self.identical(x, y), "\(layout.aggregations[a].name) at \(instant): sweep \(x), tiles \(y)")
                 checked += 1

@@ -98,28 +98,47 @@ public struct TileLayout: Sendable {
     /// The oldest hop start of group `g` worth keeping when the newest tile starts at
     /// `newest`: no window at any instant from then on reaches further back.
     public func oldestKept(group g: Int, newest: Int64) -> Int64 { newest - groups[g].span }
+}
 
-    /// The value of every aggregation at instant `t`, from tiles by group: `tiles[g]` maps hop
-    /// starts to tiles of group `g`. Tiles outside a window are ignored.
-    public func values(at t: Int64, tiles: [[Int64: [AggregationState]]]) -> [Value] {
-        var out = [Value](repeating: .null, count: aggregations.count)
-        for (g, group) in groups.enumerated() {
-            let current = WindowRule.hopStart(t, hop: group.hop)
-            // Ascending hop order, so merging is deterministic (it would not need to be:
-            // states are order-independent).
-            let ordered = tiles[g].filter { $0.key <= current }.sorted { $0.key < $1.key }
-            for (k, a) in group.members.enumerated() {
-                let aggregation = aggregations[a]
-                let first = WindowRule.windowStart(at: t, window: aggregation.window, hop: group.hop)
-                var state = aggregation.emptyState()
-                for (start, tile) in ordered where start >= first {
-                    aggregation.merge(tile[k], into: &state)
-                }
-                out[a] = aggregation.result(of: state)
-            }
-        }
-        return out
+/// The window rule over tiles at one instant: which tiles each aggregation's window holds,
+/// and their merged value. Online lookups feed it the tiles of an entity's hash as they read
+/// them (order does not matter: states are order-independent) and skip the tiles it says no
+/// window wants without decoding them.
+public struct WindowMerge {
+    public let layout: TileLayout
+    /// Per group: the start of the hop holding the instant, and the oldest hop any member's
+    /// window reaches.
+    private let current: [Int64]
+    private let oldest: [Int64]
+    /// Per aggregation: the first hop start its window holds.
+    private let first: [Int64]
+    private var states: [AggregationState]
+
+    public init(layout: TileLayout, at t: Int64) {
+        self.layout = layout
+        current = layout.groups.map { WindowRule.hopStart(t, hop: $0.hop) }
+        let first = layout.aggregations.map { WindowRule.windowStart(at: t, window: $0.window, hop: $0.hop) }
+        self.first = first
+        oldest = layout.groups.map { group in group.members.map { first[$0] }.min()! }
+        states = layout.aggregations.map { $0.emptyState() }
     }
+
+    /// Whether any window holds the tile of group `g` starting at `hopStart`.
+    @inline(__always)
+    public func wants(group g: Int, hopStart: Int64) -> Bool {
+        hopStart <= current[g] && hopStart >= oldest[g]
+    }
+
+    /// Merges a tile of group `g` into the windows that hold it.
+    public mutating func add(_ tile: [AggregationState], group g: Int, hopStart: Int64) {
+        guard wants(group: g, hopStart: hopStart) else { return }
+        for (k, a) in layout.groups[g].members.enumerated() where hopStart >= first[a] {
+            layout.aggregations[a].merge(tile[k], into: &states[a])
+        }
+    }
+
+    /// The value of every aggregation, in ``TileLayout/aggregations`` order.
+    public var values: [Value] { zip(layout.aggregations, states).map { $0.result(of: $1) } }
 }
 
 extension TileLayout {
