@@ -52,17 +52,7 @@ struct SourceTable: Sendable {
         let table = "source_\(source.name)"
         var columns = view.joinKeys.map(\.name) + [source.eventTimestamp]
         if let created = source.createdTimestamp { columns.append(created) }
-        for aggregation in view.aggregations ?? [] {
-            let read: [String] =
-                if aggregation.input.hasPrefix("column:") {
-                    [String(aggregation.input.dropFirst("column:".count))]
-                } else if aggregation.input.hasPrefix("feature:") {
-                    view.features.first { $0.name == aggregation.input.dropFirst("feature:".count) }?.inputs.map(\.key) ?? []
-                } else {
-                    []
-                }
-            for column in read where !columns.contains(column) { columns.append(column) }
-        }
+        for column in view.aggregationColumns() where !columns.contains(column) { columns.append(column) }
         let hash = SHA256.hash(data: Data(columns.joined(separator: ",").utf8)).prefix(4).map { String(format: "%02x", $0) }.joined()
         let name = "\(table)_agg_\(hash)"
         return (name, "CREATE INDEX IF NOT EXISTS \(name) ON \(table) (\(columns.joined(separator: ", ")))")

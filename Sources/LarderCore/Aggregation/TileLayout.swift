@@ -165,22 +165,6 @@ extension TileLayout {
 }
 
 extension TileLayout {
-    /// The source columns the inputs read (a row feature's: its transformation's inputs), in
-    /// first-use order.
-    public func sourceColumns(features: [Feature]) -> [String] {
-        var out: [String] = []
-        for input in inputs {
-            let names: [String] =
-                switch input {
-                case .events: []
-                case .column(let column): [column.name]
-                case .feature(let name): features.first { $0.name == name }?.transformation.inputs.map(\.key) ?? []
-                }
-            for name in names where !out.contains(name) { out.append(name) }
-        }
-        return out
-    }
-
     /// The layout of a subset of the aggregations (those named), in this layout's order.
     public func restricted(to names: Set<String>) -> TileLayout {
         TileLayout(aggregations: aggregations.filter { names.contains($0.name) })

@@ -231,6 +231,25 @@ extension Aggregation {
 }
 
 extension FeatureViewSpec {
+    /// The source columns the aggregations read (those named, or all), in first-use order: a
+    /// column input itself, a row feature input its transformation's inputs. What the
+    /// aggregation index covers and what training sets and tile builds select.
+    public func aggregationColumns(of names: Set<String>? = nil) -> [String] {
+        var out: [String] = []
+        for aggregation in aggregations ?? [] where names?.contains(aggregation.name) ?? true {
+            let read: [String] =
+                if aggregation.input.hasPrefix("column:") {
+                    [String(aggregation.input.dropFirst("column:".count))]
+                } else if aggregation.input.hasPrefix("feature:") {
+                    features.first { $0.name == aggregation.input.dropFirst("feature:".count) }?.inputs.map(\.key) ?? []
+                } else {
+                    []
+                }
+            for column in read where !out.contains(column) { out.append(column) }
+        }
+        return out
+    }
+
     /// Row features then aggregations, as (name, type): the view's values in order.
     public var outputs: [(name: String, type: ValueType)] {
         features.map { ($0.name, $0.type) } + (aggregations ?? []).map { ($0.name, $0.type) }

@@ -51,7 +51,7 @@ extension OfflineStore {
         let table = TileTable(view: spec, version: version)
         try db.execute(sql: table.createTable)
 
-        let read = layout.sourceColumns(features: view.features)
+        let read = spec.aggregationColumns()
         let keyNames = spec.joinKeys.map(\.name)
         let columns = source.columns.filter { read.contains($0.name) && !keyNames.contains($0.name) }
         // Rows are laid out as the keys, then the other columns read.

@@ -36,7 +36,7 @@ struct AggregationJoin {
         positions = view.aggregations.map { a in layout.aggregations.firstIndex { $0.name == a.name } }
         // Only the columns the computed aggregations read: with the covering index `apply`
         // made (SourceTable.aggregationIndex), the read never touches the table itself.
-        let read = layout.sourceColumns(features: view.features)
+        let read = spec.aggregationColumns(of: needed)
         columns = source.columns.filter { read.contains($0.name) }
         guard let inputs = layout.inputEvaluators(features: view.features, layout: RowLayout(keys: columns.map(\.name))) else {
             throw OfflineStoreError("an aggregation of \(view.name) reads an input that source \(source.name) lacks")
