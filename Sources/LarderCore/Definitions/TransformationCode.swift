@@ -30,19 +30,33 @@ public struct CodeLocation: Sendable, Hashable {
 /// What it does not see: code the closure calls (a helper function elsewhere). Keep
 /// transformations self-contained, or change the feature's name when a helper changes.
 public enum TransformationCode {
-    private static let files = Mutex<[String: String]>([:])
+    /// Registered file texts, and the hashes computed from them: a spec is computed wherever
+    /// a view's layout is needed (a push request, for one), and cutting and hashing the code
+    /// each time would be wasted work.
+    private static let registry = Mutex<(files: [String: String], hashes: [CodeLocation: String?])>(([:], [:]))
 
     /// Registers definition files' text by `#fileID`. Idempotent.
     public static func register(_ sources: [String: String]) {
-        files.withLock { $0.merge(sources) { _, new in new } }
+        registry.withLock { state in
+            let merged = state.files.merging(sources) { _, new in new }
+            if merged != state.files { state = (merged, [:]) }
+        }
     }
 
     /// The hash of the code declared at `location` (16 hex digits), or nil when its file was
     /// not registered (definitions built outside a `Features` target, as in some tests).
     public static func hash(at location: CodeLocation) -> String? {
-        guard let text = files.withLock({ $0[location.fileID] }), let code = call(in: text, at: location) else { return nil }
-        let digest = SHA256.hash(data: Data(normalized(code).utf8))
-        return digest.prefix(8).map { String(format: "%02x", $0) }.joined()
+        let (known, text) = registry.withLock { ($0.hashes[location], $0.files[location.fileID]) }
+        if let known { return known }
+        var hash: String? = nil
+        if let text, let code = call(in: text, at: location) {
+            hash = SHA256.hash(data: Data(normalized(code).utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
+        }
+        registry.withLock { state in
+            // Only if the files did not change meanwhile.
+            if state.files[location.fileID] == text { state.hashes[location] = hash }
+        }
+        return hash
     }
 
     /// The text of the call starting at `location` (1-based line and column): up to its
