@@ -103,6 +103,11 @@ struct Materialize: ParsableCommand {
         }
         // A full push starts a new marker; an incremental one keeps the one Redis holds.
         let marker = since?.marker ?? UUID().uuidString
+        func failed(_ what: String, progress: String = "", _ error: any Error) -> CommandError {
+            CommandError(
+                "pushing \(what) to Redis failed\(progress): \(error). The offline part is committed; run `larder materialize\(summary.incremental ? " --incremental" : "")` again to finish the push."
+            )
+        }
         var entities = 0
         var tileEntities = 0
         var written = 0
@@ -111,9 +116,7 @@ struct Materialize: ParsableCommand {
                 do {
                     written += try online.writeSync(batch, layout: layout)
                 } catch {
-                    throw CommandError(
-                        "pushing \(view.name) to Redis failed after \(grouped(entities)) entities: \(error). The offline part is committed; run `larder materialize\(summary.incremental ? " --incremental" : "")` again to finish the push."
-                    )
+                    throw failed(view.name, progress: " after \(grouped(entities)) entities", error)
                 }
                 entities += batch.count
             }
@@ -132,9 +135,7 @@ struct Materialize: ParsableCommand {
                     do {
                         written += try online.writeTilesSync(batch, layout: tiles)
                     } catch {
-                        throw CommandError(
-                            "pushing the aggregation tiles of \(view.name) to Redis failed: \(error). The offline part is committed; run `larder materialize\(summary.incremental ? " --incremental" : "")` again to finish the push."
-                        )
+                        throw failed("the aggregation tiles of \(view.name)", error)
                     }
                     tileEntities += batch.count
                 }
