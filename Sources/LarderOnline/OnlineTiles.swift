@@ -130,7 +130,7 @@ public struct OnlineTiles: Sendable {
             else { continue }
             guard value.count >= 16 else { throw OnlineStoreError("corrupt aggregation tile in Redis: too short") }
             do {
-                merge.add(try tiles.decode(value[16...], group: g), group: g, hopStart: start)
+                try merge.add(encoded: value[16...], group: g, hopStart: start)
             } catch {
                 throw OnlineStoreError("\(error) (view \(view.view), field \(String(decoding: field, as: UTF8.self)))")
             }

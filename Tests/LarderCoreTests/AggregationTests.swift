@@ -174,8 +174,15 @@ import Testing
             let swept = sweep.values(at: instant)
             guard instant >= events.last!.order.eventTime else { continue }
             var merge = WindowMerge(layout: layout, at: instant)
-            for g in tiles.indices { for (start, tile) in tiles[g] { merge.add(tile, group: g, hopStart: start) } }
+            var fromBytes = WindowMerge(layout: layout, at: instant)
+            for g in tiles.indices {
+                for (start, tile) in tiles[g] {
+                    merge.add(tile, group: g, hopStart: start)
+                    try fromBytes.add(encoded: layout.encode(tile, group: g)[...], group: g, hopStart: start)
+                }
+            }
             let merged = merge.values
+            #expect(zip(merged, fromBytes.values).allSatisfy { Self.identical($0, $1) })
             for (a, (x, y)) in zip(swept, merged).enumerated() {
                 #expect(Self.identical(x, y), "\(layout.aggregations[a].name) at \(instant): sweep \(x), tiles \(y)")
                 checked += 1

@@ -137,6 +137,18 @@ public struct WindowMerge {
         }
     }
 
+    /// Merges an encoded tile (``TileLayout/encode(_:group:)``), decoding its states one by
+    /// one straight into the windows: no tile array on a lookup's hot path.
+    public mutating func add(encoded bytes: ArraySlice<UInt8>, group g: Int, hopStart: Int64) throws(TileDecodingError) {
+        guard wants(group: g, hopStart: hopStart) else { return }
+        var reader = BinaryReader(bytes)
+        for a in layout.groups[g].members {
+            let state = try layout.aggregations[a].decodeState(&reader)
+            if hopStart >= first[a] { layout.aggregations[a].merge(state, into: &states[a]) }
+        }
+        guard reader.isAtEnd else { throw TileDecodingError("trailing bytes") }
+    }
+
     /// The value of every aggregation, in ``TileLayout/aggregations`` order.
     public var values: [Value] { zip(layout.aggregations, states).map { $0.result(of: $1) } }
 }
