@@ -228,6 +228,32 @@ extension Duration {
     /// A compact rendering used in plans and derived names: `2h`, `7d`, `90s`, `1h30m`.
     public var compactDescription: String { Duration.compact(microseconds: microseconds) }
 
+    /// Parses the compact form: numbers with units `d`, `h`, `m`, `s`, `ms` or `us`, largest
+    /// first (`5m`, `1h30m`, `90s`, `250ms`). Nil for other text, a negative duration or one
+    /// beyond about 290,000 years.
+    public init?(compactDescription text: String) {
+        let units: [(String, Int64)] = [
+            ("d", 86_400_000_000), ("h", 3_600_000_000), ("ms", 1_000), ("us", 1), ("m", 60_000_000), ("s", 1_000_000),
+        ]
+        var rest = Substring(text.trimmingCharacters(in: .whitespaces))
+        var total: Int64 = 0
+        var previousSize = Int64.max
+        guard !rest.isEmpty else { return nil }
+        while !rest.isEmpty {
+            let digits = rest.prefix { $0.isASCII && $0.isNumber }
+            guard !digits.isEmpty, let n = Int64(digits) else { return nil }
+            rest = rest.dropFirst(digits.count)
+            guard let (unit, size) = units.first(where: { rest.hasPrefix($0.0) }), size < previousSize else { return nil }
+            rest = rest.dropFirst(unit.count)
+            previousSize = size
+            let (part, o1) = n.multipliedReportingOverflow(by: size)
+            let (sum, o2) = total.addingReportingOverflow(part)
+            guard !o1 && !o2 else { return nil }
+            total = sum
+        }
+        self = .microseconds(total)
+    }
+
     public static func compact(microseconds us: Int64) -> String {
         if us == 0 { return "0s" }
         var rest = us

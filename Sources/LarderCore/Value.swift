@@ -69,6 +69,25 @@ public enum Value: Sendable, Hashable {
     }
 
     public var isNull: Bool { if case .null = self { true } else { false } }
+
+    /// The value with its doubles in canonical form (see ``Swift/Double/canonical``): what
+    /// every path that brings a value in (files, JSON, transformations) stores and serves.
+    @inline(__always)
+    public var canonical: Value {
+        switch self {
+        case .double(let v): .double(v.canonical)
+        case .list(let items): .list(items.map(\.canonical))
+        case .null, .int64, .string, .bool, .timestamp: self
+        }
+    }
+}
+
+extension Double {
+    /// `+0.0` for `-0.0`, the double itself otherwise. SQLite stores `-0.0` as `+0.0` while
+    /// Redis keeps the sign, so values are made canonical where they enter (field parsing,
+    /// JSON conversion, transformation outputs) and both stores hold the same bits.
+    @inline(__always)
+    public var canonical: Double { self == 0 ? 0 : self }
 }
 
 extension Value: CustomStringConvertible {

@@ -2,27 +2,71 @@ import Foundation
 import GRDB
 import LarderCore
 
+/// How an ``OfflineStore`` is opened: the rules that govern every write to it.
+public struct OfflineStoreOptions: Sendable {
+    /// The rule for event times in the future, applied by ingest and push alike.
+    public var eventTimePolicy: EventTimePolicy
+    /// How long a write waits for another write (another process's ingest, materialization,
+    /// apply or push) before it fails naming that write.
+    public var busyTimeout: Duration
+    /// Called once per wait that lasts over a second, with a line saying what it waits for.
+    public var onWait: (@Sendable (String) -> Void)?
+    /// Open read-only even when the file is writable. A store whose file or directory is not
+    /// writable is opened read-only anyway.
+    public var readOnly: Bool
+
+    /// 5 minutes: a materialization or a large ingest can hold the store that long.
+    public static let defaultBusyTimeout: Duration = .minutes(5)
+
+    public init(
+        eventTimePolicy: EventTimePolicy = EventTimePolicy(), busyTimeout: Duration = OfflineStoreOptions.defaultBusyTimeout,
+        onWait: (@Sendable (String) -> Void)? = nil, readOnly: Bool = false
+    ) {
+        self.eventTimePolicy = eventTimePolicy
+        self.busyTimeout = busyTimeout
+        self.onWait = onWait
+        self.readOnly = readOnly
+    }
+}
+
 /// The offline store: one SQLite file holding the registry, the source tables and (later)
 /// the materialized feature tables.
 ///
 /// Opened in WAL mode so readers (the service, `larder list`) never wait for a long ingest.
+/// Writes go through ``writeTransaction(_:_:)`` (WriteAccess.swift), which waits its turn
+/// behind another process's write and records which operation holds the store.
 public final class OfflineStore: Sendable {
     public let path: String
+    public let eventTimePolicy: EventTimePolicy
+    public let busyTimeout: Duration
+    /// Why the store is read-only (nil when it is writable): reads work, writes fail saying so.
+    public let readOnlyReason: String?
     let db: DatabasePool
 
     /// Opens (creating if needed) the store at `path`, and its parent directory.
-    public init(path: String) throws(OfflineStoreError) {
+    public init(path: String, options: OfflineStoreOptions = OfflineStoreOptions()) throws(OfflineStoreError) {
         self.path = path
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty {
-            do {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            } catch {
-                throw OfflineStoreError("cannot create the directory \(directory) for the offline store: \(error.localizedDescription)")
+        self.eventTimePolicy = options.eventTimePolicy
+        self.busyTimeout = options.busyTimeout
+        let access = StoreAccess(path: path)
+        let readOnlyReason = options.readOnly ? "opened read-only" : access.readOnlyReason
+        self.readOnlyReason = readOnlyReason
+        if readOnlyReason == nil {
+            let directory = (path as NSString).deletingLastPathComponent
+            if !directory.isEmpty {
+                do {
+                    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                } catch {
+                    throw OfflineStoreError("cannot create the directory \(directory) for the offline store: \(error.localizedDescription)")
+                }
             }
+        } else if !access.exists {
+            throw OfflineStoreError("there is no offline store at \(path), and it cannot be created (\(readOnlyReason!))")
         }
         var configuration = Configuration()
-        configuration.busyMode = .timeout(10)
+        configuration.readonly = readOnlyReason != nil
+        let wait = BusyWait(limit: options.busyTimeout, storePath: path, onWait: options.onWait)
+        configuration.busyMode = .callback { tries in wait.retry(tries) }
         configuration.prepareDatabase { db in
             // NORMAL is durable in WAL mode except for the last transactions on power loss,
             // and keeps bulk ingestion fast.
@@ -31,15 +75,35 @@ public final class OfflineStore: Sendable {
             try db.execute(sql: "PRAGMA mmap_size = 134217728")
         }
         do {
-            db = try DatabasePool(path: path, configuration: configuration)
-            try OfflineSchema.migrator.migrate(db)
+            db = try DatabasePool(path: readOnlyReason == nil ? path : access.readOnlyOpenPath, configuration: configuration)
         } catch {
-            throw OfflineStoreError("cannot open the offline store at \(path): \(error)")
+            throw OfflineStoreError("cannot open the offline store at \(path): \(Self.describe(error))")
+        }
+        // Checked by a read first: opening a store that is up to date takes no write lock, so
+        // it neither waits for another process's write nor needs write access.
+        let upToDate: Bool
+        do {
+            upToDate = try db.read { db in try OfflineSchema.migrator.hasCompletedMigrations(db) }
+        } catch {
+            throw OfflineStoreError("cannot read the offline store at \(path): \(Self.describe(error))")
+        }
+        guard !upToDate else { return }
+        if let readOnlyReason {
+            throw OfflineStoreError(
+                "the offline store at \(path) is read-only (\(readOnlyReason)) and its schema needs an upgrade that this "
+                    + "version of Larder makes when it opens the store; open it once with write access (for example `larder list`)")
+        }
+        do {
+            try OfflineSchema.migrator.migrate(db)
+        } catch let error as DatabaseError {
+            throw OfflineStoreError(describe(error, operation: "the upgrade of the store's schema"))
+        } catch {
+            throw OfflineStoreError("cannot upgrade the schema of the offline store at \(path): \(error)")
         }
     }
 
     /// The registry of applied definitions.
-    public var registry: Registry { Registry(db: db) }
+    public var registry: Registry { Registry(db: db, store: self) }
 }
 
 /// A failure of the offline store, with what was being done.

@@ -59,6 +59,8 @@ public struct ApplyPlan: Sendable {
 /// The applied definitions, their versions and history, in the offline store.
 public struct Registry: Sendable {
     let db: DatabasePool
+    /// For writes, which go through ``OfflineStore/writeTransaction(_:_:)``.
+    let store: OfflineStore
 
     // MARK: Reading
 
@@ -213,7 +215,7 @@ public struct Registry: Sendable {
     @discardableResult
     public func apply(_ plan: ApplyPlan, at now: Timestamp = .now()) throws -> Timestamp {
         guard !plan.isEmpty else { return now }
-        try db.write { db in
+        try store.writeTransaction("larder apply (\(plan.changes.count) changes)") { db in
             let current = Dictionary(
                 try Row.fetchAll(db, sql: "SELECT name, version FROM larder_registry").map { ($0["name"] as String, $0["version"] as Int) },
                 uniquingKeysWith: { a, _ in a })

@@ -60,7 +60,8 @@ public struct Transformation: Sendable {
                 let slots = (repeat try Slot(each captured, in: layout))
                 return { values in
                     do {
-                        return body(repeat try (each slots).read(values)).value
+                        // Canonical, so a computed -0.0 is stored and served as +0.0 everywhere.
+                        return body(repeat try (each slots).read(values)).value.canonical
                     } catch {
                         return .null
                     }

@@ -29,6 +29,28 @@ public struct JSONParser {
         return value
     }
 
+    /// Parses one JSON value like ``parse(_:)-(UnsafeBufferPointer<UInt8>)``; when it is an
+    /// object, `memberRanges` receives the byte range of each member's value as written, in
+    /// order, so that a message can quote the text of the input rather than a re-rendering.
+    public static func parse(
+        _ bytes: UnsafeBufferPointer<UInt8>, memberRanges: inout [Range<Int>]
+    ) throws(SyntaxError) -> JSONValue {
+        memberRanges.removeAll(keepingCapacity: true)
+        var parser = JSONParser(bytes: bytes)
+        parser.recordsMembers = true
+        swap(&parser.memberRanges, &memberRanges)
+        defer { swap(&parser.memberRanges, &memberRanges) }
+        parser.skipSpace()
+        let value = try parser.value()
+        parser.skipSpace()
+        guard parser.i == bytes.count else { throw parser.fail("unexpected text after the value") }
+        return value
+    }
+
+    /// Set by ``parse(_:memberRanges:)``: the value ranges of the top-level object's members.
+    private var recordsMembers = false
+    private var memberRanges: [Range<Int>] = []
+
     private init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     private func fail(_ reason: String) -> SyntaxError { SyntaxError(offset: i, reason: reason) }
@@ -71,8 +93,10 @@ public struct JSONParser {
             guard i < bytes.count, bytes[i] == 0x3A else { throw fail("expected ':' after a key") }
             i += 1
             skipSpace()
-            guard seen.insert(key).inserted else { throw fail("duplicate key \"\(key)\"") }
+            guard seen.insert(key).inserted else { throw fail("duplicate key \"\(MessageText.escaped(key))\"") }
+            let valueStart = i
             members.append(JSONMember(key: key, value: try value()))
+            if recordsMembers && depth == 1 { memberRanges.append(valueStart..<i) }
             skipSpace()
             guard i < bytes.count else { throw fail("unexpected end of input in an object") }
             if bytes[i] == 0x2C { i += 1; continue }

@@ -72,8 +72,14 @@ extension JSONValue {
     /// ingest and request files, the service's keys, request fields and pushes): an integer
     /// for int64; an integer or a number for double; a string for string; true or false for
     /// bool; an RFC 3339 string for timestamp; null for any type (nullability is the caller's
-    /// check).
+    /// check). Doubles come out canonical (`-0.0` as `+0.0`, see ``Swift/Double/canonical``).
     public func value(as type: ValueType) throws(JSONTypeError) -> Value {
+        try exactValue(as: type).canonical
+    }
+
+    /// ``value(as:)`` without making doubles canonical: for reading back what Larder wrote
+    /// (a training set's output, the serving log), where a `-0.0` is a finding to report.
+    public func exactValue(as type: ValueType) throws(JSONTypeError) -> Value {
         switch (self, type) {
         case (.null, _): return .null
         case (.int(let i), .int64): return .int64(i)

@@ -186,18 +186,18 @@ public struct FeatureComparison: Sendable {
 
 extension JSONValue {
     /// A feature value of `type` read back from its JSON form (training-set JSON Lines, served
-    /// responses, serving logs): a scalar by ``value(as:)``, a list (`last(n)` aggregations)
+    /// responses, serving logs): a scalar by ``exactValue(as:)``, a list (`last(n)` aggregations)
     /// from an array of its element type, null as null. Doubles round-trip exactly, since
     /// Larder writes them in shortest round-trip form and ``JSONParser`` reads them correctly
     /// rounded; non-finite doubles are written as null and so come back as null.
     public func featureValue(as type: ValueType) throws(JSONTypeError) -> Value {
-        guard let element = type.element else { return try value(as: type) }
+        guard let element = type.element else { return try exactValue(as: type) }
         switch self {
         case .null: return .null
         case .array(let items):
             var values: [Value] = []
             values.reserveCapacity(items.count)
-            for item in items { values.append(try item.value(as: element)) }
+            for item in items { values.append(try item.exactValue(as: element)) }
             return .list(values)
         default: throw .mismatch
         }

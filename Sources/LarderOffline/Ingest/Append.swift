@@ -18,18 +18,21 @@ public struct AppendError: Error, Sendable, CustomStringConvertible {
     public var column: String?
     public var reason: String
 
+    /// Control characters from the request are escaped, as in ``IngestError``.
     public var description: String {
-        "row \(row)" + (column.map { ": column '\($0)'" } ?? "") + ": " + reason
+        MessageText.escaped("row \(row)" + (column.map { ": column '\($0)'" } ?? "") + ": " + reason)
     }
 }
 
 extension OfflineStore {
     /// Appends rows given as column name to JSON value to a registered source, with the same
-    /// checks as `ingest` and in one transaction: all rows or none.
+    /// checks as `ingest` (the store's ``EventTimePolicy`` included) and in one transaction:
+    /// all rows or none.
     public func append(source name: String, rows: [[String: JSONValue]], origin: String) throws -> [SourceRow] {
         let spec = try registry.source(named: name)
         let table = SourceTable(spec: spec)
         let stored = table.storedColumns
+        let eventTimes = eventTimePolicy.limit(at: .now())
         var typed: [[Value]] = []
         typed.reserveCapacity(rows.count)
         for (r, row) in rows.enumerated() {
@@ -37,15 +40,20 @@ extension OfflineStore {
                 throw AppendError(
                     row: r, column: key, reason: "unknown column; the source's columns are \(stored.map(\.name).joined(separator: ", "))")
             }
-            typed.append(
-                try stored.map { column throws(AppendError) in
-                    try Self.convert(row[column.name] ?? .null, to: column, row: r)
-                })
+            let values = try stored.map { column throws(AppendError) in
+                try Self.convert(row[column.name] ?? .null, to: column, row: r)
+            }
+            // The event time is stored column 0.
+            if case .timestamp(let t) = values[0], !eventTimes.admits(t) {
+                throw AppendError(
+                    row: r, column: stored[0].name, reason: "\"\(row[stored[0].name]?.text ?? "\(t)")\": \(eventTimes.rejection(of: t))")
+            }
+            typed.append(values)
         }
         let placeholders = Array(repeating: "?", count: stored.count + 1).joined(separator: ", ")
         let sql = "INSERT INTO \(table.name) (_ingest, \(stored.map(\.name).joined(separator: ", "))) VALUES (\(placeholders))"
         let hasCreated = spec.createdTimestamp != nil
-        return try db.write { db in
+        return try writeTransaction("\(origin) of \(rows.count) rows to \(name)") { db in
             let now = Timestamp.now().microseconds
             try db.execute(
                 sql: "INSERT INTO larder_ingests (source, file, rows, started_at, finished_at) VALUES (?, ?, ?, ?, ?)",

@@ -22,7 +22,7 @@ enum FieldParsing {
             return .int64(v)
         case .double:
             guard let v = double(b) else { throw Invalid(reason: "not a finite double") }
-            return .double(v)
+            return .double(v.canonical)  // -0.0 is stored and served as +0.0
         case .bool:
             guard let v = bool(b) else { throw Invalid(reason: "not a bool (true, false, 1 or 0)") }
             return .bool(v)

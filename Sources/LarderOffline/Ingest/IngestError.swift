@@ -1,3 +1,5 @@
+import LarderCore
+
 /// Why an input file was rejected: the file, and where known the line, column and value.
 /// Nothing is written when an ingest fails.
 public struct IngestError: Error, Sendable, CustomStringConvertible {
@@ -15,14 +17,16 @@ public struct IngestError: Error, Sendable, CustomStringConvertible {
         self.reason = reason
     }
 
-    /// `trips.csv:42: column 'fare', value "abc": not a double`
+    /// `trips.csv:42: column 'fare', value "abc": not a double`. Control characters from the
+    /// input (in a value, a column name, a path) are escaped (`\n`, `\u{1B}`): a message never
+    /// acts on the terminal or splits a log line.
     public var description: String {
         var out = file
         if let line { out += ":\(line)" }
         out += ": "
         if let column { out += "column '\(column)'" + (value == nil ? ": " : ", ") }
         if let value { out += "value \"\(value)\": " }
-        return out + reason
+        return MessageText.escaped(out + reason)
     }
 }
 

@@ -24,7 +24,8 @@ public struct IngestSummary: Sendable {
 
 extension OfflineStore {
     /// Appends the rows of `file` to the table of the registered source `source`, in one
-    /// transaction: every row, or (on the first bad value anywhere) none.
+    /// transaction: every row, or (on the first bad value anywhere, an event time beyond the
+    /// store's ``EventTimePolicy``, or a file that changes while it is read) none.
     ///
     /// - Parameters:
     ///   - format: the file format; inferred from the extension when nil.
@@ -50,7 +51,8 @@ extension OfflineStore {
         let insertSQL = "INSERT INTO \(table.name) (_ingest, \(columns.map(\.name).joined(separator: ", "))) VALUES (\(placeholders))"
 
         var summary = IngestSummary(source: source, file: path, rows: 0, seconds: 0, sequences: nil)
-        try db.write { db in
+        let eventTimes = eventTimePolicy.limit(at: .now())
+        try writeTransaction("ingest into \(source) from \(path)") { db in
             let startedAt = Timestamp.now().microseconds
             try db.execute(
                 sql: "INSERT INTO larder_ingests (source, file, rows, started_at, finished_at) VALUES (?, ?, 0, ?, ?)",
@@ -72,14 +74,23 @@ extension OfflineStore {
                 }
             }
             let statement = try db.makeStatement(sql: insertSQL)
-            let writer = RowWriter(owner: statement, path: path, columns: columns)
+            let writer = RowWriter(owner: statement, path: path, columns: columns, eventTimes: eventTimes)
             writer.bindInt64(1, ingestID)
 
-            let rows: Int
-            switch format {
-            case .csv: rows = try writer.copyCSV(CSVReader(file: file), progress: progress, totalBytes: file.size)
-            case .jsonl: rows = try writer.copyJSONLines(JSONLinesReader(file: file), progress: progress, totalBytes: file.size)
+            func changed(_ change: String) -> IngestError {
+                IngestError(file: path, reason: "\(change); nothing was ingested: ingest it again once whatever writes it has finished")
             }
+            let rows: Int
+            do {
+                switch format {
+                case .csv: rows = try writer.copyCSV(CSVReader(file: file), progress: progress, totalBytes: file.size)
+                case .jsonl: rows = try writer.copyJSONLines(JSONLinesReader(file: file), progress: progress, totalBytes: file.size)
+                }
+            } catch let error as IngestError {
+                // A bad record in a file that changed under the reader is the change's doing.
+                throw file.change().map(changed) ?? error
+            }
+            if let change = file.change() { throw changed(change) }
             for sql in rebuild { try db.execute(sql: sql) }
             if rows == 0 && !allowEmpty {
                 throw IngestError(
@@ -106,12 +117,17 @@ private struct RowWriter {
     let statement: OpaquePointer
     let path: String
     let columns: [ColumnSpec]
+    /// The store's rule for event times in the future, at the start of the ingest.
+    let eventTimes: EventTimeLimit
+    /// The event time is stored column 0.
+    static let eventTimeParameter: Int32 = 2
 
-    init(owner: Statement, path: String, columns: [ColumnSpec]) {
+    init(owner: Statement, path: String, columns: [ColumnSpec], eventTimes: EventTimeLimit) {
         self.owner = owner
         self.statement = owner.sqliteStatement
         self.path = path
         self.columns = columns
+        self.eventTimes = eventTimes
     }
 
     func bindInt64(_ parameter: Int32, _ value: Int64) { sqlite3_bind_int64(statement, parameter, value) }
@@ -204,11 +220,17 @@ private struct RowWriter {
 
     @inline(__always)
     func bind(_ bytes: UnsafeBufferPointer<UInt8>, type: ValueType, parameter: Int32, line: Int, column: String) throws {
+        let value: Value
         do {
-            SQLiteValues.bind(statement, parameter, try FieldParsing.value(bytes, as: type))
+            value = try FieldParsing.value(bytes, as: type)
         } catch {
             throw IngestError(file: path, line: line, column: column, value: FieldParsing.display(bytes), reason: error.reason)
         }
+        if parameter == Self.eventTimeParameter, case .timestamp(let t) = value, !eventTimes.admits(t) {
+            throw IngestError(
+                file: path, line: line, column: column, value: FieldParsing.display(bytes), reason: eventTimes.rejection(of: t))
+        }
+        SQLiteValues.bind(statement, parameter, value)
     }
 
     func copyJSONLines(_ reader: JSONLinesReader, progress: (@Sendable (IngestProgress) -> Void)?, totalBytes: Int64) throws -> Int {
@@ -218,7 +240,7 @@ private struct RowWriter {
         while try reader.next() {
             let line = reader.recordLine
             for k in present.indices { present[k] = false }
-            for member in reader.members {
+            for (m, member) in reader.members.enumerated() {
                 let (key, value) = (member.key, member.value)
                 guard let k = byName[key] else {
                     throw IngestError(
@@ -227,7 +249,7 @@ private struct RowWriter {
                 }
                 // Duplicate keys never get here: the JSON parser rejects them.
                 present[k] = true
-                try bind(value, column: columns[k], parameter: Int32(k + 2), line: line)
+                try bind(value, column: columns[k], parameter: Int32(k + 2), line: line) { reader.text(ofMember: m) }
             }
             for (k, column) in columns.enumerated() where !present[k] {
                 guard column.nullable else {
@@ -245,20 +267,29 @@ private struct RowWriter {
         return rows
     }
 
-    func bind(_ json: JSONValue, column: ColumnSpec, parameter: Int32, line: Int) throws {
+    /// `text` gives the value as written in the file, for messages (a number's text is not
+    /// its re-rendering: 9223372036854775808, not 9.223372036854776e+18).
+    func bind(_ json: JSONValue, column: ColumnSpec, parameter: Int32, line: Int, text: () -> String) throws {
         func bad(_ reason: String) -> IngestError {
-            IngestError(file: path, line: line, column: column.name, value: json.text, reason: reason)
+            IngestError(file: path, line: line, column: column.name, value: text(), reason: reason)
         }
         let value: Value
         do {
             value = try json.value(as: column.type)
         } catch {
             switch error {
-            case .mismatch: throw bad("\(json.typeName), but the column is \(column.type): expected \(column.type.expectedJSON)")
+            case .mismatch:
+                if case .double = json, column.type == .int64, !text().contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) {
+                    throw bad("an integer outside the int64 range (-9223372036854775808 to 9223372036854775807)")
+                }
+                throw bad("\(json.typeName), but the column is \(column.type): expected \(column.type.expectedJSON)")
             case .timestamp(let reason): throw bad(reason.reason)
             }
         }
         guard !value.isNull || column.nullable else { throw bad("null, but the column is not nullable") }
+        if parameter == Self.eventTimeParameter, case .timestamp(let t) = value, !eventTimes.admits(t) {
+            throw bad(eventTimes.rejection(of: t))
+        }
         SQLiteValues.bind(statement, parameter, value)
     }
 }

@@ -21,6 +21,9 @@ final class InputFile {
     /// When set, every byte read is hashed (training-set manifests record the request file's hash).
     var digest: SHA256?
 
+    /// The modification time when the file was opened (seconds, nanoseconds).
+    private let modified: (Int, Int)
+
     init(path: String, chunkSize: Int = 1 << 20) throws(IngestError) {
         self.path = path
         fd = open(path, O_RDONLY)
@@ -33,8 +36,37 @@ final class InputFile {
             throw IngestError(file: path, reason: "not a regular file")
         }
         size = Int64(info.st_size)
+        modified = Self.modificationTime(info)
         capacity = chunkSize
         buffer = .allocate(capacity: chunkSize)
+    }
+
+    private static func modificationTime(_ info: stat) -> (Int, Int) {
+        #if canImport(Darwin)
+            (info.st_mtimespec.tv_sec, info.st_mtimespec.tv_nsec)
+        #else
+            (info.st_mtim.tv_sec, info.st_mtim.tv_nsec)
+        #endif
+    }
+
+    /// Whether the file changed while it was read, in words (nil when it did not): its size
+    /// or modification time differ from when it was opened, or fewer bytes were read than it
+    /// had. A truncated file can end in a cut value that still parses (586 read as 5), so a
+    /// reader checks this after its last record, and before reporting an error of its own.
+    func change() -> String? {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            return "the file changed while it was read (it can no longer be examined: \(String(cString: strerror(errno))))"
+        }
+        let nowSize = Int64(info.st_size)
+        let nowModified = Self.modificationTime(info)
+        let readAll = !atEOF || bytesRead == size
+        guard nowSize != size || nowModified != modified || !readAll else { return nil }
+        var what: [String] = []
+        if nowSize != size { what.append("its size went from \(size) to \(nowSize) bytes") }
+        if nowModified != modified { what.append("it was modified") }
+        if !readAll { what.append("\(bytesRead) of its \(size) bytes could be read") }
+        return "the file changed while it was read (\(what.joined(separator: ", ")))"
     }
 
     deinit {

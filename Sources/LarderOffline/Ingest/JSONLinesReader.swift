@@ -12,6 +12,9 @@ final class JSONLinesReader {
     private(set) var recordLine = 0
     /// The current record's members, in the order written (scalars only).
     private(set) var members: [JSONMember] = []
+    /// Where the current line starts in the file's buffer, and its members' values within it.
+    private var lineStart = 0
+    private var memberRanges: [Range<Int>] = []
 
     init(file: InputFile) { self.file = file }
 
@@ -45,12 +48,13 @@ final class JSONLinesReader {
             var lineEnd = i
             if lineEnd > pos && file.buffer[lineEnd - 1] == 0x0D { lineEnd -= 1 }
             let bytes = UnsafeBufferPointer(start: file.buffer + pos, count: lineEnd - pos)
+            lineStart = pos
             pos = atEnd ? i : i + 1
             if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
             recordLine = line
             let value: JSONValue
             do {
-                value = try JSONParser.parse(bytes)
+                value = try JSONParser.parse(bytes, memberRanges: &memberRanges)
             } catch {
                 throw IngestError(file: file.path, line: line, reason: error.description)
             }
@@ -65,5 +69,13 @@ final class JSONLinesReader {
             members = object
             return true
         }
+    }
+
+    /// Member `i`'s value as written on the current line: a number's own text, a string's
+    /// contents (escapes decoded). Valid until the next call of ``next()``.
+    func text(ofMember i: Int) -> String {
+        if case .string(let s) = members[i].value { return s }
+        let range = memberRanges[i]
+        return String(decoding: UnsafeBufferPointer(start: file.buffer + lineStart + range.lowerBound, count: range.count), as: UTF8.self)
     }
 }

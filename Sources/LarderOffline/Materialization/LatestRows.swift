@@ -28,7 +28,7 @@ extension OfflineStore {
 
     /// Records that the rows a materialization state covers are now online, under `marker`.
     public func recordOnlinePush(_ state: MaterializationState, marker: String) throws {
-        try db.write { db in
+        try writeTransaction("push of \(state.view) v\(state.version) to Redis (recording it)") { db in
             try db.execute(
                 sql: """
                     UPDATE larder_materializations SET online_seq_watermark = ?, online_end = ?, online_marker = ?

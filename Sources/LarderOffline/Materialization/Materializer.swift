@@ -87,7 +87,7 @@ extension OfflineStore {
         }
         let keyPositions = spec.joinKeys.map { key in source.columns.firstIndex { $0.name == key.name }! }
 
-        return try db.write { db in
+        return try writeTransaction("materialization of \(spec.name) v\(version)") { db in
             try db.execute(sql: table.createTable)
             let ts = source.eventTimestamp
             let maxSeq = try Int64.fetchOne(db, sql: "SELECT max(_seq) FROM \(sourceTable.name)") ?? 0

@@ -1,13 +1,16 @@
 import Foundation
 import LarderCore
+import LarderOffline
 import Yams
 
 /// The project configuration: `larder.yaml`, then the environment.
 ///
 /// ```yaml
 /// project: quickstart              # namespaces online keys
+/// max_event_time_skew: 5m          # rows more than this ahead of the clock are rejected (ingest and push)
 /// offline:
 ///   path: data/offline.sqlite      # relative to this file
+///   busy_timeout: 5m               # how long a write waits for another one
 /// online:
 ///   redis_url: redis://127.0.0.1:6379/0
 /// serve:                           # larder serve
@@ -20,11 +23,15 @@ import Yams
 ///     queue_capacity: 10000        # entries waiting to be written; past it, dropped and counted
 /// ```
 ///
-/// `LARDER_OFFLINE_PATH`, `LARDER_REDIS_URL`, `LARDER_API_TOKEN` and
-/// `LARDER_SERVE_LOG_SAMPLE_RATE` override the file.
+/// `LARDER_OFFLINE_PATH`, `LARDER_REDIS_URL`, `LARDER_API_TOKEN`,
+/// `LARDER_SERVE_LOG_SAMPLE_RATE` and `LARDER_MAX_EVENT_TIME_SKEW` override the file.
 struct Configuration: Equatable {
     var project: String
+    /// `max_event_time_skew`: governs every way rows enter (ingest and push), so top level.
+    var maxEventTimeSkew = EventTimePolicy.defaultMaxFutureSkew
     var offlinePath: String
+    /// `offline.busy_timeout`: how long a write waits for another process's write.
+    var busyTimeout = OfflineStoreOptions.defaultBusyTimeout
     var redisURL: String
     var serveHost = "127.0.0.1"
     var servePort = 6566
@@ -72,6 +79,9 @@ struct Configuration: Equatable {
         if let token = environment["LARDER_API_TOKEN"], !token.isEmpty {
             config.apiToken = token
         }
+        if let skew = environment["LARDER_MAX_EVENT_TIME_SKEW"], !skew.isEmpty {
+            config.maxEventTimeSkew = try duration(skew, key: EventTimePolicy.configurationKey, origin: "LARDER_MAX_EVENT_TIME_SKEW")
+        }
         if let rate = environment["LARDER_SERVE_LOG_SAMPLE_RATE"], !rate.isEmpty {
             guard let value = Double(rate), (0...1).contains(value) else {
                 throw ConfigurationError(
@@ -94,7 +104,7 @@ struct Configuration: Equatable {
         guard let top = root as? [String: Any] else {
             throw ConfigurationError("\(file): expected a mapping with keys project, offline, online")
         }
-        try checkKeys(top, allowed: ["project", "offline", "online", "serve"], in: file, at: "")
+        try checkKeys(top, allowed: ["project", EventTimePolicy.configurationKey, "offline", "online", "serve"], in: file, at: "")
         guard let project = top["project"] as? String else {
             throw ConfigurationError("\(file): 'project' is required and must be a string, e.g. `project: my_project`")
         }
@@ -104,16 +114,22 @@ struct Configuration: Equatable {
             )
         }
         var config = Configuration(project: project, offlinePath: defaultOfflinePath, redisURL: defaultRedisURL)
+        if let skew = top[EventTimePolicy.configurationKey] {
+            config.maxEventTimeSkew = try duration(skew, key: EventTimePolicy.configurationKey, origin: file)
+        }
         if let offline = top["offline"] {
             guard let offline = offline as? [String: Any] else {
-                throw ConfigurationError("\(file): 'offline' must be a mapping with key path")
+                throw ConfigurationError("\(file): 'offline' must be a mapping with keys path, busy_timeout")
             }
-            try checkKeys(offline, allowed: ["path"], in: file, at: "offline.")
+            try checkKeys(offline, allowed: ["path", "busy_timeout"], in: file, at: "offline.")
             if let path = offline["path"] {
                 guard let path = path as? String, !path.isEmpty else {
                     throw ConfigurationError("\(file): 'offline.path' must be a non-empty string")
                 }
                 config.offlinePath = path
+            }
+            if let timeout = offline["busy_timeout"] {
+                config.busyTimeout = try duration(timeout, key: "offline.busy_timeout", origin: file)
             }
         }
         if let online = top["online"] {
@@ -176,6 +192,15 @@ struct Configuration: Equatable {
             }
         }
         return config
+    }
+
+    /// A duration: text such as `5m`, `90s` or `1h30m`, or a whole number of seconds.
+    private static func duration(_ value: Any, key: String, origin: String) throws(ConfigurationError) -> Duration {
+        if !(value is Bool), let seconds = value as? Int, seconds >= 0, seconds <= 1_000_000_000 { return .seconds(seconds) }
+        if let text = value as? String, let duration = Duration(compactDescription: text) { return duration }
+        throw ConfigurationError(
+            "\(origin): '\(key)' must be a duration such as 30s, 5m or 1h30m (units d, h, m, s, ms, us), or a whole number of seconds; got \(value)"
+        )
     }
 
     private static func checkKeys(_ map: [String: Any], allowed: [String], in file: String, at prefix: String) throws(ConfigurationError) {

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import LarderCore
 import LarderOffline
 
 /// Options every command that touches the project takes.
@@ -10,8 +12,13 @@ struct ProjectOptions: ParsableArguments {
         try Configuration.load(path: config)
     }
 
+    /// Opens the offline store with the configured rules; a write that has to wait for
+    /// another process's write says so on standard error.
     func openStore() throws -> (Configuration, OfflineStore) {
         let configuration = try load()
-        return (configuration, try OfflineStore(path: configuration.offlinePath))
+        let options = OfflineStoreOptions(
+            eventTimePolicy: EventTimePolicy(maxFutureSkew: configuration.maxEventTimeSkew), busyTimeout: configuration.busyTimeout,
+            onWait: { line in FileHandle.standardError.write(Data((line + "\n").utf8)) })
+        return (configuration, try OfflineStore(path: configuration.offlinePath, options: options))
     }
 }
