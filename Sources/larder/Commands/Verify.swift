@@ -85,7 +85,7 @@ struct Verify: ParsableCommand {
     }
 
     func run() throws {
-        let (configuration, store) = try project.openStore()
+        let (configuration, store) = try project.openStore(ifDefinitionsStale: .warn)
         let requested: [ResolvedFeature]?
         do {
             requested =
