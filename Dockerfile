@@ -3,7 +3,8 @@
 #   docker compose build            # or: docker build -t larder .
 #
 # The feature definitions in features/ are compiled into the binary: after changing them,
-# rebuild the image, then run `larder apply` with it. See docs/DEPLOYMENT.md.
+# rebuild the image, then run `larder apply` with it. See docs/DEPLOYMENT.md. (The image has
+# no features/ folder, so its commands have no sources to compare the definitions with.)
 #
 # The Swift version must be at least the swift-tools-version of every pinned dependency
 # (6.2 for Hummingbird, swift-log, swift-metrics and others at the versions in
@@ -26,8 +27,10 @@ COPY Package.swift Package.resolve[d] ./
 RUN swift package resolve
 
 # Then the sources. Tests/ is needed as well: Package.swift declares the test targets, and
-# SwiftPM checks every target's directory even when it builds a single product.
+# SwiftPM checks every target's directory even when it builds a single product. Plugins/
+# holds the build step that embeds features/ (EmbedSources).
 COPY Sources ./Sources
+COPY Plugins ./Plugins
 COPY features ./features
 COPY schemas ./schemas
 COPY Tests ./Tests

@@ -70,7 +70,10 @@ let package = Package(
         ),
         // Shared by the test targets: a real redis-server on a free port, temp directories.
         .target(name: "LarderTestSupport", path: "Tests/LarderTestSupport"),
-        .testTarget(name: "LarderOnlineTests", dependencies: ["LarderOnline", "LarderTestSupport", "Features"]),
+        // A test process that leaves a redis-server running, to check that it never outlives it.
+        .executableTarget(name: "larder-test-helper", dependencies: ["LarderTestSupport"], path: "Tests/LarderTestHelper"),
+        .testTarget(
+            name: "LarderOnlineTests", dependencies: ["LarderOnline", "LarderTestSupport", "Features", "larder-test-helper"]),
         .testTarget(
             name: "LarderServerTests",
             dependencies: ["LarderServer", "LarderOffline", "LarderOnline", "LarderTestSupport", "Features"]

@@ -1,8 +1,10 @@
 import PackagePlugin
 
-/// Embeds the text of a target's Swift files in the target itself, as
-/// `featureSourceTexts: [String: String]` (keyed by `#fileID`), so that a definition's
-/// fingerprint can include its transformation code (see LarderCore's `TransformationCode`).
+/// Embeds the text of a target's Swift files in the target itself, as `featureSources` (a
+/// LarderCore `FeatureSources`: the target's folder, an absolute path, and each file's text
+/// by its path relative to it) and `featureSourceTexts` (the texts by `#fileID`), so that a
+/// definition's fingerprint can include its transformation code (see LarderCore's
+/// `TransformationCode`), and commands can tell when the folder changed since the build.
 /// Runs on every build in which a file of the target changed.
 @main
 struct EmbedSources: BuildToolPlugin {
@@ -14,7 +16,7 @@ struct EmbedSources: BuildToolPlugin {
             .buildCommand(
                 displayName: "Embedding the source text of \(target.name)",
                 executable: try context.tool(named: "embed-sources").url,
-                arguments: [target.moduleName, output.path] + files.map(\.path),
+                arguments: [target.moduleName, target.directoryURL.path, output.path] + files.map(\.path),
                 inputFiles: files,
                 outputFiles: [output]
             )

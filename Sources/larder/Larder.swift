@@ -8,8 +8,9 @@ struct Larder: AsyncParsableCommand {
         commandName: "larder",
         abstract: "A feature store: features declared in Swift, history in SQLite, serving from Redis.",
         discussion: """
-            Definitions live in features/ and are compiled into this binary: edit them, rebuild \
-            (swift build), then run `larder apply`. Configuration is read from ./larder.yaml \
+            Definitions live in features/ and are compiled into this binary: edit them, then \
+            run `larder apply`, which rebuilds larder first when the files changed since the \
+            build (the other commands warn). Configuration is read from ./larder.yaml \
             (or --config), overridden by LARDER_OFFLINE_PATH and LARDER_REDIS_URL.
             """,
         version: "0.1.0",

@@ -186,10 +186,44 @@ import Testing
         #expect(changed.stderr.contains("its definition changed since the online values were computed"), "\(changed.stderr)")
     }
 
+    /// A deployment gate without options: every feature of every view, on-demand features
+    /// included (with sampled request fields).
+    @Test func withNeitherServiceNorFeaturesEveryFeatureIsVerified() throws {
+        try materializeRecentData()
+        let (status, features, stderr) = try verifyJSON()
+        #expect(status == 0, "\(stderr)")
+        // driver_ranking happens to hold every feature of the example repo.
+        #expect(Set(features.keys) == Set(Self.serviceFeatures))
+        let service = try verifyJSON("--service", "driver_ranking")
+        for (name, object) in features {
+            #expect(object["compared"] as? Int == Self.tripDrivers.count, "\(name)")
+            #expect((object["equal"] as? Int ?? 0) > 0, "\(name) compared no value")
+            for field in Self.countFields { #expect(object[field] as? Int == service.features[name]?[field] as? Int, "\(name) \(field)") }
+        }
+        let table = try project.run("verify", environment: env)
+        #expect(table.status == 0, "\(table.stderr)")
+        #expect(table.stdout.hasPrefix("every feature (10 features) at "), "\(table.stdout)")
+        #expect(table.stdout.contains("consistent: 250 values of 10 features compared"), "\(table.stdout)")
+
+        // And it gates: a value changed behind Larder's back fails it.
+        let keys = try redisCLI("--scan", "--pattern", "larder:cli_test:driver_hourly_stats:*:1003")
+            .split(separator: "\n").map(String.init)
+        #expect(keys.count == 1, "\(keys)")
+        for key in keys { _ = try redisCLI("DEL", key) }
+        let gate = try verifyJSON()
+        #expect(gate.status == 1)
+        #expect(gate.features["transformed_conv_rate:conv_rate_plus_val2"]?["online_null"] as? Int == 1)
+        #expect(gate.stderr.contains("Error: inconsistent: 0 mismatched, 5 null online only"), "\(gate.stderr)")
+    }
+
     @Test func optionsAreCheckedAndInstantsOutsideTheMaterializationRefused() throws {
-        let neither = try project.run("verify")
-        #expect(neither.status != 0)
-        #expect(neither.stderr.contains("give either --service NAME or --features"))
+        let both = try project.run("verify", "--service", "driver_ranking", "--features", "driver_hourly_stats")
+        #expect(both.status != 0)
+        #expect(both.stderr.contains("give at most one of --service NAME and --features"), "\(both.stderr)")
+        #expect(try project.run("apply").status == 0)
+        let unmaterialized = try project.run("verify")
+        #expect(unmaterialized.status != 0)
+        #expect(unmaterialized.stderr.contains("has not been materialized"), "\(unmaterialized.stderr)")
         let zero = try project.run("verify", "--service", "driver_ranking", "--sample", "0")
         #expect(zero.stderr.contains("--sample must be at least 1"))
 

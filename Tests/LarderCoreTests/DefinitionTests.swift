@@ -225,4 +225,46 @@ import Testing
         #expect(throws: FeatureLookupError.self) { try Features.repository.resolve(references: ["a:b:c"]) }
         #expect(throws: FeatureLookupError.self) { try Features.repository.resolve(serviceNamed: "nope") }
     }
+
+    @Test func allFeaturesAreEveryViewsInDeclarationOrder() {
+        #expect(
+            Features.repository.allFeatures.map(\.reference) == [
+                "driver_hourly_stats:conv_rate", "driver_hourly_stats:acc_rate", "driver_hourly_stats:avg_daily_trips",
+                "driver_trips:fare_per_km", "driver_trips:trips_1h", "driver_trips:fare_sum_24h", "driver_trips:fare_mean_7d",
+                "driver_trips:fare_per_km_max_24h", "transformed_conv_rate:conv_rate_plus_val1",
+                "transformed_conv_rate:conv_rate_plus_val2",
+            ])
+        #expect(Features.repository.allFeatures.filter(\.isOnDemand).count == 2)
+    }
+
+    /// Views of overlapping but different join keys cannot be looked up by one row; same or
+    /// disjoint keys can.
+    @Test func lookupGroupsSeparateOverlappingJoinKeys() throws {
+        let city = Column<String>("city")
+        let customerID = Column<Int64>("customer_id")
+        let driverCity = Entity("driver_city", joinKeys: [Self.key, city])
+        let customer = Entity("customer", joinKeys: [customerID])
+        let payments = Source("payments", columns: [Self.key, city, customerID, Self.amount])
+        let byDriver = FeatureView("by_driver", entity: Self.entity, source: payments, ttl: .hours(1)) { Feature(Self.amount) }
+        let byDriverCity = FeatureView("by_driver_city", entity: driverCity, source: payments, ttl: .hours(1)) { Feature(Self.amount) }
+        let byCustomer = FeatureView("by_customer", entity: customer, source: payments, ttl: .hours(1)) { Feature(Self.amount) }
+        let sum = OnDemandFeatureView("sum") {
+            OnDemandFeature(
+                "city_plus_customer", from: byDriverCity.feature("amount", as: Double.self), byCustomer.feature("amount", as: Double.self)
+            ) {
+                $0 + $1
+            }
+        }
+        let repository = FeatureRepository {
+            Self.entity; driverCity; customer; payments; byDriver; byDriverCity; byCustomer; sum
+        }
+        try repository.validate()
+        let groups = try FeaturePlan.lookupGroups(repository.allFeatures, repository: repository)
+        #expect(
+            groups.map { $0.map(\.reference) } == [
+                ["by_driver:amount", "by_customer:amount"], ["by_driver_city:amount", "sum:city_plus_customer"],
+            ])
+        // One entity: one group, in order.
+        #expect(try FeaturePlan.lookupGroups(Features.repository.allFeatures, repository: Features.repository).count == 1)
+    }
 }

@@ -7,7 +7,8 @@ import Foundation
 #endif
 
 /// A real `redis-server` for one test or suite, on a free loopback port, with its own
-/// directory and no persistence. Stopped when released.
+/// directory and no persistence. Stopped when released, and in any case when the test
+/// process ends, however it ends (see ``ChildProcess``).
 ///
 /// Tests that need Redis do not skip: when `redis-server` is missing, ``init(requirePassword:)``
 /// throws ``Failure/notInstalled`` and the test fails with instructions.
@@ -83,6 +84,11 @@ public final class RedisServer: @unchecked Sendable {
 
     deinit {
         stop()
+    }
+
+    /// The server's process id while it runs.
+    public var processID: Int32? {
+        lock.withLock { process }?.pid
     }
 
     /// Whether the server process is running.
@@ -165,7 +171,8 @@ public final class RedisServer: @unchecked Sendable {
 
     private static let directoryPrefix = "larder-redis-"
 
-    /// A test process that crashes never runs `deinit`, leaving its servers running. Once per
+    /// A test process that crashes never runs `deinit`; ``ChildProcess``'s watchdogs stop its
+    /// servers then, but one started in the instant before its watchdog would be left. Once per
     /// process, stop servers whose owning test process is gone: the directory name holds the
     /// owner's pid, `redis.pid` the server's, and the server's working directory must be that
     /// directory (so a reused pid is never killed).

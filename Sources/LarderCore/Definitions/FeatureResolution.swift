@@ -35,6 +35,17 @@ extension FeatureRepository {
         return out
     }
 
+    /// Every feature of every feature view (row features, then aggregations), then of every
+    /// on-demand view, in declaration order.
+    public var allFeatures: [ResolvedFeature] {
+        featureViews.flatMap { view in
+            zip(view.featureNames, view.featureTypes).map { ResolvedFeature(view: view.name, feature: $0, type: $1, isOnDemand: false) }
+        }
+            + onDemandViews.flatMap { view in
+                view.features.map { ResolvedFeature(view: view.name, feature: $0.name, type: $0.type, isOnDemand: true) }
+            }
+    }
+
     /// The features of the service named `name`.
     public func resolve(serviceNamed name: String) throws(FeatureLookupError) -> [ResolvedFeature] {
         guard let service = service(named: name) else {

@@ -124,3 +124,29 @@ public struct FeaturePlan: Sendable {
         }
     }
 }
+
+extension FeaturePlan {
+    /// `features` split into groups whose rows one lookup can serve: the views a group reads
+    /// are keyed by the same join keys or by disjoint ones (drivers and customers, combined
+    /// row by row), never by overlapping but different ones (a `driver` view and a `driver,
+    /// city` view, whose keys one row cannot give both). Each feature goes to the first group
+    /// it fits, so a repository with one entity gives one group, in the order given.
+    public static func lookupGroups(_ features: [ResolvedFeature], repository: FeatureRepository) throws(FeatureLookupError)
+        -> [[ResolvedFeature]]
+    {
+        var groups: [(features: [ResolvedFeature], keys: [Set<String>])] = []
+        for feature in features {
+            let keys = try FeaturePlan(repository: repository, features: [feature]).views.map { Set($0.entity.joinKeys.map(\.name)) }
+            let fits = { (group: [Set<String>]) in
+                group.allSatisfy { a in keys.allSatisfy { b in a == b || a.isDisjoint(with: b) } }
+            }
+            if let g = groups.firstIndex(where: { fits($0.keys) }) {
+                groups[g].features.append(feature)
+                groups[g].keys += keys.filter { !groups[g].keys.contains($0) }
+            } else {
+                groups.append(([feature], keys))
+            }
+        }
+        return groups.map(\.features)
+    }
+}

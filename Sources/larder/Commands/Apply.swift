@@ -11,6 +11,11 @@ struct Apply: ParsableCommand {
             what is added, changed (down to single features and ttl) and removed. Then applies \
             it in one transaction, recording a new version of each changed definition. \
             Applying the same definitions twice changes nothing the second time.
+
+            When the files of features/ differ from the definitions compiled in (edited since \
+            the build), it rebuilds larder (swift build, with the configuration and build \
+            folder this binary came from) and runs the rebuilt binary with the same arguments; \
+            with --no-build, or without a toolchain, it refuses, naming the files.
             """
     )
 
@@ -19,8 +24,11 @@ struct Apply: ParsableCommand {
     @Flag(help: "Print the plan without applying it.")
     var dryRun = false
 
+    @Flag(help: "When features/ changed since larder was built, refuse instead of rebuilding it.")
+    var noBuild = false
+
     func run() throws {
-        let (_, store) = try project.openStore()
+        let (_, store) = try project.openStore(ifDefinitionsStale: .rebuildOrRefuse(allowRebuild: !noBuild))
         let plan = try store.registry.plan(for: Features.repository)
         if plan.isEmpty {
             print("No changes: the registry matches features/.")

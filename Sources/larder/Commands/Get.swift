@@ -41,7 +41,7 @@ struct Get: ParsableCommand {
     }
 
     func run() throws {
-        let (configuration, store) = try project.openStore()
+        let (configuration, store) = try project.openStore(ifDefinitionsStale: .warn)
         let resolved: [ResolvedFeature]
         do {
             resolved =

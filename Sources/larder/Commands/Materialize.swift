@@ -49,7 +49,7 @@ struct Materialize: ParsableCommand {
     }
 
     func run() throws {
-        let (configuration, store) = try project.openStore()
+        let (configuration, store) = try project.openStore(ifDefinitionsStale: .warn)
         let online = offlineOnly ? nil : try configuration.onlineStore(poolSize: 1)
         let selected: [FeatureView]
         if let views {

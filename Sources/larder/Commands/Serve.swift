@@ -34,10 +34,10 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (configuration, store) = try project.openStore()
-        let online = try configuration.onlineStore(poolSize: connections)
         var logger = Logger(label: "larder")
         logger.logLevel = .info
+        let (configuration, store) = try project.openStore(ifDefinitionsStale: .log(logger))
+        let online = try configuration.onlineStore(poolSize: connections)
         var serverConfiguration = ServerConfiguration(
             host: host ?? configuration.serveHost, port: port ?? configuration.servePort,
             maxBodyBytes: configuration.maxBodyBytes, apiToken: configuration.apiToken, project: configuration.project)

@@ -84,7 +84,7 @@ struct TrainingSet: ParsableCommand {
     }
 
     func run() throws {
-        let (_, store) = try project.openStore()
+        let (_, store) = try project.openStore(ifDefinitionsStale: .warn)
         if fromLog { return try buildFromLog(store) }
         let resolved: [ResolvedFeature]
         do {

@@ -9,8 +9,10 @@ struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check that online values equal their offline point-in-time recomputation.",
         discussion: """
-            Samples entity keys from the offline store (the first --sample keys in the order of a \
-            hash of the key seeded by --seed, so the same store and flags give the same sample), \
+            Checks the features of --service or --features, or without either every feature \
+            of every view (on-demand features included). Samples entity keys from the offline \
+            store (the first --sample keys in the order of a hash of the key seeded by --seed, \
+            so the same store and flags give the same sample), \
             reads their online values at instant --at as the service would, recomputes them \
             offline as a training set would at the same instant (on-demand features get the same \
             sampled request fields on both sides), and reports per feature how many values are \
@@ -29,10 +31,10 @@ struct Verify: ParsableCommand {
 
     @OptionGroup var project: ProjectOptions
 
-    @Option(help: "A feature service.")
+    @Option(help: "A feature service (default: every feature of every view).")
     var service: String?
 
-    @Option(help: "Comma-separated view:feature references (or view for all its features).")
+    @Option(help: "Comma-separated view:feature references (or view for all its features; default: every feature of every view).")
     var features: String?
 
     @Option(help: "How many entity keys to sample (default: \(Verify.defaultSample)).")
@@ -71,8 +73,8 @@ struct Verify: ParsableCommand {
             }
             return
         }
-        guard (service == nil) != (features == nil) else {
-            throw ValidationError("give either --service NAME or --features view:feature,...")
+        guard service == nil || features == nil else {
+            throw ValidationError("give at most one of --service NAME and --features view:feature,...")
         }
         if let sample, sample < 1 {
             throw ValidationError("--sample must be at least 1, got \(sample)")
@@ -83,7 +85,7 @@ struct Verify: ParsableCommand {
     }
 
     func run() throws {
-        let (configuration, store) = try project.openStore()
+        let (configuration, store) = try project.openStore(ifDefinitionsStale: .warn)
         let requested: [ResolvedFeature]?
         do {
             requested =
@@ -99,36 +101,43 @@ struct Verify: ParsableCommand {
             try verifyLog(store: store, project: configuration.project, features: requested)
             return
         }
-        let resolved = requested!  // validate() requires --service or --features
-        var check = try ConsistencyCheck(store: store, features: resolved, project: configuration.project)
-        let instant = try check.instant(at)
-        let seed = seed ?? 0
-        let rows = try check.sampleRows(limit: sample ?? Self.defaultSample, seed: seed, at: instant)
-
-        // Online: the service's lookup at the instant, in pipelined batches.
-        let online = try configuration.onlineStore(poolSize: 1)
-        var onlineValues: [[Value]] = []
-        onlineValues.reserveCapacity(rows.count)
-        var newer = 0
-        for start in stride(from: 0, to: rows.count, by: 500) {
-            let batch = rows[start..<min(start + 500, rows.count)]
-            let entityRows = batch.map { EntityRow(keys: $0.keys, requestFields: $0.requestFields) }
-            for (i, row) in entityRows.enumerated() {
-                do { try check.lookup.validate(row, index: start + i) } catch { throw CommandError("\(error)") }
-            }
-            // No view is stale-definition here, so no `stale:` set is passed: a definition that
-            // differs from the registry is refused by `registeredView`, and a changed view's
-            // unmaterialized new version by `materializedEnd` (the service's staleness rules).
-            for served in try check.lookup.lookupSync(entityRows, at: instant, store: online) {
-                // Only a present value is served; missing, expired and stale-definition are null.
-                onlineValues.append(served.map { $0.status == .present ? $0.value : .null })
-                newer += served.filter { ($0.eventTime ?? instant) > instant }.count
-            }
+        // Without --service or --features, every feature of every view (a deployment gate),
+        // in groups one entity row can look up together: views keyed by overlapping but
+        // different join keys (a driver view, a driver-and-city view) are sampled apart.
+        let all = requested ?? Features.repository.allFeatures
+        guard !all.isEmpty else { throw CommandError("features/ defines no feature: there is nothing to verify") }
+        let groups: [[ResolvedFeature]]
+        do {
+            groups = try requested.map { [$0] } ?? FeaturePlan.lookupGroups(all, repository: Features.repository)
+        } catch {
+            throw CommandError("\(error)")
         }
-        try check.compare(rows, online: onlineValues)
+        var checks = try groups.map { try ConsistencyCheck(store: store, features: $0, project: configuration.project) }
+        let instant = try ConsistencyCheck.instant(at, ends: checks.map { try $0.materializedEnd() })
+        let seed = seed ?? 0
+        let online = try configuration.onlineStore(poolSize: 1)
+        var sampled = 0
+        var newer = 0
+        for c in checks.indices {
+            let rows = try checks[c].sampleRows(limit: sample ?? Self.defaultSample, seed: seed, at: instant)
+            newer += try checks[c].compareOnline(rows, at: instant, store: online)
+            sampled += rows.count
+        }
+        // The report lists the features in the order asked for, or declared (several groups
+        // only without --service or --features, where each feature comes once).
+        var comparisons = checks[0].comparisons
+        if checks.count > 1 {
+            var tallies: [String: FeatureComparison] = [:]
+            for check in checks {
+                for (feature, comparison) in zip(check.features, check.comparisons) { tallies[feature.reference] = comparison }
+            }
+            comparisons = all.map { tallies[$0.reference]! }
+        }
 
-        let subject = service.map { "service \($0)" } ?? "\(plural(resolved.count, "feature"))"
-        let header = "\(subject) at \(instant): \(plural(rows.count, "entity row")) sampled (seed \(seed))"
+        let subject =
+            service.map { "service \($0)" }
+            ?? (requested == nil ? "every feature (\(plural(all.count, "feature")))" : plural(all.count, "feature"))
+        let header = "\(subject) at \(instant): \(plural(sampled, "entity row")) sampled (seed \(seed))"
         if newer > 0 {
             // The online store keeps only the latest row per entity: at an earlier instant it
             // holds values the offline side rightly does not know yet.
@@ -136,7 +145,7 @@ struct Verify: ParsableCommand {
                 "\(plural(newer, "online value")) have an event time after \(instant): the online store keeps only each entity's latest row, so verify at an instant at or after the latest event (omit --at)"
             )
         }
-        try check.report(header: header, instant: instant, json: json)
+        try ConsistencyCheck.report(comparisons, features: all, header: header, instant: instant, json: json)
     }
 
     /// `--from-log`: every logged row in `[since, until)` with any of `features` (nil: every
@@ -286,11 +295,11 @@ private struct ConsistencyCheck {
         comparisons = features.map { FeatureComparison(feature: $0.reference) }
     }
 
-    /// The instant to compare at: `at` if given, else 1 µs before the earliest materialized
-    /// end of the views involved (training sets refuse instants at or after a view's end, and
-    /// just before it both sides hold everything materialized).
-    func instant(_ at: Timestamp?) throws -> Timestamp {
-        let (view, end) = try materializedEnd()
+    /// The instant to compare at: `at` if given, else 1 µs before the earliest of the
+    /// materialized `ends` of the views involved (training sets refuse instants at or after a
+    /// view's end, and just before it both sides hold everything materialized).
+    static func instant(_ at: Timestamp?, ends: [(view: String, end: Timestamp)]) throws -> Timestamp {
+        let (view, end) = ends.min { $0.end < $1.end }!
         guard let at else { return Timestamp(microseconds: end.microseconds - 1) }
         guard at < end else {
             throw CommandError(
@@ -298,6 +307,32 @@ private struct ConsistencyCheck {
             )
         }
         return at
+    }
+
+    /// Reads `rows`' online values with the service's lookup at `instant`, in pipelined
+    /// batches, and compares them with their offline recomputation (``compare(_:online:)``).
+    /// Returns how many online values have an event time after `instant`.
+    mutating func compareOnline(_ rows: [CheckRow], at instant: Timestamp, store online: OnlineStore) throws -> Int {
+        var onlineValues: [[Value]] = []
+        onlineValues.reserveCapacity(rows.count)
+        var newer = 0
+        for start in stride(from: 0, to: rows.count, by: 500) {
+            let batch = rows[start..<min(start + 500, rows.count)]
+            let entityRows = batch.map { EntityRow(keys: $0.keys, requestFields: $0.requestFields) }
+            for (i, row) in entityRows.enumerated() {
+                do { try lookup.validate(row, index: start + i) } catch { throw CommandError("\(error)") }
+            }
+            // No view is stale-definition here, so no `stale:` set is passed: a definition that
+            // differs from the registry is refused by `registeredView`, and a changed view's
+            // unmaterialized new version by `materializedEnd` (the service's staleness rules).
+            for served in try lookup.lookupSync(entityRows, at: instant, store: online) {
+                // Only a present value is served; missing, expired and stale-definition are null.
+                onlineValues.append(served.map { $0.status == .present ? $0.value : .null })
+                newer += served.filter { ($0.eventTime ?? instant) > instant }.count
+            }
+        }
+        try compare(rows, online: onlineValues)
+        return newer
     }
 
     /// The earliest end of what the views involved have materialized, and its view: offline
@@ -512,13 +547,9 @@ private struct ConsistencyCheck {
         return out
     }
 
-    /// Prints the report (a table and a verdict, or JSON), then throws when any value was
-    /// mismatched or null on one side only, so that the exit status gates a deployment.
-    func report(header: String, instant: Timestamp?, json: Bool) throws {
-        try Self.report(comparisons, features: features, header: header, instant: instant, json: json)
-    }
-
-    /// ``report(header:instant:json:)`` for tallies gathered by several checks.
+    /// Prints the report of `comparisons` (a table and a verdict, or JSON), then throws when
+    /// any value was mismatched or null on one side only, so that the exit status gates a
+    /// deployment. The tallies may come from several checks.
     static func report(_ comparisons: [FeatureComparison], features: [ResolvedFeature], header: String, instant: Timestamp?, json: Bool)
         throws
     {
