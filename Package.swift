@@ -73,7 +73,10 @@ let package = Package(
         .testTarget(name: "LarderOnlineTests", dependencies: ["LarderOnline", "LarderTestSupport", "Features"]),
         .testTarget(
             name: "LarderServerTests",
-            dependencies: ["LarderServer", "LarderOffline", "LarderOnline", "LarderTestSupport", "Features"]
+            dependencies: [
+                "LarderServer", "LarderOffline", "LarderOnline", "LarderTestSupport", "Features",
+                .product(name: "Yams", package: "Yams"),  // reads the examples of schemas/openapi.yaml
+            ]
         ),
         .testTarget(name: "LarderCoreTests", dependencies: ["LarderCore", "Features", "LarderTestSupport"]),
         .testTarget(
