@@ -76,7 +76,10 @@ let package = Package(
             name: "LarderOnlineTests", dependencies: ["LarderOnline", "LarderTestSupport", "Features", "larder-test-helper"]),
         .testTarget(
             name: "LarderServerTests",
-            dependencies: ["LarderServer", "LarderOffline", "LarderOnline", "LarderTestSupport", "Features"]
+            dependencies: [
+                "LarderServer", "LarderOffline", "LarderOnline", "LarderTestSupport", "Features",
+                .product(name: "Yams", package: "Yams"),  // reads the examples of schemas/openapi.yaml
+            ]
         ),
         .testTarget(name: "LarderCoreTests", dependencies: ["LarderCore", "Features", "LarderTestSupport"]),
         .testTarget(

@@ -4,58 +4,144 @@ import HTTPTypes
 import Hummingbird
 import LarderCore
 import LarderOnline
+import Logging
+import NIOCore
+import NIOHTTP1
 
-/// An error the service answers with: an HTTP status and a message, sent as
-/// `{"error": {"status": 400, "message": "..."}}`.
+/// An error the service answers with: an HTTP status and a message. Every error a route
+/// throws becomes one through ``init(_:logger:)``, so the status of each kind of failure is
+/// decided in one place, whatever shape the answer is written in.
 struct APIError: Error, Sendable {
     var status: HTTPResponse.Status
     var message: String
+    /// The class of `feast.errors` that Feast's client raises for this error on the Feast route;
+    /// by default one chosen by the status (see ``ErrorShape/feast``).
+    var feastClass: String? = nil
 
+    /// The request does not follow the documented shapes: not JSON, an unknown or missing
+    /// top-level key, a key of the wrong JSON type (schemas/openapi.yaml).
     static func badRequest(_ message: String) -> APIError { APIError(status: .badRequest, message: message) }
+
+    /// The request has the documented shape but its values do not fit the features it names:
+    /// join keys and request fields missing or of another type, columns of different lengths,
+    /// a feature named twice, pushed values a source's columns refuse. (These rules depend on
+    /// the feature repository, so the OpenAPI document cannot state them.)
+    static func unprocessable(_ message: String) -> APIError { APIError(status: .unprocessableContent, message: message) }
+
+    /// A name the feature repository does not define (a feature service, view, feature or
+    /// source): 404, as Feast's feature server answers for an unknown view or service.
+    static func notFound(_ message: String) -> APIError { APIError(status: .notFound, message: message) }
+
+    /// 499, nginx's "client closed request": the client went away before the answer was ready.
+    /// Nothing reaches the client; the status is what `/metrics` counts such a request under.
+    static let clientClosedRequest = HTTPResponse.Status(code: 499, reasonPhrase: "Client Closed Request")
 }
 
-/// Turns every error a route throws into a JSON error response: 4xx for bad requests, 503
-/// when Redis or SQLite is unavailable, 500 otherwise. The service never answers with an
-/// empty or HTML body.
-struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        do {
-            return try await next(request, context)
-        } catch let error as APIError {
-            return Self.response(error.status, error.message)
-        } catch let error as LookupError {
-            return Self.response(.badRequest, error.description)
-        } catch let error as FeatureLookupError {
-            return Self.response(.badRequest, error.description)
-        } catch let error as RedisError {
-            return Self.response(.serviceUnavailable, "the online store (Redis) is unavailable: \(error)")
-        } catch let error as DatabaseError {
-            return Self.response(.serviceUnavailable, "the offline store (SQLite) is unavailable: \(error)")
-        } catch let error as any HTTPResponseError {
+extension APIError {
+    /// What the service answers for `error`: 400, 404 or 422 for bad requests (see
+    /// ``badRequest(_:)``, ``notFound(_:)``, ``unprocessable(_:)``), 499 when the client went
+    /// away, 503 when Redis or SQLite is unavailable, 500 otherwise.
+    init(_ error: any Error, logger: Logger) {
+        switch error {
+        case let error as APIError:
+            self = error
+        case let error as FeatureLookupError:
+            self = error.isUnknownName ? .notFound(error.description) : .badRequest(error.description)
+        case let error as LookupError:
+            self = .unprocessable(error.description)
+        case let error as RedisError:
+            self = APIError(status: .serviceUnavailable, message: "the online store (Redis) is unavailable: \(error)")
+        case let error as DatabaseError:
+            self = APIError(status: .serviceUnavailable, message: "the offline store (SQLite) is unavailable: \(error)")
+        case HTTPParserError.invalidEOFState, is CancellationError, ChannelError.ioOnClosedChannel, ChannelError.eof,
+            ChannelError.inputClosed, ChannelError.alreadyClosed:
+            // The connection closed before the whole request was read (the decoder's "stream
+            // ended at an unexpected time"): the client gave up, the service did not fail.
+            self = APIError(status: Self.clientClosedRequest, message: "the client closed the connection before the answer")
+        case let error as HTTPParserError:
+            // The body of a request whose head was valid (e.g. a malformed chunk).
+            self = .badRequest(HTTPParseErrorHandler.message(for: error))
+        case let error as any HTTPResponseError:
             // Hummingbird's own errors, e.g. a body over the limit (NIOTooManyBytesError).
             let message =
                 (error as? HTTPError)?.body
                 ?? (error.status == .contentTooLarge
                     ? "the request body is larger than the service accepts (serve.max_body_bytes)" : error.status.reasonPhrase)
-            return Self.response(error.status, message)
-        } catch {
-            context.logger.error("request failed: \(error)")
-            return Self.response(.internalServerError, "internal error: \(error)")
+            self = APIError(status: error.status, message: message)
+        default:
+            logger.error("request failed: \(error)")
+            self = APIError(status: .internalServerError, message: "internal error: \(error)")
         }
     }
 
-    static func response(_ status: HTTPResponse.Status, _ message: String) -> Response {
+    /// The response carrying this error in `shape`.
+    func response(_ shape: ErrorShape) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: shape.body(self))))
+    }
+}
+
+/// How an error response body is written.
+enum ErrorShape: Sendable {
+    /// Larder's: `{"error": {"status": 400, "message": "..."}}`.
+    case larder
+    /// Feast's feature server's, which Feast's client turns back into the exception it names:
+    /// a JSON string holding the JSON text of `{"module": "feast.errors", "class": ..., "message": ...}`
+    /// (Feast's server serializes the error document and then serializes that text again; its
+    /// client decodes twice). The class is ``APIError/feastClass``, else `FeastObjectNotFoundException`
+    /// for 404, `FeastPermissionError` for 401, and `FeastError` otherwise.
+    case feast
+
+    func body(_ error: APIError) -> [UInt8] {
         var body: [UInt8] = []
-        body += "{\"error\":{\"status\":\(status.code),\"message\":".utf8
-        JSONText.appendString(message, to: &body)
-        body += "}}".utf8
-        return Response(
-            status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        switch self {
+        case .larder:
+            body += "{\"error\":{\"status\":\(error.status.code),\"message\":".utf8
+            JSONText.appendString(error.message, to: &body)
+            body += "}}".utf8
+        case .feast:
+            let feastClass: String =
+                switch (error.feastClass, error.status) {
+                case (let named?, _): named
+                case (nil, .notFound): "FeastObjectNotFoundException"
+                case (nil, .unauthorized): "FeastPermissionError"
+                default: "FeastError"
+                }
+            var document: [UInt8] = []
+            document += "{\"module\":\"feast.errors\",\"class\":".utf8
+            JSONText.appendString(feastClass, to: &document)
+            document += ",\"message\":".utf8
+            JSONText.appendString(error.message, to: &document)
+            document += "}".utf8
+            JSONText.appendString(String(decoding: document, as: UTF8.self), to: &body)
+        }
+        return body
+    }
+}
+
+/// Answers every error thrown by what it wraps with a JSON error response in `shape`. The
+/// router has one in Larder's shape for every route; the Feast route has its own in Feast's
+/// shape, inside it, so that route's errors are answered there first.
+struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    let shape: ErrorShape
+
+    init(shape: ErrorShape = .larder) { self.shape = shape }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            return APIError(error, logger: context.logger).response(shape)
+        }
+    }
+
+    /// A JSON error response in Larder's shape, for middleware that answers without throwing.
+    static func response(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        APIError(status: status, message: message).response(.larder)
     }
 }
 
 /// `Authorization: Bearer TOKEN` on every route but `/health` and `/metrics`, when a token
-/// is configured.
+/// is configured. The scheme is matched without regard to case (RFC 9110, section 11.1).
 struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
     let token: String
 
@@ -63,13 +149,23 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
         if request.uri.path == "/health" || request.uri.path == "/metrics" {
             return try await next(request, context)
         }
-        guard let header = request.headers[.authorization], Self.equalInConstantTime(header, "Bearer \(token)") else {
+        guard let credentials = request.headers[.authorization].flatMap(Self.bearerCredentials),
+            Self.equalInConstantTime(credentials, token)
+        else {
             var response = JSONErrorMiddleware<Context>.response(
                 .unauthorized, "missing or wrong bearer token: send Authorization: Bearer <token>")
             response.headers[.wwwAuthenticate] = "Bearer"
             return response
         }
         return try await next(request, context)
+    }
+
+    /// The credentials of a `Bearer` authorization (`bearer`, `BEARER`, ... alike), or nil for
+    /// another scheme.
+    static func bearerCredentials(_ header: String) -> String? {
+        let scheme = header.prefix { $0 != " " }
+        guard scheme.lowercased() == "bearer" else { return nil }
+        return String(header.dropFirst(scheme.count).drop { $0 == " " })
     }
 
     /// Compares without returning early, so response time does not reveal a matching prefix.

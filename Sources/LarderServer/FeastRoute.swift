@@ -8,60 +8,89 @@ import Metrics
 // POST /get-online-features: the JSON of Feast's feature server.
 extension FeatureServer {
 
+    /// Reads what Feast's feature server reads (`features` or `feature_service`, `entities`,
+    /// `full_feature_names`, `include_feature_view_version_metadata`) plus `request_context`, and,
+    /// like Feast's server, ignores other keys: Feast's clients add keys as they evolve.
+    /// Likewise a column no requested feature uses (neither a join key nor a request field they
+    /// read) is ignored; every column must still be an array.
     func feastFeatures(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let json = try await jsonObject(request)
-        try json.only(["features", "feature_service", "entities", "request_context", "full_feature_names"], in: "the request")
         let lookup = try lookup(json, serviceKey: "feature_service")
-        func columns(_ key: String) throws -> [String: [JSONValue]] {
-            try (json[key]?.object("'\(key)'") ?? [:]).mapValues { try $0.array("each column of '\(key)'") }
+        func columns(of key: String) throws -> [String: [JSONValue]]? {
+            try json[key].map { try $0.object("'\(key)'").mapValues { try $0.array("each column of '\(key)'") } }
         }
-        guard json["entities"] != nil else {
+        guard let entities = try columns(of: "entities") else {
             throw APIError.badRequest("missing 'entities': an object of columns, e.g. {\"driver_id\": [1001]}")
         }
         let body = (
-            entities: try columns("entities"), requestContext: try columns("request_context"),
-            fullFeatureNames: try json["full_feature_names"]?.bool("'full_feature_names'")
+            entities: entities, requestContext: try columns(of: "request_context") ?? [:],
+            fullFeatureNames: try json["full_feature_names"]?.bool("'full_feature_names'") ?? false,
+            versionMetadata: try json["include_feature_view_version_metadata"]?.bool("'include_feature_view_version_metadata'")
+                ?? false
         )
         let keys = lookup.requiredKeys
         let fields = lookup.plan.requestFields
-        let columns = body.entities.merging(body.requestContext) { a, _ in a }
-        for name in columns.keys.sorted() where !keys.contains(where: { $0.name == name }) && !fields.contains(where: { $0.key == name }) {
-            throw APIError.badRequest(
-                "unknown entity column '\(name)'; expected \((keys.map(\.name) + fields.map(\.key)).joined(separator: ", "))")
+        // The columns used, keys then fields: join keys from `entities`; request fields from
+        // `entities` (as Feast sends them) or `request_context`, `entities` first.
+        var used: [(name: String, values: [JSONValue])] = []
+        for key in keys {
+            guard let values = body.entities[key.name] else {
+                throw APIError.unprocessable(
+                    "missing join key column '\(key.name)' (\(key.type)) in 'entities'; these features are keyed by \(keys.map(\.name).joined(separator: ", "))"
+                )
+            }
+            used.append((key.name, values))
         }
-        let counts = Set(columns.values.map(\.count))
-        guard counts.count <= 1 else {
-            throw APIError.badRequest("every column of 'entities' must have the same number of values; got \(columns.mapValues(\.count))")
+        for field in fields {
+            guard let values = body.entities[field.key] ?? body.requestContext[field.key] else {
+                throw APIError.unprocessable(
+                    "missing request field column '\(field.key)' (\(field.type)) that on-demand features read; send it in 'entities' or 'request_context'"
+                )
+            }
+            used.append((field.key, values))
         }
-        let n = counts.first ?? 0
+        let n = used.first?.values.count ?? 0
+        if let uneven = used.first(where: { $0.values.count != n }) {
+            throw APIError.unprocessable(
+                "every column must have the same number of values: '\(used[0].name)' has \(n), '\(uneven.name)' has \(uneven.values.count)")
+        }
         var rows: [EntityRow] = []
         rows.reserveCapacity(n)
         for i in 0..<n {
             var row = EntityRow(keys: [:])
-            for key in keys {
-                if let column = columns[key.name] {
-                    row.keys[key.name] = try Self.value(column[i], as: key.type, what: "entities.\(key.name)[\(i)]")
-                }
+            for (k, key) in keys.enumerated() {
+                row.keys[key.name] = try Self.value(used[k].values[i], as: key.type, what: "entities.\(key.name)[\(i)]")
             }
-            for field in fields {
-                row.requestFields[field.key] = try columns[field.key].map {
-                    try Self.value($0[i], as: field.type, what: "\(field.key)[\(i)]")
-                }
+            for (f, field) in fields.enumerated() {
+                row.requestFields[field.key] = try Self.value(
+                    used[keys.count + f].values[i], as: field.type, what: "\(field.key)[\(i)]")
             }
             try lookup.validate(row, index: i)
             rows.append(row)
         }
         let (served, _) = try await serve(lookup, rows, endpoint: "/get-online-features", service: json["feature_service"])
 
-        let names = ResolvedFeature.columnNames(
-            lookup.plan.features, fullNames: body.fullFeatureNames ?? false, taken: Set(keys.map(\.name)))
+        let names = ResolvedFeature.columnNames(lookup.plan.features, fullNames: body.fullFeatureNames, taken: Set(keys.map(\.name)))
         var out: [UInt8] = []
         out += "{\"metadata\":{\"feature_names\":[".utf8
         for (i, name) in (keys.map(\.name) + names).enumerated() {
             if i > 0 { out.append(0x2C) }
             JSONText.appendString(name, to: &out)
         }
-        out += "]},\"results\":[".utf8
+        out += "]".utf8
+        if body.versionMetadata {
+            // As Feast's server: each feature view read, with the version of its definition
+            // that the service serves (the registry's, from 1).
+            out += ",\"feature_view_metadata\":[".utf8
+            for (v, view) in lookup.plan.views.enumerated() {
+                if v > 0 { out.append(0x2C) }
+                out += "{\"name\":".utf8
+                JSONText.appendString(view.name, to: &out)
+                out += ",\"version\":\(versions[view.name] ?? 0)}".utf8
+            }
+            out += "]".utf8
+        }
+        out += "},\"results\":[".utf8
         let epoch = Array("\"1970-01-01T00:00:00Z\"".utf8)
         let statusNames: [FeatureStatus: [UInt8]] = [
             .present: Array("\"PRESENT\"".utf8), .missing: Array("\"NOT_FOUND\"".utf8), .expired: Array("\"OUTSIDE_MAX_AGE\"".utf8),

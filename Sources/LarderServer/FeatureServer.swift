@@ -157,7 +157,7 @@ public final class FeatureServer: Sendable {
         switch (service, features) {
         case (let name?, nil):
             guard let lookup = serviceLookups[name] else {
-                throw APIError.badRequest(
+                throw APIError.notFound(
                     "unknown feature service '\(name)'; known: \(serviceLookups.keys.sorted().joined(separator: ", "))")
             }
             return lookup
@@ -219,6 +219,7 @@ public final class FeatureServer: Sendable {
         addRoutes(to: router)
         return Application(
             router: router,
+            server: .http1(configuration: .init(additionalChannelHandlers: [HTTPParseErrorHandler()])),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "larder"),
             services: servingLog.map { [$0] } ?? [],  // started before the server, stopped after it (flushing)
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },

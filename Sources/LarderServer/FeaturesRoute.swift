@@ -8,11 +8,21 @@ import Metrics
 // POST /v1/features: Larder's row-major lookup.
 extension FeatureServer {
 
-    /// `service` or `features`, as a lookup.
+    /// `service` or `features`, as a lookup. A feature listed twice (also through a whole
+    /// view) is refused, as Feast refuses colliding names: its columns would share a name.
     func lookup(_ body: [String: JSONValue], serviceKey: String) throws -> OnlineLookup {
         let service = try body[serviceKey].map { try $0.string("'\(serviceKey)'") }
         let features = try body["features"].map { try $0.array("'features'").map { try $0.string("each of 'features'") } }
-        return try lookup(service: service, features: features)
+        let lookup = try lookup(service: service, features: features)
+        if features != nil {
+            var seen = Set<String>()
+            for feature in lookup.plan.features where !seen.insert(feature.reference).inserted {
+                var error = APIError.unprocessable("feature \(feature.reference) is requested twice in 'features'; name each feature once")
+                error.feastClass = "FeatureNameCollisionError"
+                throw error
+            }
+        }
+        return lookup
     }
 
     func features(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -33,7 +43,7 @@ extension FeatureServer {
         case let object? where object.isObject: shared = try object.object("'request'")
         case .array(let a)?:
             guard a.count == body.entities.count else {
-                throw APIError.badRequest(
+                throw APIError.unprocessable(
                     "'request' has \(a.count) objects for \(body.entities.count) entity rows; send one per row, or one object for all")
             }
             perRow = try a.enumerated().map { i, item in try item.object("request[\(i)]") }
@@ -45,17 +55,14 @@ extension FeatureServer {
             var row = EntityRow(keys: [:])
             for (name, json) in entity {
                 guard let key = keys.first(where: { $0.name == name }) else {
-                    throw APIError.badRequest(
+                    throw APIError.unprocessable(
                         "entities[\(i)]: unknown key '\(name)'; these features are keyed by \(keys.map(\.name).joined(separator: ", "))")
                 }
                 row.keys[name] = try Self.value(json, as: key.type, what: "entities[\(i)].\(name)")
             }
+            // Only the fields the requested on-demand features read; others are ignored, as
+            // Feast ignores request data no requested feature needs.
             let given = perRow?[i] ?? shared
-            for name in given.keys.sorted() where !fields.contains(where: { $0.key == name }) {
-                throw APIError.badRequest(
-                    "request field '\(name)' is not read by any requested on-demand feature; expected \(fields.isEmpty ? "none" : fields.map(\.key).joined(separator: ", "))"
-                )
-            }
             for field in fields {
                 row.requestFields[field.key] = try given[field.key].map {
                     try Self.value($0, as: field.type, what: "request field \(field.key)")

@@ -14,23 +14,21 @@ extension FeatureServer {
         guard let sourceValue = json["source"], let rowsValue = json["rows"] else {
             throw APIError.badRequest("a push needs 'source' (a source name) and 'rows' (an array of objects)")
         }
-        let body = (
-            source: try sourceValue.string("'source'"),
-            rows: try rowsValue.array("'rows'").enumerated().map { i, r in try r.object("rows[\(i)]") }
-        )
-        guard !body.rows.isEmpty else { throw APIError.badRequest("'rows' is empty") }
-        guard repository.source(named: body.source) != nil else {
-            throw APIError.badRequest("unknown source '\(body.source)'; known: \(repository.sources.map(\.name).joined(separator: ", "))")
+        // The source first: rows are checked against its columns.
+        let source = try sourceValue.string("'source'")
+        guard repository.source(named: source) != nil else {
+            throw APIError.notFound("unknown source '\(source)'; known: \(repository.sources.map(\.name).joined(separator: ", "))")
         }
+        let body = (source: source, rows: try rowsValue.array("'rows'").enumerated().map { i, r in try r.object("rows[\(i)]") })
+        guard !body.rows.isEmpty else { throw APIError.badRequest("'rows' is empty") }
         let rows = body.rows
         // Offline first, all or none (SQLite blocks: keep it off the event loop).
         let offline = self.offline
-        let source = body.source
         let stored: [SourceRow]
         do {
             stored = try await runBlocking { try offline.append(source: source, rows: rows, origin: "push") }
         } catch let error as AppendError {
-            throw APIError.badRequest(error.description)
+            throw APIError.unprocessable(error.description)
         }
         // Then online, through each view's compiled transformation. The rows are stored
         // already: if Redis fails now, say so with 202 (retrying would store them twice);

@@ -8,7 +8,9 @@ import Metrics
 extension FeatureServer {
     func addRoutes(to router: Router<BasicRequestContext>) {
         router.post("/v1/features") { request, context in try await self.features(request, context) }
-        router.post("/get-online-features") { request, context in try await self.feastFeatures(request, context) }
+        // Errors of the Feast route in the shape Feast's client reads (see ErrorShape.feast).
+        router.group("/get-online-features").add(middleware: JSONErrorMiddleware(shape: .feast))
+            .post { request, context in try await self.feastFeatures(request, context) }
         router.post("/v1/push") { request, context in try await self.push(request, context) }
         router.get("/health") { _, _ in await self.health() }
         router.get("/metrics") { _, _ in
@@ -37,14 +39,14 @@ extension FeatureServer {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
-    /// A JSON value for a declared type (the rule of ``JSONValue/value(as:)``), or a 400.
+    /// A JSON value for a declared type (the rule of ``JSONValue/value(as:)``), or a 422.
     static func value(_ json: JSONValue, as type: ValueType, what: String) throws -> Value {
         do {
             return try json.value(as: type)
         } catch {
             switch error {
-            case .mismatch: throw APIError.badRequest("\(what) must be \(type), got \(json.typeName)")
-            case .timestamp(let reason): throw APIError.badRequest("\(what): \"\(json.text)\": \(reason.reason)")
+            case .mismatch: throw APIError.unprocessable("\(what) must be \(type), got \(json.typeName)")
+            case .timestamp(let reason): throw APIError.unprocessable("\(what): \"\(json.text)\": \(reason.reason)")
             }
         }
     }

@@ -7,7 +7,7 @@ import Foundation
 #endif
 
 /// Minimal blocking TCP helpers on 127.0.0.1, so the test support needs no Redis client.
-enum LoopbackSocket {
+public enum LoopbackSocket {
     struct Failure: Error, CustomStringConvertible {
         let description: String
     }
@@ -33,7 +33,7 @@ enum LoopbackSocket {
 
     /// Connects to 127.0.0.1:`port`, sends `request`, and reads until `isComplete` accepts
     /// what arrived, the peer closes, or `timeout` passes. Returns nil if it cannot connect.
-    static func exchange(
+    public static func exchange(
         port: Int, request: String, timeout: TimeInterval = 0.5, isComplete: (String) -> Bool
     ) -> String? {
         guard let fd = try? makeSocket() else { return nil }

@@ -23,6 +23,9 @@ public struct ResolvedFeature: Sendable, Hashable {
 /// A feature reference or service name that does not resolve.
 public struct FeatureLookupError: Error, Sendable, CustomStringConvertible {
     public var description: String
+    /// The reference is well formed but names a service, view or feature the repository does
+    /// not define (false for a malformed reference).
+    public var isUnknownName = true
 }
 
 extension FeatureRepository {
@@ -62,7 +65,8 @@ extension FeatureRepository {
             let parts = reference.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
             guard parts.count <= 2, !parts[0].isEmpty, parts.count == 1 || !parts[1].isEmpty else {
                 throw FeatureLookupError(
-                    description: "'\(reference)' is not a feature reference; write view:feature, e.g. driver_hourly_stats:conv_rate")
+                    description: "'\(reference)' is not a feature reference; write view:feature, e.g. driver_hourly_stats:conv_rate",
+                    isUnknownName: false)
             }
             out += try resolve(selection: FeatureSelection(view: parts[0], features: parts.count == 2 ? [parts[1]] : nil))
         }
