@@ -109,7 +109,15 @@ public final class OfflineStore: Sendable {
 /// A failure of the offline store, with what was being done.
 public struct OfflineStoreError: Error, Sendable, CustomStringConvertible {
     public var description: String
-    public init(_ description: String) { self.description = description }
+    /// The store cannot take this write now or ever from this process (busy with another
+    /// write past the busy timeout, or read-only): nothing is wrong with the request, and the
+    /// service answers 503 rather than 500.
+    public var isUnavailable: Bool
+
+    public init(_ description: String, isUnavailable: Bool = false) {
+        self.description = description
+        self.isUnavailable = isUnavailable
+    }
 }
 
 /// Larder's own tables. `schemas/offline.sql` documents the schema the migrations produce and

@@ -31,7 +31,8 @@ extension OfflineStore {
                 return try body(db)
             }
         } catch let error as DatabaseError {
-            throw OfflineStoreError(describe(error, operation: operation))
+            let unavailable = error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_READONLY
+            throw OfflineStoreError(describe(error, operation: operation), isUnavailable: unavailable)
         }
     }
 
@@ -53,7 +54,8 @@ extension OfflineStore {
     func readOnlyError(_ operation: String, reason: String) -> OfflineStoreError {
         OfflineStoreError(
             "the offline store at \(path) is read-only (\(reason)): \(operation) cannot write to it. Reading commands (list, "
-                + "describe, training-set, get) work; run this one as a user who can write to the file and its directory.")
+                + "describe, training-set, get) work; run this one as a user who can write to the file and its directory.",
+            isUnavailable: true)
     }
 
     /// SQLite's message without GRDB's wrapping (the SQL it was running, its error code).

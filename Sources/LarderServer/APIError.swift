@@ -3,6 +3,7 @@ import GRDB
 import HTTPTypes
 import Hummingbird
 import LarderCore
+import LarderOffline
 import LarderOnline
 import Logging
 import NIOCore
@@ -53,6 +54,9 @@ extension APIError {
             self = APIError(status: .serviceUnavailable, message: "the online store (Redis) is unavailable: \(error)")
         case let error as DatabaseError:
             self = APIError(status: .serviceUnavailable, message: "the offline store (SQLite) is unavailable: \(error)")
+        case let error as OfflineStoreError where error.isUnavailable:
+            // Busy with another process's write past the busy timeout, or read-only.
+            self = APIError(status: .serviceUnavailable, message: error.description)
         case HTTPParserError.invalidEOFState, is CancellationError, ChannelError.ioOnClosedChannel, ChannelError.eof,
             ChannelError.inputClosed, ChannelError.alreadyClosed:
             // The connection closed before the whole request was read (the decoder's "stream
