@@ -34,6 +34,7 @@ extension FeatureServer {
             throw APIError.badRequest("every column of 'entities' must have the same number of values; got \(columns.mapValues(\.count))")
         }
         let n = counts.first ?? 0
+        try checkLookupSize(entities: n, lookup)
         var rows: [EntityRow] = []
         rows.reserveCapacity(n)
         for i in 0..<n {
