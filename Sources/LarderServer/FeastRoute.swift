@@ -54,6 +54,7 @@ extension FeatureServer {
             throw APIError.unprocessable(
                 "every column must have the same number of values: '\(used[0].name)' has \(n), '\(uneven.name)' has \(uneven.values.count)")
         }
+        try checkLookupSize(entities: n, lookup)
         var rows: [EntityRow] = []
         rows.reserveCapacity(n)
         for i in 0..<n {

@@ -25,6 +25,24 @@ public struct ServerConfiguration: Sendable {
     public var definitionCheckInterval: Duration = .seconds(5)
     /// Which served rows are logged to the offline store's serving log (off by default).
     public var servingLog = ServingLogConfiguration()
+    /// How long a client may take to send a request's head (request line and headers), from
+    /// its first byte or from connecting: past it, 408 and the connection is closed.
+    public var headerTimeout: Duration = .seconds(10)
+    /// How long a client may take to send a request's body, from its head: past it, 408 and
+    /// the connection is closed.
+    public var bodyTimeout: Duration = .seconds(30)
+    /// How long a keep-alive connection may wait for its next request before it is closed.
+    public var idleTimeout: Duration = .seconds(60)
+    /// Open connections at most; more get 503 and are closed. Each holds a file descriptor.
+    public var maxConnections = ServerConfiguration.defaultMaxConnections
+    /// Entities in one lookup at most; more get 413.
+    public var maxEntities = 10_000
+    /// Values (entities × features) in one lookup at most; more get 413. A response takes
+    /// about 100 bytes per value.
+    public var maxValues = 1_000_000
+
+    /// `maxConnections` unless configured (and unless the open-files limit is lower).
+    public static let defaultMaxConnections = 1024
 
     public init(
         host: String = "127.0.0.1", port: Int = 6566, maxBodyBytes: Int = 1 << 20, apiToken: String? = nil,
@@ -177,6 +195,27 @@ public final class FeatureServer: Sendable {
         }
     }
 
+    /// Refuses with 413 a lookup larger than `serve.max_entities` or `serve.max_values`, before
+    /// its rows are built: what a lookup costs (Redis reads, memory, the response) grows with
+    /// entities × features. Both lookup routes call it once the entity count is known.
+    func checkLookupSize(entities: Int, _ lookup: OnlineLookup) throws {
+        guard entities <= configuration.maxEntities else {
+            throw APIError(
+                status: .contentTooLarge,
+                message:
+                    "too many entities: \(entities) in one lookup; the service accepts at most \(configuration.maxEntities) (serve.max_entities): split the lookup into several requests"
+            )
+        }
+        let features = lookup.plan.features.count
+        guard entities * features <= configuration.maxValues else {
+            throw APIError(
+                status: .contentTooLarge,
+                message:
+                    "too many values: \(entities) entities × \(features) features = \(entities * features) in one lookup; the service accepts at most \(configuration.maxValues) (serve.max_values): split the lookup into several requests"
+            )
+        }
+    }
+
     /// The Prometheus registry behind `GET /metrics`; bootstrapped once per process.
     public static let metrics: PrometheusCollectorRegistry = {
         let registry = PrometheusCollectorRegistry()
@@ -219,7 +258,7 @@ public final class FeatureServer: Sendable {
         addRoutes(to: router)
         return Application(
             router: router,
-            server: .http1(configuration: .init(additionalChannelHandlers: [HTTPParseErrorHandler()])),
+            server: .http1(limits: ConnectionLimits(configuration, logger: logger)),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "larder"),
             services: servingLog.map { [$0] } ?? [],  // started before the server, stopped after it (flushing)
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },

@@ -33,6 +33,7 @@ extension FeatureServer {
             throw APIError.badRequest("missing 'entities': an array of objects of join keys")
         }
         let entities = try entitiesValue.array("'entities'").enumerated().map { i, e in try e.object("entities[\(i)]") }
+        try checkLookupSize(entities: entities.count, lookup)
         let body = (entities: entities, request: json["request"], fullNames: try json["full_names"]?.bool("'full_names'"))
         let keys = lookup.requiredKeys
         let fields = lookup.plan.requestFields

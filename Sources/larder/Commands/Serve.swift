@@ -37,12 +37,25 @@ struct Serve: AsyncParsableCommand {
         var logger = Logger(label: "larder")
         logger.logLevel = .info
         let (configuration, store) = try project.openStore(ifDefinitionsStale: .log(logger))
+        // Each connection holds a file descriptor: the cap must leave room for the others.
+        let fileLimit = OpenFileLimit.raise()
+        let maxConnections = try OpenFileLimit.connectionCap(
+            configured: configuration.maxConnections, fileLimit: fileLimit, otherFiles: OpenFileLimit.reservedFiles + connections)
         let online = try configuration.onlineStore(poolSize: connections)
         var serverConfiguration = ServerConfiguration(
             host: host ?? configuration.serveHost, port: port ?? configuration.servePort,
             maxBodyBytes: configuration.maxBodyBytes, apiToken: configuration.apiToken, project: configuration.project)
         serverConfiguration.servingLog = ServingLogConfiguration(
             sampleRate: configuration.logSampleRate, queueCapacity: configuration.logQueueCapacity)
+        if let timeout = configuration.headerTimeout { serverConfiguration.headerTimeout = timeout }
+        if let timeout = configuration.bodyTimeout { serverConfiguration.bodyTimeout = timeout }
+        if let timeout = configuration.idleTimeout { serverConfiguration.idleTimeout = timeout }
+        if let limit = configuration.maxEntities { serverConfiguration.maxEntities = limit }
+        if let limit = configuration.maxValues { serverConfiguration.maxValues = limit }
+        serverConfiguration.maxConnections = maxConnections
+        if configuration.maxConnections == nil, maxConnections < ServerConfiguration.defaultMaxConnections {
+            logger.warning("at most \(maxConnections) connections (ulimit -n is \(fileLimit ?? 0)); raise the open-files limit for more")
+        }
         let server = try FeatureServer(
             repository: Features.repository, offline: store, online: online, configuration: serverConfiguration, logger: logger)
         if serverConfiguration.servingLog.isEnabled {

@@ -18,6 +18,12 @@ import Yams
 ///   port: 6566
 ///   max_body_bytes: 1048576
 ///   api_token: secret              # optional bearer token
+///   header_timeout_seconds: 10     # a request's head must arrive within this, else 408
+///   body_timeout_seconds: 30       # its body within this of the head, else 408
+///   idle_timeout_seconds: 60       # keep-alive connections without a request are closed
+///   max_connections: 1024          # more get 503 (default lowered to fit `ulimit -n`)
+///   max_entities: 10000            # entities per lookup, else 413
+///   max_values: 1000000            # entities × features per lookup, else 413
 ///   log:                           # the serving log (off by default)
 ///     sample_rate: 0.1             # share of entities logged: 0 (off) to 1 (all)
 ///     queue_capacity: 10000        # entries waiting to be written; past it, dropped and counted
@@ -41,6 +47,15 @@ struct Configuration: Equatable {
     var logSampleRate = 0.0
     /// `serve.log.queue_capacity`: at least 1.
     var logQueueCapacity = 10_000
+    /// `serve.header_timeout_seconds`, `serve.body_timeout_seconds`,
+    /// `serve.idle_timeout_seconds`, `serve.max_connections`, `serve.max_entities`,
+    /// `serve.max_values`; nil: the service's default (``ServerConfiguration``).
+    var headerTimeout: Duration?
+    var bodyTimeout: Duration?
+    var idleTimeout: Duration?
+    var maxConnections: Int?
+    var maxEntities: Int?
+    var maxValues: Int?
 
     static let defaultFileName = "larder.yaml"
     static let defaultOfflinePath = "data/offline.sqlite"
@@ -144,7 +159,12 @@ struct Configuration: Equatable {
         }
         if let serve = top["serve"] {
             guard let serve = serve as? [String: Any] else { throw ConfigurationError("\(file): 'serve' must be a mapping") }
-            try checkKeys(serve, allowed: ["host", "port", "max_body_bytes", "api_token", "log"], in: file, at: "serve.")
+            try checkKeys(
+                serve,
+                allowed: [
+                    "host", "port", "max_body_bytes", "api_token", "log", "header_timeout_seconds", "body_timeout_seconds",
+                    "idle_timeout_seconds", "max_connections", "max_entities", "max_values",
+                ], in: file, at: "serve.")
             if let host = serve["host"] {
                 guard let host = host as? String, !host.isEmpty else {
                     throw ConfigurationError("\(file): 'serve.host' must be a non-empty string")
@@ -169,6 +189,30 @@ struct Configuration: Equatable {
                 }
                 config.apiToken = token
             }
+            // A positive number of seconds (YAML reads `10` as an integer, `0.5` as a double).
+            func seconds(_ key: String) throws(ConfigurationError) -> Duration? {
+                guard let value = serve[key] else { return nil }
+                guard !(value is Bool), let seconds = (value as? Int).map(Double.init) ?? (value as? Double), seconds > 0,
+                    seconds <= 86_400
+                else {
+                    throw ConfigurationError(
+                        "\(file): 'serve.\(key)' must be a number of seconds above 0 (at most 86400), e.g. 10; got \(value)")
+                }
+                return .milliseconds(Int64((seconds * 1000).rounded(.up)))
+            }
+            func count(_ key: String, what: String) throws(ConfigurationError) -> Int? {
+                guard let value = serve[key] else { return nil }
+                guard !(value is Bool), let count = value as? Int, count >= 1 else {
+                    throw ConfigurationError("\(file): 'serve.\(key)' must be an integer of at least 1 (\(what)); got \(value)")
+                }
+                return count
+            }
+            config.headerTimeout = try seconds("header_timeout_seconds")
+            config.bodyTimeout = try seconds("body_timeout_seconds")
+            config.idleTimeout = try seconds("idle_timeout_seconds")
+            config.maxConnections = try count("max_connections", what: "open connections")
+            config.maxEntities = try count("max_entities", what: "entities per lookup")
+            config.maxValues = try count("max_values", what: "entities × features per lookup")
             if let log = serve["log"] {
                 guard let log = log as? [String: Any] else {
                     throw ConfigurationError("\(file): 'serve.log' must be a mapping with keys sample_rate, queue_capacity")

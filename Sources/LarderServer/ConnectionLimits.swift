@@ -1,0 +1,390 @@
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import LarderCore
+import Logging
+import Metrics
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTPTypes
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+// What one client can cost the service in connections and time. Hummingbird reads requests
+// without deadlines: a client that sends its headers one byte at a time, or opens sockets and
+// sends nothing, would hold a connection (a file descriptor) for ever. The rules below bound
+// that, per connection, in two channel handlers:
+//
+//   socket → RequestBytesWatcher → HTTP decoder → ConnectionGuard → Hummingbird
+//
+// The watcher only says that bytes arrived: the decoder says nothing until a request's head is
+// complete, and the head's deadline must start at its first byte.
+
+/// The limits each connection is held to (from ``ServerConfiguration``).
+struct ConnectionLimits: Sendable {
+    var headerTimeout: Duration
+    var bodyTimeout: Duration
+    var idleTimeout: Duration
+    var maxBodyBytes: Int
+    /// Shared by every connection of one application: the cap on open connections.
+    let connections: OpenConnections
+
+    init(_ configuration: ServerConfiguration, logger: Logger) {
+        headerTimeout = configuration.headerTimeout
+        bodyTimeout = configuration.bodyTimeout
+        idleTimeout = configuration.idleTimeout
+        maxBodyBytes = configuration.maxBodyBytes
+        connections = OpenConnections(limit: configuration.maxConnections, logger: logger)
+    }
+}
+
+/// The service's open connections, admitted while fewer than the limit are open. It logs when
+/// the limit is reached and when there is room again (one line each, not one per client).
+final class OpenConnections: Sendable {
+    let limit: Int
+    let logger: Logger
+    private let state = NIOLockedValueBox((open: 0, refused: 0, full: false))
+
+    static let openGauge = Gauge(label: "larder_connections_open")
+    static let refusedCounter = Counter(label: "larder_connections_refused_total")
+
+    init(limit: Int, logger: Logger) {
+        self.limit = limit
+        self.logger = logger
+    }
+
+    /// Counts a new connection if there is room; false if the limit is reached (the caller
+    /// refuses it, and it is not counted).
+    func open() -> Bool {
+        let (admitted, count, becameFull) = state.withLockedValue { state -> (Bool, Int, Bool) in
+            guard state.open < limit else {
+                let becameFull = !state.full
+                state.full = true
+                state.refused += 1
+                return (false, state.open, becameFull)
+            }
+            state.open += 1
+            return (true, state.open, false)
+        }
+        if admitted {
+            Self.openGauge.record(count)
+        } else {
+            Self.refusedCounter.increment()
+            if becameFull {
+                logger.warning(
+                    "\(limit) connections open, the limit (serve.max_connections): new connections get 503 until some close")
+            }
+        }
+        return admitted
+    }
+
+    /// Forgets a connection that ``open()`` admitted, once it has closed.
+    func close() {
+        let (count, refusedWhileFull) = state.withLockedValue { state -> (Int, Int?) in
+            state.open -= 1
+            guard state.full else { return (state.open, nil) }
+            let refused = state.refused
+            (state.full, state.refused) = (false, 0)
+            return (state.open, refused)
+        }
+        Self.openGauge.record(count)
+        if let refusedWhileFull {
+            logger.notice("connections below serve.max_connections again; \(refusedWhileFull) were refused while it was reached")
+        }
+    }
+}
+
+/// Sent up the pipeline by ``RequestBytesWatcher`` whenever bytes arrive.
+struct RequestBytesArrived {}
+
+/// First in a connection's pipeline, before the HTTP decoder: tells ``ConnectionGuard`` that
+/// bytes arrived, so that a request head's deadline starts at its first byte.
+final class RequestBytesWatcher: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        context.fireUserInboundEventTriggered(RequestBytesArrived())
+        context.fireChannelRead(data)
+    }
+}
+
+/// Holds one connection to ``ConnectionLimits``, between the HTTP decoder and Hummingbird:
+///
+/// - beyond `serve.max_connections` open connections, a new one gets 503 and is closed;
+/// - a request's head must arrive within the header timeout of its first byte (or of the
+///   connection's start), else 408 and the connection is closed;
+/// - its body must arrive within the body timeout of its head, else the request fails with 408
+///   (the route's body stream fails: no route sees a cut body as complete) and the connection
+///   is closed;
+/// - a connection with no request for the idle timeout is closed;
+/// - a head declaring a `Content-Length` over `serve.max_body_bytes` fails with 413 at once,
+///   its body unread, and the connection is then closed.
+///
+/// The 408 and 413 of a request go through the routes' error handling (the route's body stream
+/// fails with them), so they have the routes' error shape and are counted in the metrics.
+final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    enum Deadline { case head, body, idle }
+
+    static let headTimeouts = Counter(label: "larder_request_timeouts_total", dimensions: [("part", "head")])
+    static let bodyTimeouts = Counter(label: "larder_request_timeouts_total", dimensions: [("part", "body")])
+
+    let limits: ConnectionLimits
+    private var started = false
+    /// A new connection owes its first request's head at once.
+    private var readingHead = true
+    private var readingBody = false
+    /// Requests whose response has not ended yet.
+    private var unanswered = 0
+    /// Set once a request failed with 413 or 408: the connection is closing, what it still
+    /// receives is dropped.
+    private var discarding = false
+    private var timer: (deadline: Deadline, task: Scheduled<Void>)?
+
+    init(limits: ConnectionLimits) { self.limits = limits }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { start(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.fireChannelActive()
+        start(context)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        cancelTimer()
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        cancelTimer()
+    }
+
+    private func start(_ context: ChannelHandlerContext) {
+        guard !started else { return }
+        started = true
+        let connections = limits.connections
+        guard connections.open() else {
+            respondAndClose(
+                context, .serviceUnavailable,
+                "the service has \(connections.limit) connections open, its limit (serve.max_connections); retry later",
+                headers: [.retryAfter: "1"])
+            return
+        }
+        context.channel.closeFuture.whenComplete { _ in connections.close() }
+        updateDeadline(context)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is RequestBytesArrived else { return context.fireUserInboundEventTriggered(event) }
+        if !readingHead && !readingBody && unanswered == 0 {
+            readingHead = true  // the first bytes of the next request: its head's deadline starts
+            updateDeadline(context)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            (readingHead, readingBody) = (false, true)
+            unanswered += 1
+            updateDeadline(context)
+            guard !discarding else { return }
+            context.fireChannelRead(data)
+            if let declared = head.headerFields[.contentLength].flatMap(Int.init), declared > limits.maxBodyBytes {
+                fail(
+                    context,
+                    HTTPError(
+                        .contentTooLarge,
+                        message:
+                            "the request body declares \(declared) bytes (Content-Length); the service accepts at most \(limits.maxBodyBytes) (serve.max_body_bytes)"
+                    ))
+            }
+        case .body:
+            if !discarding { context.fireChannelRead(data) }
+        case .end:
+            readingBody = false
+            updateDeadline(context)
+            if !discarding { context.fireChannelRead(data) }
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data) {
+            unanswered = max(0, unanswered - 1)
+            updateDeadline(context)
+        }
+        context.write(data, promise: promise)
+    }
+
+    /// Fails the request being read: its body stream throws `error`, which the route answers;
+    /// Hummingbird then closes the connection, as after any failed read. The rest is dropped.
+    private func fail(_ context: ChannelHandlerContext, _ error: HTTPError) {
+        discarding = true
+        context.fireErrorCaught(error)
+    }
+
+    /// Runs the deadline that applies now: the body's while one is read, the head's while one
+    /// is awaited, none while a response is due, else the idle one. A deadline already running
+    /// keeps its start.
+    private func updateDeadline(_ context: ChannelHandlerContext) {
+        let due: Deadline? = readingBody ? .body : readingHead ? .head : unanswered > 0 ? nil : .idle
+        guard due != timer?.deadline else { return }
+        cancelTimer()
+        guard let due else { return }
+        let delay =
+            switch due {
+            case .head: limits.headerTimeout
+            case .body: limits.bodyTimeout
+            case .idle: limits.idleTimeout
+            }
+        let task = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(delay)) { self.expired(due, context) }
+        timer = (due, task)
+    }
+
+    private func cancelTimer() {
+        timer?.task.cancel()
+        timer = nil
+    }
+
+    private func expired(_ deadline: Deadline, _ context: ChannelHandlerContext) {
+        timer = nil
+        switch deadline {
+        case .head:
+            Self.headTimeouts.increment()
+            respondAndClose(
+                context, .requestTimeout,
+                "the request head (request line and headers) did not arrive within \(Self.seconds(limits.headerTimeout)) (serve.header_timeout_seconds)"
+            )
+        case .body:
+            Self.bodyTimeouts.increment()
+            readingBody = false
+            fail(
+                context,
+                HTTPError(
+                    .requestTimeout,
+                    message:
+                        "the request body did not arrive within \(Self.seconds(limits.bodyTimeout)) of its head (serve.body_timeout_seconds)"
+                ))
+            // Already answered: nothing is left to report the failure to.
+            if unanswered == 0 { context.close(promise: nil) }
+            updateDeadline(context)  // the idle deadline closes the connection if nothing else does
+        case .idle:
+            context.close(promise: nil)
+        }
+    }
+
+    /// Answers with a JSON error (the shape of ``JSONErrorMiddleware``'s) outside any route,
+    /// then closes the connection.
+    private func respondAndClose(
+        _ context: ChannelHandlerContext, _ status: HTTPResponse.Status, _ message: String, headers: HTTPFields = [:]
+    ) {
+        discarding = true
+        cancelTimer()
+        var json: [UInt8] = []
+        json += "{\"error\":{\"status\":\(status.code),\"message\":".utf8
+        JSONText.appendString(message, to: &json)
+        json += "}}".utf8
+        var fields: HTTPFields = [.contentType: "application/json", .contentLength: String(json.count), .connection: "close"]
+        fields.append(contentsOf: headers)
+        context.write(wrapOutboundOut(.head(HTTPResponse(status: status, headerFields: fields))), promise: nil)
+        context.write(wrapOutboundOut(.body(ByteBuffer(bytes: json))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
+    /// `10 s`, `0.5 s`.
+    static func seconds(_ duration: Duration) -> String {
+        let (whole, attoseconds) = duration.components
+        return attoseconds == 0 ? "\(whole) s" : "\(Double(whole) + Double(attoseconds) / 1e18) s"
+    }
+}
+
+/// Hummingbird's HTTP/1 channel with ``RequestBytesWatcher`` first in each connection's
+/// pipeline, and ``HTTPParseErrorHandler`` and ``ConnectionGuard`` after the decoder.
+struct LimitedHTTP1Channel: ServerChildChannel {
+    typealias Value = HTTP1Channel.Value
+    let http1: HTTP1Channel
+
+    init(responder: @escaping HTTPChannelHandler.Responder, limits: ConnectionLimits) {
+        // No Hummingbird idle timeout: the guard keeps every deadline.
+        // The parse-error handler first, so a request that is not HTTP gets its JSON 400.
+        http1 = HTTP1Channel(
+            responder: responder,
+            configuration: .init(additionalChannelHandlers: [HTTPParseErrorHandler(), ConnectionGuard(limits: limits)]))
+    }
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        do {
+            try channel.pipeline.syncOperations.addHandler(RequestBytesWatcher(), position: .first)
+        } catch {
+            return channel.eventLoop.makeFailedFuture(error)
+        }
+        return http1.setup(channel: channel, logger: logger)
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await http1.handle(value: value, logger: logger)
+    }
+}
+
+extension HTTPServerBuilder {
+    /// HTTP/1 with Larder's ``ConnectionLimits``.
+    static func http1(limits: ConnectionLimits) -> HTTPServerBuilder {
+        .init { responder in LimitedHTTP1Channel(responder: responder, limits: limits) }
+    }
+}
+
+/// How many files (sockets included) this process may open.
+public enum OpenFileLimit {
+    /// Files the service needs besides client connections: standard streams, the listening
+    /// socket, event loops, SQLite's files, with room to spare (Redis connections come on top).
+    public static let reservedFiles = 64
+
+    /// Raises this process's soft limit on open files to its hard limit, as servers commonly
+    /// do (the soft limit is often 1,024), and returns the limit then in force (nil if unknown).
+    public static func raise() -> Int? {
+        #if canImport(Glibc)
+            let openFiles = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        #else
+            let openFiles = RLIMIT_NOFILE
+        #endif
+        var limit = rlimit()
+        guard getrlimit(openFiles, &limit) == 0 else { return nil }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(openFiles, &raised) == 0 { limit = raised }  // macOS refuses an unlimited one: kept as is
+        }
+        return limit.rlim_cur >= rlim_t(Int.max) ? Int.max : Int(limit.rlim_cur)
+    }
+
+    /// The connection cap that fits `fileLimit`: `configured` if it fits (an error if not),
+    /// else the default lowered to fit.
+    public static func connectionCap(configured: Int?, fileLimit: Int?, otherFiles: Int) throws -> Int {
+        guard let fileLimit else { return configured ?? ServerConfiguration.defaultMaxConnections }
+        let room = max(fileLimit - otherFiles, 1)
+        guard let configured else { return min(ServerConfiguration.defaultMaxConnections, room) }
+        guard configured <= room else {
+            throw ConnectionCapError(
+                description:
+                    "serve.max_connections is \(configured), but this process may open only \(fileLimit) files (ulimit -n) and needs about \(otherFiles) besides client connections: set serve.max_connections to at most \(room), or raise the limit"
+            )
+        }
+        return configured
+    }
+}
+
+/// `serve.max_connections` does not fit the open-files limit.
+public struct ConnectionCapError: Error, CustomStringConvertible {
+    public let description: String
+}
