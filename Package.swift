@@ -79,6 +79,7 @@ let package = Package(
             dependencies: [
                 "LarderServer", "LarderOffline", "LarderOnline", "LarderTestSupport", "Features",
                 .product(name: "Yams", package: "Yams"),  // reads the examples of schemas/openapi.yaml
+                .product(name: "GRDB", package: "GRDB.swift"),  // holds the store's write lock from outside
             ]
         ),
         .testTarget(name: "LarderCoreTests", dependencies: ["LarderCore", "Features", "LarderTestSupport"]),

@@ -46,11 +46,12 @@ final class ServerHarness: @unchecked Sendable {
         repository: FeatureRepository = Features.repository, apiToken: String? = nil, maxBodyBytes: Int = 1 << 20,
         now: Timestamp = Timestamp(microseconds: Timestamp.now().microseconds / 60_000_000 * 60_000_000),
         configure: (inout ServerConfiguration) -> Void = { _ in },
+        storeOptions: OfflineStoreOptions = OfflineStoreOptions(),
         servingLog makeServingLog: ((OfflineStore) -> ServingLogWriter)? = nil
     ) async throws {
         directory = try TemporaryDirectory()
         redis = try RedisServer()
-        offline = try OfflineStore(path: directory.file("offline.sqlite"))
+        offline = try OfflineStore(path: directory.file("offline.sqlite"), options: storeOptions)
         try offline.registry.apply(try offline.registry.plan(for: repository))
         online = OnlineStore(
             client: RedisClient(

@@ -33,10 +33,15 @@ struct Serve: AsyncParsableCommand {
         if connections < 1 { throw ValidationError("--connections must be at least 1") }
     }
 
+    /// How long the service's writes wait for another process's write (at most `offline.busy_timeout`).
+    static let maxWriteWait: Duration = .seconds(10)
+
     func run() async throws {
         var logger = Logger(label: "larder")
         logger.logLevel = .info
-        let (configuration, store) = try project.openStore(ifDefinitionsStale: .log(logger))
+        // A push (or the serving log) that finds another process writing waits at most 10 s,
+        // then answers 503 naming that write: an HTTP client should not hang for minutes.
+        let (configuration, store) = try project.openStore(ifDefinitionsStale: .log(logger), busyTimeoutCap: Self.maxWriteWait)
         // Each connection holds a file descriptor: the cap must leave room for the others.
         let fileLimit = OpenFileLimit.raise()
         let maxConnections = try OpenFileLimit.connectionCap(

@@ -127,13 +127,13 @@ enum StaleDefinitions {
 extension ProjectOptions {
     /// ``openStore()`` for the commands that run the definitions compiled in: first compares
     /// them with `features/` and does what `stale` says when they differ.
-    func openStore(ifDefinitionsStale stale: StaleDefinitions) throws -> (Configuration, OfflineStore) {
+    func openStore(ifDefinitionsStale stale: StaleDefinitions, busyTimeoutCap: Duration? = nil) throws -> (Configuration, OfflineStore) {
         switch stale {
         case .rebuildOrRefuse(let allowRebuild): try CompiledDefinitions.requireCurrent(allowRebuild: allowRebuild)
         case .warn: CompiledDefinitions.warnIfStale()
         case .log(let logger): if let warning = CompiledDefinitions.warning() { logger.warning("\(warning)") }
         }
-        return try openStore()
+        return try openStore(busyTimeoutCap: busyTimeoutCap)
     }
 }
 
