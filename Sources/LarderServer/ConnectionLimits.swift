@@ -123,10 +123,13 @@ final class RequestBytesWatcher: ChannelInboundHandler, RemovableChannelHandler 
 ///   is closed;
 /// - a connection with no request for the idle timeout is closed;
 /// - a head declaring a `Content-Length` over `serve.max_body_bytes` fails with 413 at once,
-///   its body unread, and the connection is then closed.
+///   before its body is read.
 ///
 /// The 408 and 413 of a request go through the routes' error handling (the route's body stream
 /// fails with them), so they have the routes' error shape and are counted in the metrics.
+/// What the client still sends is then discarded, so that a client which sends its whole body
+/// before reading gets the answer rather than a reset, and the connection is closed once the
+/// answer is out and the body is in (or at the body deadline).
 final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -145,8 +148,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var readingBody = false
     /// Requests whose response has not ended yet.
     private var unanswered = 0
-    /// Set once a request failed with 413 or 408: the connection is closing, what it still
-    /// receives is dropped.
+    /// Set once a request failed (413, 408) or the connection is refused: the connection is
+    /// closing, and what it still receives is dropped.
     private var discarding = false
     private var timer: (deadline: Deadline, task: Scheduled<Void>)?
 
@@ -197,7 +200,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             (readingHead, readingBody) = (false, true)
-            unanswered += 1
+            if !discarding { unanswered += 1 }  // a request dropped after a failure gets no answer
             updateDeadline(context)
             guard !discarding else { return }
             context.fireChannelRead(data)
@@ -215,23 +218,35 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         case .end:
             readingBody = false
             updateDeadline(context)
-            if !discarding { context.fireChannelRead(data) }
+            if discarding { closeIfDone(context) } else { context.fireChannelRead(data) }
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.fireChannelReadComplete()
+        // Hummingbird stops reading once its stream failed: keep draining what the client sends.
+        if discarding { context.read() }
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) {
-            unanswered = max(0, unanswered - 1)
-            updateDeadline(context)
-        }
-        context.write(data, promise: promise)
+        guard case .end = unwrapOutboundIn(data) else { return context.write(data, promise: promise) }
+        unanswered = max(0, unanswered - 1)
+        updateDeadline(context)
+        guard discarding && !readingBody && unanswered == 0 else { return context.write(data, promise: promise) }
+        let written = promise ?? context.eventLoop.makePromise()
+        context.write(data, promise: written)
+        written.futureResult.assumeIsolated().whenComplete { _ in self.closeIfDone(context) }
     }
 
-    /// Fails the request being read: its body stream throws `error`, which the route answers;
-    /// Hummingbird then closes the connection, as after any failed read. The rest is dropped.
+    /// Fails the request being read: its body stream throws `error`, which the route answers.
     private func fail(_ context: ChannelHandlerContext, _ error: HTTPError) {
         discarding = true
         context.fireErrorCaught(error)
+    }
+
+    /// After a failed request, closes the connection once the answer is out and the body in.
+    private func closeIfDone(_ context: ChannelHandlerContext) {
+        if discarding && !readingBody && unanswered == 0 { context.close(promise: nil) }
     }
 
     /// Runs the deadline that applies now: the body's while one is read, the head's while one
@@ -276,9 +291,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
                     message:
                         "the request body did not arrive within \(Self.seconds(limits.bodyTimeout)) of its head (serve.body_timeout_seconds)"
                 ))
-            // Already answered: nothing is left to report the failure to.
-            if unanswered == 0 { context.close(promise: nil) }
-            updateDeadline(context)  // the idle deadline closes the connection if nothing else does
+            closeIfDone(context)  // if already answered; else once the 408 is out
         case .idle:
             context.close(promise: nil)
         }

@@ -37,9 +37,9 @@ public struct ServerConfiguration: Sendable {
     public var maxConnections = ServerConfiguration.defaultMaxConnections
     /// Entities in one lookup at most; more get 413.
     public var maxEntities = 10_000
-    /// Values (entities × features) in one lookup at most; more get 413. A response takes
-    /// about 100 bytes per value.
-    public var maxValues = 1_000_000
+    /// Values (entities × features) in one lookup at most; more get 413. A `/v1/features`
+    /// response takes about 100 bytes per value, and answering it as much again in memory.
+    public var maxValues = 200_000
 
     /// `maxConnections` unless configured (and unless the open-files limit is lower).
     public static let defaultMaxConnections = 1024

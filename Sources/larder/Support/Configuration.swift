@@ -23,7 +23,7 @@ import Yams
 ///   idle_timeout_seconds: 60       # keep-alive connections without a request are closed
 ///   max_connections: 1024          # more get 503 (default lowered to fit `ulimit -n`)
 ///   max_entities: 10000            # entities per lookup, else 413
-///   max_values: 1000000            # entities × features per lookup, else 413
+///   max_values: 200000             # entities × features per lookup, else 413
 ///   log:                           # the serving log (off by default)
 ///     sample_rate: 0.1             # share of entities logged: 0 (off) to 1 (all)
 ///     queue_capacity: 10000        # entries waiting to be written; past it, dropped and counted
