@@ -186,12 +186,9 @@ extension OnlineStore {
 
     /// Adds pushed events to the entities' current tiles: read each touched tile, merge the
     /// events in, and write it back only if nobody changed it meanwhile (else read again).
-    /// `events` holds each event's keys, place in time, and aggregation inputs
-    /// (``TileLayout/inputs`` order). Returns the number of tiles written.
+    /// The events come from ``RowProjector/tileEvent(_:)``. Returns the number of tiles written.
     @discardableResult
-    public func addEvents(
-        _ events: [(keys: [Value], order: EventOrder, inputs: [Value])], layout: OnlineTiles
-    ) async throws -> Int {
+    public func addEvents(_ events: [TileEvent], layout: OnlineTiles) async throws -> Int {
         // Per entity, the touched tiles: (group, hop start) -> events.
         var byEntity: [[Value]: [Int]] = [:]
         for (i, event) in events.enumerated() { byEntity[event.keys, default: []].append(i) }

@@ -16,12 +16,28 @@ extension FeatureServer {
         }
         // The source first: rows are checked against its columns.
         let source = try sourceValue.string("'source'")
-        guard repository.source(named: source) != nil else {
+        guard let sourceSpec = repository.source(named: source) else {
             throw APIError.notFound("unknown source '\(source)'; known: \(repository.sources.map(\.name).joined(separator: ", "))")
         }
         let body = (source: source, rows: try rowsValue.array("'rows'").enumerated().map { i, r in try r.object("rows[\(i)]") })
         guard !body.rows.isEmpty else { throw APIError.badRequest("'rows' is empty") }
         let rows = body.rows
+        // Each view of the source, with its registered version and its projector, before
+        // anything is stored: a push that cannot reach every view stores nothing.
+        let columns = sourceSpec.columns.map(\.name)
+        var targets: [(projector: RowProjector, layout: OnlineViewLayout)] = []
+        for view in repository.featureViews where view.source.name == source {
+            guard let version = versions[view.name] else {
+                throw OfflineStoreError(
+                    "feature view \(view.name) has no registered version; run `larder apply` and `larder materialize`, then restart the service"
+                )
+            }
+            targets.append(
+                (
+                    try RowProjector(view: view, columns: columns),
+                    OnlineViewLayout(project: configuration.project, spec: view.spec, version: version)
+                ))
+        }
         // Offline first, all or none (SQLite blocks: keep it off the event loop).
         let offline = self.offline
         let stored: [SourceRow]
@@ -30,36 +46,17 @@ extension FeatureServer {
         } catch let error as AppendError {
             throw APIError.unprocessable(error.description)
         }
-        // Then online, through each view's compiled transformation. The rows are stored
-        // already: if Redis fails now, say so with 202 (retrying would store them twice);
-        // `larder materialize --incremental` brings them online.
+        // Then online, through each view's projector (the one materialization uses). The rows
+        // are stored already: if Redis fails now, say so with 202 (retrying would store them
+        // twice); `larder materialize --incremental` brings them online.
         var written = 0
         do {
-            for view in repository.featureViews where view.source.name == source {
-                guard let spec = repository.source(named: source), let version = versions[view.name] else { continue }
-                let layout = RowLayout(keys: spec.columns.map(\.name))
-                // Validated at apply: every input and join key is a column of the source.
-                let evaluators: [Evaluator] = view.features.map { $0.transformation.evaluator(for: layout) ?? { _ in .null } }
-                let keyPositions = view.entity.joinKeys.map { key in spec.columns.firstIndex { $0.name == key.name } ?? 0 }
-                let featureRows = stored.map { row in
-                    FeatureRow(
-                        keys: keyPositions.map { row.values[$0] }, eventTime: row.eventTime, createdTime: row.createdTime,
-                        sequence: row.sequence, values: evaluators.map { $0(row.values) })
-                }
-                let viewLayout = OnlineViewLayout(project: configuration.project, spec: view.spec, version: version)
-                if !view.features.isEmpty { written += try await online.write(featureRows, layout: viewLayout) }
+            for (projector, layout) in targets {
+                if !projector.evaluators.isEmpty { written += try await online.write(stored.map(projector.featureRow), layout: layout) }
                 // Aggregations: the events go into the current tiles at once.
-                let tiles = view.tileLayout
-                if !tiles.isEmpty, let inputs = tiles.inputEvaluators(features: view.features, layout: layout) {
-                    let events = stored.map { row in
-                        (
-                            keys: keyPositions.map { row.values[$0] },
-                            order: EventOrder(
-                                eventTime: row.eventTime.microseconds, createdTime: row.createdTime?.microseconds, sequence: row.sequence),
-                            inputs: inputs.map { $0(row.values) }
-                        )
-                    }
-                    written += try await online.addEvents(events, layout: OnlineTiles(view: viewLayout, tiles: tiles))
+                if !projector.tiles.isEmpty {
+                    written += try await online.addEvents(
+                        stored.map(projector.tileEvent), layout: OnlineTiles(view: layout, tiles: projector.tiles))
                 }
             }
         } catch {

@@ -154,29 +154,6 @@ public struct WindowMerge {
 }
 
 extension TileLayout {
-    /// Evaluators of the aggregation inputs over a source row laid out as `layout`: a column
-    /// is read as it is, a row feature through its compiled transformation (the same closure
-    /// the row features use). `nil` when the layout lacks an input.
-    public func inputEvaluators(features: [Feature], layout: RowLayout) -> [Evaluator]? {
-        var out: [Evaluator] = []
-        for input in inputs {
-            switch input {
-            case .events: return nil
-            case .column(let column):
-                guard let p = layout.position(of: column.name) else { return nil }
-                out.append { $0[p] }
-            case .feature(let name):
-                guard let feature = features.first(where: { $0.name == name }),
-                    let evaluate = feature.transformation.evaluator(for: layout)
-                else { return nil }
-                out.append(evaluate)
-            }
-        }
-        return out
-    }
-}
-
-extension TileLayout {
     /// The layout of a subset of the aggregations (those named), in this layout's order.
     public func restricted(to names: Set<String>) -> TileLayout {
         TileLayout(aggregations: aggregations.filter { names.contains($0.name) })

@@ -3,15 +3,6 @@ import GRDB
 import GRDBSQLite
 import LarderCore
 
-/// A source row as stored: the declared columns' values in source order, its times and its
-/// ingest sequence.
-public struct SourceRow: Sendable {
-    public var values: [Value]
-    public var eventTime: Timestamp
-    public var createdTime: Timestamp?
-    public var sequence: Int64
-}
-
 /// Why pushed rows were rejected: the row (0-based), the column and what is wrong.
 public struct AppendError: Error, Sendable, CustomStringConvertible {
     public var row: Int

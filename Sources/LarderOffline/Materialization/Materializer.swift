@@ -77,15 +77,16 @@ extension OfflineStore {
         let sourceTable = SourceTable(spec: source)
         let started = Date()
 
-        // Evaluators bound to the source row layout: the declared columns, in order.
-        let layout = RowLayout(keys: source.columns.map(\.name))
-        let evaluators: [Evaluator] = try view.features.map { feature in
-            guard let evaluator = feature.transformation.evaluator(for: layout) else {
-                throw OfflineStoreError("feature \(view.name):\(feature.name) reads a column source \(source.name) lacks")
-            }
-            return evaluator
+        // Bound to the source row layout (the declared columns, in order), once: the loop
+        // below uses the key positions and evaluators directly.
+        let projector: RowProjector
+        do {
+            projector = try RowProjector(view: view, columns: source.columns.map(\.name))
+        } catch {
+            throw OfflineStoreError(error.description)
         }
-        let keyPositions = spec.joinKeys.map { key in source.columns.firstIndex { $0.name == key.name }! }
+        let evaluators = projector.evaluators
+        let keyPositions = projector.keyPositions
 
         return try writeTransaction("materialization of \(spec.name) v\(version)") { db in
             try db.execute(sql: table.createTable)

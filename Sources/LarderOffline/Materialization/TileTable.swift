@@ -55,9 +55,11 @@ extension OfflineStore {
         let keyNames = spec.joinKeys.map(\.name)
         let columns = source.columns.filter { read.contains($0.name) && !keyNames.contains($0.name) }
         // Rows are laid out as the keys, then the other columns read.
-        guard let inputs = layout.inputEvaluators(features: view.features, layout: RowLayout(keys: keyNames + columns.map(\.name)))
-        else {
-            throw OfflineStoreError("an aggregation of \(view.name) reads an input that source \(source.name) lacks")
+        let inputs: [Evaluator]
+        do {
+            inputs = try RowProjector(aggregationsOf: view, columns: keyNames + columns.map(\.name)).tileInputs
+        } catch {
+            throw OfflineStoreError(error.description)
         }
         let firstHop = layout.groups.map { WindowRule.hopStart(start, hop: $0.hop) }
 

@@ -20,6 +20,8 @@ struct AggregationJoin {
     let positions: [Int?]
     /// The source columns read, in select order after `_seq`, event time and created time.
     private let columns: [ColumnSpec]
+    /// The join keys (indexes into the entity's keys) laid out after ``columns`` in a row.
+    private let keyTail: [Int]
     private let inputs: [Evaluator]
     private let statement: Statement
 
@@ -37,11 +39,21 @@ struct AggregationJoin {
         // Only the columns the computed aggregations read: with the covering index `apply`
         // made (SourceTable.aggregationIndex), the read never touches the table itself.
         let read = spec.aggregationColumns(of: needed)
-        columns = source.columns.filter { read.contains($0.name) }
-        guard let inputs = layout.inputEvaluators(features: view.features, layout: RowLayout(keys: columns.map(\.name))) else {
-            throw OfflineStoreError("an aggregation of \(view.name) reads an input that source \(source.name) lacks")
+        let columns = source.columns.filter { read.contains($0.name) }
+        self.columns = columns
+        // Rows are laid out as the columns read, then the join keys not among them: those are
+        // bound, not read, and filled once per entity (``load``).
+        let keyNames = spec.joinKeys.map(\.name)
+        let keyTail = keyNames.indices.filter { k in !columns.contains { $0.name == keyNames[k] } }
+        self.keyTail = keyTail
+        do {
+            inputs =
+                try RowProjector(
+                    aggregationsOf: view, tiles: layout, columns: columns.map(\.name) + keyTail.map { keyNames[$0] }
+                ).tileInputs
+        } catch {
+            throw OfflineStoreError(error.description)
         }
-        self.inputs = inputs
         let ts = source.eventTimestamp
         let keys = spec.joinKeys.map { "\($0.name) = ?" }.joined(separator: " AND ")
         let selected = ([ts] + [source.createdTimestamp ?? "NULL"] + columns.map(\.name)).joined(separator: ", ")
@@ -93,7 +105,8 @@ struct AggregationJoin {
         defer { sqlite3_reset(s) }
         let hasCreated = source.createdTimestamp != nil
         let offset: Int32 = 3
-        var row = [Value](repeating: .null, count: columns.count)
+        var row = [Value](repeating: .null, count: columns.count + keyTail.count)
+        for (i, k) in keyTail.enumerated() { row[columns.count + i] = keys[k] }
         var eventInputs = [Value](repeating: .null, count: inputs.count)
         try withExtendedLifetime(statement) {
             while true {
