@@ -18,7 +18,7 @@ import Testing
                 "transformed_conv_rate:conv_rate_plus_val1", "transformed_conv_rate:conv_rate_plus_val2", "driver_trips:fare_per_km",
                 "driver_trips:trips_1h", "driver_trips:fare_sum_24h", "driver_trips:fare_mean_7d", "driver_trips:fare_per_km_max_24h",
             ])
-        // DESIGN.md's hops: 5 minutes under 12 hours, 1 hour under 12 days.
+        // The default hops (docs/SEMANTICS.md): 5 minutes under 12 hours, 1 hour under 12 days.
         #expect(driverTrips.aggregations.map(\.hop) == [5, 60, 60, 60].map { $0 * 60_000_000 })
         #expect(service.map(\.type).suffix(4) == [.int64, .double, .double, .double])
     }

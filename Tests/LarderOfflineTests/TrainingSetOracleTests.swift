@@ -53,7 +53,7 @@ import Testing
         var count: Int64?
     }
 
-    /// The rule of DESIGN.md, written plainly: greatest event time <= T, ties by greatest
+    /// The point-in-time rule (docs/SEMANTICS.md), written plainly: greatest event time <= T, ties by greatest
     /// created time (null lowest), then latest ingested; null if none or older than ttl.
     static func oracle(_ events: [Event], key: Int64, city: String? = nil, at t: Int64, ttl: Int64) -> Event? {
         var best: Event?
