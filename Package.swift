@@ -40,7 +40,10 @@ let package = Package(
         // build warns about a dropped -D_FILE_OFFSET_BITS flag; the header path is standard.
         .systemLibrary(name: "CHiredis", providers: [.apt(["libhiredis-dev"])]),
         // Redis through hiredis: connections, pipelining, the online key layout.
-        .target(name: "LarderOnline", dependencies: ["LarderCore", "CHiredis"]),
+        .target(
+            name: "LarderOnline",
+            dependencies: ["LarderCore", "CHiredis", .product(name: "Crypto", package: "swift-crypto")]  // script SHA-1s
+        ),
         // The HTTP service: online lookups, Feast-compatible lookups, push, health, metrics.
         .target(
             name: "LarderServer",
@@ -80,6 +83,8 @@ let package = Package(
                 "LarderServer", "LarderOffline", "LarderOnline", "LarderTestSupport", "Features",
                 .product(name: "Yams", package: "Yams"),  // reads the examples of schemas/openapi.yaml
                 .product(name: "GRDB", package: "GRDB.swift"),  // holds the store's write lock from outside
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),  // graceful shutdown of the harness
             ]
         ),
         .testTarget(name: "LarderCoreTests", dependencies: ["LarderCore", "Features", "LarderTestSupport"]),
@@ -88,6 +93,7 @@ let package = Package(
             dependencies: [
                 "LarderOffline", "Features", "LarderTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),  // fails a step on purpose (ReadErrorTests)
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

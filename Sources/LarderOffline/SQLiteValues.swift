@@ -46,4 +46,43 @@ enum SQLiteValues {
     static func message(_ statement: OpaquePointer) -> String {
         String(cString: sqlite3_errmsg(sqlite3_db_handle(statement)))
     }
+
+    // Hand-written `sqlite3_step` calls go through `step` or `execute`, so that a busy, I/O,
+    // corrupt or interrupted step is an error naming what was read or written, never taken
+    // for the end of the rows.
+
+    /// Steps a row-returning statement: true with a row, false at its end. Any other result
+    /// (busy, I/O, corrupt, interrupted) resets the statement and throws
+    /// "reading <what>: <SQLite's message>".
+    @inline(__always)
+    static func step(_ statement: OpaquePointer, reading what: @autoclosure () -> String) throws(OfflineStoreError) -> Bool {
+        switch sqlite3_step(statement) {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        default: throw failure(statement) { OfflineStoreError("reading \(what()): \($0)") }
+        }
+    }
+
+    /// Steps a statement that returns no row (an INSERT or UPDATE) and resets it for the next
+    /// bindings; unless it finished, throws "writing <what>: <SQLite's message>".
+    @inline(__always)
+    static func execute(_ statement: OpaquePointer, writing what: @autoclosure () -> String) throws(OfflineStoreError) {
+        try execute(statement) { OfflineStoreError("writing \(what()): \($0)") }
+    }
+
+    /// `execute(_:writing:)` for a caller with its own error (one that names a file and line):
+    /// `error` gets SQLite's message.
+    @inline(__always)
+    static func execute<E: Error>(_ statement: OpaquePointer, orThrow error: (String) -> E) throws(E) {
+        guard sqlite3_step(statement) == SQLITE_DONE else { throw failure(statement, error) }
+        sqlite3_reset(statement)
+    }
+
+    /// The error for a failed step, with SQLite's message read before the statement is reset
+    /// (a reset may replace it).
+    private static func failure<E: Error>(_ statement: OpaquePointer, _ error: (String) -> E) -> E {
+        let message = Self.message(statement)
+        sqlite3_reset(statement)
+        return error(message)
+    }
 }

@@ -1,3 +1,5 @@
+import Crypto
+
 /// A Lua script run with `EVALSHA`, loaded on demand.
 ///
 /// The SHA-1 is computed locally, so the first call needs no `SCRIPT LOAD` round trip.
@@ -31,7 +33,11 @@ public struct RedisScript: Sendable, Hashable {
     /// Wraps a Lua script and computes its SHA-1.
     public init(_ source: String) {
         self.source = source
-        self.sha1 = SHA1.hexDigest(source.utf8)
+        // Redis fixes the algorithm: this names the script, it secures nothing.
+        self.sha1 = Insecure.SHA1.hash(data: Array(source.utf8)).map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
     }
 
     /// Runs the script once.

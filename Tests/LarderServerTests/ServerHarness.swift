@@ -7,6 +7,7 @@ import LarderOnline
 import LarderServer
 import LarderTestSupport
 import Logging
+import ServiceLifecycle
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -37,17 +38,23 @@ final class ServerHarness: @unchecked Sendable {
     let clock: TestClock
     /// The service's serving log writer, when logging is on (or one was injected).
     let servingLog: ServingLogWriter?
+    /// Runs the application as `larder serve` does, so that `stop()` can shut it down
+    /// gracefully (as SIGTERM does) instead of cancelling it.
+    private let group: ServiceGroup
     private var task: Task<Void, Error>?
     private(set) var port = 0
 
     /// The clock is fixed at the current minute: Redis expires keys by its real clock, so
     /// event times in tests must be near the real now.
+    ///
+    /// - Parameter logger: the service's logger; by default one that prints warnings and errors.
     init(
         repository: FeatureRepository = Features.repository, apiToken: String? = nil, maxBodyBytes: Int = 1 << 20,
         now: Timestamp = Timestamp(microseconds: Timestamp.now().microseconds / 60_000_000 * 60_000_000),
         configure: (inout ServerConfiguration) -> Void = { _ in },
         storeOptions: OfflineStoreOptions = OfflineStoreOptions(),
-        servingLog makeServingLog: ((OfflineStore) -> ServingLogWriter)? = nil
+        servingLog makeServingLog: ((OfflineStore) -> ServingLogWriter)? = nil,
+        logger: Logger? = nil
     ) async throws {
         directory = try TemporaryDirectory()
         redis = try RedisServer()
@@ -60,8 +67,7 @@ final class ServerHarness: @unchecked Sendable {
         self.now = now
         let clock = TestClock(now)
         self.clock = clock
-        var logger = Logger(label: "test")
-        logger.logLevel = .warning
+        let logger = logger ?? Self.warningsOnly
         var configuration = ServerConfiguration(
             host: "127.0.0.1", port: 0, maxBodyBytes: maxBodyBytes, apiToken: apiToken, project: "test", clock: { clock.now })
         configure(&configuration)
@@ -71,15 +77,30 @@ final class ServerHarness: @unchecked Sendable {
         servingLog = server.servingLog
         let started = AsyncStream<Int>.makeStream()
         let app = server.makeApplication { port in started.continuation.yield(port) }
-        task = Task { try await app.run() }
+        var groupConfiguration = ServiceGroupConfiguration(services: [app], logger: logger)
+        // A request a test left hanging cannot hold `stop()` for ever: past this, cancel.
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(10)
+        let group = ServiceGroup(configuration: groupConfiguration)
+        self.group = group
+        task = Task { try await group.run() }
         for await p in started.stream {
             port = p
             break
         }
     }
 
+    /// The default logger: prints warnings and errors only.
+    static var warningsOnly: Logger {
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        return logger
+    }
+
+    /// Shuts the service down gracefully: it stops accepting connections, finishes the
+    /// requests in flight, then stops its services (flushing the serving log). Cancelling its
+    /// task instead makes Hummingbird log an error ("Waiting on child channel").
     func stop() async {
-        task?.cancel()
+        await group.triggerGracefulShutdown()
         _ = try? await task?.value
     }
 

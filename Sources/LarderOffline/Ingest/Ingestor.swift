@@ -133,12 +133,7 @@ private struct RowWriter {
     func bindInt64(_ parameter: Int32, _ value: Int64) { sqlite3_bind_int64(statement, parameter, value) }
 
     func step(line: Int) throws {
-        let rc = sqlite3_step(statement)
-        sqlite3_reset(statement)
-        guard rc == SQLITE_DONE else {
-            let message = String(cString: sqlite3_errmsg(sqlite3_db_handle(statement)))
-            throw IngestError(file: path, line: line, reason: "SQLite refused the row: \(message)")
-        }
+        try SQLiteValues.execute(statement) { IngestError(file: path, line: line, reason: "SQLite refused the row: \($0)") }
     }
 
     /// Maps file columns (header names or JSON keys) to stored columns: every required column

@@ -26,7 +26,11 @@ extension OfflineStore {
 
     /// Each distinct value of `keys` in `table`, in key order: the first key, then repeatedly
     /// the least key greater than the previous one, each an index seek on a table whose index
-    /// (or primary key) starts with the keys.
+    /// (or primary key) starts with the keys. The one skip scan: verify's sampling, the push's
+    /// latest rows and its retained tiles all visit entities through it.
+    ///
+    /// `body` runs between two seeks, with no statement of the scan in progress, so it may
+    /// read the same table.
     static func skipScanKeys(_ db: Database, table: String, keys: [ColumnSpec], _ body: ([Value]) throws -> Void) throws {
         let columns = keys.map(\.name).joined(separator: ", ")
         let placeholders = keys.map { _ in "?" }.joined(separator: ", ")
@@ -35,14 +39,7 @@ extension OfflineStore {
             sql: "SELECT \(columns) FROM \(table) WHERE (\(columns)) > (\(placeholders)) ORDER BY \(columns) LIMIT 1")
         try withExtendedLifetime((first, next)) {
             var step = first.sqliteStatement
-            while true {
-                let rc = sqlite3_step(step)
-                guard rc == SQLITE_ROW else {
-                    let message = SQLiteValues.message(step)
-                    sqlite3_reset(step)
-                    guard rc == SQLITE_DONE else { throw OfflineStoreError("reading the entity keys of \(table): \(message)") }
-                    return
-                }
+            while try SQLiteValues.step(step, reading: "the entity keys of \(table)") {
                 let key = keys.enumerated().map { i, column in SQLiteValues.read(step, Int32(i), as: column.type) }
                 sqlite3_reset(step)
                 try body(key)

@@ -48,19 +48,6 @@ struct FeatureTable: Sendable {
             """
     }
 
-    /// The next entity key after the given one, in index order (a skip scan: one seek per
-    /// entity instead of reading every row). Parameters: the previous keys.
-    var nextKeySQL: String {
-        let columns = keyNames.joined(separator: ", ")
-        let placeholders = keyNames.map { _ in "?" }.joined(separator: ", ")
-        return "SELECT \(columns) FROM \(name) WHERE (\(columns)) > (\(placeholders)) ORDER BY \(columns) LIMIT 1"
-    }
-
-    var firstKeySQL: String {
-        let columns = keyNames.joined(separator: ", ")
-        return "SELECT \(columns) FROM \(name) ORDER BY \(columns) LIMIT 1"
-    }
-
     /// The point-in-time lookup: parameters are the keys then T; the row is
     /// `_event_ts`, then the features.
     var lookupSQL: String {

@@ -53,60 +53,55 @@ extension OfflineStore {
     ) throws {
         let (spec, version) = try registeredView(view)
         let table = FeatureTable(view: spec, version: version)
-        let keyTypes = spec.joinKeys.map(\.type)
         try db.read { db in
             guard try db.tableExists(table.name) else { return }
-            let latest = try db.makeStatement(sql: table.latestSQL)
-            // Entity keys to visit, in key order.
-            let keys: Statement
-            var skipScan = false
-            if let since = changedSince {
-                let columns = table.keyNames.joined(separator: ", ")
-                keys = try db.makeStatement(
-                    sql: """
-                        SELECT DISTINCT \(columns) FROM \(table.name)
-                        WHERE _seq > ? OR (_event_ts >= ? AND _event_ts < ?) ORDER BY \(columns)
-                        """)
-                try keys.setArguments([since.seqWatermark, since.end.microseconds, end.microseconds])
-            } else {
-                keys = try db.makeStatement(sql: table.firstKeySQL)
-                skipScan = true
-            }
-            let next = try db.makeStatement(sql: table.nextKeySQL)
-            try withExtendedLifetime((latest, keys, next)) {
-                var batch: [FeatureRow] = []
-                batch.reserveCapacity(batchSize)
-                var cursor = keys.sqliteStatement
-                while true {
-                    let rc = sqlite3_step(cursor)
-                    if rc == SQLITE_DONE { break }
-                    guard rc == SQLITE_ROW else { throw OfflineStoreError("reading \(table.name): \(SQLiteValues.message(cursor))") }
-                    let key = keyTypes.enumerated().map { i, type in SQLiteValues.read(cursor, Int32(i), as: type) }
-                    if skipScan {
-                        // Step to the next distinct key by one index seek.
-                        sqlite3_reset(next.sqliteStatement)
-                        for (i, k) in key.enumerated() { SQLiteValues.bind(next.sqliteStatement, Int32(i + 1), k) }
-                        cursor = next.sqliteStatement
-                    }
-                    let s = latest.sqliteStatement
-                    for (i, k) in key.enumerated() { SQLiteValues.bind(s, Int32(i + 1), k) }
-                    sqlite3_bind_int64(s, Int32(key.count + 1), end.microseconds)
-                    if sqlite3_step(s) == SQLITE_ROW {
-                        let created = sqlite3_column_type(s, 1) == SQLITE_NULL ? nil : Timestamp(microseconds: sqlite3_column_int64(s, 1))
-                        let values = spec.features.enumerated().map { i, f in SQLiteValues.read(s, Int32(i + 3), as: f.type) }
-                        batch.append(
-                            FeatureRow(
-                                keys: key, eventTime: Timestamp(microseconds: sqlite3_column_int64(s, 0)), createdTime: created,
-                                sequence: sqlite3_column_int64(s, 2), values: values))
-                    }
-                    sqlite3_reset(s)
-                    if batch.count >= batchSize {
-                        try body(batch)
-                        batch.removeAll(keepingCapacity: true)
-                    }
+            let latestStatement = try db.makeStatement(sql: table.latestSQL)
+            let latest = latestStatement.sqliteStatement
+            var batch: [FeatureRow] = []
+            batch.reserveCapacity(batchSize)
+            // One entity: its latest row, if it has one before `end`. A failed read throws
+            // rather than skip the entity, so a push never records entities it did not write.
+            func visit(_ key: [Value]) throws {
+                for (i, k) in key.enumerated() { SQLiteValues.bind(latest, Int32(i + 1), k) }
+                sqlite3_bind_int64(latest, Int32(key.count + 1), end.microseconds)
+                if try SQLiteValues.step(latest, reading: table.name) {
+                    let created =
+                        sqlite3_column_type(latest, 1) == SQLITE_NULL ? nil : Timestamp(microseconds: sqlite3_column_int64(latest, 1))
+                    let values = spec.features.enumerated().map { i, f in SQLiteValues.read(latest, Int32(i + 3), as: f.type) }
+                    batch.append(
+                        FeatureRow(
+                            keys: key, eventTime: Timestamp(microseconds: sqlite3_column_int64(latest, 0)), createdTime: created,
+                            sequence: sqlite3_column_int64(latest, 2), values: values))
                 }
-                if !batch.isEmpty { try body(batch) }
+                sqlite3_reset(latest)
+                if batch.count >= batchSize {
+                    try body(batch)
+                    batch.removeAll(keepingCapacity: true)
+                }
             }
+            try withExtendedLifetime(latestStatement) {
+                if let since = changedSince {
+                    // The changed entities, in key order.
+                    let columns = table.keyNames.joined(separator: ", ")
+                    let changed = try db.makeStatement(
+                        sql: """
+                            SELECT DISTINCT \(columns) FROM \(table.name)
+                            WHERE _seq > ? OR (_event_ts >= ? AND _event_ts < ?) ORDER BY \(columns)
+                            """)
+                    try changed.setArguments([since.seqWatermark, since.end.microseconds, end.microseconds])
+                    let keyTypes = spec.joinKeys.map(\.type)
+                    try withExtendedLifetime(changed) {
+                        let s = changed.sqliteStatement
+                        while try SQLiteValues.step(s, reading: "the changed entity keys of \(table.name)") {
+                            try visit(keyTypes.enumerated().map { i, type in SQLiteValues.read(s, Int32(i), as: type) })
+                        }
+                    }
+                } else {
+                    // Every entity, by the skip scan of the key index.
+                    try Self.skipScanKeys(db, table: table.name, keys: spec.joinKeys, visit)
+                }
+            }
+            if !batch.isEmpty { try body(batch) }
         }
     }
 }

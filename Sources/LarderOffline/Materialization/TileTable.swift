@@ -154,38 +154,22 @@ extension OfflineStore {
         let table = TileTable(view: spec, version: version)
         try db.read { db in
             guard try db.tableExists(table.name) else { return }
-            let keyColumns = table.keyNames.joined(separator: ", ")
-            let placeholders = table.keyNames.map { _ in "?" }.joined(separator: ", ")
             let sameKeys = table.keyNames.map { "\($0) = ?" }.joined(separator: " AND ")
-            let first = try db.makeStatement(sql: "SELECT \(keyColumns) FROM \(table.name) ORDER BY \(keyColumns) LIMIT 1")
-            let next = try db.makeStatement(
-                sql: "SELECT \(keyColumns) FROM \(table.name) WHERE (\(keyColumns)) > (\(placeholders)) ORDER BY \(keyColumns) LIMIT 1")
             let newest = try db.makeStatement(sql: "SELECT max(_hop_start) FROM \(table.name) WHERE \(sameKeys) AND _hop = ?")
             let range = try db.makeStatement(
                 sql:
                     "SELECT _hop_start, _watermark, _tile FROM \(table.name) WHERE \(sameKeys) AND _hop = ? AND _hop_start >= ? ORDER BY _hop_start"
             )
             var entities: [(keys: [Value], tiles: [StoredTile])] = []
-            var keys: [Value]? = nil
-            try withExtendedLifetime((first, next, newest, range)) {
-                while true {
-                    // The next entity.
-                    let step = keys == nil ? first.sqliteStatement : next.sqliteStatement
-                    if let keys { for (i, key) in keys.enumerated() { SQLiteValues.bind(step, Int32(i + 1), key) } }
-                    let rc = sqlite3_step(step)
-                    defer { sqlite3_reset(step) }
-                    guard rc == SQLITE_ROW else {
-                        guard rc == SQLITE_DONE else { throw OfflineStoreError("reading \(table.name): \(SQLiteValues.message(step))") }
-                        break
-                    }
-                    let entity = spec.joinKeys.enumerated().map { i, key in SQLiteValues.read(step, Int32(i), as: key.type) }
-                    keys = entity
+            try withExtendedLifetime((newest, range)) {
+                try Self.skipScanKeys(db, table: table.name, keys: spec.joinKeys) { entity in
                     var tiles: [StoredTile] = []
                     for (g, group) in layout.groups.enumerated() {
                         let n = newest.sqliteStatement
                         for (i, key) in entity.enumerated() { SQLiteValues.bind(n, Int32(i + 1), key) }
                         sqlite3_bind_int64(n, Int32(entity.count + 1), group.hop)
-                        guard sqlite3_step(n) == SQLITE_ROW, sqlite3_column_type(n, 0) != SQLITE_NULL else {
+                        // No row, or a null maximum: the entity has no tile of this hop size.
+                        guard try SQLiteValues.step(n, reading: table.name), sqlite3_column_type(n, 0) != SQLITE_NULL else {
                             sqlite3_reset(n)
                             continue
                         }
@@ -195,13 +179,7 @@ extension OfflineStore {
                         for (i, key) in entity.enumerated() { SQLiteValues.bind(r, Int32(i + 1), key) }
                         sqlite3_bind_int64(r, Int32(entity.count + 1), group.hop)
                         sqlite3_bind_int64(r, Int32(entity.count + 2), oldest)
-                        while true {
-                            let step = sqlite3_step(r)
-                            if step == SQLITE_DONE { break }
-                            guard step == SQLITE_ROW else {
-                                sqlite3_reset(r)
-                                throw OfflineStoreError("reading \(table.name): \(SQLiteValues.message(r))")
-                            }
+                        while try SQLiteValues.step(r, reading: table.name) {
                             let count = Int(sqlite3_column_bytes(r, 2))
                             let bytes = count == 0 ? [] : Array(UnsafeRawBufferPointer(start: sqlite3_column_blob(r, 2), count: count))
                             tiles.append(
@@ -210,7 +188,7 @@ extension OfflineStore {
                         }
                         sqlite3_reset(r)
                     }
-                    guard !tiles.isEmpty else { continue }
+                    guard !tiles.isEmpty else { return }
                     entities.append((entity, tiles))
                     if entities.count == 1000 {
                         try batch(entities)

@@ -274,10 +274,7 @@ public struct TrainingSetBuilder {
                 let s = keysStatement.sqliteStatement
                 var row = plan.emptyRow()
                 try withExtendedLifetime(keysStatement) {
-                    while true {
-                        let rc = sqlite3_step(s)
-                        if rc == SQLITE_DONE { break }
-                        guard rc == SQLITE_ROW else { throw OfflineStoreError("reading entity keys: \(SQLiteValues.message(s))") }
+                    while try SQLiteValues.step(s, reading: "entity keys") {
                         let keys = keySpecs.enumerated().map { i, key in SQLiteValues.read(s, Int32(i), as: key.type) }
                         for join in joins {
                             try Self.lookUp(join, keys: keys, at: at, into: &row)
@@ -333,17 +330,14 @@ public struct TrainingSetBuilder {
         for (i, key) in keys.enumerated() { SQLiteValues.bind(s, Int32(i + 1), key) }
         sqlite3_bind_int64(s, Int32(keys.count + 1), t.microseconds)
         defer { sqlite3_reset(s) }
-        let rc = sqlite3_step(s)
-        if rc == SQLITE_ROW,
+        if try SQLiteValues.step(s, reading: join.table.name),
             FeatureRow.isFresh(eventTime: sqlite3_column_int64(s, 0), at: t.microseconds, ttl: join.spec.ttlMicroseconds)
         {
             for (i, feature) in join.spec.features.enumerated() {
                 row[join.offset + i] = SQLiteValues.read(s, Int32(i + 1), as: feature.type)
             }
-        } else if rc == SQLITE_ROW || rc == SQLITE_DONE {
-            for i in join.spec.features.indices { row[join.offset + i] = .null }
         } else {
-            throw OfflineStoreError("reading \(join.table.name): \(SQLiteValues.message(s))")
+            for i in join.spec.features.indices { row[join.offset + i] = .null }
         }
     }
 
