@@ -58,9 +58,7 @@ extension OfflineStore {
                 for values in typed {
                     sqlite3_bind_int64(s, 1, ingestID)
                     for (i, v) in values.enumerated() { SQLiteValues.bind(s, Int32(i + 2), v) }
-                    let rc = sqlite3_step(s)
-                    sqlite3_reset(s)
-                    guard rc == SQLITE_DONE else { throw OfflineStoreError("appending to \(table.name): \(SQLiteValues.message(s))") }
+                    try SQLiteValues.execute(s) { OfflineStoreError("appending to \(table.name): \($0)") }
                     guard case .timestamp(let event) = values[0] else { continue }
                     let created: Timestamp? = if hasCreated, case .timestamp(let c) = values[1] { c } else { nil }
                     out.append(

@@ -169,10 +169,7 @@ extension OfflineStore {
                 try select.setArguments(pass.arguments)
                 let s = select.sqliteStatement
                 try withExtendedLifetime((select, upsertStatement)) {
-                    while true {
-                        let rc = sqlite3_step(s)
-                        if rc == SQLITE_DONE { break }
-                        guard rc == SQLITE_ROW else { throw OfflineStoreError("reading source \(source.name): \(SQLiteValues.message(s))") }
+                    while try SQLiteValues.step(s, reading: "source \(source.name)") {
                         for (i, column) in source.columns.enumerated() {
                             values[i] = SQLiteValues.read(s, columnOffset + Int32(i), as: column.type)
                         }
@@ -193,9 +190,7 @@ extension OfflineStore {
                             SQLiteValues.bind(upsert, p, evaluate(values))
                             p += 1
                         }
-                        let done = sqlite3_step(upsert)
-                        sqlite3_reset(upsert)
-                        guard done == SQLITE_DONE else { throw OfflineStoreError("writing \(table.name): \(SQLiteValues.message(upsert))") }
+                        try SQLiteValues.execute(upsert, writing: table.name)
                         rows += 1
                         if rows & 0x3FFF == 0 { progress?(MaterializationProgress(view: spec.name, rows: rows, totalRows: total)) }
                     }

@@ -82,9 +82,7 @@ extension OfflineStore {
             sqlite3_bind_int64(upsert, p + 2, pending.watermark)
             let bytes = layout.encode(pending.tile, group: g)
             _ = bytes.withUnsafeBytes { sqlite3_bind_blob(upsert, p + 3, $0.baseAddress, Int32($0.count), SQLiteValues.transient) }
-            let rc = sqlite3_step(upsert)
-            sqlite3_reset(upsert)
-            guard rc == SQLITE_DONE else { throw OfflineStoreError("writing \(table.name): \(SQLiteValues.message(upsert))") }
+            try SQLiteValues.execute(upsert, writing: table.name)
             written += 1
         }
 
@@ -105,10 +103,7 @@ extension OfflineStore {
         var values = [Value](repeating: .null, count: keyNames.count + columns.count)
         var eventInputs = [Value](repeating: .null, count: layout.inputs.count)
         try withExtendedLifetime((select, upsertStatement)) {
-            while true {
-                let rc = sqlite3_step(s)
-                if rc == SQLITE_DONE { break }
-                guard rc == SQLITE_ROW else { throw OfflineStoreError("reading source \(source.name): \(SQLiteValues.message(s))") }
+            while try SQLiteValues.step(s, reading: "source \(source.name)") {
                 for (i, key) in spec.joinKeys.enumerated() { keys[i] = SQLiteValues.read(s, 1 + Int32(i), as: key.type) }
                 if keys != currentKeys {
                     for g in layout.groups.indices { try flush(g) }

@@ -109,10 +109,7 @@ struct AggregationJoin {
         for (i, k) in keyTail.enumerated() { row[columns.count + i] = keys[k] }
         var eventInputs = [Value](repeating: .null, count: inputs.count)
         try withExtendedLifetime(statement) {
-            while true {
-                let rc = sqlite3_step(s)
-                if rc == SQLITE_DONE { break }
-                guard rc == SQLITE_ROW else { throw OfflineStoreError("reading source \(source.name): \(SQLiteValues.message(s))") }
+            while try SQLiteValues.step(s, reading: "source \(source.name)") {
                 for (i, column) in columns.enumerated() { row[i] = SQLiteValues.read(s, offset + Int32(i), as: column.type) }
                 for (i, evaluate) in inputs.enumerated() { eventInputs[i] = evaluate(row) }
                 let created: Int64? = hasCreated && sqlite3_column_type(s, 2) != SQLITE_NULL ? sqlite3_column_int64(s, 2) : nil
