@@ -44,11 +44,14 @@ let package = Package(
             name: "LarderOnline",
             dependencies: ["LarderCore", "CHiredis", .product(name: "Crypto", package: "swift-crypto")]  // script SHA-1s
         ),
+        // The rules the command line and the service share: which definitions are deployed,
+        // which views may be served, how lookups are assembled.
+        .target(name: "LarderEngine", dependencies: ["LarderCore", "LarderOffline", "LarderOnline"]),
         // The HTTP service: online lookups, Feast-compatible lookups, push, health, metrics.
         .target(
             name: "LarderServer",
             dependencies: [
-                "LarderCore", "LarderOnline", "LarderOffline",
+                "LarderCore", "LarderOnline", "LarderOffline", "LarderEngine",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -66,7 +69,7 @@ let package = Package(
         .executableTarget(
             name: "larder",
             dependencies: [
-                "LarderCore", "LarderOffline", "LarderOnline", "LarderServer", "Features",
+                "LarderCore", "LarderOffline", "LarderOnline", "LarderEngine", "LarderServer", "Features",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -80,12 +83,16 @@ let package = Package(
         .testTarget(
             name: "LarderServerTests",
             dependencies: [
-                "LarderServer", "LarderOffline", "LarderOnline", "LarderTestSupport", "Features",
+                "LarderServer", "LarderEngine", "LarderOffline", "LarderOnline", "LarderTestSupport", "Features",
                 .product(name: "Yams", package: "Yams"),  // reads the examples of schemas/openapi.yaml
                 .product(name: "GRDB", package: "GRDB.swift"),  // holds the store's write lock from outside
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),  // graceful shutdown of the harness
             ]
+        ),
+        .testTarget(
+            name: "LarderEngineTests",
+            dependencies: ["LarderEngine", "LarderTestSupport", "Features", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(name: "LarderCoreTests", dependencies: ["LarderCore", "Features", "LarderTestSupport"]),
         .testTarget(

@@ -3,6 +3,7 @@ import GRDB
 import HTTPTypes
 import Hummingbird
 import LarderCore
+import LarderEngine
 import LarderOffline
 import LarderOnline
 import Logging
@@ -41,11 +42,15 @@ struct APIError: Error, Sendable {
 extension APIError {
     /// What the service answers for `error`: 400, 404 or 422 for bad requests (see
     /// ``badRequest(_:)``, ``notFound(_:)``, ``unprocessable(_:)``), 499 when the client went
-    /// away, 503 when Redis or SQLite is unavailable, 500 otherwise.
+    /// away, 503 when Redis or SQLite is unavailable, an engine error's by its kind
+    /// (``status(_:)``), 500 otherwise.
     init(_ error: any Error, logger: Logger) {
         switch error {
         case let error as APIError:
             self = error
+        case let error as EngineError:
+            self = APIError(status: Self.status(error.kind), message: error.message)
+            if error.kind == .failed { logger.error("request failed: \(error)") }
         case let error as FeatureLookupError:
             self = error.isUnknownName ? .notFound(error.description) : .badRequest(error.description)
         case let error as LookupError:
@@ -75,6 +80,18 @@ extension APIError {
         default:
             logger.error("request failed: \(error)")
             self = APIError(status: .internalServerError, message: "internal error: \(error)")
+        }
+    }
+
+    /// The status answering an engine error of `kind`.
+    static func status(_ kind: EngineError.Kind) -> HTTPResponse.Status {
+        switch kind {
+        case .invalidRequest: .badRequest
+        case .notFound: .notFound
+        case .unprocessable: .unprocessableContent
+        case .notReady: .conflict
+        case .unavailable: .serviceUnavailable
+        case .failed: .internalServerError
         }
     }
 

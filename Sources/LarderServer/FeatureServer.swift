@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import LarderCore
+import LarderEngine
 import LarderOffline
 import LarderOnline
 import Logging
@@ -67,8 +68,10 @@ public final class FeatureServer: Sendable {
     let offline: OfflineStore
     let online: OnlineStore
     let configuration: ServerConfiguration
+    /// The definitions as registered at start: the service serves these until restarted.
+    let deployment: Deployment
+    /// The registered version of every feature view (read per request: computed once).
     let versions: [String: Int]
-    let serviceLookups: [String: OnlineLookup]
     let listLookups = NIOLockedValueBox<[String: OnlineLookup]>([:])
     let logger: Logger
     /// The views (feature and on-demand) whose online values the compiled definitions must
@@ -94,52 +97,14 @@ public final class FeatureServer: Sendable {
             servingLog
             ?? (configuration.servingLog.isEnabled
                 ? ServingLogWriter(configuration: configuration.servingLog, store: offline, logger: logger) : nil)
-        let registered = Dictionary(try offline.registry.definitions().map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        var stale: [String] = []
-        var versions: [String: Int] = [:]
-        for spec in repository.specs where registered[spec.name]?.fingerprint != spec.fingerprint {
-            stale.append("\(spec.kind.label) \(spec.name)")
-        }
-        guard stale.isEmpty else {
-            throw OfflineStoreError(
-                "features/ differs from the registry (\(stale.joined(separator: ", "))); run `larder apply` and `larder materialize`, then start the service"
-            )
-        }
-        for view in repository.featureViews { versions[view.name] = registered[view.name]?.version }
-        self.versions = versions
-        var lookups: [String: OnlineLookup] = [:]
-        for service in repository.services {
-            let plan = try FeaturePlan(repository: repository, features: try repository.resolve(service: service))
-            lookups[service.name] = try OnlineLookup(plan: plan, project: configuration.project, versions: versions)
-        }
-        self.serviceLookups = lookups
+        let deployment = try Deployment.load(repository: repository, offline: offline, project: configuration.project)
+        try deployment.requireCurrent()
+        for service in repository.services { _ = try deployment.lookup(service: service.name) }  // each fails here, not per request
+        self.deployment = deployment
+        self.versions = deployment.versions
         _ = Self.metrics  // metrics are created below: bootstrap first
         self.viewMetrics = Dictionary(uniqueKeysWithValues: repository.featureViews.map { ($0.name, ViewMetrics(view: $0.name)) })
-        staleness.withLockedValue { $0 = (.now, (try? Self.staleViews(repository: repository, offline: offline)) ?? []) }
-    }
-
-    /// The views whose online values do not come from the compiled definitions: the registry
-    /// holds another definition (applied while the service runs: restart it with the new
-    /// build), or a changed definition's new version has not been materialized yet (the
-    /// online store only has values computed by an older one).
-    public static func staleViews(repository: FeatureRepository, offline: OfflineStore) throws -> Set<String> {
-        let registered = Dictionary(try offline.registry.definitions().map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        var stale: Set<String> = []
-        for view in repository.featureViews {
-            guard let entry = registered[view.name] else {
-                stale.insert(view.name)
-                continue
-            }
-            let unmaterialized = try entry.version > 1 && offline.materializationState(view: view.name, version: entry.version) == nil
-            if entry.fingerprint != DefinitionSpec.featureView(view.spec).fingerprint || unmaterialized {
-                stale.insert(view.name)
-            }
-        }
-        for view in repository.onDemandViews where registered[view.name]?.fingerprint != DefinitionSpec.onDemandView(view.spec).fingerprint
-        {
-            stale.insert(view.name)
-        }
-        return stale
+        staleness.withLockedValue { $0 = (.now, deployment.staleViews) }
     }
 
     /// The stale views as last read from the registry. When that read is older than the
@@ -151,11 +116,11 @@ public final class FeatureServer: Sendable {
             return (due, state.views)
         }
         if due {
-            let (repository, offline, logger) = (self.repository, self.offline, self.logger)
+            let (repository, offline, logger, project) = (self.repository, self.offline, self.logger, configuration.project)
             let staleness = self.staleness
             DispatchQueue.global().async {  // a blocking SQLite read: off the cooperative pool
                 do {
-                    let fresh = try Self.staleViews(repository: repository, offline: offline)
+                    let fresh = try Deployment.load(repository: repository, offline: offline, project: project).staleViews
                     staleness.withLockedValue { $0 = (.now, fresh) }
                     if fresh != views {
                         logger.warning(
@@ -174,17 +139,12 @@ public final class FeatureServer: Sendable {
     func lookup(service: String?, features: [String]?) throws -> OnlineLookup {
         switch (service, features) {
         case (let name?, nil):
-            guard let lookup = serviceLookups[name] else {
-                throw APIError.notFound(
-                    "unknown feature service '\(name)'; known: \(serviceLookups.keys.sorted().joined(separator: ", "))")
-            }
-            return lookup
+            return try deployment.lookup(service: name)
         case (nil, let references?):
             guard !references.isEmpty else { throw APIError.badRequest("'features' is empty") }
             let key = references.joined(separator: ",")
             if let cached = listLookups.withLockedValue({ $0[key] }) { return cached }
-            let plan = try FeaturePlan(repository: repository, features: try repository.resolve(references: references))
-            let lookup = try OnlineLookup(plan: plan, project: configuration.project, versions: versions)
+            let lookup = try deployment.lookup(references: references)
             listLookups.withLockedValue { cache in
                 if cache.count >= 1024 { cache.removeAll() }  // bounded: ad-hoc lists are rare
                 cache[key] = lookup

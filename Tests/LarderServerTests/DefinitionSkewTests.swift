@@ -1,5 +1,6 @@
 import Foundation
 import LarderCore
+import LarderEngine
 import LarderOffline
 import LarderOnline
 import LarderServer
@@ -80,12 +81,12 @@ import Testing
         }
 
         // A service built from the new code, before the new version is materialized: stale too.
-        #expect(try FeatureServer.staleViews(repository: v2, offline: server.offline) == ["payments_view"])
+        #expect(try Deployment.load(repository: v2, offline: server.offline, project: "test").staleViews == ["payments_view"])
         // Materializing the new version clears it.
         let newView = try #require(v2.featureView(named: "payments_view"))
         _ = try server.offline.materialize(newView, mode: .range(start: nil, end: end))
-        #expect(try FeatureServer.staleViews(repository: v2, offline: server.offline).isEmpty)
+        #expect(try Deployment.load(repository: v2, offline: server.offline, project: "test").staleViews.isEmpty)
         // ... while the old build stays stale: the registry is not its definition any more.
-        #expect(try FeatureServer.staleViews(repository: v1, offline: server.offline) == ["payments_view"])
+        #expect(try Deployment.load(repository: v1, offline: server.offline, project: "test").staleViews == ["payments_view"])
     }
 }

@@ -35,19 +35,6 @@ public struct MaterializationSummary: Sendable {
 }
 
 extension OfflineStore {
-    /// The registered spec and version of a compiled feature view, or an error when the
-    /// compiled definition is not what is registered (so `larder apply` must run first).
-    public func registeredView(_ view: FeatureView) throws -> (spec: FeatureViewSpec, version: Int) {
-        guard let registered = try registry.definition(named: view.name), case .featureView(let spec) = registered.spec else {
-            throw OfflineStoreError("feature view \(view.name) is not registered; run `larder apply`")
-        }
-        guard registered.fingerprint == DefinitionSpec.featureView(view.spec).fingerprint else {
-            throw OfflineStoreError(
-                "feature view \(view.name) in features/ differs from the registered v\(registered.version); run `larder apply` first")
-        }
-        return (spec, registered.version)
-    }
-
     /// The materialization state of a view version, if it was ever materialized.
     public func materializationState(view: String, version: Int) throws -> MaterializationState? {
         try db.read { db in try Self.state(db, view: view, version: version) }

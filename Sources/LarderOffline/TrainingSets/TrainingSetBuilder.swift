@@ -109,11 +109,7 @@ public struct TrainingSetBuilder {
             throw OfflineStoreError(error.description)
         }
         let onDemand = plan.onDemandViews
-        for odfv in onDemand {
-            guard let registered = try store.registry.definition(named: odfv.name),
-                registered.fingerprint == DefinitionSpec.onDemandView(odfv.spec).fingerprint
-            else { throw OfflineStoreError("on-demand view \(odfv.name) in features/ is not what is registered; run `larder apply` first") }
-        }
+        for odfv in onDemand { try store.requireRegistered(odfv) }
 
         // Each view as registered, with its source (the registry is read outside the snapshot below).
         let registered = try plan.views.map { view in

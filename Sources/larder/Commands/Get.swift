@@ -2,9 +2,9 @@ import ArgumentParser
 import Features
 import Foundation
 import LarderCore
+import LarderEngine
 import LarderOffline
 import LarderOnline
-import LarderServer
 
 struct Get: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -51,15 +51,13 @@ struct Get: ParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
-        let plan = try FeaturePlan(repository: Features.repository, features: resolved)
-        var versions: [String: Int] = [:]
-        for view in plan.views { versions[view.name] = try store.registeredView(view).version }
-        let lookup = try OnlineLookup(plan: plan, project: configuration.project, versions: versions)
+        let deployment = try Deployment.load(repository: Features.repository, offline: store, project: configuration.project)
+        let lookup = try deployment.lookup(resolved)
 
         var fields: [String: Value] = [:]
         for pair in request {
             let (name, text) = try Get.split(pair, option: "--request")
-            guard let field = plan.requestFields.first(where: { $0.key == name }) else {
+            guard let field = lookup.plan.requestFields.first(where: { $0.key == name }) else {
                 throw ValidationError("--request \(name): no requested on-demand feature reads '\(name)'")
             }
             fields[name] = try Get.parse(text, as: field.type, what: "--request \(name)")
@@ -78,7 +76,7 @@ struct Get: ParsableCommand {
             return row
         }
         let online = try configuration.onlineStore(poolSize: 1)
-        let stale = try FeatureServer.staleViews(repository: Features.repository, offline: store)
+        let stale = deployment.staleViews
         let now = Timestamp.now()
         let served = try lookup.lookupSync(rows, at: now, store: online, stale: stale)
         let names = resolved.map(\.reference)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Features
 import Foundation
 import LarderCore
+import LarderEngine
 import LarderOffline
 import LarderOnline
 
@@ -112,7 +113,8 @@ struct Verify: ParsableCommand {
         } catch {
             throw CommandError("\(error)")
         }
-        var checks = try groups.map { try ConsistencyCheck(store: store, features: $0, project: configuration.project) }
+        let deployment = try Deployment.load(repository: Features.repository, offline: store, project: configuration.project)
+        var checks = try groups.map { try ConsistencyCheck(store: store, deployment: deployment, features: $0) }
         let instant = try ConsistencyCheck.instant(at, ends: checks.map { try $0.materializedEnd() })
         let seed = seed ?? 0
         let online = try configuration.onlineStore(poolSize: 1)
@@ -158,6 +160,7 @@ struct Verify: ParsableCommand {
     /// reads the store too, and GRDB reads do not nest inside the log's read.
     func verifyLog(store: OfflineStore, project: String, features wanted: [ResolvedFeature]?) throws {
         // Logged rows, grouped by the features compared in them, in the order first seen.
+        let deployment = try Deployment.load(repository: Features.repository, offline: store, project: project)
         var groups: [(features: [ResolvedFeature], entries: [ServingLogEntry])] = []
         var groupIndex: [[String]: Int] = [:]
         var known: [String: ResolvedFeature?] = [:]  // logged reference -> its definition, if any
@@ -198,7 +201,7 @@ struct Verify: ParsableCommand {
         var merged: [FeatureComparison] = []
         var mergedFeatures: [ResolvedFeature] = []
         for (features, logged) in groups {
-            var check = try ConsistencyCheck(store: store, features: features, project: project)
+            var check = try ConsistencyCheck(store: store, deployment: deployment, features: features)
             let (view, end) = try check.materializedEnd()
             var rows: [CheckRow] = []
             var online: [[Value]] = []
@@ -274,6 +277,7 @@ private struct CheckRow {
 /// builder, and a ``FeatureComparison`` per feature.
 private struct ConsistencyCheck {
     let store: OfflineStore
+    let deployment: Deployment
     let features: [ResolvedFeature]
     let plan: FeaturePlan
     let lookup: OnlineLookup
@@ -285,13 +289,12 @@ private struct ConsistencyCheck {
     /// Rows per offline build: bounds the memory of one build's output.
     static let offlineBatch = 10_000
 
-    init(store: OfflineStore, features: [ResolvedFeature], project: String) throws {
+    init(store: OfflineStore, deployment: Deployment, features: [ResolvedFeature]) throws {
         self.store = store
+        self.deployment = deployment
         self.features = features
-        plan = try FeaturePlan(repository: Features.repository, features: features)
-        var versions: [String: Int] = [:]
-        for view in plan.views { versions[view.name] = try store.registeredView(view).version }
-        lookup = try OnlineLookup(plan: plan, project: project, versions: versions)
+        lookup = try deployment.lookup(features)
+        plan = lookup.plan
         comparisons = features.map { FeatureComparison(feature: $0.reference) }
     }
 
@@ -323,7 +326,7 @@ private struct ConsistencyCheck {
                 do { try lookup.validate(row, index: start + i) } catch { throw CommandError("\(error)") }
             }
             // No view is stale-definition here, so no `stale:` set is passed: a definition that
-            // differs from the registry is refused by `registeredView`, and a changed view's
+            // differs from the registry is refused by `Deployment.lookup`, and a changed view's
             // unmaterialized new version by `materializedEnd` (the service's staleness rules).
             for served in try lookup.lookupSync(entityRows, at: instant, store: online) {
                 // Only a present value is served; missing, expired and stale-definition are null.
@@ -341,20 +344,7 @@ private struct ConsistencyCheck {
         guard !plan.views.isEmpty else {
             throw CommandError("the features read no feature view: there is nothing to compare")
         }
-        var earliest: (view: String, end: Timestamp)? = nil
-        for view in plan.views {
-            let version = try store.registeredView(view).version
-            guard let state = try store.materializationState(view: view.name, version: version) else {
-                // A changed definition's new version: the online values, if any, come from an
-                // older one, and nothing offline comes from this one yet.
-                let why = version > 1 ? " (its definition changed since the online values were computed)" : ""
-                throw CommandError(
-                    "feature view \(view.name) (v\(version)) has not been materialized\(why); run `larder materialize --views \(view.name)`"
-                )
-            }
-            if earliest == nil || state.end < earliest!.end { earliest = (view.name, state.end) }
-        }
-        return earliest!
+        return try deployment.materializedEnd(of: plan.views)!
     }
 
     /// A serving log entry as a row to check and its logged values in ``features`` order:

@@ -1,0 +1,70 @@
+import LarderCore
+
+/// How a compiled definition stands against the registry. This is the one rule deciding
+/// "the compiled definition is the registered one": their fingerprints are equal.
+public enum Registration: Sendable, Equatable {
+    /// The registry holds this definition, as `version`.
+    case current(version: Int)
+    /// The registry holds another definition under this name (`larder apply` has not run
+    /// since features/ changed, or a newer build applied one).
+    case differs(registeredVersion: Int)
+    /// The registry holds nothing under this name.
+    case unregistered
+
+    /// The standing of `compiled` against `registered`, the registry's entry of the same name.
+    public init(_ compiled: DefinitionSpec, registered: RegisteredDefinition?) {
+        guard let registered else {
+            self = .unregistered
+            return
+        }
+        self =
+            registered.fingerprint == compiled.fingerprint
+            ? .current(version: registered.version) : .differs(registeredVersion: registered.version)
+    }
+
+    /// The registered version when the compiled definition is the registered one.
+    public var version: Int? {
+        if case .current(let version) = self { version } else { nil }
+    }
+}
+
+extension Registry {
+    /// The standing of every given compiled definition, in one registry read, by name.
+    public func registrations(of compiled: [DefinitionSpec]) throws -> [String: Registration] {
+        let registered = Dictionary(try definitions().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        return Dictionary(
+            compiled.map { ($0.name, Registration($0, registered: registered[$0.name])) }, uniquingKeysWith: { first, _ in first })
+    }
+}
+
+extension OfflineStore {
+    /// The registered spec and version of a compiled feature view, or an error when the
+    /// compiled definition is not what is registered (so `larder apply` must run first).
+    public func registeredView(_ view: FeatureView) throws -> (spec: FeatureViewSpec, version: Int) {
+        let registered = try registry.definition(named: view.name)
+        guard let registered, case .featureView(let spec) = registered.spec else {
+            throw OfflineStoreError(Self.notRegisteredMessage(view.name))
+        }
+        guard case .current(let version) = Registration(.featureView(view.spec), registered: registered) else {
+            throw OfflineStoreError(Self.differsMessage(view.name, registeredVersion: registered.version))
+        }
+        return (spec, version)
+    }
+
+    /// Refuses an on-demand view whose compiled definition is not the registered one.
+    public func requireRegistered(_ view: OnDemandFeatureView) throws {
+        guard case .current = Registration(.onDemandView(view.spec), registered: try registry.definition(named: view.name)) else {
+            throw OfflineStoreError("on-demand view \(view.name) in features/ is not what is registered; run `larder apply` first")
+        }
+    }
+
+    /// ``registeredView(_:)``'s refusal of a view the registry does not hold.
+    public static func notRegisteredMessage(_ view: String) -> String {
+        "feature view \(view) is not registered; run `larder apply`"
+    }
+
+    /// ``registeredView(_:)``'s refusal of a view the registry holds another definition of.
+    public static func differsMessage(_ view: String, registeredVersion: Int) -> String {
+        "feature view \(view) in features/ differs from the registered v\(registeredVersion); run `larder apply` first"
+    }
+}
