@@ -151,7 +151,12 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// Set once a request failed (413, 408) or the connection is refused: the connection is
     /// closing, and what it still receives is dropped.
     private var discarding = false
-    private var timer: (deadline: Deadline, task: Scheduled<Void>)?
+    /// The deadline that applies now and when it expires. Changing it is an assignment: the
+    /// one timer of the connection fires at the earliest deadline it was armed for and re-arms
+    /// itself for a later one, so a request costs no timer scheduling of its own.
+    private var phase: Deadline?
+    private var expiresAt: NIODeadline?
+    private var timer: (fires: NIODeadline, task: Scheduled<Void>)?
 
     init(limits: ConnectionLimits) { self.limits = limits }
 
@@ -254,17 +259,37 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// keeps its start.
     private func updateDeadline(_ context: ChannelHandlerContext) {
         let due: Deadline? = readingBody ? .body : readingHead ? .head : unanswered > 0 ? nil : .idle
-        guard due != timer?.deadline else { return }
-        cancelTimer()
-        guard let due else { return }
+        guard due != phase else { return }
+        phase = due
+        guard let due else {
+            expiresAt = nil
+            return
+        }
         let delay =
             switch due {
             case .head: limits.headerTimeout
             case .body: limits.bodyTimeout
             case .idle: limits.idleTimeout
             }
-        let task = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(delay)) { self.expired(due, context) }
-        timer = (due, task)
+        let deadline = NIODeadline.now() + TimeAmount(delay)
+        expiresAt = deadline
+        if let timer, timer.fires <= deadline { return }  // it fires first, then re-arms
+        arm(at: deadline, context)
+    }
+
+    private func arm(at deadline: NIODeadline, _ context: ChannelHandlerContext) {
+        timer?.task.cancel()
+        let task = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { self.timerFired(context) }
+        timer = (deadline, task)
+    }
+
+    private func timerFired(_ context: ChannelHandlerContext) {
+        timer = nil
+        guard let phase, let expiresAt else { return }  // no deadline now: armed again when one starts
+        guard expiresAt <= .now() else { return arm(at: expiresAt, context) }
+        self.phase = nil
+        self.expiresAt = nil
+        expired(phase, context)
     }
 
     private func cancelTimer() {
@@ -273,7 +298,6 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func expired(_ deadline: Deadline, _ context: ChannelHandlerContext) {
-        timer = nil
         switch deadline {
         case .head:
             Self.headTimeouts.increment()
