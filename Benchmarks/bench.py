@@ -365,11 +365,11 @@ def start_redis():
     return redis, port
 
 
-def start_server(d, env):
+def start_server(d, env, binary=None):
     """`larder serve` on a free port in project d, once /health answers: (process, port)."""
     import urllib.request
     port = free_port()
-    server = subprocess.Popen([LARDER, "serve", "--port", str(port)], cwd=d, env=env,
+    server = subprocess.Popen([binary or LARDER, "serve", "--port", str(port)], cwd=d, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
         try:
@@ -508,7 +508,150 @@ def bench_aggregations(repeat):
     aggregations_online(repeat)
 
 
-BENCHES = {"ingest": bench_ingest, "offline": bench_offline, "online": bench_online, "aggregations": bench_aggregations}
+def rss_mib(pid):
+    """(current, peak) resident set of a process, in MiB, from /proc."""
+    fields = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            fields[key] = value.strip()
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def post_json(port, path, body, timeout=60):
+    """(status, response bytes, seconds) of one POST."""
+    import http.client
+    start = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    return response.status, len(data), time.perf_counter() - start
+
+
+def health_latency(port):
+    """Seconds for GET /health on a new connection, or None if it does not answer within 5 s."""
+    import http.client
+    start = time.perf_counter()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", "/health")
+        ok = conn.getresponse().status == 200
+        conn.close()
+        return time.perf_counter() - start if ok else None
+    except Exception:
+        return None
+
+
+def bench_limits(repeat):
+    """What one client can cost the service: large lookups (memory) and slow clients (sockets)."""
+    import concurrent.futures
+    import json
+    import resource
+    import socket
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))
+    d = fresh_project("limits")
+    redis, redis_port = start_redis()
+    env = dict(os.environ, LARDER_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0")
+    server = None
+    try:
+        import datetime as dt
+        end = dt.datetime.now(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
+        stats = os.path.join(WORK, "driver_stats_limits.csv")
+        subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "generate_data.py"), "driver_stats", stats,
+                        "--drivers", "10000", "--hours", "1", "--end", end.strftime("%Y-%m-%dT%H:%M:%SZ")], check=True)
+        for args in (["apply"], ["ingest", "driver_stats", stats], ["materialize", "--views", "driver_hourly_stats"]):
+            subprocess.run([LARDER, *args], cwd=d, env=env, check=True, capture_output=True)
+        features = ["driver_hourly_stats:conv_rate", "driver_hourly_stats:acc_rate", "driver_hourly_stats:avg_daily_trips"]
+
+        def lookups(port, pid, entities, clients=8):
+            # Feast's columnar form: 100,000 entities fit in 0.7 MB, under the 1 MiB body limit.
+            body = json.dumps({"features": features, "entities": {"driver_id": [1001 + i % 10_000 for i in range(entities)]}},
+                              separators=(",", ":")).encode()
+            before = rss_mib(pid)[0]
+            with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+                results = list(pool.map(lambda _: post_json(port, "/get-online-features", body), range(clients)))
+            time.sleep(1)
+            after, peak = rss_mib(pid)
+            return len(body), results, before, peak, after
+
+        print("\n## Service limits (issue 10)\n")
+        print("8 concurrent `/get-online-features` lookups of 3 features (columnar entities), one after the other "
+              "in the same service; resident set of the service. The baseline is the previous release "
+              "(LARDER_BASELINE_BINARY), which has no limits.\n")
+        print("| service | lookup | body | status | response | slowest | RSS before | peak | after |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        binaries = [("larder", LARDER)]
+        if os.environ.get("LARDER_BASELINE_BINARY"):
+            binaries.insert(0, ("previous release (baseline)", os.environ["LARDER_BASELINE_BINARY"]))
+        for label, binary in binaries:
+            server, port = start_server(d, env, binary)
+            for entities in (10_000, 100_000):
+                size, results, before, peak, after = lookups(port, server.pid, entities)
+                statuses = sorted({r[0] for r in results})
+                print(f"| {label} | {entities:,} entities | {size / 1e6:.2f} MB | {','.join(map(str, statuses))} | "
+                      f"{max(r[1] for r in results) / 1e6:.2f} MB | {max(r[2] for r in results):.2f} s | "
+                      f"{before:.0f} MiB | {peak:.0f} MiB | {after:.0f} MiB |")
+            if binary != LARDER:
+                server.terminate()
+                server.wait()
+                server = None
+
+        # Slow clients: 1,000 connections each trickling one header byte every 2 s.
+        clients = []
+        for _ in range(1000):
+            c = socket.create_connection(("127.0.0.1", port))
+            c.setblocking(False)
+            clients.append(c)
+        request = b"POST /v1/features HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100
+        start = time.perf_counter()
+        open_clients = set(range(len(clients)))
+        closed_at = {}
+        health = []
+        step = 0
+        while open_clients and time.perf_counter() - start < 30:
+            for i in list(open_clients):
+                try:
+                    data = clients[i].recv(4096)
+                    if data == b"" or data.startswith(b"HTTP/1.1 408"):
+                        closed_at[i] = time.perf_counter() - start
+                        open_clients.discard(i)
+                        continue
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    closed_at[i] = time.perf_counter() - start
+                    open_clients.discard(i)
+                    continue
+                if step < len(request):
+                    try:
+                        clients[i].send(request[step:step + 1])
+                    except OSError:
+                        closed_at[i] = time.perf_counter() - start
+                        open_clients.discard(i)
+            step += 1
+            health.append(health_latency(port))
+            time.sleep(max(0.0, 2.0 - (time.perf_counter() - start) % 2.0))
+        for c in clients:
+            c.close()
+        answered = [h for h in health if h is not None]
+        times = sorted(closed_at.values())
+        print(f"\n1,000 clients each sending one header byte every 2 s (header_timeout_seconds 10): "
+              f"{len(closed_at):,} closed by the service, the last after {times[-1] if times else float('nan'):.1f} s; "
+              f"{len(open_clients):,} still open after 30 s. `GET /health` on a new connection meanwhile: "
+              f"{len(answered)} of {len(health)} answered, slowest {max(answered) * 1000 if answered else float('nan'):.0f} ms.")
+    finally:
+        if server:
+            server.terminate()
+            server.wait()
+        redis.terminate()
+        redis.wait()
+
+
+BENCHES = {"ingest": bench_ingest, "offline": bench_offline, "online": bench_online, "aggregations": bench_aggregations,
+           "limits": bench_limits}
 
 
 def main():
