@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),  // NIOThreadPool for blocking work
     ],
     targets: [
         // Definitions DSL, values, time, validation. No I/O.
@@ -46,7 +47,10 @@ let package = Package(
         ),
         // The rules the command line and the service share: which definitions are deployed,
         // which views may be served, how lookups are assembled.
-        .target(name: "LarderEngine", dependencies: ["LarderCore", "LarderOffline", "LarderOnline"]),
+        .target(
+            name: "LarderEngine",
+            dependencies: ["LarderCore", "LarderOffline", "LarderOnline", .product(name: "NIOPosix", package: "swift-nio")]
+        ),
         // The HTTP service: online lookups, Feast-compatible lookups, push, health, metrics.
         .target(
             name: "LarderServer",

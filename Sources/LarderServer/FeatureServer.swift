@@ -8,6 +8,7 @@ import Logging
 import Metrics
 import NIOConcurrencyHelpers
 import Prometheus
+import ServiceLifecycle
 
 /// How the service listens and behaves.
 public struct ServerConfiguration: Sendable {
@@ -74,9 +75,9 @@ public final class FeatureServer: Sendable {
     let versions: [String: Int]
     let listLookups = NIOLockedValueBox<[String: OnlineLookup]>([:])
     let logger: Logger
-    /// The views (feature and on-demand) whose online values the compiled definitions must
-    /// not serve, and when that was last checked.
-    let staleness = NIOLockedValueBox<(checked: ContinuousClock.Instant, views: Set<String>)>((.now, []))
+    /// Re-reads the registry for the views whose online values the compiled definitions must
+    /// not serve; runs as a service of the application.
+    let definitions: DefinitionWatcher
     /// Freshness metrics per feature view.
     let viewMetrics: [String: ViewMetrics]
     /// Logs served rows when `configuration.servingLog` is on; runs as a service of the application.
@@ -104,36 +105,14 @@ public final class FeatureServer: Sendable {
         self.versions = deployment.versions
         _ = Self.metrics  // metrics are created below: bootstrap first
         self.viewMetrics = Dictionary(uniqueKeysWithValues: repository.featureViews.map { ($0.name, ViewMetrics(view: $0.name)) })
-        staleness.withLockedValue { $0 = (.now, deployment.staleViews) }
+        self.definitions = DefinitionWatcher(
+            deployment: deployment, offline: offline, project: configuration.project,
+            interval: configuration.definitionCheckInterval, logger: logger)
     }
 
-    /// The stale views as last read from the registry. When that read is older than the
-    /// configured interval, a background task reads it again: a request never waits for it.
-    func currentStaleViews() -> Set<String> {
-        let (due, views) = staleness.withLockedValue { state -> (Bool, Set<String>) in
-            let due = state.checked.duration(to: .now) >= configuration.definitionCheckInterval
-            if due { state.checked = .now }  // one refresh per interval
-            return (due, state.views)
-        }
-        if due {
-            let (repository, offline, logger, project) = (self.repository, self.offline, self.logger, configuration.project)
-            let staleness = self.staleness
-            DispatchQueue.global().async {  // a blocking SQLite read: off the cooperative pool
-                do {
-                    let fresh = try Deployment.load(repository: repository, offline: offline, project: project).staleViews
-                    staleness.withLockedValue { $0 = (.now, fresh) }
-                    if fresh != views {
-                        logger.warning(
-                            "definitions out of date: \(fresh.isEmpty ? "none" : fresh.sorted().joined(separator: ", ")); their features are served as stale-definition"
-                        )
-                    }
-                } catch {
-                    logger.error("reading the registry for stale definitions failed: \(error)")
-                }
-            }
-        }
-        return views
-    }
+    /// The stale views as last read from the registry (every `definitionCheckInterval`, by
+    /// ``DefinitionWatcher``): a request never waits for the registry.
+    func currentStaleViews() -> Set<String> { definitions.views }
 
     /// The lookup for a service or a feature list.
     func lookup(service: String?, features: [String]?) throws -> OnlineLookup {
@@ -220,7 +199,8 @@ public final class FeatureServer: Sendable {
             router: router,
             server: .http1(limits: ConnectionLimits(configuration, logger: logger)),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "larder"),
-            services: servingLog.map { [$0] } ?? [],  // started before the server, stopped after it (flushing)
+            // Started before the server, stopped after it (the serving log flushes).
+            services: [definitions as any Service] + (servingLog.map { [$0 as any Service] } ?? []),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import LarderCore
+import LarderEngine
 import LarderOffline
 import LarderOnline
 import Metrics
@@ -18,7 +19,7 @@ extension FeatureServer {
         }
         let offline = self.offline
         do {
-            _ = try await runBlocking { try offline.registry.definitions(kind: .entity) }
+            _ = try await Blocking.run { try offline.registry.definitions(kind: .entity) }
         } catch {
             sqlite = "unavailable: \(error)"
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import LarderCore
+import LarderEngine
 import LarderOffline
 import LarderOnline
 import Metrics
@@ -42,7 +43,7 @@ extension FeatureServer {
         let offline = self.offline
         let stored: [SourceRow]
         do {
-            stored = try await runBlocking { try offline.append(source: source, rows: rows, origin: "push") }
+            stored = try await Blocking.run { try offline.append(source: source, rows: rows, origin: "push") }
         } catch let error as AppendError {
             throw APIError.unprocessable(error.description)
         }

@@ -53,15 +53,6 @@ extension FeatureServer {
 
 }
 
-/// Runs blocking work (SQLite) on a global dispatch queue rather than a cooperative thread.
-func runBlocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
-            continuation.resume(with: Result { try body() })
-        }
-    }
-}
-
 /// Per-view freshness metrics, created once per view (see ``ServedCounters``).
 struct ViewMetrics: Sendable {
     /// The age of the newest value of the view served by the last request that read it.

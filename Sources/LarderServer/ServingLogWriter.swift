@@ -1,5 +1,6 @@
 import Foundation
 import LarderCore
+import LarderEngine
 import LarderOffline
 import LarderOnline
 import Logging
@@ -180,7 +181,7 @@ public final class ServingLogWriter: Service, Sendable {
             let sink = self.sink
             let failure: String?
             do {
-                try await runBlocking { try sink(batch) }
+                try await Blocking.run { try sink(batch) }
                 failure = nil
             } catch {
                 failure = "\(error)"

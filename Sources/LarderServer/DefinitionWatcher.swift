@@ -1,0 +1,67 @@
+import LarderCore
+import LarderEngine
+import LarderOffline
+import Logging
+import NIOConcurrencyHelpers
+import ServiceLifecycle
+
+/// Reads the registry again every `interval`, so that a definition applied while the service
+/// runs (or a new version not yet materialized) is served as `stale-definition`. A lifecycle
+/// service of the application: it starts and stops with it, and a lookup only reads its last
+/// answer (``views``), never waits for the registry.
+final class DefinitionWatcher: Service, Sendable {
+    let repository: FeatureRepository
+    let offline: OfflineStore
+    let project: String
+    let interval: Duration
+    let logger: Logger
+    private let stale: NIOLockedValueBox<Set<String>>
+
+    init(deployment: Deployment, offline: OfflineStore, project: String, interval: Duration, logger: Logger) {
+        self.repository = deployment.repository
+        self.offline = offline
+        self.project = project
+        self.interval = interval
+        self.logger = logger
+        self.stale = NIOLockedValueBox(deployment.staleViews)
+    }
+
+    /// The views (feature and on-demand) whose values must be withheld, as last read.
+    var views: Set<String> { stale.withLockedValue { $0 } }
+
+    /// Until the application shuts down (gracefully or by cancellation).
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown { await self.watch() }
+    }
+
+    private func watch() async {
+        // A zero interval (tests) still yields between reads.
+        let pause = max(interval, .milliseconds(10))
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: pause)
+            } catch {
+                return  // cancelled: the application stops
+            }
+            do {
+                let (repository, offline, project) = (self.repository, self.offline, self.project)
+                let fresh = try await Blocking.run {
+                    try Deployment.load(repository: repository, offline: offline, project: project).staleViews
+                }
+                let previous = stale.withLockedValue { views in
+                    defer { views = fresh }
+                    return views
+                }
+                if fresh != previous {
+                    logger.warning(
+                        "definitions out of date: \(fresh.isEmpty ? "none" : fresh.sorted().joined(separator: ", ")); their features are served as stale-definition"
+                    )
+                }
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.error("reading the registry for stale definitions failed: \(error)")
+            }
+        }
+    }
+}
