@@ -650,8 +650,67 @@ def bench_limits(repeat):
         redis.wait()
 
 
+def bench_verify(repeat):
+    """larder verify --service driver_ranking --sample 10000 on 10,000 drivers (3 hours of driver_stats, as bench_online,
+    and 200,000 trips over 8 days for the aggregations), against the binary in LARDER_BASELINE_BINARY when set.
+
+    Each binary gets its own project (applied, ingested, materialized and pushed by itself, from the same files, into one
+    Redis under its own project name), so a store written by one is never read by the other; the verify runs alternate
+    baseline and this build, so both see the same machine noise."""
+    import datetime as dt
+    end = dt.datetime.now(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
+    stamp = end.strftime("%Y-%m-%dT%H:%M:%SZ")
+    stats = os.path.join(WORK, "driver_stats_verify.csv")
+    trips = os.path.join(WORK, "trips_verify.csv")
+    generator = os.path.join(ROOT, "scripts", "generate_data.py")
+    subprocess.run([sys.executable, generator, "driver_stats", stats, "--drivers", "10000", "--hours", "3", "--end", stamp],
+                   check=True)
+    subprocess.run([sys.executable, generator, "trips", trips, "--drivers", "10000", "--events", "200000", "--days", "8",
+                    "--end", stamp], check=True)
+    binaries = [("this build", LARDER)]
+    baseline = os.environ.get("LARDER_BASELINE_BINARY")
+    if baseline:
+        binaries.insert(0, ("baseline", baseline))
+    redis_port = free_port()
+    redis = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                             stdout=subprocess.DEVNULL)
+    time.sleep(0.5)
+    env = dict(os.environ, LARDER_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0")
+    times = {label: [] for label, _ in binaries}
+    try:
+        projects = {}
+        for i, (label, binary) in enumerate(binaries):
+            d = fresh_project(f"verify_{i}")
+            with open(os.path.join(d, "larder.yaml"), "w") as f:
+                f.write(f"project: bench_verify_{i}\noffline:\n  path: offline.sqlite\n")
+            for args in (["apply"], ["ingest", "driver_stats", stats], ["ingest", "trips", trips], ["materialize"]):
+                out = subprocess.run([binary, *args], cwd=d, env=env, capture_output=True, text=True)
+                if out.returncode != 0:
+                    sys.exit(f"{label}: larder {' '.join(args)} failed: {out.stderr}")
+            projects[label] = d
+        for _ in range(repeat):
+            for label, binary in binaries:
+                cmd = [binary, "verify", "--service", "driver_ranking", "--sample", "10000"]
+                start = time.perf_counter()
+                proc = subprocess.run(cmd, cwd=projects[label], env=env, capture_output=True, text=True)
+                seconds = time.perf_counter() - start
+                if proc.returncode != 0 or "consistent: 100,000 values of 10 features compared" not in proc.stdout:
+                    sys.exit(f"{label}: {' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+                times[label].append(seconds)
+    finally:
+        redis.terminate()
+        redis.wait()
+    print(f"\n## verify: larder verify --service driver_ranking --sample 10000 (10,000 drivers, 10 features), median of {repeat}")
+    print("| binary | seconds | runs |")
+    print("|---|---|---|")
+    for label, _ in binaries:
+        print(f"| {label} | {median(times[label]):.3f} | {', '.join(f'{t:.3f}' for t in times[label])} |")
+    if baseline:
+        print(f"ratio this build / baseline: {median(times['this build']) / median(times['baseline']):.2f} (floor: <= 1.00)")
+
+
 BENCHES = {"ingest": bench_ingest, "offline": bench_offline, "online": bench_online, "aggregations": bench_aggregations,
-           "limits": bench_limits}
+           "limits": bench_limits, "verify": bench_verify}
 
 
 def main():

@@ -59,6 +59,10 @@ public struct TrainingSetSummary: Sendable {
 ///
 /// It streams: request rows are read, joined (one index seek per view) and written one at a
 /// time, so memory does not grow with the request file or the feature history.
+///
+/// The join is ``PointInTimeJoin``: `build` runs it from a request file into a file,
+/// ``values(of:for:timestampColumn:)`` from rows in memory into values (what `larder verify`
+/// compares).
 public struct TrainingSetBuilder {
     let store: OfflineStore
     let repository: FeatureRepository
@@ -67,26 +71,6 @@ public struct TrainingSetBuilder {
     public init(store: OfflineStore, repository: FeatureRepository) {
         self.store = store
         self.repository = repository
-    }
-
-    /// A feature view taking part, with its lookup statement.
-    private struct ViewJoin {
-        let spec: FeatureViewSpec
-        let version: Int
-        let table: FeatureTable
-        let state: MaterializationState
-        /// Where the view's features start in the joined row.
-        let offset: Int
-        var keyColumns: [Int] = []
-        /// The prepared lookup; holding the GRDB statement keeps the SQLite one alive.
-        var statement: Statement? = nil
-        /// The view's aggregations, when it has any.
-        var aggregation: AggregationJoin? = nil
-        /// Their values per request row (`row * count + a`), computed before rows are written.
-        var aggregates: [Value] = []
-
-        /// Where the aggregation values start in the joined row.
-        var aggregationOffset: Int { offset + spec.features.count }
     }
 
     /// Builds the training set `request` describes, writing `request.output` and its manifest.
@@ -101,65 +85,13 @@ public struct TrainingSetBuilder {
             throw OfflineStoreError("cannot tell the output format from \(request.output); name it .csv or .jsonl, or pass --format")
         }
         guard !request.features.isEmpty else { throw OfflineStoreError("no features requested") }
-
-        let plan: FeaturePlan
-        do {
-            plan = try FeaturePlan(repository: repository, features: request.features)
-        } catch {
-            throw OfflineStoreError(error.description)
-        }
-        let onDemand = plan.onDemandViews
-        for odfv in onDemand { try store.requireRegistered(odfv) }
-
-        // Each view as registered, with its source (the registry is read outside the snapshot below).
-        let registered = try plan.views.map { view in
-            let (spec, version) = try store.registeredView(view)
-            return (view, spec, version, try store.registry.source(named: spec.source))
-        }
+        // The registry is read outside the snapshot below.
+        let registered = try PointInTimeJoin.Registered(store: store, repository: repository, features: request.features)
 
         // One read transaction: a consistent snapshot even if a materialization commits meanwhile.
         return try store.db.read { db in
-            // Each view must be materialized, with no rows waiting to be.
-            var joins: [ViewJoin] = []
-            // The features the set reads: requested ones and on-demand features' inputs.
-            var needed = Set(request.features.filter { !$0.isOnDemand }.map(\.feature))
-            for odfv in onDemand {
-                for feature in odfv.features {
-                    for input in feature.transformation.inputs { needed.insert(String(input.key.split(separator: ":").last!)) }
-                }
-            }
-            for (i, (view, spec, version, source)) in registered.enumerated() {
-                let name = view.name
-                guard let state = try OfflineStore.state(db, view: name, version: version) else {
-                    throw OfflineStoreError(
-                        "feature view \(name) (v\(version)) has not been materialized; run `larder materialize --views \(name)`")
-                }
-                let pending =
-                    try Int.fetchOne(
-                        db, sql: "SELECT count(*) FROM source_\(source.name) WHERE _seq > ? AND \(source.eventTimestamp) < ?",
-                        arguments: [state.seqWatermark, state.end.microseconds]) ?? 0
-                if pending > 0 {
-                    throw OfflineStoreError(
-                        "\(pending) rows were ingested into \(source.name) after feature view \(name) was last materialized; run `larder materialize --incremental`"
-                    )
-                }
-                joins.append(
-                    ViewJoin(
-                        spec: spec, version: version, table: FeatureTable(view: spec, version: version), state: state,
-                        offset: plan.viewOffsets[i],
-                        aggregation: view.aggregations.isEmpty
-                            ? nil
-                            : Optional(try AggregationJoin(db, view: view, spec: spec, source: source, needed: needed)).flatMap {
-                                $0.layout.isEmpty ? nil : $0
-                            }))
-            }
-            let featureCount = plan.viewValueCount
-            let requestFields = plan.requestFields
-
-            for i in joins.indices {
-                joins[i].statement = try db.makeStatement(sql: joins[i].table.lookupSQL)
-            }
-
+            var join = try PointInTimeJoin(db, registered, features: request.features)
+            let plan = join.plan
             switch request.rows {
             case .file(let path, let fileFormat, let timestampColumn):
                 guard let inputFormat = fileFormat ?? InputFormat.infer(fromPath: path) else {
@@ -168,70 +100,11 @@ public struct TrainingSetBuilder {
                 }
                 var requests = try RequestFile(path: path, format: inputFormat, hashing: true)
                 let columns = requests.columns
-                guard let tsColumn = columns.firstIndex(of: timestampColumn) else {
-                    throw IngestError(
-                        file: path, line: 1,
-                        reason:
-                            "no '\(timestampColumn)' column: the request file needs the instant of each row (or pass --timestamp-column NAME)"
-                    )
-                }
-                for i in joins.indices {
-                    joins[i].keyColumns = try joins[i].spec.joinKeys.map { key in
-                        guard let c = columns.firstIndex(of: key.name) else {
-                            throw IngestError(
-                                file: path, line: 1,
-                                reason:
-                                    "no '\(key.name)' column: feature view \(joins[i].spec.name) is keyed by \(joins[i].spec.joinKeys.map(\.name).joined(separator: ", "))"
-                            )
-                        }
-                        return c
-                    }
-                }
-                let fieldColumns = try requestFields.map { field in
-                    guard let c = columns.firstIndex(of: field.key) else {
-                        throw IngestError(
-                            file: path, line: 1,
-                            reason: "no '\(field.key)' column: on-demand features read the request field \(field.key) (\(field.type))")
-                    }
-                    return c
-                }
-                // Aggregations first: they need each entity's instants in order (see AggregationJoin).
-                if joins.contains(where: { $0.aggregation != nil }) {
-                    var collected = [AggregationJoin.Requests](repeating: [:], count: joins.count)
-                    var pass = try RequestFile(path: path, format: inputFormat, hashing: false)
-                    var rows = 0
-                    while try pass.next() {
-                        let t = try Self.instant(&pass, column: tsColumn, name: timestampColumn, file: path)
-                        for (j, join) in joins.enumerated() where join.aggregation != nil {
-                            try Self.checkCovered(join, at: t, line: pass.line, file: path)
-                            let keys = try Self.keys(&pass, join: join, file: path)
-                            collected[j][keys, default: []].append((t.microseconds, rows))
-                        }
-                        rows += 1
-                    }
-                    for j in joins.indices { joins[j].aggregates = try joins[j].aggregation?.compute(collected[j], rows: rows) ?? [] }
-                }
+                let binding = try join.bind(columns: columns, file: path, timestampColumn: timestampColumn)
                 let names = ResolvedFeature.columnNames(request.features, fullNames: request.fullNames, taken: Set(columns))
                 let writer = try TableWriter(destination: request.output, format: format, columns: columns + names)
-                var row = plan.emptyRow()
-                var rowNumber = 0
-                while try requests.next() {
-                    let t = try Self.instant(&requests, column: tsColumn, name: timestampColumn, file: path)
-                    for join in joins {
-                        try Self.checkCovered(join, at: t, line: requests.line, file: path)
-                        let keys = try Self.keys(&requests, join: join, file: path)
-                        try Self.lookUp(join, keys: keys, at: t, into: &row)
-                        if let aggregation = join.aggregation {
-                            let count = aggregation.layout.aggregations.count
-                            for (a, p) in aggregation.positions.enumerated() {
-                                row[join.aggregationOffset + a] = p.map { join.aggregates[rowNumber * count + $0] } ?? .null
-                            }
-                        }
-                    }
-                    rowNumber += 1
-                    for (k, c) in fieldColumns.enumerated() {
-                        row[featureCount + k] = try requests.value(c, as: requestFields[k].type)
-                    }
+                try join.join(&requests, binding, rewind: { try RequestFile(path: path, format: inputFormat, hashing: false) }) {
+                    requests, row in
                     writer.beginRow()
                     for c in columns.indices { writer.write(requests.field(c)) }
                     for i in plan.outputs.indices { writer.write(plan.value(i, in: row)) }
@@ -243,7 +116,7 @@ public struct TrainingSetBuilder {
                 let requestHash = requests.file.digest!.finalize().map { String(format: "%02x", $0) }.joined()
                 let outputHash = try writer.commit()
                 let manifest = try Self.writeManifest(
-                    request, format: format, joins: joins, onDemand: onDemand, columns: columns + names,
+                    request, format: format, joins: join.joins, onDemand: plan.onDemandViews, columns: columns + names,
                     requestInfo: ["file": path, "rows": writer.rows, "sha256": requestHash, "timestamp_column": timestampColumn],
                     outputRows: writer.rows, outputHash: outputHash)
                 return TrainingSetSummary(
@@ -251,13 +124,15 @@ public struct TrainingSetBuilder {
                     columns: columns + names)
 
             case .snapshot(let at):
+                let joins = join.joins
                 let keySpecs = joins[0].spec.joinKeys
                 for join in joins where join.spec.joinKeys != keySpecs {
                     throw OfflineStoreError(
                         "--at needs views of one entity: \(joins[0].spec.name) is keyed by \(keySpecs.map(\.name).joined(separator: ", ")), \(join.spec.name) by \(join.spec.joinKeys.map(\.name).joined(separator: ", "))"
                     )
                 }
-                for join in joins { try Self.checkCovered(join, at: at, line: nil, file: nil) }
+                for join in joins { try PointInTimeJoin.checkCovered(join, at: at, location: nil) }
+                let featureCount = plan.viewValueCount
                 let keyNames = keySpecs.map(\.name)
                 let columns = keyNames + ["event_timestamp"]
                 let names = ResolvedFeature.columnNames(request.features, fullNames: request.fullNames, taken: Set(columns))
@@ -273,7 +148,7 @@ public struct TrainingSetBuilder {
                     while try SQLiteValues.step(s, reading: "entity keys") {
                         let keys = keySpecs.enumerated().map { i, key in SQLiteValues.read(s, Int32(i), as: key.type) }
                         for join in joins {
-                            try Self.lookUp(join, keys: keys, at: at, into: &row)
+                            try PointInTimeJoin.lookUp(join, keys: keys, at: at, into: &row)
                             if let aggregation = join.aggregation {
                                 let values = try aggregation.values(keys: keys, at: at.microseconds)
                                 for (a, p) in aggregation.positions.enumerated() {
@@ -281,7 +156,7 @@ public struct TrainingSetBuilder {
                                 }
                             }
                         }
-                        for k in requestFields.indices { row[featureCount + k] = .null }
+                        for k in plan.requestFields.indices { row[featureCount + k] = .null }
                         writer.beginRow()
                         for key in keys { writer.write(key) }
                         writer.write(.timestamp(at))
@@ -291,7 +166,7 @@ public struct TrainingSetBuilder {
                 }
                 let outputHash = try writer.commit()
                 let manifest = try Self.writeManifest(
-                    request, format: format, joins: joins, onDemand: onDemand, columns: columns + names,
+                    request, format: format, joins: joins, onDemand: plan.onDemandViews, columns: columns + names,
                     requestInfo: ["at": at.description], outputRows: writer.rows, outputHash: outputHash)
                 return TrainingSetSummary(
                     rows: writer.rows, seconds: Date().timeIntervalSince(started), output: request.output, manifest: manifest,
@@ -300,54 +175,8 @@ public struct TrainingSetBuilder {
         }
     }
 
-    /// The request row's instant.
-    private static func instant(_ requests: inout RequestFile, column: Int, name: String, file: String) throws -> Timestamp {
-        guard case .timestamp(let t) = try requests.value(column, as: .timestamp) else {
-            throw IngestError(file: file, line: requests.line, column: name, reason: "empty; every request row needs an instant")
-        }
-        return t
-    }
-
-    /// The request row's entity keys for a view.
-    private static func keys(_ requests: inout RequestFile, join: ViewJoin, file: String) throws -> [Value] {
-        try join.spec.joinKeys.enumerated().map { k, key in
-            let v = try requests.value(join.keyColumns[k], as: key.type)
-            if v.isNull {
-                throw IngestError(
-                    file: file, line: requests.line, column: key.name, reason: "empty; every request row needs its entity key")
-            }
-            return v
-        }
-    }
-
-    /// The point-in-time values of one view's row features for `keys` at `t`, written into `row`.
-    private static func lookUp(_ join: ViewJoin, keys: [Value], at t: Timestamp, into row: inout [Value]) throws {
-        let s = join.statement!.sqliteStatement
-        for (i, key) in keys.enumerated() { SQLiteValues.bind(s, Int32(i + 1), key) }
-        sqlite3_bind_int64(s, Int32(keys.count + 1), t.microseconds)
-        defer { sqlite3_reset(s) }
-        if try SQLiteValues.step(s, reading: join.table.name),
-            FeatureRow.isFresh(eventTime: sqlite3_column_int64(s, 0), at: t.microseconds, ttl: join.spec.ttlMicroseconds)
-        {
-            for (i, feature) in join.spec.features.enumerated() {
-                row[join.offset + i] = SQLiteValues.read(s, Int32(i + 1), as: feature.type)
-            }
-        } else {
-            for i in join.spec.features.indices { row[join.offset + i] = .null }
-        }
-    }
-
-    /// Refuses an instant the view's materialization does not cover.
-    private static func checkCovered(_ join: ViewJoin, at t: Timestamp, line: Int?, file: String?) throws {
-        guard t >= join.state.end else { return }
-        let message =
-            "the request instant \(t) is at or after the end of what feature view \(join.spec.name) has materialized (\(join.state.end)); run `larder materialize --incremental`, or `larder materialize --end T` past it"
-        if let file { throw IngestError(file: file, line: line, reason: message) }
-        throw OfflineStoreError(message)
-    }
-
     private static func writeManifest(
-        _ request: TrainingSetRequest, format: InputFormat, joins: [ViewJoin], onDemand: [OnDemandFeatureView],
+        _ request: TrainingSetRequest, format: InputFormat, joins: [PointInTimeJoin.ViewJoin], onDemand: [OnDemandFeatureView],
         columns: [String], requestInfo: [String: Any], outputRows: Int, outputHash: String
     ) throws -> String {
         let path = request.output + ".manifest.json"
