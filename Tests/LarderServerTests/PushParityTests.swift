@@ -47,7 +47,7 @@ import Testing
         return out.shuffled(using: &rng).map(\.line)
     }
 
-    /// What `larder materialize` pushes after a full run (`Materialize.push` without a
+    /// What `larder materialize` pushes after a full run (`MaterializedPush.push` without a
     /// previous push): each entity's latest row, every retained tile, then the push marker.
     static func pushMaterialized(
         _ view: FeatureView, summary: MaterializationSummary, store: OfflineStore, online: OnlineStore, project: String

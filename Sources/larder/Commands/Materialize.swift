@@ -2,6 +2,7 @@ import ArgumentParser
 import Features
 import Foundation
 import LarderCore
+import LarderEngine
 import LarderOffline
 import LarderOnline
 
@@ -76,74 +77,13 @@ struct Materialize: ParsableCommand {
                 "\(summary.view) v\(summary.version): \(grouped(summary.rows)) rows in \(String(format: "%.2f", summary.seconds)) s\(summary.incremental ? " (incremental)" : ""); materialized [\(summary.state.start), \(summary.state.end))"
             )
             if let online {
-                let push = try Materialize.push(view, summary: summary, store: store, online: online, project: configuration.project)
+                let push = try MaterializedPush.push(
+                    view, summary: summary, store: store, online: online, project: configuration.project, notice: { print($0) })
                 print(
                     "\(summary.view) v\(summary.version): pushed \(grouped(push.entities)) entities to Redis in \(String(format: "%.2f", push.seconds)) s (\(grouped(push.written)) updated)"
                 )
             }
         }
-    }
-
-    /// Pushes the view's latest value per entity as of the materialized end to Redis: every
-    /// entity, or after an incremental run only those changed since the last push, unless Redis
-    /// has lost the last push (its marker is gone), when every entity is pushed again. Writes
-    /// are compare-and-set, so a push that failed half-way is finished by running it again.
-    static func push(
-        _ view: FeatureView, summary: MaterializationSummary, store: OfflineStore, online: OnlineStore, project: String
-    ) throws -> (entities: Int, written: Int, seconds: Double) {
-        let started = Date()
-        let (spec, version) = try store.registeredView(view)
-        let layout = OnlineViewLayout(project: project, spec: spec, version: version)
-        var since = summary.incremental ? try store.onlinePushState(view: view.name, version: version) : nil
-        if let last = since, try last.marker == nil || online.pushMarkerSync(layout: layout) != last.marker {
-            print(
-                "\(view.name) v\(version): Redis no longer holds the last push (restarted without persistence, or flushed); pushing every entity"
-            )
-            since = nil
-        }
-        // A full push starts a new marker; an incremental one keeps the one Redis holds.
-        let marker = since?.marker ?? UUID().uuidString
-        func failed(_ what: String, progress: String = "", _ error: any Error) -> CommandError {
-            CommandError(
-                "pushing \(what) to Redis failed\(progress): \(error). The offline part is committed; run `larder materialize\(summary.incremental ? " --incremental" : "")` again to finish the push."
-            )
-        }
-        var entities = 0
-        var tileEntities = 0
-        var written = 0
-        if !view.features.isEmpty {
-            try store.latestRows(of: view, end: summary.state.end, changedSince: since) { batch in
-                do {
-                    written += try online.writeSync(batch, layout: layout)
-                } catch {
-                    throw failed(view.name, progress: " after \(grouped(entities)) entities", error)
-                }
-                entities += batch.count
-            }
-        }
-        // Aggregation tiles: those the run rebuilt, or every retained one on a full push.
-        if !view.aggregations.isEmpty {
-            let tiles = OnlineTiles(view: layout, tiles: view.tileLayout)
-            let from =
-                since == nil
-                ? nil
-                : summary.tilesFrom.map { t in
-                    view.tileLayout.groups.map { WindowRule.hopStart(t, hop: $0.hop) }.min()!
-                }
-            if since == nil || from != nil {
-                try store.retainedTiles(of: view, from: from) { batch in
-                    do {
-                        written += try online.writeTilesSync(batch, layout: tiles)
-                    } catch {
-                        throw failed("the aggregation tiles of \(view.name)", error)
-                    }
-                    tileEntities += batch.count
-                }
-            }
-        }
-        try online.setPushMarkerSync(marker, layout: layout)
-        try store.recordOnlinePush(summary.state, marker: marker)
-        return (max(entities, tileEntities), written, Date().timeIntervalSince(started))
     }
 }
 

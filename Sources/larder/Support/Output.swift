@@ -38,15 +38,7 @@ enum JSONOutput {
 func plural(_ n: Int, _ noun: String) -> String { "\(grouped(n)) \(noun)\(n == 1 ? "" : "s")" }
 
 /// A number with thousands separators: 1,000,000.
-func grouped(_ n: Int) -> String {
-    let digits = String(n.magnitude)
-    var out = ""
-    for (i, c) in digits.enumerated() {
-        if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-        out.append(c)
-    }
-    return (n < 0 ? "-" : "") + out
-}
+func grouped(_ n: Int) -> String { MessageText.grouped(n) }
 
 /// A one-line progress bar on standard error, drawn only when it is a terminal.
 final class ProgressBar: @unchecked Sendable {

@@ -1,0 +1,82 @@
+import Foundation
+import LarderCore
+import LarderOffline
+import LarderOnline
+
+/// The push that follows a materialization: each entity's latest row as of the materialized end,
+/// and the aggregation tiles the run rebuilt, from the offline store to Redis.
+public enum MaterializedPush {
+    /// What one push did.
+    public struct Summary: Sendable {
+        /// Entities pushed (the larger of row and tile entities).
+        public var entities: Int
+        /// Keys Redis updated (compare-and-set writes that won).
+        public var written: Int
+        public var seconds: Double
+    }
+
+    /// Pushes the view's latest value per entity as of the materialized end to Redis: every
+    /// entity, or after an incremental run only those changed since the last push, unless Redis
+    /// has lost the last push (its marker is gone), when every entity is pushed again (`notice`
+    /// says so). Writes are compare-and-set, so a push that failed half-way is finished by
+    /// running it again; the push is recorded offline only once every batch is in.
+    public static func push(
+        _ view: FeatureView, summary: MaterializationSummary, store: OfflineStore, online: OnlineStore, project: String,
+        notice: (String) -> Void = { _ in }
+    ) throws -> Summary {
+        let started = Date()
+        let (spec, version) = try store.registeredView(view)
+        let layout = OnlineViewLayout(project: project, spec: spec, version: version)
+        var since = summary.incremental ? try store.onlinePushState(view: view.name, version: version) : nil
+        if let last = since, try last.marker == nil || online.pushMarkerSync(layout: layout) != last.marker {
+            notice(
+                "\(view.name) v\(version): Redis no longer holds the last push (restarted without persistence, or flushed); pushing every entity"
+            )
+            since = nil
+        }
+        // A full push starts a new marker; an incremental one keeps the one Redis holds.
+        let marker = since?.marker ?? UUID().uuidString
+        func failed(_ what: String, progress: String = "", _ error: any Error) -> EngineError {
+            EngineError(
+                .unavailable,
+                "pushing \(what) to Redis failed\(progress): \(error). The offline part is committed; run `larder materialize\(summary.incremental ? " --incremental" : "")` again to finish the push."
+            )
+        }
+        var entities = 0
+        var tileEntities = 0
+        var written = 0
+        if !view.features.isEmpty {
+            try store.latestRows(of: view, end: summary.state.end, changedSince: since) { batch in
+                do {
+                    written += try online.writeSync(batch, layout: layout)
+                } catch {
+                    throw failed(view.name, progress: " after \(MessageText.grouped(entities)) entities", error)
+                }
+                entities += batch.count
+            }
+        }
+        // Aggregation tiles: those the run rebuilt, or every retained one on a full push.
+        if !view.aggregations.isEmpty {
+            let tiles = OnlineTiles(view: layout, tiles: view.tileLayout)
+            let from =
+                since == nil
+                ? nil
+                : summary.tilesFrom.map { t in
+                    view.tileLayout.groups.map { WindowRule.hopStart(t, hop: $0.hop) }.min()!
+                }
+            if since == nil || from != nil {
+                try store.retainedTiles(of: view, from: from) { batch in
+                    do {
+                        written += try online.writeTilesSync(batch, layout: tiles)
+                    } catch {
+                        throw failed("the aggregation tiles of \(view.name)", error)
+                    }
+                    tileEntities += batch.count
+                }
+            }
+        }
+        try online.setPushMarkerSync(marker, layout: layout)
+        try store.recordOnlinePush(summary.state, marker: marker)
+        return Summary(entities: max(entities, tileEntities), written: written, seconds: Date().timeIntervalSince(started))
+    }
+}
