@@ -105,29 +105,12 @@ extension OfflineStore {
                 try writer.endRow()
             }
             let outputHash = try writer.commit()
-            func instant(_ t: Timestamp?) -> Any { t.map { $0.description as Any } ?? NSNull() }
-            let manifest: [String: Any] = [
-                "larder_manifest_version": 1,
-                "created_at": Timestamp.now().description,
-                "command_line": request.commandLine,
-                "source": "serving_log",
-                "request": [
-                    "since": instant(request.since), "until": instant(request.until), "rows": count, "first_id": firstID,
-                    "last_id": lastID!,
-                ],
-                "features": zip(references, names).map { ["feature": $0, "column": $1] },
-                "output": [
-                    "file": request.output, "format": format.rawValue, "rows": writer.rows, "sha256": outputHash,
-                    "columns": columns + names,
-                ],
-            ]
-            let path = request.output + ".manifest.json"
-            let data = try JSONSerialization.data(
-                withJSONObject: manifest, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-            let temporary = path + ".tmp-\(getpid())"
-            guard FileManager.default.createFile(atPath: temporary, contents: data), rename(temporary, path) == 0 else {
-                throw OfflineStoreError("cannot write the manifest \(path)")
-            }
+            let manifest = TrainingSetManifest(
+                commandLine: request.commandLine, source: "serving_log",
+                request: .servingLog(since: request.since, until: request.until, rows: count, firstID: firstID, lastID: lastID!),
+                features: zip(references, names).map { .init(feature: $0, column: $1) },
+                output: .init(file: request.output, format: format.rawValue, rows: writer.rows, sha256: outputHash, columns: columns + names))
+            let path = try manifest.write(besideOutput: request.output)
             return TrainingSetSummary(
                 rows: writer.rows, seconds: Date().timeIntervalSince(started), output: request.output, manifest: path,
                 columns: columns + names)

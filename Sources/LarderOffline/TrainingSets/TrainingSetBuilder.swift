@@ -117,7 +117,7 @@ public struct TrainingSetBuilder {
                 let outputHash = try writer.commit()
                 let manifest = try Self.writeManifest(
                     request, format: format, joins: join.joins, onDemand: plan.onDemandViews, columns: columns + names,
-                    requestInfo: ["file": path, "rows": writer.rows, "sha256": requestHash, "timestamp_column": timestampColumn],
+                    requestInfo: .file(path: path, rows: writer.rows, sha256: requestHash, timestampColumn: timestampColumn),
                     outputRows: writer.rows, outputHash: outputHash)
                 return TrainingSetSummary(
                     rows: writer.rows, seconds: Date().timeIntervalSince(started), output: request.output, manifest: manifest,
@@ -167,7 +167,7 @@ public struct TrainingSetBuilder {
                 let outputHash = try writer.commit()
                 let manifest = try Self.writeManifest(
                     request, format: format, joins: joins, onDemand: plan.onDemandViews, columns: columns + names,
-                    requestInfo: ["at": at.description], outputRows: writer.rows, outputHash: outputHash)
+                    requestInfo: .snapshot(at: at), outputRows: writer.rows, outputHash: outputHash)
                 return TrainingSetSummary(
                     rows: writer.rows, seconds: Date().timeIntervalSince(started), output: request.output, manifest: manifest,
                     columns: columns + names)
@@ -177,47 +177,34 @@ public struct TrainingSetBuilder {
 
     private static func writeManifest(
         _ request: TrainingSetRequest, format: InputFormat, joins: [PointInTimeJoin.ViewJoin], onDemand: [OnDemandFeatureView],
-        columns: [String], requestInfo: [String: Any], outputRows: Int, outputHash: String
+        columns: [String], requestInfo: TrainingSetManifest.Request, outputRows: Int, outputHash: String
     ) throws -> String {
-        let path = request.output + ".manifest.json"
         let names = columns.suffix(request.features.count)
-        var features: [[String: Any]] = []
+        var features: [TrainingSetManifest.Feature] = []
         for (feature, column) in zip(request.features, names) {
+            let join = joins.first { $0.spec.name == feature.view }
             let spec: DefinitionSpec
             if feature.isOnDemand, let odfv = onDemand.first(where: { $0.name == feature.view }) {
                 spec = .onDemandView(odfv.spec)
-            } else if let join = joins.first(where: { $0.spec.name == feature.view }) {
+            } else if let join {
                 spec = .featureView(join.spec)
             } else {
                 continue
             }
-            var entry: [String: Any] = [
-                "feature": feature.reference, "column": column, "type": feature.type.rawValue, "fingerprint": spec.fingerprint,
-            ]
-            if let join = joins.first(where: { $0.spec.name == feature.view }) { entry["view_version"] = join.version }
-            features.append(entry)
+            features.append(
+                .init(
+                    feature: feature.reference, column: column, type: feature.type.rawValue, fingerprint: spec.fingerprint,
+                    viewVersion: join?.version))
         }
-        let materializations: [[String: Any]] = joins.map { join in
-            [
-                "view": join.spec.name, "version": join.version, "table": join.table.name,
-                "covered_start": join.state.start.description, "covered_end": join.state.end.description,
-                "seq_watermark": join.state.seqWatermark, "materialized_at": join.state.updatedAt.description,
-            ]
+        let materializations = joins.map { join in
+            TrainingSetManifest.Materialization(
+                view: join.spec.name, version: join.version, table: join.table.name, coveredStart: join.state.start.description,
+                coveredEnd: join.state.end.description, seqWatermark: join.state.seqWatermark,
+                materializedAt: join.state.updatedAt.description)
         }
-        let manifest: [String: Any] = [
-            "larder_manifest_version": 1,
-            "created_at": Timestamp.now().description,
-            "command_line": request.commandLine,
-            "request": requestInfo,
-            "features": features,
-            "materializations": materializations,
-            "output": ["file": request.output, "format": format.rawValue, "rows": outputRows, "sha256": outputHash, "columns": columns],
-        ]
-        let data = try JSONSerialization.data(withJSONObject: manifest, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        let temporary = path + ".tmp-\(getpid())"
-        guard FileManager.default.createFile(atPath: temporary, contents: data), rename(temporary, path) == 0 else {
-            throw OfflineStoreError("cannot write the manifest \(path)")
-        }
-        return path
+        let manifest = TrainingSetManifest(
+            commandLine: request.commandLine, request: requestInfo, features: features, materializations: materializations,
+            output: .init(file: request.output, format: format.rawValue, rows: outputRows, sha256: outputHash, columns: columns))
+        return try manifest.write(besideOutput: request.output)
     }
 }
