@@ -53,16 +53,22 @@ struct LarderProcess {
         return process
     }
 
-    /// SIGKILLs `process` once its write transaction is well under way (the store's WAL has
-    /// grown past 4 MiB). Returns false if it finished first.
+    /// SIGKILLs `process` once its write transaction is well under way, and waits for it.
+    /// Returns false if it finished first.
     func killOnceItsTransactionGrows(_ process: Process) -> Bool {
+        defer { process.waitUntilExit() }
+        return signalOnceItsTransactionGrows(process, SIGKILL)
+    }
+
+    /// Sends `signal` to `process` once its write transaction is well under way (the store's
+    /// WAL has grown past 4 MiB). Returns false if it finished first.
+    func signalOnceItsTransactionGrows(_ process: Process, _ signal: Int32) -> Bool {
         let wal = directory + "/data/offline.sqlite-wal"
         let deadline = Date().addingTimeInterval(60)
-        defer { process.waitUntilExit() }
         while process.isRunning && Date() < deadline {
             let size = (try? FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int) ?? 0
             if size > 4 << 20 {
-                kill(process.processIdentifier, SIGKILL)
+                kill(process.processIdentifier, signal)
                 return true
             }
             usleep(2_000)

@@ -71,7 +71,7 @@ import Testing
             kill(first.processIdentifier, SIGCONT)
             first.waitUntilExit()
         }
-        #expect(try stopOnceItsTransactionGrows(first), "the first ingest finished before it could be stopped; the test needs more rows")
+        #expect(project.signalOnceItsTransactionGrows(first, SIGSTOP), "the first ingest finished before it could be stopped; the test needs more rows")
 
         try project.write("larder.yaml", "project: cli_test\noffline:\n  busy_timeout: 500ms\n")
         let refused = try project.run("ingest", "driver_stats", small)
@@ -114,21 +114,6 @@ import Testing
         let object = try JSONSerialization.jsonObject(with: Data(counts.stdout.utf8)) as? [String: Any]
         #expect(object?["rows"] as? Int == 400_010)
         #expect(!FileManager.default.fileExists(atPath: project.directory + "/data/offline.sqlite.writer"))
-    }
-
-    /// Stops `process` (SIGSTOP) once its write transaction is under way (the WAL grew).
-    func stopOnceItsTransactionGrows(_ process: Process) throws -> Bool {
-        let wal = project.directory + "/data/offline.sqlite-wal"
-        let deadline = Date().addingTimeInterval(60)
-        while process.isRunning && Date() < deadline {
-            let size = (try? FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int) ?? 0
-            if size > 4 << 20 {
-                kill(process.processIdentifier, SIGSTOP)
-                return true
-            }
-            usleep(2_000)
-        }
-        return false
     }
 
     // MARK: A store the user cannot write (10.12)
