@@ -34,11 +34,18 @@ public struct Deployment: Sendable {
     public let registrations: [String: Registration]
     /// Every compiled feature view, by name.
     public let views: [String: ViewVersion]
-    /// Each feature service's lookup, assembled at load (or why it could not be).
-    private let serviceLookups: [String: Result<OnlineLookup, any Error>]
+    /// Each feature service's lookup, assembled at load (or why it could not be); nil when the
+    /// deployment was loaded only to read its standing (then assembled per call).
+    private let serviceLookups: [String: Result<OnlineLookup, any Error>]?
+    /// The registered versions of the views whose compiled definition is the registered one.
+    public let versions: [String: Int]
 
-    /// Reads the registry once and each registered view's materialization.
-    public static func load(repository: FeatureRepository, offline: OfflineStore, project: String) throws -> Deployment {
+    /// Reads the registry once and each registered view's materialization. `assemblingLookups`
+    /// false skips building the feature services' lookups (the service's periodic staleness
+    /// check needs only ``staleViews``).
+    public static func load(
+        repository: FeatureRepository, offline: OfflineStore, project: String, assemblingLookups: Bool = true
+    ) throws -> Deployment {
         let registrations = try offline.registry.registrations(of: repository.specs)
         var views: [String: ViewVersion] = [:]
         for view in repository.featureViews {
@@ -46,23 +53,26 @@ public struct Deployment: Sendable {
             let state = try registration.version.map { try offline.materializationState(view: view.name, version: $0) } ?? nil
             views[view.name] = ViewVersion(view: view, registration: registration, materialization: state)
         }
-        return Deployment(repository: repository, project: project, registrations: registrations, views: views)
+        return Deployment(
+            repository: repository, project: project, registrations: registrations, views: views, assemblingLookups: assemblingLookups)
     }
 
-    private init(repository: FeatureRepository, project: String, registrations: [String: Registration], views: [String: ViewVersion]) {
+    private init(
+        repository: FeatureRepository, project: String, registrations: [String: Registration], views: [String: ViewVersion],
+        assemblingLookups: Bool
+    ) {
         self.repository = repository
         self.project = project
         self.registrations = registrations
         self.views = views
-        var lookups: [String: Result<OnlineLookup, any Error>] = [:]
-        for service in repository.services {
-            lookups[service.name] = Result { try Self.assemble(try repository.resolve(service: service), repository, project, views) }
-        }
-        self.serviceLookups = lookups
+        self.versions = views.compactMapValues(\.version)
+        self.serviceLookups =
+            assemblingLookups
+            ? Dictionary(
+                uniqueKeysWithValues: repository.services.map { service in
+                    (service.name, Result { try Self.assemble(try repository.resolve(service: service), repository, project, views) })
+                }) : nil
     }
-
-    /// The registered versions of the views whose compiled definition is the registered one.
-    public var versions: [String: Int] { views.compactMapValues(\.version) }
 
     /// The views (feature and on-demand) whose online values the compiled definitions must not
     /// serve: the registry holds another definition or none, or a changed feature view's new
@@ -98,11 +108,12 @@ public struct Deployment: Sendable {
 
     /// The lookup of a feature service, assembled once at load.
     public func lookup(service name: String) throws -> OnlineLookup {
-        guard let lookup = serviceLookups[name] else {
+        guard let service = repository.services.first(where: { $0.name == name }) else {
             throw EngineError(
-                .notFound, "unknown feature service '\(name)'; known: \(serviceLookups.keys.sorted().joined(separator: ", "))")
+                .notFound, "unknown feature service '\(name)'; known: \(repository.services.map(\.name).sorted().joined(separator: ", "))")
         }
-        return try lookup.get()
+        if let assembled = serviceLookups?[name] { return try assembled.get() }
+        return try Self.assemble(try repository.resolve(service: service), repository, project, views)
     }
 
     /// The lookup of `view:feature` (or `view`) references.

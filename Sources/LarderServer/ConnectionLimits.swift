@@ -54,19 +54,18 @@ final class OpenConnections: Sendable {
     /// Counts a new connection if there is room; false if the limit is reached (the caller
     /// refuses it, and it is not counted).
     func open() -> Bool {
-        let (admitted, count, becameFull) = state.withLockedValue { state -> (Bool, Int, Bool) in
+        let (admitted, becameFull) = state.withLockedValue { state -> (Bool, Bool) in
             guard state.open < limit else {
                 let becameFull = !state.full
                 state.full = true
                 state.refused += 1
-                return (false, state.open, becameFull)
+                return (false, becameFull)
             }
             state.open += 1
-            return (true, state.open, false)
+            Self.openGauge.record(state.open)  // under the lock: records stay in order
+            return (true, false)
         }
-        if admitted {
-            Self.openGauge.record(count)
-        } else {
+        if !admitted {
             Self.refusedCounter.increment()
             if becameFull {
                 logger.warning(
@@ -78,14 +77,14 @@ final class OpenConnections: Sendable {
 
     /// Forgets a connection that ``open()`` admitted, once it has closed.
     func close() {
-        let (count, refusedWhileFull) = state.withLockedValue { state -> (Int, Int?) in
+        let refusedWhileFull = state.withLockedValue { state -> Int? in
             state.open -= 1
-            guard state.full else { return (state.open, nil) }
+            Self.openGauge.record(state.open)
+            guard state.full else { return nil }
             let refused = state.refused
             (state.full, state.refused) = (false, 0)
-            return (state.open, refused)
+            return refused
         }
-        Self.openGauge.record(count)
         if let refusedWhileFull {
             logger.notice("connections below serve.max_connections again; \(refusedWhileFull) were refused while it was reached")
         }

@@ -46,7 +46,7 @@ final class DefinitionWatcher: Service, Sendable {
             do {
                 let (repository, offline, project) = (self.repository, self.offline, self.project)
                 let fresh = try await Blocking.run {
-                    try Deployment.load(repository: repository, offline: offline, project: project).staleViews
+                    try Deployment.load(repository: repository, offline: offline, project: project, assemblingLookups: false).staleViews
                 }
                 let previous = stale.withLockedValue { views in
                     defer { views = fresh }

@@ -80,6 +80,8 @@ public final class FeatureServer: Sendable {
     let definitions: DefinitionWatcher
     /// Freshness metrics per feature view.
     let viewMetrics: [String: ViewMetrics]
+    /// Where a push to each source goes online, bound once at start (see ``PushTargets``).
+    let pushTargets: [String: PushTargets]
     /// Logs served rows when `configuration.servingLog` is on; runs as a service of the application.
     public let servingLog: ServingLogWriter?
 
@@ -103,6 +105,7 @@ public final class FeatureServer: Sendable {
         for service in repository.services { _ = try deployment.lookup(service: service.name) }  // each fails here, not per request
         self.deployment = deployment
         self.versions = deployment.versions
+        self.pushTargets = try PushTargets.all(repository: repository, versions: deployment.versions, project: configuration.project)
         _ = Self.metrics  // metrics are created below: bootstrap first
         self.viewMetrics = Dictionary(uniqueKeysWithValues: repository.featureViews.map { ($0.name, ViewMetrics(view: $0.name)) })
         self.definitions = DefinitionWatcher(
@@ -124,6 +127,14 @@ public final class FeatureServer: Sendable {
             let key = references.joined(separator: ",")
             if let cached = listLookups.withLockedValue({ $0[key] }) { return cached }
             let lookup = try deployment.lookup(references: references)
+            // A feature listed twice (also through a whole view) is refused, as Feast refuses
+            // colliding names: its columns would share a name. Checked once, before caching.
+            var seen = Set<String>()
+            for feature in lookup.plan.features where !seen.insert(feature.reference).inserted {
+                var error = APIError.unprocessable("feature \(feature.reference) is requested twice in 'features'; name each feature once")
+                error.feastClass = "FeatureNameCollisionError"
+                throw error
+            }
             listLookups.withLockedValue { cache in
                 if cache.count >= 1024 { cache.removeAll() }  // bounded: ad-hoc lists are rare
                 cache[key] = lookup

@@ -8,21 +8,11 @@ import Metrics
 // POST /v1/features: Larder's row-major lookup.
 extension FeatureServer {
 
-    /// `service` or `features`, as a lookup. A feature listed twice (also through a whole
-    /// view) is refused, as Feast refuses colliding names: its columns would share a name.
+    /// `service` or `features`, as a lookup.
     func lookup(_ body: [String: JSONValue], serviceKey: String) throws -> OnlineLookup {
         let service = try body[serviceKey].map { try $0.string("'\(serviceKey)'") }
         let features = try body["features"].map { try $0.array("'features'").map { try $0.string("each of 'features'") } }
-        let lookup = try lookup(service: service, features: features)
-        if features != nil {
-            var seen = Set<String>()
-            for feature in lookup.plan.features where !seen.insert(feature.reference).inserted {
-                var error = APIError.unprocessable("feature \(feature.reference) is requested twice in 'features'; name each feature once")
-                error.feastClass = "FeatureNameCollisionError"
-                throw error
-            }
-        }
-        return lookup
+        return try lookup(service: service, features: features)
     }
 
     func features(_ request: Request, _ context: BasicRequestContext) async throws -> Response {

@@ -17,28 +17,13 @@ extension FeatureServer {
         }
         // The source first: rows are checked against its columns.
         let source = try sourceValue.string("'source'")
-        guard let sourceSpec = repository.source(named: source) else {
+        guard repository.source(named: source) != nil else {
             throw APIError.notFound("unknown source '\(source)'; known: \(repository.sources.map(\.name).joined(separator: ", "))")
         }
         let body = (source: source, rows: try rowsValue.array("'rows'").enumerated().map { i, r in try r.object("rows[\(i)]") })
         guard !body.rows.isEmpty else { throw APIError.badRequest("'rows' is empty") }
         let rows = body.rows
-        // Each view of the source, with its registered version and its projector, before
-        // anything is stored: a push that cannot reach every view stores nothing.
-        let columns = sourceSpec.columns.map(\.name)
-        var targets: [(projector: RowProjector, layout: OnlineViewLayout)] = []
-        for view in repository.featureViews where view.source.name == source {
-            guard let version = versions[view.name] else {
-                throw OfflineStoreError(
-                    "feature view \(view.name) has no registered version; run `larder apply` and `larder materialize`, then restart the service"
-                )
-            }
-            targets.append(
-                (
-                    try RowProjector(view: view, columns: columns),
-                    OnlineViewLayout(project: configuration.project, spec: view.spec, version: version)
-                ))
-        }
+        let targets = pushTargets[source]!  // one per source of the repository, bound at start
         // Offline first, all or none (SQLite blocks: keep it off the event loop).
         let offline = self.offline
         let stored: [SourceRow]
@@ -52,7 +37,7 @@ extension FeatureServer {
         // twice); `larder materialize --incremental` brings them online.
         var written = 0
         do {
-            for (projector, layout) in targets {
+            for (projector, layout) in targets.views {
                 if !projector.evaluators.isEmpty { written += try await online.write(stored.map(projector.featureRow), layout: layout) }
                 // Aggregations: the events go into the current tiles at once.
                 if !projector.tiles.isEmpty {
@@ -71,11 +56,39 @@ extension FeatureServer {
             out += "}".utf8
             return Self.json(out, status: .accepted)
         }
-        Counter(label: "larder_pushed_rows_total", dimensions: [("source", source)]).increment(by: stored.count)
+        targets.pushedRows.increment(by: stored.count)
         var out: [UInt8] = []
         out += "{\"source\":".utf8
         JSONText.appendString(source, to: &out)
         out += ",\"rows\":\(stored.count),\"online_updated\":\(written)}".utf8
         return Self.json(out)
+    }
+}
+
+/// What a push to one source updates online: each of its feature views, through the projector
+/// materialization uses, under the view's registered version. Bound once when the service
+/// starts (the registry must hold the compiled definitions then), not per request.
+struct PushTargets: Sendable {
+    var views: [(projector: RowProjector, layout: OnlineViewLayout)]
+    /// `larder_pushed_rows_total` for the source: created once, not looked up per request.
+    let pushedRows: Counter
+
+    static func all(repository: FeatureRepository, versions: [String: Int], project: String) throws -> [String: PushTargets] {
+        var targets: [String: PushTargets] = [:]
+        for source in repository.sources {
+            let columns = source.columns.map(\.name)
+            var views: [(projector: RowProjector, layout: OnlineViewLayout)] = []
+            for view in repository.featureViews where view.source.name == source.name {
+                guard let version = versions[view.name] else {
+                    throw OfflineStoreError(
+                        "feature view \(view.name) has no registered version; run `larder apply` and `larder materialize`, then start the service"
+                    )
+                }
+                views.append((try RowProjector(view: view, columns: columns), OnlineViewLayout(project: project, spec: view.spec, version: version)))
+            }
+            targets[source.name] = PushTargets(
+                views: views, pushedRows: Counter(label: "larder_pushed_rows_total", dimensions: [("source", source.name)]))
+        }
+        return targets
     }
 }
