@@ -76,7 +76,9 @@ public enum Value: Sendable, Hashable {
     public var canonical: Value {
         switch self {
         case .double(let v): .double(v.canonical)
-        case .list(let items): .list(items.map(\.canonical))
+        case .list(let items):
+            items.contains(where: { if case .double(let v) = $0 { v == 0 && v.sign == .minus } else { false } })
+                ? .list(items.map(\.canonical)) : self
         case .null, .int64, .string, .bool, .timestamp: self
         }
     }

@@ -82,7 +82,7 @@ extension OfflineStore {
     public func appendServingLog(_ entries: [ServingLogEntry]) throws {
         guard !entries.isEmpty else { return }
         do {
-            try writeTransaction("serving log of larder serve (\(entries.count) entries)") { db in
+            try writeTransaction("serving log of larder serve (\(entries.count) entries)", recorded: false) { db in
                 let statement = try db.cachedStatement(
                     sql:
                         "INSERT INTO larder_serving_log (served_at, endpoint, service, entity, request, features) VALUES (?, ?, ?, ?, ?, ?)"

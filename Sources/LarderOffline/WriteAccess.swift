@@ -18,16 +18,18 @@ extension OfflineStore {
     /// trips from trips.csv`): the name another process shows while it waits for this write.
     ///
     /// Waits up to ``busyTimeout`` for another write to finish, then fails naming it. On a
-    /// read-only store it fails at once, saying so.
-    func writeTransaction<T>(_ operation: String, _ body: (Database) throws -> T) throws -> T {
+    /// read-only store it fails at once, saying so. `recorded` false skips the record beside
+    /// the store: for the service's pushes and serving-log batches, short writes that no
+    /// waiter would see, and frequent enough that its file operations would be a cost.
+    func writeTransaction<T>(_ operation: String, recorded: Bool = true, _ body: (Database) throws -> T) throws -> T {
         if let readOnlyReason { throw readOnlyError(operation, reason: readOnlyReason) }
         // Written once the lock is held; removed once the transaction has ended (a large
         // commit holds the lock for a while), unless another writer has replaced it since.
-        let record = WriterRecord(operation: operation)
-        defer { record.remove(besideStore: path) }
+        let record = recorded ? WriterRecord(operation: operation) : nil
+        defer { record?.remove(besideStore: path) }
         do {
             return try db.write { db in
-                record.save(besideStore: path)
+                record?.save(besideStore: path)
                 return try body(db)
             }
         } catch let error as DatabaseError {
@@ -195,7 +197,7 @@ struct WriterRecord: Codable {
     /// The write that holds the store, in words, from its record.
     static func holder(ofStore store: String) -> String {
         guard let record = read(besideStore: store), record.isLive else {
-            return "a write that Larder did not record (another program, such as sqlite3, holds the write lock)"
+            return "a write that Larder did not record (a push or serving-log batch of larder serve, or another program, such as sqlite3, holds the write lock)"
         }
         let since = Timestamp(microseconds: record.started)
         let age = max(0, Timestamp.now().microseconds - record.started) / 1_000_000

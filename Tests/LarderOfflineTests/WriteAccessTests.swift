@@ -156,7 +156,7 @@ import Testing
             performing: { try waiter.ingest(source: "driver_stats", file: csv("x.csv")) },
             throws: { error in
                 "\(error)".hasPrefix(
-                    "the offline store at \(path) is busy with another write: a write that Larder did not record (another program, such as sqlite3, holds the write lock). Gave up on"
+                    "the offline store at \(path) is busy with another write: a write that Larder did not record (a push or serving-log batch of larder serve, or another program, such as sqlite3, holds the write lock). Gave up on"
                 )
             })
     }

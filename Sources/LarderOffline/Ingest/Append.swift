@@ -44,7 +44,7 @@ extension OfflineStore {
         let placeholders = Array(repeating: "?", count: stored.count + 1).joined(separator: ", ")
         let sql = "INSERT INTO \(table.name) (_ingest, \(stored.map(\.name).joined(separator: ", "))) VALUES (\(placeholders))"
         let hasCreated = spec.createdTimestamp != nil
-        return try writeTransaction("\(origin) of \(rows.count) rows to \(name)") { db in
+        return try writeTransaction("\(origin) of \(rows.count) rows to \(name)", recorded: false) { db in
             let now = Timestamp.now().microseconds
             try db.execute(
                 sql: "INSERT INTO larder_ingests (source, file, rows, started_at, finished_at) VALUES (?, ?, ?, ?, ?)",

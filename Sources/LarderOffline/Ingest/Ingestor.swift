@@ -51,8 +51,10 @@ extension OfflineStore {
         let insertSQL = "INSERT INTO \(table.name) (_ingest, \(columns.map(\.name).joined(separator: ", "))) VALUES (\(placeholders))"
 
         var summary = IngestSummary(source: source, file: path, rows: 0, seconds: 0, sequences: nil)
-        let eventTimes = eventTimePolicy.limit(at: .now())
         try writeTransaction("ingest into \(source) from \(path)") { db in
+            // The clock once the lock is held: an ingest that waited for another write is
+            // checked against the time it runs, not the time it started waiting.
+            let eventTimes = eventTimePolicy.limit(at: .now())
             let startedAt = Timestamp.now().microseconds
             try db.execute(
                 sql: "INSERT INTO larder_ingests (source, file, rows, started_at, finished_at) VALUES (?, ?, 0, ?, ?)",
