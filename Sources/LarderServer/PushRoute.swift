@@ -28,7 +28,7 @@ extension FeatureServer {
         let offline = self.offline
         let stored: [SourceRow]
         do {
-            stored = try await Blocking.run { try offline.append(source: source, rows: rows, origin: "push") }
+            stored = try await Blocking.write { try offline.append(source: source, rows: rows, origin: "push") }
         } catch let error as AppendError {
             throw APIError.unprocessable(error.description)
         }

@@ -40,7 +40,7 @@ public struct ServingLogConfiguration: Sendable, Equatable {
 /// disk. The writer's ``run()`` (a service of the HTTP application) wakes every
 /// ``ServingLogConfiguration/flushInterval``, takes what is queued and writes it through the
 /// sink in transactions of at most ``ServingLogConfiguration/batchSize`` entries, on a
-/// bounded blocking pool (`Blocking.run`) rather than the cooperative pool, since SQLite blocks. On graceful shutdown
+/// bounded write pool (`Blocking.write`) rather than the cooperative pool, since SQLite blocks. On graceful shutdown
 /// (after the HTTP server has stopped, as services stop in reverse order) it writes what is
 /// left, and also when cancelled.
 ///
@@ -50,7 +50,7 @@ public struct ServingLogConfiguration: Sendable, Equatable {
 /// Metrics: `larder_serving_log_written_total`, `larder_serving_log_dropped_total{reason}`
 /// (`queue_full`, or `write_failed` when the sink throws) and `larder_serving_log_queue_depth`.
 public final class ServingLogWriter: Service, Sendable {
-    /// Writes a batch of entries; called on the blocking pool (`Blocking.run`), one batch at a time.
+    /// Writes a batch of entries; called on the write pool (`Blocking.write`), one batch at a time.
     public typealias Sink = @Sendable ([ServingLogEntry]) throws -> Void
 
     /// What happened to the entries offered so far.
@@ -181,7 +181,7 @@ public final class ServingLogWriter: Service, Sendable {
             let sink = self.sink
             let failure: String?
             do {
-                try await Blocking.run { try sink(batch) }
+                try await Blocking.write { try sink(batch) }
                 failure = nil
             } catch {
                 failure = "\(error)"
