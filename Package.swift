@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "Larder",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "larder", targets: ["larder"]),
         .library(name: "LarderCore", targets: ["LarderCore"]),
@@ -27,7 +27,8 @@ let package = Package(
             name: "LarderCore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
-        // SQLite: registry, sources, ingestion.
+        // SQLite: registry, sources, ingestion. Its API is async: the blocking SQLite work
+        // runs on bounded thread pools of its own (NIOPosix's NIOThreadPool).
         .target(
             name: "LarderOffline",
             dependencies: [
@@ -35,6 +36,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // hiredis, the Redis C client (Debian: libhiredis-dev). No pkgConfig: with it every
@@ -49,14 +51,13 @@ let package = Package(
         // which views may be served, how lookups are assembled.
         .target(
             name: "LarderEngine",
-            dependencies: ["LarderCore", "LarderOffline", "LarderOnline", .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: ["LarderCore", "LarderOffline", "LarderOnline"]
         ),
         // The HTTP service: online lookups, Feast-compatible lookups, push, health, metrics.
         .target(
             name: "LarderServer",
             dependencies: [
                 "LarderCore", "LarderOnline", "LarderOffline", "LarderEngine",
-                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),

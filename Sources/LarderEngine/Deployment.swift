@@ -45,12 +45,13 @@ public struct Deployment: Sendable {
     /// check needs only ``staleViews``).
     public static func load(
         repository: FeatureRepository, offline: OfflineStore, project: String, assemblingLookups: Bool = true
-    ) throws -> Deployment {
-        let registrations = try offline.registry.registrations(of: repository.specs)
+    ) async throws -> Deployment {
+        let registrations = try await offline.registry.registrations(of: repository.specs)
         var views: [String: ViewVersion] = [:]
         for view in repository.featureViews {
             let registration = registrations[view.name] ?? .unregistered
-            let state = try registration.version.map { try offline.materializationState(view: view.name, version: $0) } ?? nil
+            var state: MaterializationState? = nil
+            if let version = registration.version { state = try await offline.materializationState(view: view.name, version: version) }
             views[view.name] = ViewVersion(view: view, registration: registration, materialization: state)
         }
         return Deployment(

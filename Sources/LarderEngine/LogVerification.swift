@@ -59,37 +59,39 @@ extension VerificationRun {
     /// reads the store too, and GRDB reads do not nest inside the log's read.
     public static func fromLog(
         _ deployment: Deployment, offline: OfflineStore, features wanted: [ResolvedFeature]?, since: Timestamp?, until: Timestamp?
-    ) throws -> VerificationReport {
+    ) async throws -> VerificationReport {
         let repository = deployment.repository
         // Logged rows, grouped by the features compared in them, in the order first seen.
         var groups: [(features: [ResolvedFeature], entries: [ServingLogEntry])] = []
         var groupIndex: [[String]: Int] = [:]
         var known: [String: ResolvedFeature?] = [:]  // logged reference -> its definition, if any
         var report = VerificationReport(comparisons: [], features: [], instant: nil)
-        try offline.forEachServingLogEntry(since: since, until: until) { entry in
-            report.entries += 1
-            var selected: [ResolvedFeature] = []
-            if let wanted {
-                let logged = Set(entry.features.map(\.reference))
-                selected = wanted.filter { logged.contains($0.reference) }
-            } else {
-                for feature in entry.features {
-                    if known[feature.reference] == nil {
-                        known[feature.reference] = .some(try? repository.resolve(references: [feature.reference]).first)
+        for try await batch in offline.servingLogEntries(since: since, until: until) {
+            for entry in batch {
+                report.entries += 1
+                var selected: [ResolvedFeature] = []
+                if let wanted {
+                    let logged = Set(entry.features.map(\.reference))
+                    selected = wanted.filter { logged.contains($0.reference) }
+                } else {
+                    for feature in entry.features {
+                        if known[feature.reference] == nil {
+                            known[feature.reference] = .some(try? repository.resolve(references: [feature.reference]).first)
+                        }
+                        if let resolved = known[feature.reference]! { selected.append(resolved) }
                     }
-                    if let resolved = known[feature.reference]! { selected.append(resolved) }
                 }
-            }
-            guard !selected.isEmpty else {
-                report.skipped["logged none of the features", default: 0] += 1
-                return
-            }
-            let key = selected.map(\.reference)
-            if let g = groupIndex[key] {
-                groups[g].entries.append(entry)
-            } else {
-                groupIndex[key] = groups.count
-                groups.append((selected, [entry]))
+                guard !selected.isEmpty else {
+                    report.skipped["logged none of the features", default: 0] += 1
+                    continue
+                }
+                let key = selected.map(\.reference)
+                if let g = groupIndex[key] {
+                    groups[g].entries.append(entry)
+                } else {
+                    groupIndex[key] = groups.count
+                    groups.append((selected, [entry]))
+                }
             }
         }
         report.gone = known.filter { $0.value == nil }.keys.sorted()
@@ -115,7 +117,7 @@ extension VerificationRun {
                     report.skipped["\(error)", default: 0] += 1
                 }
             }
-            try check.compare(rows, online: online)
+            try await check.compare(rows, online: online)
             for (feature, comparison) in zip(features, check.comparisons) {
                 if let i = report.features.firstIndex(of: feature) {
                     report.comparisons[i].merge(comparison)

@@ -23,12 +23,12 @@ public enum MaterializedPush {
     public static func push(
         _ view: FeatureView, summary: MaterializationSummary, store: OfflineStore, online: OnlineStore, project: String,
         notice: (String) -> Void = { _ in }
-    ) throws -> Summary {
+    ) async throws -> Summary {
         let started = Date()
-        let (spec, version) = try store.registeredView(view)
+        let (spec, version) = try await store.registeredView(view)
         let layout = OnlineViewLayout(project: project, spec: spec, version: version)
-        var since = summary.incremental ? try store.onlinePushState(view: view.name, version: version) : nil
-        if let last = since, try last.marker == nil || online.pushMarkerSync(layout: layout) != last.marker {
+        var since = summary.incremental ? try await store.onlinePushState(view: view.name, version: version) : nil
+        if let last = since, try await last.marker != online.pushMarker(layout: layout) || last.marker == nil {
             notice(
                 "\(view.name) v\(version): Redis no longer holds the last push (restarted without persistence, or flushed); pushing every entity"
             )
@@ -46,9 +46,9 @@ public enum MaterializedPush {
         var tileEntities = 0
         var written = 0
         if !view.features.isEmpty {
-            try store.latestRows(of: view, end: summary.state.end, changedSince: since) { batch in
+            for try await batch in store.latestRows(of: view, end: summary.state.end, changedSince: since) {
                 do {
-                    written += try online.writeSync(batch, layout: layout)
+                    written += try await online.write(batch, layout: layout)
                 } catch {
                     throw failed(view.name, progress: " after \(MessageText.grouped(entities)) entities", error)
                 }
@@ -65,9 +65,9 @@ public enum MaterializedPush {
                     view.tileLayout.groups.map { WindowRule.hopStart(t, hop: $0.hop) }.min()!
                 }
             if since == nil || from != nil {
-                try store.retainedTiles(of: view, from: from) { batch in
+                for try await batch in store.retainedTiles(of: view, from: from) {
                     do {
-                        written += try online.writeTilesSync(batch, layout: tiles)
+                        written += try await online.writeTiles(batch, layout: tiles)
                     } catch {
                         throw failed("the aggregation tiles of \(view.name)", error)
                     }
@@ -75,8 +75,8 @@ public enum MaterializedPush {
                 }
             }
         }
-        try online.setPushMarkerSync(marker, layout: layout)
-        try store.recordOnlinePush(summary.state, marker: marker)
+        try await online.setPushMarker(marker, layout: layout)
+        try await store.recordOnlinePush(summary.state, marker: marker)
         return Summary(entities: max(entities, tileEntities), written: written, seconds: Date().timeIntervalSince(started))
     }
 }

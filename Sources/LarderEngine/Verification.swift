@@ -79,7 +79,7 @@ public struct Verification {
     /// Views keyed by the same join keys share one sample. Views of different entities (a
     /// service mixing drivers and customers) are sampled apart and the i-th row takes the i-th
     /// key of each; an entity with fewer sampled keys than rows repeats them in order.
-    public func sampleRows(limit: Int, seed: UInt64, at instant: Timestamp) throws -> [VerificationRow] {
+    public func sampleRows(limit: Int, seed: UInt64, at instant: Timestamp) async throws -> [VerificationRow] {
         // The entities: the views grouped by their join key names.
         var entities: [(keys: [ColumnSpec], views: [FeatureView])] = []
         for view in plan.views {
@@ -101,7 +101,9 @@ public struct Verification {
             for view in entity.views {
                 // Keys come in the view's join key order; the sample uses the entity's.
                 let order = entity.keys.map { key in view.entity.joinKeys.firstIndex { $0.name == key.name }! }
-                try offline.forEachEntityKey(of: view) { keys in sample.offer(order.map { keys[$0] }) }
+                for try await batch in offline.entityKeys(of: view) {
+                    for keys in batch { sample.offer(order.map { keys[$0] }) }
+                }
             }
             guard !sample.keys.isEmpty else {
                 throw EngineError(
@@ -132,7 +134,9 @@ public struct Verification {
     /// Reads `rows`' online values with the service's lookup at `instant`, in pipelined
     /// batches, and compares them with their offline recomputation (``compare(_:online:)``).
     /// Returns how many online values have an event time after `instant`.
-    public mutating func compareOnline(_ rows: [VerificationRow], at instant: Timestamp, store online: OnlineStore) throws -> Int {
+    public mutating func compareOnline(_ rows: [VerificationRow], at instant: Timestamp, store online: OnlineStore) async throws
+        -> Int
+    {
         var onlineValues: [[Value]] = []
         onlineValues.reserveCapacity(rows.count)
         var newer = 0
@@ -145,23 +149,23 @@ public struct Verification {
             // No view is stale-definition here, so no `stale:` set is passed: a definition that
             // differs from the registry is refused by `Deployment.lookup`, and a changed view's
             // unmaterialized new version by `materializedEnd` (the service's staleness rules).
-            for served in try lookup.lookupSync(entityRows, at: instant, store: online) {
+            for served in try await lookup.lookup(entityRows, at: instant, store: online) {
                 // Only a present value is served; missing, expired and stale-definition are null.
                 onlineValues.append(served.map { $0.status == .present ? $0.value : .null })
                 newer += served.filter { ($0.eventTime ?? instant) > instant }.count
             }
         }
-        try compare(rows, online: onlineValues)
+        try await compare(rows, online: onlineValues)
         return newer
     }
 
     /// Compares each row's online values (`online[r][f]`, in ``features`` order) with the
     /// offline recomputation of the row, adding to ``comparisons``.
-    public mutating func compare(_ rows: [VerificationRow], online: [[Value]]) throws {
+    public mutating func compare(_ rows: [VerificationRow], online: [[Value]]) async throws {
         precondition(rows.count == online.count)
         for start in stride(from: 0, to: rows.count, by: Self.offlineBatch) {
             let end = min(start + Self.offlineBatch, rows.count)
-            let offline = try recompute(rows[start..<end])
+            let offline = try await recompute(rows[start..<end])
             for (r, values) in zip(start..<end, offline) {
                 for f in features.indices {
                     comparisons[f].add(online: online[r][f], offline: values[f], context: rows[r].context)
@@ -174,7 +178,7 @@ public struct Verification {
     /// set computes them: the rows go to ``TrainingSetBuilder/values(of:for:timestampColumn:)``
     /// as typed values in memory (join keys, the instant, request fields) and the values come
     /// back typed, so nothing is written, parsed or rounded on the way.
-    private func recompute(_ rows: ArraySlice<VerificationRow>) throws -> [[Value]] {
+    private func recompute(_ rows: ArraySlice<VerificationRow>) async throws -> [[Value]] {
         let required = lookup.requiredKeys
         let columns = required.map(\.name) + [Self.instantColumn] + plan.requestFields.map(\.key)
         let requests = RequestRows(
@@ -187,7 +191,7 @@ public struct Verification {
             })
         let values: [[Value]]
         do {
-            values = try TrainingSetBuilder(store: offline, repository: deployment.repository).values(
+            values = try await TrainingSetBuilder(store: offline, repository: deployment.repository).values(
                 of: features, for: requests, timestampColumn: Self.instantColumn)
         } catch {
             throw EngineError(.failed, "recomputing the offline values failed: \(error)")
@@ -230,7 +234,7 @@ public enum VerificationRun {
     public static func sampled(
         _ deployment: Deployment, offline: OfflineStore, online: OnlineStore, requested: [ResolvedFeature]?, sample: Int,
         seed: UInt64, at: Timestamp?
-    ) throws -> VerificationReport {
+    ) async throws -> VerificationReport {
         let repository = deployment.repository
         // Without a feature list, every feature of every view (a deployment gate), in groups
         // one entity row can look up together: views keyed by overlapping but different join
@@ -247,8 +251,8 @@ public enum VerificationRun {
         let instant = try Verification.instant(at, ends: checks.map { try $0.materializedEnd() })
         var report = VerificationReport(comparisons: [], features: all, instant: instant)
         for c in checks.indices {
-            let rows = try checks[c].sampleRows(limit: sample, seed: seed, at: instant)
-            report.newer += try checks[c].compareOnline(rows, at: instant, store: online)
+            let rows = try await checks[c].sampleRows(limit: sample, seed: seed, at: instant)
+            report.newer += try await checks[c].compareOnline(rows, at: instant, store: online)
             report.sampled += rows.count
         }
         // The features in the order asked for, or declared (several groups only without a

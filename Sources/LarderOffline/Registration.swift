@@ -30,7 +30,12 @@ public enum Registration: Sendable, Equatable {
 
 extension Registry {
     /// The standing of every given compiled definition, in one registry read, by name.
-    public func registrations(of compiled: [DefinitionSpec]) throws -> [String: Registration] {
+    public func registrations(of compiled: [DefinitionSpec]) async throws -> [String: Registration] {
+        try await store.reading { try self.registrations(of: compiled) }
+    }
+
+    /// The blocking body of the async ``registrations(of:)``, run on ``Blocking``'s pool.
+    func registrations(of compiled: [DefinitionSpec]) throws -> [String: Registration] {
         let registered = Dictionary(try definitions().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         return Dictionary(
             compiled.map { ($0.name, Registration($0, registered: registered[$0.name])) }, uniquingKeysWith: { first, _ in first })
@@ -40,7 +45,12 @@ extension Registry {
 extension OfflineStore {
     /// The registered spec and version of a compiled feature view, or an error when the
     /// compiled definition is not what is registered (so `larder apply` must run first).
-    public func registeredView(_ view: FeatureView) throws -> (spec: FeatureViewSpec, version: Int) {
+    public func registeredView(_ view: FeatureView) async throws -> (spec: FeatureViewSpec, version: Int) {
+        try await reading { try self.registeredView(view) }
+    }
+
+    /// The blocking body of the async ``registeredView(_:)``, run on ``Blocking``'s pool.
+    func registeredView(_ view: FeatureView) throws -> (spec: FeatureViewSpec, version: Int) {
         let registered = try registry.definition(named: view.name)
         guard let registered, case .featureView(let spec) = registered.spec else {
             throw OfflineStoreError(Self.notRegisteredMessage(view.name))
@@ -52,7 +62,12 @@ extension OfflineStore {
     }
 
     /// Refuses an on-demand view whose compiled definition is not the registered one.
-    public func requireRegistered(_ view: OnDemandFeatureView) throws {
+    public func requireRegistered(_ view: OnDemandFeatureView) async throws {
+        try await reading { try self.requireRegistered(view) }
+    }
+
+    /// The blocking body of the async ``requireRegistered(_:)``, run on ``Blocking``'s pool.
+    func requireRegistered(_ view: OnDemandFeatureView) throws {
         guard case .current = Registration(.onDemandView(view.spec), registered: try registry.definition(named: view.name)) else {
             throw OfflineStoreError("on-demand view \(view.name) in features/ is not what is registered; run `larder apply` first")
         }

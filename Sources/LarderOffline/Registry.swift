@@ -65,7 +65,12 @@ public struct Registry: Sendable {
     // MARK: Reading
 
     /// Registered definitions of one kind (or all), sorted by kind then name.
-    public func definitions(kind: DefinitionKind? = nil) throws -> [RegisteredDefinition] {
+    public func definitions(kind: DefinitionKind? = nil) async throws -> [RegisteredDefinition] {
+        try await store.reading { try self.definitions(kind: kind) }
+    }
+
+    /// The blocking body of the async ``definitions(kind:)``, run on ``Blocking``'s pool.
+    func definitions(kind: DefinitionKind? = nil) throws -> [RegisteredDefinition] {
         try read { db in
             let rows = try Row.fetchAll(
                 db, sql: "SELECT * FROM larder_registry" + (kind == nil ? "" : " WHERE kind = ?"),
@@ -75,7 +80,12 @@ public struct Registry: Sendable {
     }
 
     /// The registered definition named `name`, of any kind.
-    public func definition(named name: String) throws -> RegisteredDefinition? {
+    public func definition(named name: String) async throws -> RegisteredDefinition? {
+        try await store.reading { try self.definition(named: name) }
+    }
+
+    /// The blocking body of the async ``definition(named:)``, run on ``Blocking``'s pool.
+    func definition(named name: String) throws -> RegisteredDefinition? {
         try read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM larder_registry WHERE name = ?", arguments: [name])
                 .map(Self.definition(from:))
@@ -83,7 +93,12 @@ public struct Registry: Sendable {
     }
 
     /// The registered source named `name`, or an error saying how to register it.
-    public func source(named name: String) throws -> SourceSpec {
+    public func source(named name: String) async throws -> SourceSpec {
+        try await store.reading { try self.source(named: name) }
+    }
+
+    /// The blocking body of the async ``source(named:)``, run on ``Blocking``'s pool.
+    func source(named name: String) throws -> SourceSpec {
         guard let definition = try definition(named: name) else {
             let known = try definitions(kind: .source).map(\.name)
             throw OfflineStoreError(
@@ -97,7 +112,12 @@ public struct Registry: Sendable {
     }
 
     /// Every applied change to `name`, oldest first.
-    public func history(named name: String) throws -> [HistoryEntry] {
+    public func history(named name: String) async throws -> [HistoryEntry] {
+        try await store.reading { try self.history(named: name) }
+    }
+
+    /// The blocking body of the async ``history(named:)``, run on ``Blocking``'s pool.
+    func history(named name: String) throws -> [HistoryEntry] {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM larder_registry_history WHERE name = ? ORDER BY id", arguments: [name]).map { row in
                 guard let kind = DefinitionKind(rawValue: row["kind"]), let change = ChangeKind(rawValue: row["change"]) else {
@@ -113,14 +133,24 @@ public struct Registry: Sendable {
     }
 
     /// The number of rows in a registered source's table.
-    public func rowCount(source name: String) throws -> Int {
+    public func rowCount(source name: String) async throws -> Int {
+        try await store.reading { try self.rowCount(source: name) }
+    }
+
+    /// The blocking body of the async ``rowCount(source:)``, run on ``Blocking``'s pool.
+    func rowCount(source name: String) throws -> Int {
         try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM source_\(name)") ?? 0 }
     }
 
     // MARK: Planning and applying
 
     /// Validates `repository` and compares it with the registry.
-    public func plan(for repository: FeatureRepository) throws -> ApplyPlan {
+    public func plan(for repository: FeatureRepository) async throws -> ApplyPlan {
+        try await store.reading { try self.plan(for: repository) }
+    }
+
+    /// The blocking body of the async ``plan(for:)``, run on ``Blocking``'s pool.
+    func plan(for repository: FeatureRepository) throws -> ApplyPlan {
         try repository.validate()
         let registered = Dictionary(try definitions().map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let lastVersions = try read { db in
@@ -213,7 +243,13 @@ public struct Registry: Sendable {
     /// Applies a plan in one transaction: registry rows, history, source tables.
     /// Returns the instant recorded as the apply time.
     @discardableResult
-    public func apply(_ plan: ApplyPlan, at now: Timestamp = .now()) throws -> Timestamp {
+    public func apply(_ plan: ApplyPlan, at now: Timestamp = .now()) async throws -> Timestamp {
+        try await store.writing { try self.apply(plan, at: now) }
+    }
+
+    /// The blocking body of the async ``apply(_:at:)``, run on ``Blocking``'s pool.
+    @discardableResult
+    func apply(_ plan: ApplyPlan, at now: Timestamp = .now()) throws -> Timestamp {
         guard !plan.isEmpty else { return now }
         try store.writeTransaction("larder apply (\(plan.changes.count) changes)") { db in
             let current = Dictionary(

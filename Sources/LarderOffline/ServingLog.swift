@@ -79,7 +79,12 @@ extension OfflineStore {
     ///
     /// This blocks on SQLite (and waits, up to the store's busy timeout, for another writer):
     /// call it off the cooperative thread pool.
-    public func appendServingLog(_ entries: [ServingLogEntry]) throws {
+    public func appendServingLog(_ entries: [ServingLogEntry]) async throws {
+        try await writing { try self.appendServingLog(entries) }
+    }
+
+    /// The blocking body of the async ``appendServingLog(_:)``, run on ``Blocking``'s pool.
+    func appendServingLog(_ entries: [ServingLogEntry]) throws {
         guard !entries.isEmpty else { return }
         do {
             try writeTransaction("serving log of larder serve (\(entries.count) entries)", recorded: false) { db in
@@ -107,21 +112,39 @@ extension OfflineStore {
         }
     }
 
-    /// Calls `body` with every entry served in `[since, until)` (nil: unbounded), in id order
-    /// (the order they were written), from one consistent snapshot. Entries are decoded one at
-    /// a time: memory does not grow with the log.
-    public func forEachServingLogEntry(
-        since: Timestamp? = nil, until: Timestamp? = nil, _ body: (ServingLogEntry) throws -> Void
-    ) throws {
-        try db.read { db in try Self.forEachServingLogEntry(db, since: since, until: until, body) }
+    /// Every entry served in `[since, until)` (nil: unbounded), in id order (the order they
+    /// were written), from one consistent snapshot, in batches of `batchSize`: memory does not
+    /// grow with the log.
+    public func servingLogEntries(
+        since: Timestamp? = nil, until: Timestamp? = nil, batchSize: Int = 256
+    ) -> BlockingStream<[ServingLogEntry]> {
+        streaming { emit in
+            try self.db.read { db in
+                var batch: [ServingLogEntry] = []
+                try Self.forEachServingLogEntry(db, since: since, until: until) { entry in
+                    batch.append(entry)
+                    if batch.count == batchSize {
+                        try emit(batch)
+                        batch.removeAll(keepingCapacity: true)
+                    }
+                }
+                if !batch.isEmpty { try emit(batch) }
+            }
+        }
     }
 
     /// The number of entries in the serving log.
-    public func servingLogCount() throws -> Int {
+    public func servingLogCount() async throws -> Int {
+        try await reading { try self.servingLogCount() }
+    }
+
+    /// The blocking body of the async ``servingLogCount()``, run on ``Blocking``'s pool.
+    func servingLogCount() throws -> Int {
         try db.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM larder_serving_log") ?? 0 }
     }
 
-    /// ``forEachServingLogEntry(since:until:_:)`` inside a transaction the caller holds.
+    /// ``servingLogEntries(since:until:batchSize:)`` one entry at a time, inside a transaction
+    /// the caller holds.
     /// With `id`, only that entry; with `features: false` the features column is not read or
     /// decoded (entries have none).
     static func forEachServingLogEntry(

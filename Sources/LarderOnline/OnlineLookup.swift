@@ -118,14 +118,6 @@ public struct OnlineLookup: Sendable {
         return try assemble(rows, stored: stored.rows, tiles: stored.tiles, at: t, stale: stale)
     }
 
-    /// The blocking form, for the CLI.
-    public func lookupSync(_ rows: [EntityRow], at t: Timestamp, store: OnlineStore, stale: Set<String> = []) throws
-        -> [[ServedFeature]]
-    {
-        let stored = try store.readSync(lookupKeys(rows), tiles: tileKeys(rows))
-        return try assemble(rows, stored: stored.rows, tiles: stored.tiles, at: t, stale: stale)
-    }
-
     private func tileKeys(_ rows: [EntityRow]) -> [(layout: OnlineTiles, keys: [Value])] {
         var lookups: [(layout: OnlineTiles, keys: [Value])] = []
         for row in rows {

@@ -28,19 +28,7 @@ public final class OnlineStore: Sendable {
             args: [OnlineRecord.ordering(of: row), OnlineRecord.encode(row, types: layout.featureTypes), Array(expiry.utf8)])
     }
 
-    /// Writes rows in one pipeline on one connection (blocking: for the CLI and tests).
-    /// Returns how many replaced the stored value.
-    @discardableResult
-    public func writeSync(_ rows: [FeatureRow], layout: OnlineViewLayout) throws -> Int {
-        guard !rows.isEmpty else { return 0 }
-        let calls = rows.map { Self.writeCall($0, layout: layout) }
-        let replies = try client.withConnectionSync { connection in
-            try Self.writeScript.runPipelined(on: connection, calls)
-        }
-        return try Self.countWritten(replies)
-    }
-
-    /// Writes rows in one pipeline, from async code (the service's push).
+    /// Writes rows in one pipeline on one connection. Returns how many replaced the stored value.
     @discardableResult
     public func write(_ rows: [FeatureRow], layout: OnlineViewLayout) async throws -> Int {
         guard !rows.isEmpty else { return 0 }
@@ -68,17 +56,15 @@ public final class OnlineStore: Sendable {
     }
 
     /// The view version's push marker, if Redis holds one.
-    public func pushMarkerSync(layout: OnlineViewLayout) throws -> String? {
-        let reply = try client.withConnectionSync { connection in try connection.command([Array("GET".utf8), Self.markerKey(layout)]) }
+    public func pushMarker(layout: OnlineViewLayout) async throws -> String? {
+        let reply = try await client.command([Array("GET".utf8), Self.markerKey(layout)])
         if let message = reply.errorMessage { throw OnlineStoreError("Redis refused a read: \(message)") }
         return reply.stringValue
     }
 
     /// Leaves the push marker (no expiry).
-    public func setPushMarkerSync(_ marker: String, layout: OnlineViewLayout) throws {
-        let reply = try client.withConnectionSync { connection in
-            try connection.command([Array("SET".utf8), Self.markerKey(layout), Array(marker.utf8)])
-        }
+    public func setPushMarker(_ marker: String, layout: OnlineViewLayout) async throws {
+        let reply = try await client.command([Array("SET".utf8), Self.markerKey(layout), Array(marker.utf8)])
         if let message = reply.errorMessage { throw OnlineStoreError("Redis refused a write: \(message)") }
     }
 
@@ -88,14 +74,6 @@ public final class OnlineStore: Sendable {
         guard !lookups.isEmpty else { return [] }
         let command = [Array("MGET".utf8)] + lookups.map { $0.layout.key(for: $0.keys) }
         let reply = try await client.withConnection { connection in try connection.command(command) }
-        return try Self.decode(reply, lookups)
-    }
-
-    /// The blocking form of ``read(_:)``, for the CLI.
-    public func readSync(_ lookups: [(layout: OnlineViewLayout, keys: [Value])]) throws -> [FeatureRow?] {
-        guard !lookups.isEmpty else { return [] }
-        let command = [Array("MGET".utf8)] + lookups.map { $0.layout.key(for: $0.keys) }
-        let reply = try client.withConnectionSync { connection in try connection.command(command) }
         return try Self.decode(reply, lookups)
     }
 

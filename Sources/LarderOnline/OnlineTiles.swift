@@ -167,13 +167,13 @@ public struct OnlineTiles: Sendable {
 }
 
 extension OnlineStore {
-    /// Writes materialized tiles, one script call per entity in one pipeline (blocking: for
-    /// the CLI). Returns the number of tiles written.
+    /// Writes materialized tiles, one script call per entity in one pipeline. Returns the
+    /// number of tiles written.
     @discardableResult
-    public func writeTilesSync(_ entities: [(keys: [Value], tiles: [StoredTile])], layout: OnlineTiles) throws -> Int {
+    public func writeTiles(_ entities: [EntityTiles], layout: OnlineTiles) async throws -> Int {
         guard !entities.isEmpty else { return 0 }
         let calls = entities.map { layout.call(keys: $0.keys, writes: $0.tiles) }
-        let replies = try client.withConnectionSync { connection in
+        let replies = try await client.withConnection { connection in
             try OnlineTiles.writeScript.runPipelined(on: connection, calls)
         }
         var written = 0
@@ -271,15 +271,6 @@ extension OnlineStore {
         if tiles.isEmpty { return (try await read(lookups), []) }  // one command, no pipeline
         let commands = Self.readCommands(lookups, tiles: tiles)
         return try Self.decode(try await client.pipeline(commands), lookups, tiles: tiles)
-    }
-
-    /// The blocking form, for the CLI.
-    public func readSync(
-        _ lookups: [(layout: OnlineViewLayout, keys: [Value])], tiles: [(layout: OnlineTiles, keys: [Value])]
-    ) throws -> (rows: [FeatureRow?], tiles: [RedisReply]) {
-        let commands = Self.readCommands(lookups, tiles: tiles)
-        guard !commands.isEmpty else { return ([], []) }
-        return try Self.decode(try client.withConnectionSync { try $0.pipeline(commands) }, lookups, tiles: tiles)
     }
 
     private static func readCommands(

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Opens connections for a ``RedisClient``, failing fast while Redis is known to be down.
 ///
 /// Without this, every request during an outage would wait for the connect timeout (or
@@ -21,7 +23,7 @@ final class Reconnector: Sendable {
         var lastError = ""
     }
 
-    private let state = Locked(State())
+    private let state = Mutex(State())
 
     init(url: RedisURL, connectTimeout: Duration, commandTimeout: Duration, initialBackoff: Duration, maximumBackoff: Duration) {
         self.url = url

@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 
 /// A pool of Redis connections for async code, that never blocks Swift's cooperative threads.
 ///
@@ -43,16 +44,7 @@ public final class RedisClient: Sendable {
     }
 
     /// A caller waiting for a free connection.
-    private enum Waiter {
-        case task(CheckedContinuation<ConnectionSlot, Never>)
-        case thread(ThreadWaiter)
-    }
-
-    /// Hand-off box for ``withConnectionSync(_:)``: the releaser stores the slot, then signals.
-    private final class ThreadWaiter: @unchecked Sendable {
-        let semaphore = DispatchSemaphore(value: 0)
-        var slot: ConnectionSlot?  // written before `signal()`, read after `wait()`
-    }
+    private typealias Waiter = CheckedContinuation<ConnectionSlot, Never>
 
     private struct PoolState {
         var free: [Int]
@@ -63,7 +55,7 @@ public final class RedisClient: Sendable {
     /// The configuration the client was created with.
     public let configuration: Configuration
     private let slots: [ConnectionSlot]
-    private let pool: Locked<PoolState>
+    private let pool: Mutex<PoolState>
 
     /// Creates a client. Does not connect: the first use does.
     public init(configuration: Configuration) {
@@ -75,7 +67,7 @@ public final class RedisClient: Sendable {
         let size = max(1, configuration.poolSize)
         slots = (0..<size).map { ConnectionSlot(index: $0, reconnector: reconnector) }
         // Popped from the end: the most recently used (warm) connection is reused first.
-        pool = Locked(PoolState(free: Array((0..<size).reversed())))
+        pool = Mutex(PoolState(free: Array((0..<size).reversed())))
     }
 
     /// Creates a client for `url` with default backoff.
@@ -120,16 +112,6 @@ public final class RedisClient: Sendable {
         }
     }
 
-    /// Blocking variant of ``withConnection(_:)`` for synchronous callers such as the CLI.
-    ///
-    /// Blocks the calling thread: never call it from async code (use ``withConnection(_:)``)
-    /// or from inside another `withConnection` body.
-    public func withConnectionSync<T>(_ body: (RedisConnection) throws -> T) throws -> T {
-        let slot = acquireSync()
-        defer { release(slot) }
-        return try slot.queue.sync { try slot.run(body) }
-    }
-
     /// Sends one command on a pooled connection. Error replies are returned, not thrown.
     public func command(_ args: [[UInt8]]) async throws -> RedisReply {
         try await withConnection { connection in try connection.command(args) }
@@ -151,23 +133,11 @@ public final class RedisClient: Sendable {
         await withCheckedContinuation { (continuation: CheckedContinuation<ConnectionSlot, Never>) in
             let slot: ConnectionSlot? = pool.withLock { state in
                 if let index = state.free.popLast() { return slots[index] }
-                state.waiters.append(.task(continuation))
+                state.waiters.append(continuation)
                 return nil
             }
             if let slot { continuation.resume(returning: slot) }
         }
-    }
-
-    private func acquireSync() -> ConnectionSlot {
-        let waiter = ThreadWaiter()
-        let slot: ConnectionSlot? = pool.withLock { state in
-            if let index = state.free.popLast() { return slots[index] }
-            state.waiters.append(.thread(waiter))
-            return nil
-        }
-        if let slot { return slot }
-        waiter.semaphore.wait()
-        return waiter.slot!
     }
 
     /// Hands the slot to the oldest waiter, or puts it back on the free list.
@@ -190,14 +160,6 @@ public final class RedisClient: Sendable {
             return waiter
         }
         // Resume outside the lock.
-        switch next {
-        case .task(let continuation):
-            continuation.resume(returning: slot)
-        case .thread(let waiter):
-            waiter.slot = slot
-            waiter.semaphore.signal()
-        case nil:
-            break
-        }
+        next?.resume(returning: slot)
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import HTTPTypes
 import Hummingbird
 import LarderCore
@@ -57,10 +56,9 @@ extension APIError {
             self = .unprocessable(error.description)
         case let error as RedisError:
             self = APIError(status: .serviceUnavailable, message: "the online store (Redis) is unavailable: \(error)")
-        case let error as DatabaseError:
-            self = APIError(status: .serviceUnavailable, message: "the offline store (SQLite) is unavailable: \(error)")
         case let error as OfflineStoreError where error.isUnavailable:
-            // Busy with another process's write past the busy timeout, or read-only.
+            // SQLite failed, is busy with another process's write past the busy timeout, or
+            // is read-only.
             self = APIError(status: .serviceUnavailable, message: error.description)
         case HTTPParserError.invalidEOFState, is CancellationError, ChannelError.ioOnClosedChannel, ChannelError.eof,
             ChannelError.inputClosed, ChannelError.alreadyClosed:

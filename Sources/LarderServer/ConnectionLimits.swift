@@ -7,6 +7,7 @@ import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTPTypes
+import Synchronization
 
 // What one client can cost the service in connections and time. Hummingbird reads requests
 // without deadlines: a client that sends its headers one byte at a time, or opens sockets and
@@ -41,7 +42,7 @@ struct ConnectionLimits: Sendable {
 final class OpenConnections: Sendable {
     let limit: Int
     let logger: Logger
-    private let state = NIOLockedValueBox((open: 0, refused: 0, full: false))
+    private let state = Mutex((open: 0, refused: 0, full: false))
 
     static let openGauge = Gauge(label: "larder_connections_open")
     static let refusedCounter = Counter(label: "larder_connections_refused_total")
@@ -54,7 +55,7 @@ final class OpenConnections: Sendable {
     /// Counts a new connection if there is room; false if the limit is reached (the caller
     /// refuses it, and it is not counted).
     func open() -> Bool {
-        let (admitted, becameFull) = state.withLockedValue { state -> (Bool, Bool) in
+        let (admitted, becameFull) = state.withLock { state -> (Bool, Bool) in
             guard state.open < limit else {
                 let becameFull = !state.full
                 state.full = true
@@ -77,7 +78,7 @@ final class OpenConnections: Sendable {
 
     /// Forgets a connection that ``open()`` admitted, once it has closed.
     func close() {
-        let refusedWhileFull = state.withLockedValue { state -> Int? in
+        let refusedWhileFull = state.withLock { state -> Int? in
             state.open -= 1
             Self.openGauge.record(state.open)
             guard state.full else { return nil }

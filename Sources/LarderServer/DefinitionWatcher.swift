@@ -4,6 +4,7 @@ import LarderOffline
 import Logging
 import NIOConcurrencyHelpers
 import ServiceLifecycle
+import Synchronization
 
 /// Reads the registry again every `interval`, so that a definition applied while the service
 /// runs (or a new version not yet materialized) is served as `stale-definition`. A lifecycle
@@ -15,7 +16,7 @@ final class DefinitionWatcher: Service, Sendable {
     let project: String
     let interval: Duration
     let logger: Logger
-    private let stale: NIOLockedValueBox<Set<String>>
+    private let stale: Mutex<Set<String>>
 
     init(deployment: Deployment, offline: OfflineStore, project: String, interval: Duration, logger: Logger) {
         self.repository = deployment.repository
@@ -23,11 +24,11 @@ final class DefinitionWatcher: Service, Sendable {
         self.project = project
         self.interval = interval
         self.logger = logger
-        self.stale = NIOLockedValueBox(deployment.staleViews)
+        self.stale = Mutex(deployment.staleViews)
     }
 
     /// The views (feature and on-demand) whose values must be withheld, as last read.
-    var views: Set<String> { stale.withLockedValue { $0 } }
+    var views: Set<String> { stale.withLock { $0 } }
 
     /// Until the application shuts down (gracefully or by cancellation).
     func run() async throws {
@@ -44,11 +45,10 @@ final class DefinitionWatcher: Service, Sendable {
                 return  // cancelled: the application stops
             }
             do {
-                let (repository, offline, project) = (self.repository, self.offline, self.project)
-                let fresh = try await Blocking.run {
-                    try Deployment.load(repository: repository, offline: offline, project: project, assemblingLookups: false).staleViews
-                }
-                let previous = stale.withLockedValue { views in
+                let fresh = try await Deployment.load(
+                    repository: repository, offline: offline, project: project, assemblingLookups: false
+                ).staleViews
+                let previous = stale.withLock { views in
                     defer { views = fresh }
                     return views
                 }

@@ -9,6 +9,7 @@ import Metrics
 import NIOConcurrencyHelpers
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 
 /// How the service listens and behaves.
 public struct ServerConfiguration: Sendable {
@@ -73,7 +74,7 @@ public final class FeatureServer: Sendable {
     let deployment: Deployment
     /// The registered version of every feature view (read per request: computed once).
     let versions: [String: Int]
-    let listLookups = NIOLockedValueBox<[String: OnlineLookup]>([:])
+    let listLookups = Mutex<[String: OnlineLookup]>([:])
     let logger: Logger
     /// Re-reads the registry for the views whose online values the compiled definitions must
     /// not serve; runs as a service of the application.
@@ -90,7 +91,7 @@ public final class FeatureServer: Sendable {
     public init(
         repository: FeatureRepository, offline: OfflineStore, online: OnlineStore, configuration: ServerConfiguration,
         logger: Logger = Logger(label: "larder.server"), servingLog: ServingLogWriter? = nil
-    ) throws {
+    ) async throws {
         self.repository = repository
         self.offline = offline
         self.online = online
@@ -100,7 +101,7 @@ public final class FeatureServer: Sendable {
             servingLog
             ?? (configuration.servingLog.isEnabled
                 ? ServingLogWriter(configuration: configuration.servingLog, store: offline, logger: logger) : nil)
-        let deployment = try Deployment.load(repository: repository, offline: offline, project: configuration.project)
+        let deployment = try await Deployment.load(repository: repository, offline: offline, project: configuration.project)
         try deployment.requireCurrent()
         for service in repository.services { _ = try deployment.lookup(service: service.name) }  // each fails here, not per request
         self.deployment = deployment
@@ -125,7 +126,7 @@ public final class FeatureServer: Sendable {
         case (nil, let references?):
             guard !references.isEmpty else { throw APIError.badRequest("'features' is empty") }
             let key = references.joined(separator: ",")
-            if let cached = listLookups.withLockedValue({ $0[key] }) { return cached }
+            if let cached = listLookups.withLock({ $0[key] }) { return cached }
             let lookup = try deployment.lookup(references: references)
             // A feature listed twice (also through a whole view) is refused, as Feast refuses
             // colliding names: its columns would share a name. Checked once, before caching.
@@ -135,7 +136,7 @@ public final class FeatureServer: Sendable {
                 error.feastClass = "FeatureNameCollisionError"
                 throw error
             }
-            listLookups.withLockedValue { cache in
+            listLookups.withLock { cache in
                 if cache.count >= 1024 { cache.removeAll() }  // bounded: ad-hoc lists are rare
                 cache[key] = lookup
             }

@@ -17,9 +17,8 @@ extension FeatureServer {
         } catch {
             redis = "unavailable: \(error)"
         }
-        let offline = self.offline
         do {
-            _ = try await Blocking.run { try offline.registry.definitions(kind: .entity) }
+            _ = try await offline.registry.definitions(kind: .entity)
         } catch {
             sqlite = "unavailable: \(error)"
         }

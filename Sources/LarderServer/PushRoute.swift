@@ -24,11 +24,10 @@ extension FeatureServer {
         guard !body.rows.isEmpty else { throw APIError.badRequest("'rows' is empty") }
         let rows = body.rows
         let targets = pushTargets[source]!  // one per source of the repository, bound at start
-        // Offline first, all or none (SQLite blocks: keep it off the event loop).
-        let offline = self.offline
+        // Offline first, all or none.
         let stored: [SourceRow]
         do {
-            stored = try await Blocking.write { try offline.append(source: source, rows: rows, origin: "push") }
+            stored = try await offline.append(source: source, rows: rows, origin: "push")
         } catch let error as AppendError {
             throw APIError.unprocessable(error.description)
         }
@@ -84,7 +83,8 @@ struct PushTargets: Sendable {
                         "feature view \(view.name) has no registered version; run `larder apply` and `larder materialize`, then start the service"
                     )
                 }
-                views.append((try RowProjector(view: view, columns: columns), OnlineViewLayout(project: project, spec: view.spec, version: version)))
+                views.append(
+                    (try RowProjector(view: view, columns: columns), OnlineViewLayout(project: project, spec: view.spec, version: version)))
             }
             targets[source.name] = PushTargets(
                 views: views, pushedRows: Counter(label: "larder_pushed_rows_total", dimensions: [("source", source.name)]))

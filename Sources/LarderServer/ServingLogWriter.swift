@@ -7,6 +7,7 @@ import Logging
 import Metrics
 import NIOConcurrencyHelpers
 import ServiceLifecycle
+import Synchronization
 
 /// Which served rows the service logs, and how much it may hold back before dropping.
 public struct ServingLogConfiguration: Sendable, Equatable {
@@ -50,8 +51,8 @@ public struct ServingLogConfiguration: Sendable, Equatable {
 /// Metrics: `larder_serving_log_written_total`, `larder_serving_log_dropped_total{reason}`
 /// (`queue_full`, or `write_failed` when the sink throws) and `larder_serving_log_queue_depth`.
 public final class ServingLogWriter: Service, Sendable {
-    /// Writes a batch of entries; called on the write pool (`Blocking.write`), one batch at a time.
-    public typealias Sink = @Sendable ([ServingLogEntry]) throws -> Void
+    /// Writes a batch of entries; called one batch at a time.
+    public typealias Sink = @Sendable ([ServingLogEntry]) async throws -> Void
 
     /// What happened to the entries offered so far.
     public struct Counts: Sendable, Equatable {
@@ -79,7 +80,7 @@ public final class ServingLogWriter: Service, Sendable {
     private let logger: Logger
     /// Hashes below this are sampled (see ``isSampled(keys:)``).
     private let threshold: UInt64
-    private let state: NIOLockedValueBox<State>
+    private let state: Mutex<State>
 
     private struct State {
         var queue: [ServingLogEntry] = []
@@ -98,20 +99,20 @@ public final class ServingLogWriter: Service, Sendable {
         self.logger = logger
         let rate = min(max(configuration.sampleRate, 0), 1)
         self.threshold = UInt64((rate * 1_000_000).rounded())
-        self.state = NIOLockedValueBox(State())
+        self.state = Mutex(State())
         _ = FeatureServer.metrics  // bootstrap before ServingLogMetrics are created on first use
-        state.withLockedValue { $0.queue.reserveCapacity(min(configuration.queueCapacity, 1024)) }
+        state.withLock { $0.queue.reserveCapacity(min(configuration.queueCapacity, 1024)) }
     }
 
     /// A writer appending to `store`'s serving log.
     public convenience init(
         configuration: ServingLogConfiguration, store: OfflineStore, logger: Logger = Logger(label: "larder.serving-log")
     ) {
-        self.init(configuration: configuration, logger: logger, sink: { entries in try store.appendServingLog(entries) })
+        self.init(configuration: configuration, logger: logger, sink: { entries in try await store.appendServingLog(entries) })
     }
 
     /// The counts so far.
-    public var counts: Counts { state.withLockedValue { $0.counts } }
+    public var counts: Counts { state.withLock { $0.counts } }
 
     // MARK: Sampling
 
@@ -135,7 +136,7 @@ public final class ServingLogWriter: Service, Sendable {
     /// Queues an entry without waiting: false (and counted as dropped) when the queue is full.
     @discardableResult
     public func enqueue(_ entry: ServingLogEntry) -> Bool {
-        let (accepted, depth) = state.withLockedValue { state -> (Bool, Int) in
+        let (accepted, depth) = state.withLock { state -> (Bool, Int) in
             guard state.queue.count + state.inFlight < configuration.queueCapacity else {
                 state.counts.dropped += 1
                 return (false, state.queue.count + state.inFlight)
@@ -167,7 +168,7 @@ public final class ServingLogWriter: Service, Sendable {
     /// Takes everything queued now and writes it, in batches, off the cooperative pool.
     /// Only ``run()`` calls it, so batches are written one at a time, in queue order.
     private func writeQueued() async {
-        let taken = state.withLockedValue { state -> [ServingLogEntry] in
+        let taken = state.withLock { state -> [ServingLogEntry] in
             let taken = state.queue
             state.queue = []
             state.inFlight += taken.count
@@ -181,12 +182,12 @@ public final class ServingLogWriter: Service, Sendable {
             let sink = self.sink
             let failure: String?
             do {
-                try await Blocking.write { try sink(batch) }
+                try await sink(batch)
                 failure = nil
             } catch {
                 failure = "\(error)"
             }
-            let depth = state.withLockedValue { state -> Int in
+            let depth = state.withLock { state -> Int in
                 state.inFlight -= batch.count
                 if failure == nil { state.counts.written += batch.count } else { state.counts.failed += batch.count }
                 return state.queue.count + state.inFlight

@@ -46,9 +46,9 @@ import Testing
     }
 
     /// A store in `directory` with `repository` applied.
-    static func store(_ directory: TemporaryDirectory, applying repository: FeatureRepository) throws -> OfflineStore {
+    static func store(_ directory: TemporaryDirectory, applying repository: FeatureRepository) async throws -> OfflineStore {
         let store = try OfflineStore(path: directory.file("offline.sqlite"))
-        try store.registry.apply(try store.registry.plan(for: repository))
+        try await store.registry.apply(try store.registry.plan(for: repository))
         return store
     }
 
@@ -64,11 +64,11 @@ import Testing
         }
     }
 
-    @Test func aFreshApplyIsCurrentAndServable() throws {
+    @Test func aFreshApplyIsCurrentAndServable() async throws {
         let directory = try TemporaryDirectory()
         let v1 = Self.repository("Deployment/v1.swift")
-        let store = try Self.store(directory, applying: v1)
-        let deployment = try Deployment.load(repository: v1, offline: store, project: "test")
+        let store = try await Self.store(directory, applying: v1)
+        let deployment = try await Deployment.load(repository: v1, offline: store, project: "test")
         try deployment.requireCurrent()
         let view = try #require(deployment.views["payments_view"])
         #expect(view.registration == .current(version: 1))
@@ -78,12 +78,12 @@ import Testing
         #expect(try deployment.registered(view.view).version == 1)
     }
 
-    @Test func aChangedDefinitionAppliedButNotMaterializedIsStale() throws {
+    @Test func aChangedDefinitionAppliedButNotMaterializedIsStale() async throws {
         let directory = try TemporaryDirectory()
-        let store = try Self.store(directory, applying: Self.repository("Deployment/v1.swift"))
+        let store = try await Self.store(directory, applying: Self.repository("Deployment/v1.swift"))
         let v2 = Self.repository("Deployment/v2.swift")
-        try store.registry.apply(try store.registry.plan(for: v2))
-        let deployment = try Deployment.load(repository: v2, offline: store, project: "test")
+        try await store.registry.apply(try store.registry.plan(for: v2))
+        let deployment = try await Deployment.load(repository: v2, offline: store, project: "test")
         try deployment.requireCurrent()  // registered: the service may start, and serves it as stale
         let view = try #require(deployment.views["payments_view"])
         #expect(view.registration == .current(version: 2))
@@ -98,17 +98,17 @@ import Testing
 
         // Materialized, it is servable again, and its end is what was materialized.
         let end = Timestamp(microseconds: 1_000_000_000)
-        _ = try store.materialize(view.view, mode: .range(start: nil, end: end))
-        let materialized = try Deployment.load(repository: v2, offline: store, project: "test")
+        _ = try await store.materialize(view.view, mode: .range(start: nil, end: end))
+        let materialized = try await Deployment.load(repository: v2, offline: store, project: "test")
         #expect(materialized.staleViews.isEmpty)
         #expect(try materialized.materializedEnd(of: [view.view])?.end == end)
     }
 
-    @Test func aCompiledDefinitionTheRegistryDoesNotHoldIsRefused() throws {
+    @Test func aCompiledDefinitionTheRegistryDoesNotHoldIsRefused() async throws {
         let directory = try TemporaryDirectory()
-        let store = try Self.store(directory, applying: Self.repository("Deployment/v1.swift"))
+        let store = try await Self.store(directory, applying: Self.repository("Deployment/v1.swift"))
         let v2 = Self.repository("Deployment/v2.swift")  // built, not applied
-        let deployment = try Deployment.load(repository: v2, offline: store, project: "test")
+        let deployment = try await Deployment.load(repository: v2, offline: store, project: "test")
         let view = try #require(v2.featureView(named: "payments_view"))
         #expect(deployment.views["payments_view"]?.registration == .differs(registeredVersion: 1))
         #expect(deployment.staleViews == ["payments_view"])
@@ -122,17 +122,17 @@ import Testing
         let registered = Self.engineError { _ = try deployment.registered(view) }
         #expect(registered?.message == "feature view payments_view in features/ differs from the registered v1; run `larder apply` first")
         // The commands' check (Materializer, TrainingSetBuilder) is the same rule, same message.
-        #expect(throws: OfflineStoreError.self) { try store.registeredView(view) }
-        #expect((try? store.registeredView(view)) == nil)
+        await #expect(throws: OfflineStoreError.self) { try await store.registeredView(view) }
+        #expect((try? await store.registeredView(view)) == nil)
         let lookup = Self.engineError { _ = try deployment.lookup(references: ["payments_view:doubled"]) }
         #expect(lookup?.message == registered?.message)
     }
 
-    @Test func anUnregisteredViewIsStale() throws {
+    @Test func anUnregisteredViewIsStale() async throws {
         let directory = try TemporaryDirectory()
-        let store = try Self.store(directory, applying: Self.repository("Deployment/v1.swift"))
+        let store = try await Self.store(directory, applying: Self.repository("Deployment/v1.swift"))
         let withExtra = Self.repository("Deployment/v1.swift", extraView: true)
-        let deployment = try Deployment.load(repository: withExtra, offline: store, project: "test")
+        let deployment = try await Deployment.load(repository: withExtra, offline: store, project: "test")
         #expect(deployment.views["extra_view"]?.registration == .unregistered)
         #expect(deployment.staleViews == ["extra_view"])
         #expect(deployment.versions == ["payments_view": 1])
@@ -146,11 +146,11 @@ import Testing
         )
     }
 
-    @Test func lookupsForAServiceAreBuiltOnceAndMatchThePlan() throws {
+    @Test func lookupsForAServiceAreBuiltOnceAndMatchThePlan() async throws {
         let directory = try TemporaryDirectory()
         let v1 = Self.repository("Deployment/v1.swift")
-        let store = try Self.store(directory, applying: v1)
-        let deployment = try Deployment.load(repository: v1, offline: store, project: "test")
+        let store = try await Self.store(directory, applying: v1)
+        let deployment = try await Deployment.load(repository: v1, offline: store, project: "test")
         let lookup = try deployment.lookup(service: "payments_service")
         #expect(lookup.plan.features.map(\.reference) == ["payments_view:doubled", "payments_view:count_1h"])
         #expect(lookup.layouts.map { "\($0.view) v\($0.version) \($0.project)" } == ["payments_view v1 test"])
@@ -160,9 +160,9 @@ import Testing
 
         // Assembled at load: a definition applied afterwards does not change what this
         // deployment serves (the service keeps its start's lookups until restarted).
-        try store.registry.apply(try store.registry.plan(for: Self.repository("Deployment/v2.swift")))
+        try await store.registry.apply(try store.registry.plan(for: Self.repository("Deployment/v2.swift")))
         #expect(try deployment.lookup(service: "payments_service").layouts.map(\.version) == [1])
-        let reloaded = try Deployment.load(repository: v1, offline: store, project: "test")
+        let reloaded = try await Deployment.load(repository: v1, offline: store, project: "test")
         #expect(Self.engineError { _ = try reloaded.lookup(service: "payments_service") }?.kind == .notReady)
 
         let unknown = Self.engineError { _ = try deployment.lookup(service: "nope") }

@@ -24,18 +24,18 @@ import Testing
     static func iso(_ t: Int64) -> String { Timestamp(microseconds: t).description }
     static func convRate(driver: Int, hoursAgo: Int) -> Double { Double((driver * 7 + hoursAgo * 3) % 16 + 1) / 32 }
 
-    init() throws {
+    init() async throws {
         dir = try TemporaryDirectory()
         redis = try RedisServer()
         offline = try OfflineStore(path: dir.file("offline.sqlite"))
         online = OnlineStore(client: try RedisClient(url: redis.url, poolSize: 1))
-        try offline.registry.apply(try offline.registry.plan(for: Features.repository))
+        try await offline.registry.apply(try offline.registry.plan(for: Features.repository))
         hour = Timestamp.now().microseconds / Self.hourMicros * Self.hourMicros
     }
 
     /// Three hours of stats for drivers 1-20 and a day of trips for 1-30, materialized up to
     /// now and pushed to Redis as `larder materialize` does.
-    func ingestMaterializeAndPush() throws {
+    func ingestMaterializeAndPush() async throws {
         var stats = Self.statsHeader
         for h in 0..<3 {
             let t = hour - Int64(h) * Self.hourMicros
@@ -52,25 +52,18 @@ import Testing
             trips +=
                 "\(Int.random(in: Self.drivers, using: &rng)),\(Self.iso(t)),\(Double(Int.random(in: 300...8000, using: &rng)) / 100),\(Double(Int.random(in: 0...4000, using: &rng)) / 100)\n"
         }
-        _ = try offline.ingest(source: "driver_stats", file: dir.write("stats.csv", stats))
-        _ = try offline.ingest(source: "trips", file: dir.write("trips.csv", trips))
+        _ = try await offline.ingest(source: "driver_stats", file: dir.write("stats.csv", stats))
+        _ = try await offline.ingest(source: "trips", file: dir.write("trips.csv", trips))
         let end = Timestamp(microseconds: Timestamp.now().microseconds + 1)
         for view in [driverHourlyStats, driverTrips] {
-            let summary = try offline.materialize(view, mode: .range(start: nil, end: end))
-            let (spec, version) = try offline.registeredView(view)
-            let layout = OnlineViewLayout(project: "test", spec: spec, version: version)
-            try offline.latestRows(of: view, end: summary.state.end) { _ = try online.writeSync($0, layout: layout) }
-            if !view.aggregations.isEmpty {
-                try offline.retainedTiles(of: view, from: nil) {
-                    _ = try online.writeTilesSync($0, layout: OnlineTiles(view: layout, tiles: view.tileLayout))
-                }
-            }
+            let summary = try await offline.materialize(view, mode: .range(start: nil, end: end))
+            _ = try await MaterializedPush.push(view, summary: summary, store: offline, online: online, project: "test")
         }
     }
 
-    func verify(sample: Int = 100) throws -> VerificationReport {
-        let deployment = try Deployment.load(repository: Features.repository, offline: offline, project: "test")
-        return try VerificationRun.sampled(
+    func verify(sample: Int = 100) async throws -> VerificationReport {
+        let deployment = try await Deployment.load(repository: Features.repository, offline: offline, project: "test")
+        return try await VerificationRun.sampled(
             deployment, offline: offline, online: online,
             requested: try Features.repository.resolve(serviceNamed: "driver_ranking"), sample: sample, seed: 0, at: nil)
     }
@@ -79,9 +72,9 @@ import Testing
         try #require(report.comparisons.first { $0.feature == reference }, "no tally of \(reference)")
     }
 
-    @Test func aCleanPushVerifiesConsistent() throws {
-        try ingestMaterializeAndPush()
-        let report = try verify()
+    @Test func aCleanPushVerifiesConsistent() async throws {
+        try await ingestMaterializeAndPush()
+        let report = try await verify()
         #expect(report.sampled == Self.drivers.count)
         #expect(report.newer == 0)
         #expect(report.features.map(\.reference) == report.comparisons.map(\.feature))
@@ -97,19 +90,20 @@ import Testing
         #expect(try tally(report, "transformed_conv_rate:conv_rate_plus_val1").bothNull >= 10)
     }
 
-    @Test func aCorrectedOfflineRowIsReportedAsMismatched() throws {
-        try ingestMaterializeAndPush()
-        #expect(try verify().comparisons.allSatisfy(\.isConsistent))
+    @Test func aCorrectedOfflineRowIsReportedAsMismatched() async throws {
+        try await ingestMaterializeAndPush()
+        #expect(try await verify().comparisons.allSatisfy(\.isConsistent))
 
         // Driver 1's latest conv_rate is corrected (same event time, created later) in the
         // offline store only: materialized, never pushed.
         let served = Self.convRate(driver: 1, hoursAgo: 0)
         let corrected = served + 0.25
         let fix = Self.statsHeader + "1,\(Self.iso(hour)),\(Self.iso(hour + 600_000_000)),\(corrected),0.15,3\n"
-        _ = try offline.ingest(source: "driver_stats", file: dir.write("fix.csv", fix))
-        _ = try offline.materialize(driverHourlyStats, mode: .incremental(end: Timestamp(microseconds: Timestamp.now().microseconds + 1)))
+        _ = try await offline.ingest(source: "driver_stats", file: dir.write("fix.csv", fix))
+        _ = try await offline.materialize(
+            driverHourlyStats, mode: .incremental(end: Timestamp(microseconds: Timestamp.now().microseconds + 1)))
 
-        let report = try verify()
+        let report = try await verify()
         let conv = try tally(report, "driver_hourly_stats:conv_rate")
         #expect(conv.mismatched == 1)
         #expect(!conv.isConsistent)

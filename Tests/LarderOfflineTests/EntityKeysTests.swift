@@ -5,7 +5,7 @@ import Testing
 
 @testable import LarderOffline
 
-/// `OfflineStore.forEachEntityKey`: the entity keys `larder verify` samples from.
+/// `OfflineStore.entityKeys`: the entity keys `larder verify` samples from.
 @Suite struct EntityKeysTests {
     let dir: TemporaryDirectory
     let store: OfflineStore
@@ -16,17 +16,17 @@ import Testing
         try store.registry.apply(try store.registry.plan(for: Features.repository))
     }
 
-    func keys(of view: FeatureView) throws -> [[Value]] {
+    func keys(of view: FeatureView) async throws -> [[Value]] {
         var out: [[Value]] = []
-        try store.forEachEntityKey(of: view) { out.append($0) }
+        for try await batch in store.entityKeys(of: view) { out += batch }
         return out
     }
 
-    @Test func eachMaterializedKeyOncePerTableInKeyOrder() throws {
+    @Test func eachMaterializedKeyOncePerTableInKeyOrder() async throws {
         // Never materialized: no tables, no keys.
-        #expect(try keys(of: driverTrips).isEmpty)
+        #expect(try await keys(of: driverTrips).isEmpty)
 
-        _ = try store.ingest(
+        _ = try await store.ingest(
             source: "trips",
             file: dir.write(
                 "trips.csv",
@@ -39,12 +39,12 @@ import Testing
                 1,2026-01-01T05:00:00Z,14,6
 
                 """))
-        _ = try store.materialize(driverTrips, mode: .range(start: nil, end: try Timestamp(rfc3339: "2026-01-02T00:00:00Z")))
+        _ = try await store.materialize(driverTrips, mode: .range(start: nil, end: try Timestamp(rfc3339: "2026-01-02T00:00:00Z")))
         // The feature table's keys, then the tile table's (the view has aggregations).
         let expected: [[Value]] = [[.int64(1)], [.int64(2)], [.int64(3)]]
-        #expect(try keys(of: driverTrips) == expected + expected)
+        #expect(try await keys(of: driverTrips) == expected + expected)
         // A view without aggregations: its feature table only.
-        _ = try store.ingest(
+        _ = try await store.ingest(
             source: "driver_stats",
             file: dir.write(
                 "stats.csv",
@@ -55,7 +55,7 @@ import Testing
                 7,2026-01-01T01:00:00Z,,0.1,0.2,3
 
                 """))
-        _ = try store.materialize(driverHourlyStats, mode: .range(start: nil, end: try Timestamp(rfc3339: "2026-01-02T00:00:00Z")))
-        #expect(try keys(of: driverHourlyStats) == [[.int64(5)], [.int64(7)]])
+        _ = try await store.materialize(driverHourlyStats, mode: .range(start: nil, end: try Timestamp(rfc3339: "2026-01-02T00:00:00Z")))
+        #expect(try await keys(of: driverHourlyStats) == [[.int64(5)], [.int64(7)]])
     }
 }

@@ -116,26 +116,26 @@ import Testing
 
     /// A row accepted within the skew is ahead of a run that ends now: that run leaves it out,
     /// and the next incremental run, once its time has come, materializes it and pushes it.
-    @Test func aRowAheadOfTheClockIsMaterializedOnceItsTimeHasCome() throws {
+    @Test func aRowAheadOfTheClockIsMaterializedOnceItsTimeHasCome() async throws {
         let now = Timestamp.now()
         let soon = Timestamp(microseconds: now.microseconds + 120_000_000)
         let text = [Self.header, Self.row("2026-01-01T00:00:00Z", trips: 1), Self.row(soon.description, trips: 2)]
-        _ = try store.ingest(source: "driver_stats", file: dir.write("rows.csv", text.joined(separator: "\n") + "\n"))
+        _ = try await store.ingest(source: "driver_stats", file: dir.write("rows.csv", text.joined(separator: "\n") + "\n"))
 
-        let first = try store.materialize(driverHourlyStats, mode: .range(start: nil, end: nil), now: now)
+        let first = try await store.materialize(driverHourlyStats, mode: .range(start: nil, end: nil), now: now)
         #expect(first.rows == 1)
         var latest: [Value] = []
-        try store.latestRows(of: driverHourlyStats, end: first.state.end) { batch in latest += batch.flatMap(\.values) }
+        for try await batch in store.latestRows(of: driverHourlyStats, end: first.state.end) { latest += batch.flatMap(\.values) }
         #expect(latest.contains(.int64(1)) && !latest.contains(.int64(2)))
-        try store.recordOnlinePush(first.state, marker: "first")  // as `larder materialize` does after pushing
+        try await store.recordOnlinePush(first.state, marker: "first")  // as `larder materialize` does after pushing
 
         let later = Timestamp(microseconds: now.microseconds + 180_000_000)
-        let second = try store.materialize(driverHourlyStats, mode: .incremental(end: nil), now: later)
+        let second = try await store.materialize(driverHourlyStats, mode: .incremental(end: nil), now: later)
         #expect(second.rows == 1)
         #expect(try store.count("features_driver_hourly_stats_v1") == 2)
-        let pushed = try #require(try store.onlinePushState(view: "driver_hourly_stats", version: 1))
+        let pushed = try await #require(try store.onlinePushState(view: "driver_hourly_stats", version: 1))
         latest = []
-        try store.latestRows(of: driverHourlyStats, end: second.state.end, changedSince: pushed) { batch in
+        for try await batch in store.latestRows(of: driverHourlyStats, end: second.state.end, changedSince: pushed) {
             latest += batch.flatMap(\.values)
         }
         #expect(latest.contains(.int64(2)))

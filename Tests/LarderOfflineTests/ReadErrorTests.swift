@@ -33,35 +33,35 @@ import Testing
         _ = try store.materialize(driverHourlyStats, mode: .range(start: nil, end: end))
     }
 
-    func latestRows(_ store: OfflineStore) throws -> [FeatureRow] {
+    func latestRows(_ store: OfflineStore) async throws -> [FeatureRow] {
         var rows: [FeatureRow] = []
-        try store.latestRows(of: driverHourlyStats, end: end) { rows += $0 }
+        for try await batch in store.latestRows(of: driverHourlyStats, end: end) { rows += batch }
         return rows
     }
 
     /// Tiles read per driver.
-    func retainedTiles() throws -> [Value: Int] {
+    func retainedTiles() async throws -> [Value: Int] {
         var tiles: [Value: Int] = [:]
-        try store.retainedTiles(of: driverTrips, from: nil) { batch in
+        for try await batch in store.retainedTiles(of: driverTrips, from: nil) {
             for entity in batch { tiles[entity.keys[0], default: 0] += entity.tiles.count }
         }
         return tiles
     }
 
-    @Test func anInterruptedLatestRowReadFailsTheReadNamingTheTable() throws {
+    @Test func anInterruptedLatestRowReadFailsTheReadNamingTheTable() async throws {
         try materializeStats()
-        #expect(try latestRows(store).count == 2000)
-        let (spec, version) = try store.registeredView(driverHourlyStats)
+        #expect(try await latestRows(store).count == 2000)
+        let (spec, version) = try await store.registeredView(driverHourlyStats)
         let latestSQL = FeatureTable(view: spec, version: version).latestSQL
         let interrupt = try InterruptOnce(store) { $0 == latestSQL }
         defer { interrupt.remove() }
 
-        let error = #expect(throws: OfflineStoreError.self) { try latestRows(store) }
+        let error = await #expect(throws: OfflineStoreError.self) { try await latestRows(store) }
         #expect(interrupt.fired)
         #expect(error?.description == "reading features_driver_hourly_stats_v1: interrupted")
     }
 
-    @Test func anInterruptedNewestTileReadFailsTheReadNamingTheTable() throws {
+    @Test func anInterruptedNewestTileReadFailsTheReadNamingTheTable() async throws {
         let trips = """
             driver_id,event_timestamp,fare,distance_km
             1,2026-01-01T00:00:00Z,10,2
@@ -69,31 +69,31 @@ import Testing
             2,2026-01-01T00:30:00Z,13,5
 
             """
-        _ = try store.ingest(source: "trips", file: dir.write("trips.csv", trips))
-        _ = try store.materialize(driverTrips, mode: .range(start: nil, end: end))
-        #expect(Set(try retainedTiles().keys) == [.int64(1), .int64(2)])
+        _ = try await store.ingest(source: "trips", file: dir.write("trips.csv", trips))
+        _ = try await store.materialize(driverTrips, mode: .range(start: nil, end: end))
+        #expect(Set(try await retainedTiles().keys) == [.int64(1), .int64(2)])
         // The seek for an entity's newest tile of a hop size.
         let interrupt = try InterruptOnce(store) { $0.contains("SELECT max(_hop_start) FROM tiles_driver_trips_v1") }
         defer { interrupt.remove() }
 
-        let error = #expect(throws: OfflineStoreError.self) { try retainedTiles() }
+        let error = await #expect(throws: OfflineStoreError.self) { try await retainedTiles() }
         #expect(interrupt.fired)
         #expect(error?.description == "reading tiles_driver_trips_v1: interrupted")
     }
 
     /// A damaged disk under the feature table (not its key index): the key scan works, the
     /// read of the rows of some entities fails.
-    @Test func aCorruptFeatureTableFailsTheReadNamingTheTable() throws {
+    @Test func aCorruptFeatureTableFailsTheReadNamingTheTable() async throws {
         try materializeStats()
         let table = "features_driver_hourly_stats_v1"
-        let page = try store.db.read { db in
+        let page = try await store.db.read { db in
             try Int64.fetchOne(
                 db, sql: "SELECT pageno FROM dbstat WHERE name = ? AND pagetype = 'leaf' ORDER BY path LIMIT 1 OFFSET 1",
                 arguments: [table])
         }
         let damaged = try zero(page: try #require(page))
 
-        let error = #expect(throws: OfflineStoreError.self) { try latestRows(damaged) }
+        let error = await #expect(throws: OfflineStoreError.self) { try await latestRows(damaged) }
         #expect(error?.description == "reading \(table): database disk image is malformed")
     }
 

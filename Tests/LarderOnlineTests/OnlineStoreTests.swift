@@ -27,7 +27,7 @@ import Testing
             values: values)
     }
 
-    @Test func everyTypeAndNullRoundTrips() throws {
+    @Test func everyTypeAndNullRoundTrips() async throws {
         let cases: [[Value]] = [
             [.int64(.min), .double(-0.0), .string(""), .bool(false), .timestamp(Timestamp(microseconds: -1))],
             [
@@ -45,8 +45,8 @@ import Testing
             let encoded = OnlineRecord.ordering(of: original) + OnlineRecord.encode(original, types: Self.types)
             #expect(try OnlineRecord.decode(encoded, keys: original.keys, types: Self.types) == original)
             // Through Redis too.
-            try store.writeSync([original], layout: Self.forever)
-            #expect(try store.readSync([(Self.forever, original.keys)]) == [original])
+            try await store.write([original], layout: Self.forever)
+            #expect(try await store.read([(Self.forever, original.keys)]) == [original])
         }
         #expect(throws: OnlineRecord.DecodingError.self) {
             try OnlineRecord.decode(Array(repeating: 0x30, count: 50), keys: [], types: Self.types)
@@ -88,41 +88,41 @@ import Testing
         #expect(ord(3, 2, 1).lexicographicallyPrecedes(ord(3, 2, 2)))  // then later ingested
     }
 
-    @Test func olderWritesNeverReplaceNewerOnes() throws {
+    @Test func olderWritesNeverReplaceNewerOnes() async throws {
         let key: [Value] = [.int64(1), .string("x")]
         let values: (Int64) -> [Value] = { [.int64($0), .null, .null, .null, .null] }
         let newer = Self.row(key, ts: 2_000, seq: 5, values: values(2))
-        #expect(try store.writeSync([newer], layout: Self.forever) == 1)
+        #expect(try await store.write([newer], layout: Self.forever) == 1)
         // Older event time: ignored, whatever its sequence.
-        #expect(try store.writeSync([Self.row(key, ts: 1_000, seq: 99, values: values(1))], layout: Self.forever) == 0)
+        #expect(try await store.write([Self.row(key, ts: 1_000, seq: 99, values: values(1))], layout: Self.forever) == 0)
         // The same row again: nothing changes.
-        #expect(try store.writeSync([newer], layout: Self.forever) == 0)
+        #expect(try await store.write([newer], layout: Self.forever) == 0)
         // Equal event time, a created time: wins over none.
         let created = Self.row(key, ts: 2_000, created: 10, seq: 1, values: values(3))
-        #expect(try store.writeSync([created], layout: Self.forever) == 1)
+        #expect(try await store.write([created], layout: Self.forever) == 1)
         // Equal event time, older created time: ignored; newer created time: wins.
-        #expect(try store.writeSync([Self.row(key, ts: 2_000, created: 9, seq: 50, values: values(4))], layout: Self.forever) == 0)
+        #expect(try await store.write([Self.row(key, ts: 2_000, created: 9, seq: 50, values: values(4))], layout: Self.forever) == 0)
         let latest = Self.row(key, ts: 2_000, created: 11, seq: 2, values: values(5))
-        #expect(try store.writeSync([latest], layout: Self.forever) == 1)
+        #expect(try await store.write([latest], layout: Self.forever) == 1)
         // Equal event and created time: the later ingested wins (a corrected row).
         let corrected = Self.row(key, ts: 2_000, created: 11, seq: 3, values: values(6))
-        #expect(try store.writeSync([corrected], layout: Self.forever) == 1)
-        #expect(try store.readSync([(Self.forever, key)]) == [corrected])
+        #expect(try await store.write([corrected], layout: Self.forever) == 1)
+        #expect(try await store.read([(Self.forever, key)]) == [corrected])
         // In one pipeline, in any order, the winner is the same.
         let other: [Value] = [.int64(2), .string("x")]
         let batch = (0..<20).map { Self.row(other, ts: Int64($0 % 7), seq: Int64($0), values: values(Int64($0))) }.shuffled()
-        try store.writeSync(batch, layout: Self.forever)
-        #expect(try store.readSync([(Self.forever, other)]).first??.values == values(13))
+        try await store.write(batch, layout: Self.forever)
+        #expect(try await store.read([(Self.forever, other)]).first??.values == values(13))
     }
 
-    @Test func valuesPastTheirTTLAreExpiredThenDropped() throws {
+    @Test func valuesPastTheirTTLAreExpiredThenDropped() async throws {
         let now = Timestamp.now()
         let ttl = Self.layout.ttl
         let fresh = Self.row([.int64(1), .string("a")], ts: now.microseconds - 1_000_000, values: [.int64(1), .null, .null, .null, .null])
         let stale = Self.row([.int64(2), .string("a")], ts: now.microseconds - ttl - 1, values: [.int64(2), .null, .null, .null, .null])
         let gone = Self.row([.int64(3), .string("a")], ts: now.microseconds - 3 * ttl, values: [.int64(3), .null, .null, .null, .null])
-        try store.writeSync([fresh, stale, gone], layout: Self.layout)
-        let read = try store.readSync([fresh, stale, gone].map { (Self.layout, $0.keys) })
+        try await store.write([fresh, stale, gone], layout: Self.layout)
+        let read = try await store.read([fresh, stale, gone].map { (Self.layout, $0.keys) })
         #expect(read[0]?.status(at: now, ttl: ttl) == .present)
         #expect(read[1]?.status(at: now, ttl: ttl) == .expired)  // kept for a grace period, reported expired
         #expect(read[2] == nil)  // Redis dropped it: no pile-up
@@ -130,7 +130,7 @@ import Testing
         #expect(fresh.status(at: Timestamp(microseconds: fresh.eventTime.microseconds + ttl), ttl: ttl) == .present)
         #expect(fresh.status(at: Timestamp(microseconds: fresh.eventTime.microseconds + ttl + 1), ttl: ttl) == .expired)
         // Redis holds an expiry on the stale key, none on a view without ttl.
-        let pttl = try RedisClient(configuration: .init(url: try RedisURL(redis.url))).withConnectionSync { c in
+        let pttl = try await RedisClient(configuration: .init(url: try RedisURL(redis.url))).withConnection { c in
             try c.command(["PTTL", String(decoding: Self.layout.key(for: stale.keys), as: UTF8.self)])
         }
         #expect((pttl.intValue ?? -1) > 0)

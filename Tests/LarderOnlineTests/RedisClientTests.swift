@@ -45,26 +45,6 @@ struct RedisClientTests {
         }
     }
 
-    @Test func synchronousVariantFromManyThreads() async throws {
-        try await onDedicatedThread {
-            let server = try RedisServer()
-            let client = try client(server, poolSize: 2)
-            let failures = Guarded(0)
-            DispatchQueue.concurrentPerform(iterations: 16) { i in
-                do {
-                    let reply = try client.withConnectionSync { connection in
-                        try connection.pipeline([["INCR", "n"], ["SET", "thread:\(i)", "x"]])
-                    }
-                    if reply.count != 2 || reply[0].intValue == nil { failures.withLock { $0 += 1 } }
-                } catch {
-                    failures.withLock { $0 += 1 }
-                }
-            }
-            #expect(failures.withLock { $0 } == 0)
-            #expect(try client.withConnectionSync { try $0.command("GET", "n") } == .bulk(bytes("16")))
-        }
-    }
-
     @Test func busyPoolDoesNotBlockOtherTasks() async throws {
         try await onDedicatedThread {
             let server = try RedisServer()

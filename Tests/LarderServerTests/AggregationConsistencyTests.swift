@@ -168,15 +168,15 @@ private struct Event {
         let shuffled = events.shuffled(using: &rng)
         let ingested = shuffled.prefix(shuffled.count * 3 / 5)
         let pushed = Array(shuffled.dropFirst(ingested.count))
-        _ = try server.offline.append(source: "events", rows: ingested.map(\.json), origin: "test")
+        _ = try await server.offline.append(source: "events", rows: ingested.map(\.json), origin: "test")
         let end = Timestamp(microseconds: Self.base + 400 * Self.day)
-        let summary = try server.offline.materialize(Activity.view, mode: .range(start: nil, end: end))
+        let summary = try await server.offline.materialize(Activity.view, mode: .range(start: nil, end: end))
         #expect(summary.tiles > 0)
-        let (spec, version) = try server.offline.registeredView(Activity.view)
+        let (spec, version) = try await server.offline.registeredView(Activity.view)
         let layout = OnlineViewLayout(project: "test", spec: spec, version: version)
         let tiles = OnlineTiles(view: layout, tiles: Activity.view.tileLayout)
-        try server.offline.retainedTiles(of: Activity.view, from: nil) { batch in
-            try server.online.writeTilesSync(batch, layout: tiles)
+        for try await batch in server.offline.retainedTiles(of: Activity.view, from: nil) {
+            try await server.online.writeTiles(batch, layout: tiles)
         }
         var i = 0
         while i < pushed.count {
@@ -189,7 +189,7 @@ private struct Event {
             i += n
         }
         // The training set reads the source directly, and wants no rows pending materialization.
-        _ = try server.offline.materialize(Activity.view, mode: .incremental(end: end))
+        _ = try await server.offline.materialize(Activity.view, mode: .incremental(end: end))
 
         // The instants, per account.
         let byAccount = Dictionary(grouping: events, by: \.account)
@@ -204,7 +204,7 @@ private struct Event {
         let requestFile = try server.directory.write("requests.csv", requests)
         let output = server.directory.file("train.jsonl")
         let features = try Activity.repository.resolve(references: ["activity"])
-        _ = try TrainingSetBuilder(store: server.offline, repository: Activity.repository).build(
+        _ = try await TrainingSetBuilder(store: server.offline, repository: Activity.repository).build(
             TrainingSetRequest(
                 features: features, rows: .file(path: requestFile, format: nil, timestampColumn: "event_timestamp"), output: output))
         let offlineRows = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").map { line in

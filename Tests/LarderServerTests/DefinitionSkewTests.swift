@@ -46,16 +46,18 @@ import Testing
         let server = try await ServerHarness(repository: v1) { $0.definitionCheckInterval = .zero }
         defer { Task { await server.stop() } }
         let view = try #require(v1.featureView(named: "payments_view"))
-        _ = try server.offline.append(
+        _ = try await server.offline.append(
             source: "payments",
             rows: [["account_id": .int(7), "event_timestamp": .string(server.at(minutes: -5)), "amount": .double(10)]], origin: "test")
         let end = Timestamp(microseconds: server.now.microseconds + 1)
-        let summary = try server.offline.materialize(view, mode: .range(start: nil, end: end))
-        let (spec, version) = try server.offline.registeredView(view)
+        let summary = try await server.offline.materialize(view, mode: .range(start: nil, end: end))
+        let (spec, version) = try await server.offline.registeredView(view)
         let layout = OnlineViewLayout(project: "test", spec: spec, version: version)
-        try server.offline.latestRows(of: view, end: summary.state.end) { try server.online.writeSync($0, layout: layout) }
-        try server.offline.retainedTiles(of: view, from: nil) {
-            try server.online.writeTilesSync($0, layout: OnlineTiles(view: layout, tiles: view.tileLayout))
+        for try await batch in server.offline.latestRows(of: view, end: summary.state.end) {
+            try await server.online.write(batch, layout: layout)
+        }
+        for try await batch in server.offline.retainedTiles(of: view, from: nil) {
+            try await server.online.writeTiles(batch, layout: OnlineTiles(view: layout, tiles: view.tileLayout))
         }
         var served = try await lookUp(server)
         #expect(served["doubled"]?["value"] as? Double == 20)
@@ -65,9 +67,9 @@ import Testing
 
         // The new code is applied while the service (still the old build) runs.
         let v2 = Self.repository("Skew/v2.swift")
-        let plan = try server.offline.registry.plan(for: v2)
+        let plan = try await server.offline.registry.plan(for: v2)
         #expect(plan.changes.contains { $0.details.contains("feature changed: doubled (transformation code)") })
-        try server.offline.registry.apply(plan)
+        try await server.offline.registry.apply(plan)
         // The service notices in the background (every request here, interval zero); lookups
         // never wait for the registry read.
         for _ in 0..<100 {
@@ -81,12 +83,12 @@ import Testing
         }
 
         // A service built from the new code, before the new version is materialized: stale too.
-        #expect(try Deployment.load(repository: v2, offline: server.offline, project: "test").staleViews == ["payments_view"])
+        #expect(try await Deployment.load(repository: v2, offline: server.offline, project: "test").staleViews == ["payments_view"])
         // Materializing the new version clears it.
         let newView = try #require(v2.featureView(named: "payments_view"))
-        _ = try server.offline.materialize(newView, mode: .range(start: nil, end: end))
-        #expect(try Deployment.load(repository: v2, offline: server.offline, project: "test").staleViews.isEmpty)
+        _ = try await server.offline.materialize(newView, mode: .range(start: nil, end: end))
+        #expect(try await Deployment.load(repository: v2, offline: server.offline, project: "test").staleViews.isEmpty)
         // ... while the old build stays stale: the registry is not its definition any more.
-        #expect(try Deployment.load(repository: v1, offline: server.offline, project: "test").staleViews == ["payments_view"])
+        #expect(try await Deployment.load(repository: v1, offline: server.offline, project: "test").staleViews == ["payments_view"])
     }
 }

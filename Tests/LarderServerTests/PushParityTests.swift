@@ -51,17 +51,17 @@ import Testing
     /// previous push): each entity's latest row, every retained tile, then the push marker.
     static func pushMaterialized(
         _ view: FeatureView, summary: MaterializationSummary, store: OfflineStore, online: OnlineStore, project: String
-    ) throws {
-        let (spec, version) = try store.registeredView(view)
+    ) async throws {
+        let (spec, version) = try await store.registeredView(view)
         let layout = OnlineViewLayout(project: project, spec: spec, version: version)
-        try store.latestRows(of: view, end: summary.state.end, changedSince: nil) { batch in
-            try online.writeSync(batch, layout: layout)
+        for try await batch in store.latestRows(of: view, end: summary.state.end, changedSince: nil) {
+            try await online.write(batch, layout: layout)
         }
         let tiles = OnlineTiles(view: layout, tiles: view.tileLayout)
-        try store.retainedTiles(of: view, from: nil) { batch in
-            try online.writeTilesSync(batch, layout: tiles)
+        for try await batch in store.retainedTiles(of: view, from: nil) {
+            try await online.writeTiles(batch, layout: tiles)
         }
-        try online.setPushMarkerSync(UUID().uuidString, layout: layout)
+        try await online.setPushMarker(UUID().uuidString, layout: layout)
     }
 
     /// A Redis value as compared: a string's bytes or a hash's field-to-value map.
@@ -113,10 +113,11 @@ import Testing
         // store, materialized, and pushed to a second Redis.
         let directory = try TemporaryDirectory()
         let offline = try OfflineStore(path: directory.file("offline.sqlite"))
-        try offline.registry.apply(try offline.registry.plan(for: Activity.repository))
-        let ingested = try offline.ingest(source: "events", file: directory.write("events.jsonl", lines.joined(separator: "\n") + "\n"))
+        try await offline.registry.apply(try offline.registry.plan(for: Activity.repository))
+        let ingested = try await offline.ingest(
+            source: "events", file: directory.write("events.jsonl", lines.joined(separator: "\n") + "\n"))
         #expect(ingested.rows == lines.count)
-        let summary = try offline.materialize(
+        let summary = try await offline.materialize(
             Activity.view, mode: .range(start: nil, end: Timestamp(microseconds: server.now.microseconds + 1)))
         #expect(summary.rows == lines.count)
         let redis = try RedisServer()
@@ -124,7 +125,7 @@ import Testing
             client: RedisClient(
                 configuration: .init(
                     url: try RedisURL(redis.url), poolSize: 1, connectTimeout: .milliseconds(500), commandTimeout: .milliseconds(500))))
-        try Self.pushMaterialized(Activity.view, summary: summary, store: offline, online: online, project: "test")
+        try await Self.pushMaterialized(Activity.view, summary: summary, store: offline, online: online, project: "test")
 
         // 3. The same keys, and the same bytes under each.
         let pushed = try await Self.contents(of: server.online.client)

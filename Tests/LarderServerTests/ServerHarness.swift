@@ -59,7 +59,7 @@ final class ServerHarness: @unchecked Sendable {
         directory = try TemporaryDirectory()
         redis = try RedisServer()
         offline = try OfflineStore(path: directory.file("offline.sqlite"), options: storeOptions)
-        try offline.registry.apply(try offline.registry.plan(for: repository))
+        try await offline.registry.apply(try offline.registry.plan(for: repository))
         online = OnlineStore(
             client: RedisClient(
                 configuration: .init(
@@ -71,7 +71,7 @@ final class ServerHarness: @unchecked Sendable {
         var configuration = ServerConfiguration(
             host: "127.0.0.1", port: 0, maxBodyBytes: maxBodyBytes, apiToken: apiToken, project: "test", clock: { clock.now })
         configure(&configuration)
-        let server = try FeatureServer(
+        let server = try await FeatureServer(
             repository: repository, offline: offline, online: online, configuration: configuration, logger: logger,
             servingLog: makeServingLog?(offline))
         servingLog = server.servingLog

@@ -18,7 +18,7 @@ import Testing
         let pushed = try await pushStats(server, [(1001, -10, 0.25), (1001, -30, 0.75), (1002, -180, 0.5)])
         #expect(pushed.status == 200, "\(pushed.text)")
         #expect((pushed.json as? [String: Any])?["rows"] as? Int == 3)
-        #expect(try server.offline.registry.rowCount(source: "driver_stats") == 3)
+        #expect(try await server.offline.registry.rowCount(source: "driver_stats") == 3)
 
         let reply = try await server.post(
             "/v1/features",
@@ -109,7 +109,7 @@ import Testing
         now = try await values()
         #expect(now["trips_1h"] as? Int == 22)
         #expect(now["fare_sum_24h"] as? Double == 114.5 + 190)
-        #expect(try server.offline.registry.rowCount(source: "trips") == 23)
+        #expect(try await server.offline.registry.rowCount(source: "trips") == 23)
     }
 
     @Test func feastCompatibleShape() async throws {
@@ -230,7 +230,7 @@ import Testing
             #expect(reply.status == 422, "\(reply.text)")
             #expect(reply.errorMessage?.contains(message) == true, "\(reply.text)")
         }
-        #expect(try server.offline.registry.rowCount(source: "driver_stats") == 0)
+        #expect(try await server.offline.registry.rowCount(source: "driver_stats") == 0)
         let lookup = try await server.post(
             "/v1/features", #"{"features": ["driver_hourly_stats:conv_rate"], "entities": [{"driver_id": 1}]}"#)
         #expect(lookup.text.contains(#""status":"missing""#))
@@ -279,7 +279,7 @@ import Testing
         let pushed = try await pushStats(server, [(1001, -5, 0.5)])
         #expect(pushed.status == 202, "\(pushed.text)")
         #expect((pushed.json as? [String: Any])?["online_error"] as? String != nil)
-        #expect(try server.offline.registry.rowCount(source: "driver_stats") == 2)
+        #expect(try await server.offline.registry.rowCount(source: "driver_stats") == 2)
 
         try server.redis.restart()
         // The client reconnects by itself (after its backoff, at most 2 s).

@@ -39,9 +39,9 @@ import Testing
         #expect((writer?.counts.pending ?? 0) == 0, "the serving log writer did not drain in \(seconds) s")
     }
 
-    func entries(_ server: ServerHarness, since: Timestamp? = nil, until: Timestamp? = nil) throws -> [ServingLogEntry] {
+    func entries(_ server: ServerHarness, since: Timestamp? = nil, until: Timestamp? = nil) async throws -> [ServingLogEntry] {
         var out: [ServingLogEntry] = []
-        try server.offline.forEachServingLogEntry(since: since, until: until) { out.append($0) }
+        for try await batch in server.offline.servingLogEntries(since: since, until: until) { out += batch }
         return out
     }
 
@@ -84,10 +84,10 @@ import Testing
         #expect(feast.status == 200, "\(feast.text)")
         try await drained(server.servingLog)
 
-        let logged = try entries(server)
+        let logged = try await entries(server)
         try #require(logged.count == 4)
         #expect(server.servingLog?.counts == ServingLogWriter.Counts(accepted: 4, dropped: 0, written: 4, failed: 0))
-        #expect(try server.offline.servingLogCount() == 4)
+        #expect(try await server.offline.servingLogCount() == 4)
         #expect(logged.map(\.id) == logged.map(\.id).sorted())
 
         // /v1/features: one entry per entity row, in order, equal to the response.
@@ -141,8 +141,8 @@ import Testing
         #expect(isBitExact(last.features[1].value, Self.rate + 5))
 
         // A range selects by the served instant.
-        #expect(try entries(server, since: server.now + .seconds(1)).map(\.id) == [last.id])
-        #expect(try entries(server, until: server.now + .seconds(1)).count == 3)
+        #expect(try await entries(server, since: server.now + .seconds(1)).map(\.id) == [last.id])
+        #expect(try await entries(server, until: server.now + .seconds(1)).count == 3)
 
         let metrics = try await server.get("/metrics").text
         #expect(metrics.contains("larder_serving_log_written_total"))
@@ -160,7 +160,7 @@ import Testing
             #expect(reply.status == 200)
         }
         try await Task.sleep(for: .milliseconds(100))
-        #expect(try server.offline.servingLogCount() == 0)
+        #expect(try await server.offline.servingLogCount() == 0)
     }
 
     @Test func samplingKeepsTheSameEntitiesEveryTime() async throws {
@@ -173,7 +173,7 @@ import Testing
             #expect(try await server.post("/v1/features", body).status == 200)
         }
         try await drained(server.servingLog)
-        let logged = try entries(server).map { entry -> Int64 in
+        let logged = try await entries(server).map { entry -> Int64 in
             guard case .int(let id)? = entry.entity.first?.value else { return -1 }
             return id
         }
@@ -209,7 +209,7 @@ import Testing
         #expect(writer.counts == ServingLogWriter.Counts(accepted: 1_000, dropped: 0, written: 0, failed: 0))
         await server.stop()
         #expect(writer.counts == ServingLogWriter.Counts(accepted: 1_000, dropped: 0, written: 1_000, failed: 0))
-        #expect(try server.offline.servingLogCount() == 1_000)
+        #expect(try await server.offline.servingLogCount() == 1_000)
     }
 
     @Test func aGracefulShutdownWritesWhatIsQueued() async throws {
@@ -226,10 +226,10 @@ import Testing
                     entity: [JSONMember(key: "driver_id", value: .int(Int64(i)))], features: []))
         }
         try await Task.sleep(for: .milliseconds(50))
-        #expect(try store.servingLogCount() == 0)
+        #expect(try await store.servingLogCount() == 0)
         await group.triggerGracefulShutdown()
         try await running.value
-        #expect(try store.servingLogCount() == 10)
+        #expect(try await store.servingLogCount() == 10)
         #expect(writer.counts == ServingLogWriter.Counts(accepted: 10, written: 10))
     }
 
@@ -241,8 +241,8 @@ import Testing
             ServingLogWriter(
                 configuration: .init(sampleRate: 1, queueCapacity: capacity, batchSize: 4, flushInterval: .milliseconds(5)),
                 sink: { entries in
-                    gate.wait()
-                    try store.appendServingLog(entries)
+                    try await Blocking.write { gate.wait() }
+                    try await store.appendServingLog(entries)
                 })
         }
         defer { Task { await server.stop() } }
@@ -270,7 +270,7 @@ import Testing
         #expect(counts.written == counts.accepted)
         #expect(counts.failed == 0)
         #expect(counts.written + counts.dropped == offered)
-        #expect(try server.offline.servingLogCount() == counts.written)
+        #expect(try await server.offline.servingLogCount() == counts.written)
         #expect(try await server.get("/metrics").text.contains(#"larder_serving_log_dropped_total{reason="queue_full"}"#))
     }
 
@@ -292,7 +292,7 @@ import Testing
 
         // JSON Lines, the features of the first entry (the service's).
         let jsonl = server.directory.file("served.jsonl")
-        let summary = try server.offline.buildTrainingSetFromServingLog(ServingLogTrainingSetRequest(output: jsonl))
+        let summary = try await server.offline.buildTrainingSetFromServingLog(ServingLogTrainingSetRequest(output: jsonl))
         #expect(summary.rows == 3)
         #expect(Array(summary.columns.prefix(5)) == ["driver_id", "event_timestamp", "val_to_add", "val_to_add_2", "conv_rate"])
         #expect(summary.columns.count == 4 + 10)
@@ -318,7 +318,7 @@ import Testing
 
         // CSV, chosen features, full names, a range: only the later row.
         let csv = server.directory.file("served.csv")
-        let later = try server.offline.buildTrainingSetFromServingLog(
+        let later = try await server.offline.buildTrainingSetFromServingLog(
             ServingLogTrainingSetRequest(
                 since: server.now + .seconds(30), features: ["driver_hourly_stats:conv_rate"], output: csv, fullNames: true,
                 commandLine: ["larder", "training-set", "--from-log"]))
@@ -339,15 +339,15 @@ import Testing
 
         // An empty range is an error that says why, and leaves no file.
         let none = server.directory.file("none.csv")
-        #expect {
-            try server.offline.buildTrainingSetFromServingLog(ServingLogTrainingSetRequest(until: server.now, output: none))
+        await #expect {
+            try await server.offline.buildTrainingSetFromServingLog(ServingLogTrainingSetRequest(until: server.now, output: none))
         } throws: { error in
             "\(error)".contains("the serving log has no entries served before \(server.now)")
         }
         #expect(!FileManager.default.fileExists(atPath: none))
     }
 
-    @Test func appendAndReadRoundTripEveryValueType() throws {
+    @Test func appendAndReadRoundTripEveryValueType() async throws {
         let directory = try TemporaryDirectory()
         let store = try OfflineStore(path: directory.file("offline.sqlite"))
         let t = Timestamp(microseconds: 1_790_000_000_123_456)
@@ -362,16 +362,16 @@ import Testing
                 LoggedFeature(reference: "v:list", value: .array([.int(1), .double(0.5), .null]), status: "present", eventTime: nil),
                 LoggedFeature(reference: "v:flag", value: .bool(false), status: "missing", eventTime: nil),
             ])
-        try store.appendServingLog([entry, entry])
+        try await store.appendServingLog([entry, entry])
         var read: [ServingLogEntry] = []
-        try store.forEachServingLogEntry { read.append($0) }
+        for try await batch in store.servingLogEntries() { read += batch }
         #expect(read.count == 2)
         #expect(read.map(\.id) == [1, 2])
         var expected = entry
         expected.id = 1
         #expect(read[0] == expected)
         for (i, d) in tricky.enumerated() { #expect(isBitExact(read[0].features[i].value, d)) }
-        #expect(try store.servingLogCount() == 2)
+        #expect(try await store.servingLogCount() == 2)
         // Non-finite doubles are served as null, and logged so.
         #expect(JSONValue(Value.double(.nan)) == .null)
     }

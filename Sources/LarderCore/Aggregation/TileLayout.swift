@@ -182,3 +182,15 @@ public struct StoredTile: Sendable, Hashable {
         self.bytes = bytes
     }
 }
+
+/// One entity's stored aggregation tiles, as pushed to the online store.
+public struct EntityTiles: Sendable {
+    /// The entity's join key values, in the view's key order.
+    public var keys: [Value]
+    public var tiles: [StoredTile]
+
+    public init(keys: [Value], tiles: [StoredTile]) {
+        self.keys = keys
+        self.tiles = tiles
+    }
+}

@@ -19,7 +19,12 @@ extension OfflineStore {
     /// Appends rows given as column name to JSON value to a registered source, with the same
     /// checks as `ingest` (the store's ``EventTimePolicy`` included) and in one transaction:
     /// all rows or none.
-    public func append(source name: String, rows: [[String: JSONValue]], origin: String) throws -> [SourceRow] {
+    public func append(source name: String, rows: [[String: JSONValue]], origin: String) async throws -> [SourceRow] {
+        try await writing { try self.append(source: name, rows: rows, origin: origin) }
+    }
+
+    /// The blocking body of the async ``append(source:rows:origin:)``, run on ``Blocking``'s pool.
+    func append(source name: String, rows: [[String: JSONValue]], origin: String) throws -> [SourceRow] {
         let spec = try registry.source(named: name)
         let table = SourceTable(spec: spec)
         let stored = table.storedColumns

@@ -37,6 +37,17 @@ extension OfflineStore {
         format: InputFormat? = nil,
         allowEmpty: Bool = false,
         progress: (@Sendable (IngestProgress) -> Void)? = nil
+    ) async throws -> IngestSummary {
+        try await writing { try self.ingest(source: source, file: path, format: format, allowEmpty: allowEmpty, progress: progress) }
+    }
+
+    /// The blocking body of the async ``ingest(source:file:format:allowEmpty:progress:)``, run on ``Blocking``'s pool.
+    func ingest(
+        source: String,
+        file path: String,
+        format: InputFormat? = nil,
+        allowEmpty: Bool = false,
+        progress: (@Sendable (IngestProgress) -> Void)? = nil
     ) throws -> IngestSummary {
         let spec = try registry.source(named: source)
         guard let format = format ?? InputFormat.infer(fromPath: path) else {

@@ -3,7 +3,7 @@ import GRDBSQLite
 import LarderCore
 
 extension OfflineStore {
-    /// Visits the entity keys a feature view has materialized, in the join keys' order: each
+    /// The entity keys a feature view has materialized, in the join keys' order: each
     /// distinct key of its feature table `features_<view>_v<version>`, then, for a view with
     /// aggregations, each distinct key of its tile table `tiles_<view>_v<version>`. A key in
     /// both tables is visited twice; callers that need distinct keys deduplicate (a sample
@@ -11,15 +11,25 @@ extension OfflineStore {
     ///
     /// Streams by a skip scan on each table's key index: one index seek per entity, never a
     /// read of every row, and memory for one key at a time. Reads one snapshot. A view never
-    /// materialized has no keys.
-    public func forEachEntityKey(of view: FeatureView, _ body: ([Value]) throws -> Void) throws {
-        let (spec, version) = try registeredView(view)
-        let tables =
-            [FeatureTable(view: spec, version: version).name]
-            + (view.aggregations.isEmpty ? [] : [TileTable(view: spec, version: version).name])
-        try db.read { db in
-            for table in tables where try db.tableExists(table) {
-                try Self.skipScanKeys(db, table: table, keys: spec.joinKeys, body)
+    /// materialized has no keys. The keys come in batches of `batchSize`.
+    public func entityKeys(of view: FeatureView, batchSize: Int = 1000) -> BlockingStream<[[Value]]> {
+        streaming { emit in
+            let (spec, version) = try self.registeredView(view)
+            let tables =
+                [FeatureTable(view: spec, version: version).name]
+                + (view.aggregations.isEmpty ? [] : [TileTable(view: spec, version: version).name])
+            try self.db.read { db in
+                var batch: [[Value]] = []
+                for table in tables where try db.tableExists(table) {
+                    try Self.skipScanKeys(db, table: table, keys: spec.joinKeys) { key in
+                        batch.append(key)
+                        if batch.count == batchSize {
+                            try emit(batch)
+                            batch.removeAll(keepingCapacity: true)
+                        }
+                    }
+                }
+                if !batch.isEmpty { try emit(batch) }
             }
         }
     }

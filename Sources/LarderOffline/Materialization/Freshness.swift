@@ -17,7 +17,12 @@ public struct ViewFreshness: Sendable {
 extension OfflineStore {
     /// The materialization state, newest materialized event, last run and last push of a
     /// view version.
-    public func freshness(of view: FeatureViewSpec, version: Int) throws -> ViewFreshness {
+    public func freshness(of view: FeatureViewSpec, version: Int) async throws -> ViewFreshness {
+        try await reading { try self.freshness(of: view, version: version) }
+    }
+
+    /// The blocking body of the async ``freshness(of:version:)``, run on ``Blocking``'s pool.
+    func freshness(of view: FeatureViewSpec, version: Int) throws -> ViewFreshness {
         let state = try materializationState(view: view.name, version: version)
         let online = try onlinePushState(view: view.name, version: version)
         return try db.read { db in

@@ -12,7 +12,12 @@ public struct OnlinePushState: Sendable, Equatable {
 
 extension OfflineStore {
     /// The last successful online push of a view version, if any.
-    public func onlinePushState(view: String, version: Int) throws -> OnlinePushState? {
+    public func onlinePushState(view: String, version: Int) async throws -> OnlinePushState? {
+        try await reading { try self.onlinePushState(view: view, version: version) }
+    }
+
+    /// The blocking body of the async ``onlinePushState(view:version:)``, run on ``Blocking``'s pool.
+    func onlinePushState(view: String, version: Int) throws -> OnlinePushState? {
         try db.read { db in
             guard
                 let row = try Row.fetchOne(
@@ -27,7 +32,12 @@ extension OfflineStore {
     }
 
     /// Records that the rows a materialization state covers are now online, under `marker`.
-    public func recordOnlinePush(_ state: MaterializationState, marker: String) throws {
+    public func recordOnlinePush(_ state: MaterializationState, marker: String) async throws {
+        try await writing { try self.recordOnlinePush(state, marker: marker) }
+    }
+
+    /// The blocking body of the async ``recordOnlinePush(_:marker:)``, run on ``Blocking``'s pool.
+    func recordOnlinePush(_ state: MaterializationState, marker: String) throws {
         try writeTransaction("push of \(state.view) v\(state.version) to Redis (recording it)") { db in
             try db.execute(
                 sql: """
@@ -38,17 +48,23 @@ extension OfflineStore {
         }
     }
 
-    /// Streams, in batches, each entity's latest row with an event time before `end`: every
-    /// entity of the view, or with `changedSince`, only entities with rows materialized after
-    /// that push (later `_seq`) or whose event time reached `[changedSince.end, end)`.
+    /// Each entity's latest row with an event time before `end`, in batches of `batchSize`:
+    /// every entity of the view, or with `changedSince`, only entities with rows materialized
+    /// after that push (later `_seq`) or whose event time reached `[changedSince.end, end)`.
     ///
-    /// Memory: one batch, plus (for `changedSince`) nothing more: changed keys are read in
-    /// key order from SQLite.
+    /// One read of one snapshot. Memory: two batches, plus (for `changedSince`) nothing more:
+    /// changed keys are read in key order from SQLite.
     public func latestRows(
-        of view: FeatureView,
-        end: Timestamp,
-        changedSince: OnlinePushState? = nil,
-        batchSize: Int = 1000,
+        of view: FeatureView, end: Timestamp, changedSince: OnlinePushState? = nil, batchSize: Int = 1000
+    ) -> BlockingStream<[FeatureRow]> {
+        streaming { emit in
+            try self.latestRows(of: view, end: end, changedSince: changedSince, batchSize: batchSize, emit)
+        }
+    }
+
+    /// The blocking body of ``latestRows(of:end:changedSince:batchSize:)``: `body` gets each batch.
+    func latestRows(
+        of view: FeatureView, end: Timestamp, changedSince: OnlinePushState?, batchSize: Int,
         _ body: ([FeatureRow]) throws -> Void
     ) throws {
         let (spec, version) = try registeredView(view)

@@ -36,7 +36,12 @@ public struct MaterializationSummary: Sendable {
 
 extension OfflineStore {
     /// The materialization state of a view version, if it was ever materialized.
-    public func materializationState(view: String, version: Int) throws -> MaterializationState? {
+    public func materializationState(view: String, version: Int) async throws -> MaterializationState? {
+        try await reading { try self.materializationState(view: view, version: version) }
+    }
+
+    /// The blocking body of the async ``materializationState(view:version:)``, run on ``Blocking``'s pool.
+    func materializationState(view: String, version: Int) throws -> MaterializationState? {
         try db.read { db in try Self.state(db, view: view, version: version) }
     }
 
@@ -53,6 +58,16 @@ extension OfflineStore {
     /// view's offline feature table, in one transaction: a run that is interrupted leaves
     /// nothing, and running it again gives the same table.
     public func materialize(
+        _ view: FeatureView,
+        mode: MaterializationMode,
+        now: Timestamp = .now(),
+        progress: (@Sendable (MaterializationProgress) -> Void)? = nil
+    ) async throws -> MaterializationSummary {
+        try await writing { try self.materialize(view, mode: mode, now: now, progress: progress) }
+    }
+
+    /// The blocking body of the async ``materialize(_:mode:now:progress:)``, run on ``Blocking``'s pool.
+    func materialize(
         _ view: FeatureView,
         mode: MaterializationMode,
         now: Timestamp = .now(),

@@ -139,10 +139,14 @@ extension OfflineStore {
     /// tiles no window can leave out from its newest tile on (hop start at least the newest's
     /// minus the longest window on that hop), and only those with a hop start from `from` on
     /// when given (the tiles a run rebuilt). Entities are visited by a skip scan of the tile
-    /// table's key, each with two seeks per hop size; batches of up to 1,000 entities.
-    public func retainedTiles(
-        of view: FeatureView, from: Int64?, batch: ([(keys: [Value], tiles: [StoredTile])]) throws -> Void
-    ) throws {
+    /// table's key, each with two seeks per hop size; batches of up to 1,000 entities, from one
+    /// read of one snapshot.
+    public func retainedTiles(of view: FeatureView, from: Int64?) -> BlockingStream<[EntityTiles]> {
+        streaming { emit in try self.retainedTiles(of: view, from: from, batch: emit) }
+    }
+
+    /// The blocking body of ``retainedTiles(of:from:)``: `batch` gets each batch.
+    func retainedTiles(of view: FeatureView, from: Int64?, batch: ([EntityTiles]) throws -> Void) throws {
         let (spec, version) = try registeredView(view)
         let layout = view.tileLayout
         guard !layout.isEmpty else { return }
@@ -155,7 +159,7 @@ extension OfflineStore {
                 sql:
                     "SELECT _hop_start, _watermark, _tile FROM \(table.name) WHERE \(sameKeys) AND _hop = ? AND _hop_start >= ? ORDER BY _hop_start"
             )
-            var entities: [(keys: [Value], tiles: [StoredTile])] = []
+            var entities: [EntityTiles] = []
             try withExtendedLifetime((newest, range)) {
                 try Self.skipScanKeys(db, table: table.name, keys: spec.joinKeys) { entity in
                     var tiles: [StoredTile] = []
@@ -184,7 +188,7 @@ extension OfflineStore {
                         sqlite3_reset(r)
                     }
                     guard !tiles.isEmpty else { return }
-                    entities.append((entity, tiles))
+                    entities.append(EntityTiles(keys: entity, tiles: tiles))
                     if entities.count == 1000 {
                         try batch(entities)
                         entities.removeAll(keepingCapacity: true)

@@ -62,7 +62,12 @@ extension TrainingSetBuilder {
     ///
     /// - Parameter timestampColumn: the column of `rows` holding each row's instant.
     /// - Throws: ``OfflineStoreError`` naming the problem (the row, for a bad value).
-    public func values(of features: [ResolvedFeature], for rows: RequestRows, timestampColumn: String) throws -> [[Value]] {
+    public func values(of features: [ResolvedFeature], for rows: RequestRows, timestampColumn: String) async throws -> [[Value]] {
+        try await store.reading { try self.values(of: features, for: rows, timestampColumn: timestampColumn) }
+    }
+
+    /// The blocking body of the async ``values(of:for:timestampColumn:)``, run on ``Blocking``'s pool.
+    func values(of features: [ResolvedFeature], for rows: RequestRows, timestampColumn: String) throws -> [[Value]] {
         guard !features.isEmpty else { throw OfflineStoreError("no features requested") }
         let registered = try PointInTimeJoin.Registered(store: store, repository: repository, features: features)
         return try store.db.read { db in

@@ -43,7 +43,12 @@ extension OfflineStore {
     /// Key and request-field columns are every name the range's entries carry, in order of
     /// first appearance (a row without one has null there), so the log is read twice, within
     /// one snapshot. Nothing is left at the output path on failure.
-    public func buildTrainingSetFromServingLog(_ request: ServingLogTrainingSetRequest) throws -> TrainingSetSummary {
+    public func buildTrainingSetFromServingLog(_ request: ServingLogTrainingSetRequest) async throws -> TrainingSetSummary {
+        try await reading { try self.buildTrainingSetFromServingLog(request) }
+    }
+
+    /// The blocking body of the async ``buildTrainingSetFromServingLog(_:)``, run on ``Blocking``'s pool.
+    func buildTrainingSetFromServingLog(_ request: ServingLogTrainingSetRequest) throws -> TrainingSetSummary {
         let started = Date()
         guard let format = request.outputFormat ?? InputFormat.infer(fromPath: request.output) else {
             throw OfflineStoreError("cannot tell the output format from \(request.output); name it .csv or .jsonl, or pass --format")
@@ -109,7 +114,8 @@ extension OfflineStore {
                 commandLine: request.commandLine, source: "serving_log",
                 request: .servingLog(since: request.since, until: request.until, rows: count, firstID: firstID, lastID: lastID!),
                 features: zip(references, names).map { .init(feature: $0, column: $1) },
-                output: .init(file: request.output, format: format.rawValue, rows: writer.rows, sha256: outputHash, columns: columns + names))
+                output: .init(
+                    file: request.output, format: format.rawValue, rows: writer.rows, sha256: outputHash, columns: columns + names))
             let path = try manifest.write(besideOutput: request.output)
             return TrainingSetSummary(
                 rows: writer.rows, seconds: Date().timeIntervalSince(started), output: request.output, manifest: path,

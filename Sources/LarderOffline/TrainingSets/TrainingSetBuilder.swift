@@ -63,7 +63,7 @@ public struct TrainingSetSummary: Sendable {
 /// The join is ``PointInTimeJoin``: `build` runs it from a request file into a file,
 /// ``values(of:for:timestampColumn:)`` from rows in memory into values (what `larder verify`
 /// compares).
-public struct TrainingSetBuilder {
+public struct TrainingSetBuilder: Sendable {
     let store: OfflineStore
     let repository: FeatureRepository
 
@@ -77,7 +77,14 @@ public struct TrainingSetBuilder {
     ///
     /// - Throws: ``OfflineStoreError`` or ``IngestError`` naming the problem; nothing is left at
     ///   the output path then.
-    public func build(_ request: TrainingSetRequest, progress: (@Sendable (TrainingSetProgress) -> Void)? = nil) throws
+    public func build(_ request: TrainingSetRequest, progress: (@Sendable (TrainingSetProgress) -> Void)? = nil) async throws
+        -> TrainingSetSummary
+    {
+        try await store.reading { try self.build(request, progress: progress) }
+    }
+
+    /// The blocking body of the async ``build(_:progress:)``, run on ``Blocking``'s pool.
+    func build(_ request: TrainingSetRequest, progress: (@Sendable (TrainingSetProgress) -> Void)? = nil) throws
         -> TrainingSetSummary
     {
         let started = Date()

@@ -3,7 +3,7 @@ import Features
 import LarderCore
 import LarderOffline
 
-struct Apply: ParsableCommand {
+struct Apply: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Register the definitions compiled from features/.",
         discussion: """
@@ -27,9 +27,9 @@ struct Apply: ParsableCommand {
     @Flag(help: "When features/ changed since larder was built, refuse instead of rebuilding it.")
     var noBuild = false
 
-    func run() throws {
+    func run() async throws {
         let (_, store) = try project.openStore(ifDefinitionsStale: .rebuildOrRefuse(allowRebuild: !noBuild))
-        let plan = try store.registry.plan(for: Features.repository)
+        let plan = try await store.registry.plan(for: Features.repository)
         if plan.isEmpty {
             print("No changes: the registry matches features/.")
             return
@@ -39,7 +39,7 @@ struct Apply: ParsableCommand {
             print("Dry run: nothing applied.")
             return
         }
-        try store.registry.apply(plan)
+        try await store.registry.apply(plan)
         let count = plan.changes.count
         print("Applied \(count) change\(count == 1 ? "" : "s").")
     }

@@ -2,7 +2,7 @@ import ArgumentParser
 import LarderCore
 import LarderOffline
 
-struct Describe: ParsableCommand {
+struct Describe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show one registered definition and its version history.",
         discussion: "--json prints one object: the fields of `larder list --json`, plus history (and rows, for a source)."
@@ -16,18 +16,18 @@ struct Describe: ParsableCommand {
     @Flag(help: "Print JSON instead of text.")
     var json = false
 
-    func run() throws {
+    func run() async throws {
         let (_, store) = try project.openStore()
-        guard let definition = try store.registry.definition(named: name) else {
-            let known = try store.registry.definitions().map(\.name)
+        guard let definition = try await store.registry.definition(named: name) else {
+            let known = try await store.registry.definitions().map(\.name)
             throw CommandError(
                 "'\(name)' is not registered. Registered: \(known.isEmpty ? "nothing (run `larder apply`)" : known.joined(separator: ", "))."
             )
         }
-        let history = try store.registry.history(named: name)
-        let rows = definition.kind == .source ? try store.registry.rowCount(source: name) : nil
+        let history = try await store.registry.history(named: name)
+        let rows = definition.kind == .source ? try await store.registry.rowCount(source: name) : nil
         var freshness: ViewFreshness? = nil
-        if case .featureView(let spec) = definition.spec { freshness = try store.freshness(of: spec, version: definition.version) }
+        if case .featureView(let spec) = definition.spec { freshness = try await store.freshness(of: spec, version: definition.version) }
         let now = Timestamp.now()
         if json {
             var object = Describe.summaryObject(definition)

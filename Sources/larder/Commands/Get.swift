@@ -6,7 +6,7 @@ import LarderEngine
 import LarderOffline
 import LarderOnline
 
-struct Get: ParsableCommand {
+struct Get: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Look up online feature values, as the service would serve them now.",
         discussion: """
@@ -40,7 +40,7 @@ struct Get: ParsableCommand {
         guard !entity.isEmpty else { throw ValidationError("give at least one --entity, e.g. --entity driver_id=1001") }
     }
 
-    func run() throws {
+    func run() async throws {
         let (configuration, store) = try project.openStore(ifDefinitionsStale: .warn)
         let resolved: [ResolvedFeature]
         do {
@@ -51,7 +51,7 @@ struct Get: ParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
-        let deployment = try Deployment.load(repository: Features.repository, offline: store, project: configuration.project)
+        let deployment = try await Deployment.load(repository: Features.repository, offline: store, project: configuration.project)
         let lookup = try deployment.lookup(resolved)
 
         var fields: [String: Value] = [:]
@@ -78,7 +78,7 @@ struct Get: ParsableCommand {
         let online = try configuration.onlineStore(poolSize: 1)
         let stale = deployment.staleViews
         let now = Timestamp.now()
-        let served = try lookup.lookupSync(rows, at: now, store: online, stale: stale)
+        let served = try await lookup.lookup(rows, at: now, store: online, stale: stale)
         let names = resolved.map(\.reference)
         if json {
             let out: [[String: Any]] = zip(rows, served).map { row, values in

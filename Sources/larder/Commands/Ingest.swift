@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import LarderOffline
 
-struct Ingest: ParsableCommand {
+struct Ingest: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Append the rows of a CSV or JSON Lines file to a source: all rows or none.",
         discussion: """
@@ -28,13 +28,13 @@ struct Ingest: ParsableCommand {
     @Flag(help: "Accept a file with no data rows (ingesting nothing) instead of failing.")
     var allowEmpty = false
 
-    func run() throws {
+    func run() async throws {
         let (_, store) = try project.openStore()
         let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
         // A bar only for files that take a while.
         let bar = ProgressBar(label: "ingest \(source)", enabled: isatty(STDERR_FILENO) == 1 && size > 16 << 20)
         defer { bar.finish() }
-        let summary = try store.ingest(source: source, file: file, format: format, allowEmpty: allowEmpty) { progress in
+        let summary = try await store.ingest(source: source, file: file, format: format, allowEmpty: allowEmpty) { progress in
             let fraction = progress.totalBytes > 0 ? Double(progress.bytesRead) / Double(progress.totalBytes) : 0
             bar.update(fraction: fraction, detail: "\(grouped(progress.rows)) rows")
         }

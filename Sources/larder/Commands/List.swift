@@ -2,7 +2,7 @@ import ArgumentParser
 import LarderCore
 import LarderOffline
 
-struct List: ParsableCommand {
+struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List registered definitions.",
         discussion: """
@@ -24,7 +24,7 @@ struct List: ParsableCommand {
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
-    func run() throws {
+    func run() async throws {
         let (_, store) = try project.openStore()
         let kinds: Set<DefinitionKind> =
             switch kind {
@@ -34,7 +34,7 @@ struct List: ParsableCommand {
             case .views: [.featureView, .onDemandView]
             case .services: [.featureService]
             }
-        let definitions = try store.registry.definitions().filter { kinds.contains($0.kind) }
+        let definitions = try await store.registry.definitions().filter { kinds.contains($0.kind) }
         if json {
             print(try JSONOutput.render(definitions.map(Describe.summaryObject)))
             return

@@ -6,7 +6,7 @@ import LarderEngine
 import LarderOffline
 import LarderOnline
 
-struct Materialize: ParsableCommand {
+struct Materialize: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compute feature views from their sources into the offline store.",
         discussion: """
@@ -49,7 +49,7 @@ struct Materialize: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         let (configuration, store) = try project.openStore(ifDefinitionsStale: .warn)
         let online = offlineOnly ? nil : try configuration.onlineStore(poolSize: 1)
         let selected: [FeatureView]
@@ -68,7 +68,7 @@ struct Materialize: ParsableCommand {
         let now = Timestamp.now()
         for view in selected {
             let bar = ProgressBar(label: "materialize \(view.name)")
-            let summary = try store.materialize(view, mode: mode, now: now) { progress in
+            let summary = try await store.materialize(view, mode: mode, now: now) { progress in
                 guard progress.totalRows > 100_000 else { return }
                 bar.update(fraction: Double(progress.rows) / Double(max(progress.totalRows, 1)), detail: "\(grouped(progress.rows)) rows")
             }
@@ -77,7 +77,7 @@ struct Materialize: ParsableCommand {
                 "\(summary.view) v\(summary.version): \(grouped(summary.rows)) rows in \(String(format: "%.2f", summary.seconds)) s\(summary.incremental ? " (incremental)" : ""); materialized [\(summary.state.start), \(summary.state.end))"
             )
             if let online {
-                let push = try MaterializedPush.push(
+                let push = try await MaterializedPush.push(
                     view, summary: summary, store: store, online: online, project: configuration.project, notice: { print($0) })
                 print(
                     "\(summary.view) v\(summary.version): pushed \(grouped(push.entities)) entities to Redis in \(String(format: "%.2f", push.seconds)) s (\(grouped(push.written)) updated)"

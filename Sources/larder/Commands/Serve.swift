@@ -61,7 +61,7 @@ struct Serve: AsyncParsableCommand {
         if configuration.maxConnections == nil, maxConnections < ServerConfiguration.defaultMaxConnections {
             logger.warning("at most \(maxConnections) connections (ulimit -n is \(fileLimit ?? 0)); raise the open-files limit for more")
         }
-        let server = try FeatureServer(
+        let server = try await FeatureServer(
             repository: Features.repository, offline: store, online: online, configuration: serverConfiguration, logger: logger)
         if serverConfiguration.servingLog.isEnabled {
             logger.info(

@@ -4,7 +4,7 @@ import Foundation
 import LarderCore
 import LarderOffline
 
-struct TrainingSet: ParsableCommand {
+struct TrainingSet: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "training-set",
         abstract: "Build a point-in-time correct training set.",
@@ -83,9 +83,9 @@ struct TrainingSet: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         let (_, store) = try project.openStore(ifDefinitionsStale: .warn)
-        if fromLog { return try buildFromLog(store) }
+        if fromLog { return try await buildFromLog(store) }
         let resolved: [ResolvedFeature]
         do {
             if let service {
@@ -107,7 +107,7 @@ struct TrainingSet: ParsableCommand {
             features: resolved, rows: rows, output: out, outputFormat: format, fullNames: fullNames,
             commandLine: CommandLine.arguments)
         let bar = ProgressBar(label: "training set")
-        let summary = try TrainingSetBuilder(store: store, repository: Features.repository).build(request) { progress in
+        let summary = try await TrainingSetBuilder(store: store, repository: Features.repository).build(request) { progress in
             guard progress.totalBytes > 16 << 20 else { return }
             bar.update(fraction: Double(progress.bytesRead) / Double(progress.totalBytes), detail: "\(grouped(progress.rows)) rows")
         }
@@ -119,7 +119,7 @@ struct TrainingSet: ParsableCommand {
 
     /// `--from-log`: the served rows, with the features of `--service`/`--features` (their
     /// `view:feature` references) or, without them, those of the first logged row.
-    private func buildFromLog(_ store: OfflineStore) throws {
+    private func buildFromLog(_ store: OfflineStore) async throws {
         var references: [String]? = nil
         do {
             if let service {
@@ -132,7 +132,7 @@ struct TrainingSet: ParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
-        let summary = try store.buildTrainingSetFromServingLog(
+        let summary = try await store.buildTrainingSetFromServingLog(
             ServingLogTrainingSetRequest(
                 since: since, until: until, features: references, output: out, outputFormat: format, fullNames: fullNames,
                 commandLine: CommandLine.arguments))

@@ -6,7 +6,7 @@ import LarderEngine
 import LarderOffline
 import LarderOnline
 
-struct Verify: ParsableCommand {
+struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check that online values equal their offline point-in-time recomputation.",
         discussion: """
@@ -85,7 +85,7 @@ struct Verify: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         let (configuration, store) = try project.openStore(ifDefinitionsStale: .warn)
         let requested: [ResolvedFeature]?
         do {
@@ -98,14 +98,14 @@ struct Verify: ParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
-        let deployment = try Deployment.load(repository: Features.repository, offline: store, project: configuration.project)
+        let deployment = try await Deployment.load(repository: Features.repository, offline: store, project: configuration.project)
         if fromLog {
-            let report = try VerificationRun.fromLog(deployment, offline: store, features: requested, since: since, until: until)
+            let report = try await VerificationRun.fromLog(deployment, offline: store, features: requested, since: since, until: until)
             try VerifyReport.renderLog(report, since: since, until: until, json: json)
             return
         }
         let seed = seed ?? 0
-        let report = try VerificationRun.sampled(
+        let report = try await VerificationRun.sampled(
             deployment, offline: store, online: try configuration.onlineStore(poolSize: 1), requested: requested,
             sample: sample ?? Self.defaultSample, seed: seed, at: at)
         let subject =

@@ -1,5 +1,6 @@
 import Foundation
 import LarderCore
+import Synchronization
 
 /// A plain text table with aligned columns, for the default (non-JSON) output.
 struct TextTable {
@@ -41,11 +42,10 @@ func plural(_ n: Int, _ noun: String) -> String { "\(grouped(n)) \(noun)\(n == 1
 func grouped(_ n: Int) -> String { MessageText.grouped(n) }
 
 /// A one-line progress bar on standard error, drawn only when it is a terminal.
-final class ProgressBar: @unchecked Sendable {
+final class ProgressBar: Sendable {
     private let label: String
     private let enabled: Bool
-    private var lastDraw = Date.distantPast
-    private let lock = NSLock()
+    private let lastDraw = Mutex(Date.distantPast)
 
     init(label: String, enabled: Bool = isatty(STDERR_FILENO) == 1) {
         self.label = label
@@ -54,11 +54,13 @@ final class ProgressBar: @unchecked Sendable {
 
     func update(fraction: Double, detail: String) {
         guard enabled else { return }
-        lock.lock()
-        defer { lock.unlock() }
         let now = Date()
-        guard now.timeIntervalSince(lastDraw) >= 0.1 else { return }
-        lastDraw = now
+        let due = lastDraw.withLock { last in
+            guard now.timeIntervalSince(last) >= 0.1 else { return false }
+            last = now
+            return true
+        }
+        guard due else { return }
         let width = 30
         let filled = Int((min(max(fraction, 0), 1) * Double(width)).rounded())
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
@@ -66,7 +68,7 @@ final class ProgressBar: @unchecked Sendable {
     }
 
     func finish() {
-        guard enabled, lastDraw != .distantPast else { return }
+        guard enabled, lastDraw.withLock({ $0 }) != .distantPast else { return }
         FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
     }
 }
