@@ -28,11 +28,14 @@ public enum MaterializedPush {
         let (spec, version) = try await store.registeredView(view)
         let layout = OnlineViewLayout(project: project, spec: spec, version: version)
         var since = summary.incremental ? try await store.onlinePushState(view: view.name, version: version) : nil
-        if let last = since, try await last.marker != online.pushMarker(layout: layout) || last.marker == nil {
-            notice(
-                "\(view.name) v\(version): Redis no longer holds the last push (restarted without persistence, or flushed); pushing every entity"
-            )
-            since = nil
+        if let last = since {
+            let held = try await online.pushMarker(layout: layout)
+            if last.marker == nil || held != last.marker {
+                notice(
+                    "\(view.name) v\(version): Redis no longer holds the last push (restarted without persistence, or flushed); pushing every entity"
+                )
+                since = nil
+            }
         }
         // A full push starts a new marker; an incremental one keeps the one Redis holds.
         let marker = since?.marker ?? UUID().uuidString

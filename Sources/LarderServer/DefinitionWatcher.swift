@@ -32,7 +32,7 @@ final class DefinitionWatcher: Service, Sendable {
 
     /// Until the application shuts down (gracefully or by cancellation).
     func run() async throws {
-        try? await cancelWhenGracefulShutdown { await self.watch() }
+        await cancelWhenGracefulShutdown { await self.watch() }
     }
 
     private func watch() async {
