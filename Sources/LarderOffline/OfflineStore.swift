@@ -73,6 +73,9 @@ public final class OfflineStore: Sendable {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             try db.execute(sql: "PRAGMA cache_size = -32768")  // 32 MiB
             try db.execute(sql: "PRAGMA mmap_size = 134217728")
+            // The sorts behind CREATE INDEX (a large ingest or materialization builds its
+            // indexes after the rows) and ORDER BY may use a second core.
+            try db.execute(sql: "PRAGMA threads = 2")
         }
         do {
             db = try DatabasePool(path: readOnlyReason == nil ? path : access.readOnlyOpenPath, configuration: configuration)
@@ -104,6 +107,20 @@ public final class OfflineStore: Sendable {
 
     /// The registry of applied definitions.
     public var registry: Registry { Registry(db: db, store: self) }
+
+    /// Closes the store's connections, so that SQLite checkpoints its write-ahead log and
+    /// removes the `-wal` and `-shm` files. Commands close the store before they exit: the
+    /// work they ran on ``Blocking``'s threads may still hold a reference to it then, so its
+    /// release cannot be relied on to close it. (A store left open is recovered by the next
+    /// open, but a directory its next user cannot write then needs those files.) Calling the
+    /// store afterwards fails.
+    public func close() {
+        // Readers first (releaseMemory closes the idle ones), then the writer: only the last
+        // connection to close removes the files, and a reader cannot (GRDB's close() closes
+        // the writer first).
+        db.releaseMemory()
+        try? db.close()
+    }
 }
 
 /// A failure of the offline store, with what was being done.

@@ -72,15 +72,16 @@ extension OfflineStore {
                 arguments: [source, path, startedAt, startedAt])
             let ingestID = db.lastInsertedRowID
             let firstSeq = (try Int64.fetchOne(db, sql: "SELECT max(_seq) FROM \(table.name)") ?? 0) + 1
-            // A large file into a table with aggregation indexes (key, time, inputs): inserting
-            // in random key order into them costs several times the ingest itself, so drop them
-            // and build them again from the finished table, in the same transaction (an ingest
-            // that fails restores them with everything else).
+            // A large file: inserting into the indexes (event time; key, time, inputs for
+            // aggregations) row by row costs more than the ingest itself whenever the file's
+            // order is not theirs (an export grouped by entity is in neither's order), so drop
+            // them and build them again from the finished table, by one sort each, in the same
+            // transaction (an ingest that fails restores them with everything else).
             var rebuild: [String] = []
             if file.size >= (firstSeq - 1) * 16 {  // the file adds at least about a quarter of the rows
                 for index in try Row.fetchAll(
-                    db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND name LIKE ?",
-                    arguments: [table.name, "\(table.name)_agg_%"])
+                    db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+                    arguments: [table.name])
                 {
                     rebuild.append(index["sql"])
                     try db.execute(sql: "DROP INDEX \(index["name"] as String)")

@@ -165,9 +165,14 @@ extension OfflineStore {
             let columnOffset: Int32 = hasCreated ? 3 : 2  // _seq, event time, created?
             var rows = 0
             var values = [Value](repeating: .null, count: source.columns.count)
+            // A run that reads a large part of the source reads it in table (ingest) order, not
+            // through the event-time index: each page is then read once, sequentially, whatever
+            // order the rows were ingested in (through the index, an export grouped by entity is
+            // read page-randomly), and the feature table, keyed by `_seq`, is appended in order.
+            let order = total * 4 >= maxSeq ? "NOT INDEXED" : ""
             for pass in passes {
                 let select = try db.makeStatement(
-                    sql: "SELECT _seq, \(stored.map(\.name).joined(separator: ", ")) FROM \(sourceTable.name) WHERE \(pass.sql)")
+                    sql: "SELECT _seq, \(stored.map(\.name).joined(separator: ", ")) FROM \(sourceTable.name) \(order) WHERE \(pass.sql)")
                 try select.setArguments(pass.arguments)
                 let s = select.sqliteStatement
                 try withExtendedLifetime((select, upsertStatement)) {

@@ -29,6 +29,7 @@ struct Apply: AsyncParsableCommand {
 
     func run() async throws {
         let (_, store) = try project.openStore(ifDefinitionsStale: .rebuildOrRefuse(allowRebuild: !noBuild))
+        defer { store.close() }
         let plan = try await store.registry.plan(for: Features.repository)
         if plan.isEmpty {
             print("No changes: the registry matches features/.")

@@ -18,6 +18,7 @@ struct Describe: AsyncParsableCommand {
 
     func run() async throws {
         let (_, store) = try project.openStore()
+        defer { store.close() }
         guard let definition = try await store.registry.definition(named: name) else {
             let known = try await store.registry.definitions().map(\.name)
             throw CommandError(

@@ -42,6 +42,7 @@ struct Get: AsyncParsableCommand {
 
     func run() async throws {
         let (configuration, store) = try project.openStore(ifDefinitionsStale: .warn)
+        defer { store.close() }
         let resolved: [ResolvedFeature]
         do {
             resolved =

@@ -30,6 +30,7 @@ struct Ingest: AsyncParsableCommand {
 
     func run() async throws {
         let (_, store) = try project.openStore()
+        defer { store.close() }
         let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
         // A bar only for files that take a while.
         let bar = ProgressBar(label: "ingest \(source)", enabled: isatty(STDERR_FILENO) == 1 && size > 16 << 20)

@@ -26,6 +26,7 @@ struct List: AsyncParsableCommand {
 
     func run() async throws {
         let (_, store) = try project.openStore()
+        defer { store.close() }
         let kinds: Set<DefinitionKind> =
             switch kind {
             case nil: Set(DefinitionKind.allCases)

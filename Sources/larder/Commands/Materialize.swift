@@ -51,6 +51,7 @@ struct Materialize: AsyncParsableCommand {
 
     func run() async throws {
         let (configuration, store) = try project.openStore(ifDefinitionsStale: .warn)
+        defer { store.close() }
         let online = offlineOnly ? nil : try configuration.onlineStore(poolSize: 1)
         let selected: [FeatureView]
         if let views {

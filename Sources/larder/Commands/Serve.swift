@@ -42,6 +42,7 @@ struct Serve: AsyncParsableCommand {
         // A push (or the serving log) that finds another process writing waits at most 10 s,
         // then answers 503 naming that write: an HTTP client should not hang for minutes.
         let (configuration, store) = try project.openStore(ifDefinitionsStale: .log(logger), busyTimeoutCap: Self.maxWriteWait)
+        defer { store.close() }  // after the graceful shutdown, which flushes the serving log
         // Each connection holds a file descriptor: the cap must leave room for the others.
         let fileLimit = OpenFileLimit.raise()
         let maxConnections = try OpenFileLimit.connectionCap(

@@ -85,6 +85,7 @@ struct TrainingSet: AsyncParsableCommand {
 
     func run() async throws {
         let (_, store) = try project.openStore(ifDefinitionsStale: .warn)
+        defer { store.close() }
         if fromLog { return try await buildFromLog(store) }
         let resolved: [ResolvedFeature]
         do {

@@ -87,6 +87,7 @@ struct Verify: AsyncParsableCommand {
 
     func run() async throws {
         let (configuration, store) = try project.openStore(ifDefinitionsStale: .warn)
+        defer { store.close() }
         let requested: [ResolvedFeature]?
         do {
             requested =
