@@ -97,7 +97,10 @@ extension OfflineStore {
             let firstEvent = try Int64.fetchOne(db, sql: "SELECT min(\(ts)) FROM \(sourceTable.name)")
             let old = try Self.state(db, view: spec.name, version: version)
 
-            var passes: [(sql: String, arguments: StatementArguments)] = []
+            // Each pass: its condition, and whether it reads by `_seq` (the rowid) rather than
+            // by event time. Without `NOT INDEXED`, SQLite prefers the event-time index for
+            // `_seq > ? AND ts < ?` and scans all of it to find the few late rows.
+            var passes: [(sql: String, arguments: StatementArguments, bySeq: Bool)] = []
             // The event times whose hops get their tiles rebuilt.
             var tileRange: (start: Int64, end: Int64)
             var newState: MaterializationState
@@ -111,7 +114,7 @@ extension OfflineStore {
                 let end = end ?? now
                 let start = start ?? firstEvent.map(Timestamp.init(microseconds:)) ?? end
                 guard start <= end else { throw OfflineStoreError("the range is empty: --start \(start) is after --end \(end)") }
-                passes.append(("\(ts) >= ? AND \(ts) < ?", [start.microseconds, end.microseconds]))
+                passes.append(("\(ts) >= ? AND \(ts) < ?", [start.microseconds, end.microseconds], false))
                 tileRange = (start.microseconds, end.microseconds)
                 newState = MaterializationState(
                     view: spec.name, version: version, start: start, end: end, seqWatermark: maxSeq, updatedAt: now)
@@ -132,11 +135,12 @@ extension OfflineStore {
                 let old = old!
                 let end = max(end ?? now, old.end)
                 incremental = true
-                passes.append(("_seq > ? AND \(ts) < ?", [old.seqWatermark, end.microseconds]))
-                passes.append(("_seq <= ? AND \(ts) >= ? AND \(ts) < ?", [old.seqWatermark, old.end.microseconds, end.microseconds]))
+                passes.append(("_seq > ? AND \(ts) < ?", [old.seqWatermark, end.microseconds], true))
+                passes.append(
+                    ("_seq <= ? AND \(ts) >= ? AND \(ts) < ?", [old.seqWatermark, old.end.microseconds, end.microseconds], false))
                 // Late rows change the hops they fall in, however old.
                 let earliestLate = try Int64.fetchOne(
-                    db, sql: "SELECT min(\(ts)) FROM \(sourceTable.name) WHERE _seq > ? AND \(ts) < ?",
+                    db, sql: "SELECT min(\(ts)) FROM \(sourceTable.name) NOT INDEXED WHERE _seq > ? AND \(ts) < ?",
                     arguments: [old.seqWatermark, end.microseconds])
                 tileRange = (min(earliestLate ?? .max, old.end.microseconds), end.microseconds)
                 newState = MaterializationState(
@@ -146,7 +150,9 @@ extension OfflineStore {
             var total = 0
             for pass in passes {
                 total +=
-                    try Int.fetchOne(db, sql: "SELECT count(*) FROM \(sourceTable.name) WHERE \(pass.sql)", arguments: pass.arguments) ?? 0
+                    try Int.fetchOne(
+                        db, sql: "SELECT count(*) FROM \(sourceTable.name) \(pass.bySeq ? "NOT INDEXED" : "") WHERE \(pass.sql)",
+                        arguments: pass.arguments) ?? 0
             }
             // When the run rewrites a large part of the table (a first run, a full re-run), write
             // without the index and rebuild it after, from sorted data: several times faster
@@ -169,10 +175,11 @@ extension OfflineStore {
             // through the event-time index: each page is then read once, sequentially, whatever
             // order the rows were ingested in (through the index, an export grouped by entity is
             // read page-randomly), and the feature table, keyed by `_seq`, is appended in order.
-            let order = total * 4 >= maxSeq ? "NOT INDEXED" : ""
+            let inTableOrder = total * 4 >= maxSeq
             for pass in passes {
+                let from = "\(sourceTable.name) \(inTableOrder || pass.bySeq ? "NOT INDEXED" : "")"
                 let select = try db.makeStatement(
-                    sql: "SELECT _seq, \(stored.map(\.name).joined(separator: ", ")) FROM \(sourceTable.name) \(order) WHERE \(pass.sql)")
+                    sql: "SELECT _seq, \(stored.map(\.name).joined(separator: ", ")) FROM \(from) WHERE \(pass.sql)")
                 try select.setArguments(pass.arguments)
                 let s = select.sqliteStatement
                 try withExtendedLifetime((select, upsertStatement)) {

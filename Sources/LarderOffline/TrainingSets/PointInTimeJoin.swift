@@ -85,7 +85,8 @@ struct PointInTimeJoin {
             }
             let pending =
                 try Int.fetchOne(
-                    db, sql: "SELECT count(*) FROM source_\(source.name) WHERE _seq > ? AND \(source.eventTimestamp) < ?",
+                    // By `_seq` (the rowid): through the event-time index SQLite would scan all of it.
+                    db, sql: "SELECT count(*) FROM source_\(source.name) NOT INDEXED WHERE _seq > ? AND \(source.eventTimestamp) < ?",
                     arguments: [state.seqWatermark, state.end.microseconds]) ?? 0
             if pending > 0 {
                 throw OfflineStoreError(
