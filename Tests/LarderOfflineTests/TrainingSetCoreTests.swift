@@ -171,4 +171,36 @@ import Testing
         }
         #expect(columnError?.description.hasPrefix("no 'event_timestamp' column") == true)
     }
+
+    /// The join looks row features up a chunk of rows at a time, in key and time order, and
+    /// emits rows in request order: chunks of 7 rows give what one chunk gives, and an error
+    /// in a later chunk comes after the rows before it, naming its row.
+    @Test func chunksOfRowsGiveTheSameValuesAndErrorsInRequestOrder() throws {
+        let features = try Features.repository.resolve(references: Self.references)
+        let rows = requestRows(count: 300, seed: 21)
+        var small = builder
+        small.chunkSize = 7
+        let whole = try builder.values(of: features, for: rows, timestampColumn: "event_timestamp")
+        #expect(try small.values(of: features, for: rows, timestampColumn: "event_timestamp") == whole)
+        #expect(whole.contains { !$0[0].isNull })
+
+        // From a file: the same values and, for a bad row in the 4th chunk, the same error.
+        let output = dir.file("chunks.jsonl")
+        _ = try small.build(
+            TrainingSetRequest(
+                features: features, rows: .file(path: try requestFile(rows), format: nil, timestampColumn: "event_timestamp"),
+                output: output, fullNames: true))
+        #expect(try readValues(output, features: features) == whole)
+        var bad = rows.rows
+        bad[25][0] = .string("x")
+        let message = "request row 26, column 'driver_id': expected a int64, got the string"
+        for chunkSize in [7, PointInTimeJoin.Chunk.size] {
+            var b = builder
+            b.chunkSize = chunkSize
+            let error = #expect(throws: OfflineStoreError.self) {
+                try b.values(of: features, for: RequestRows(columns: rows.columns, rows: bad), timestampColumn: "event_timestamp")
+            }
+            #expect(error?.description.hasPrefix(message) == true, "\(String(describing: error))")
+        }
+    }
 }

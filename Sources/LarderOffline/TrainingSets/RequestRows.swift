@@ -72,6 +72,7 @@ extension TrainingSetBuilder {
         let registered = try PointInTimeJoin.Registered(store: store, repository: repository, features: features)
         return try store.db.read { db in
             var join = try PointInTimeJoin(db, registered, features: features)
+            join.chunkSize = chunkSize
             let binding = try join.bind(columns: rows.columns, file: nil, timestampColumn: timestampColumn)
             var out: [[Value]] = []
             out.reserveCapacity(rows.rows.count)

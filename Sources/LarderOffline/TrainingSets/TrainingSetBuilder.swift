@@ -66,6 +66,8 @@ public struct TrainingSetSummary: Sendable {
 public struct TrainingSetBuilder: Sendable {
     let store: OfflineStore
     let repository: FeatureRepository
+    /// The join's ``PointInTimeJoin/chunkSize`` (tests set it small).
+    var chunkSize = PointInTimeJoin.Chunk.size
 
     /// A builder over `store`, computing on-demand features with `repository`'s closures.
     public init(store: OfflineStore, repository: FeatureRepository) {
@@ -98,6 +100,7 @@ public struct TrainingSetBuilder: Sendable {
         // One read transaction: a consistent snapshot even if a materialization commits meanwhile.
         return try store.db.read { db in
             var join = try PointInTimeJoin(db, registered, features: request.features)
+            join.chunkSize = chunkSize
             let plan = join.plan
             switch request.rows {
             case .file(let path, let fileFormat, let timestampColumn):
