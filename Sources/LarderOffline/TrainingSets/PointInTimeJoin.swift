@@ -1,3 +1,4 @@
+import Dispatch
 import GRDB
 import GRDBSQLite
 import LarderCore
@@ -168,13 +169,22 @@ struct PointInTimeJoin {
         let requestFields = plan.requestFields
         var row = plan.emptyRow()
         var rowNumber = 0
-        // The row features are looked up a chunk of rows ahead, by a second reader of the
-        // same rows, in key and time order (see ``Chunk``); the rows are emitted in request order.
-        var ahead = try rewind()
+        // The row features are looked up a chunk of rows ahead, by a second reader of the same
+        // rows, in key and time order (see ``Chunk``), on a thread of their own while the
+        // previous chunk is emitted here, in request order (see ``ChunkPrefetch``).
+        let prefetch = ChunkPrefetch(ahead: try rewind(), join: self, binding: binding)
+        defer { prefetch.finish() }  // before the read transaction ends
+        prefetch.start(from: 0)
         var chunk = Chunk(views: joins.count)
         while try requests.next() {
             // A chunk that failed ends at its failing row, where its error is thrown.
-            if rowNumber == chunk.end, chunk.failure == nil { try lookUpChunk(&ahead, from: rowNumber, binding, into: &chunk) }
+            if rowNumber == chunk.end, chunk.failure == nil {
+                chunk = try prefetch.wait()
+                guard chunk.end > rowNumber || chunk.failure != nil else {
+                    throw OfflineStoreError("the request rows ended at row \(rowNumber) for the lookups but not for the output")
+                }
+                if chunk.failure == nil { prefetch.start(from: chunk.end) }
+            }
             if let failure = chunk.failure, failure.row == rowNumber { throw failure.error }
             let local = rowNumber - chunk.start
             for (j, join) in joins.enumerated() {
@@ -217,9 +227,57 @@ struct PointInTimeJoin {
         init(views: Int) { values = Array(repeating: [], count: views) }
     }
 
+    /// Looks up the next chunk of a join on a thread of its own while the current one is
+    /// emitted, so that the seeks (SQLite, most of a training set's time) and reading and
+    /// writing the rows use both cores. It uses the join's prepared statements through the C
+    /// API, which the emitting thread does not touch meanwhile: one thread at a time, as
+    /// SQLite requires. `@unchecked Sendable`: `ahead` and `pending` are only touched by the
+    /// lookup while it runs, and read after `done` is signalled.
+    final class ChunkPrefetch<Source: TrainingRequestSource>: @unchecked Sendable {
+        private var ahead: Source
+        private let join: PointInTimeJoin
+        private let binding: Binding
+        private let queue = DispatchQueue(label: "larder.training-set.lookups")
+        private let done = DispatchSemaphore(value: 0)
+        private var pending: Result<Chunk, any Error>? = nil
+        private var running = false
+
+        init(ahead: Source, join: PointInTimeJoin, binding: Binding) {
+            self.ahead = ahead
+            self.join = join
+            self.binding = binding
+        }
+
+        /// Starts looking up the chunk that begins at row `first` (where `ahead` is).
+        func start(from first: Int) {
+            running = true
+            queue.async {
+                var chunk = Chunk(views: self.join.joins.count)
+                self.pending = Result {
+                    try self.join.lookUpChunk(&self.ahead, from: first, self.binding, into: &chunk)
+                    return chunk
+                }
+                self.done.signal()
+            }
+        }
+
+        /// The chunk started last, once looked up.
+        func wait() throws -> Chunk {
+            done.wait()
+            running = false
+            return try pending!.get()
+        }
+
+        /// Waits for a lookup still running: the join's statements must be idle before its
+        /// read transaction ends.
+        func finish() {
+            if running { _ = try? wait() }
+        }
+    }
+
     /// Reads the next ``chunkSize`` rows from `ahead` (which is at row `first`) and looks up
     /// each view's row features for them, in key and time order.
-    private func lookUpChunk<Source: TrainingRequestSource>(
+    func lookUpChunk<Source: TrainingRequestSource>(
         _ ahead: inout Source, from first: Int, _ binding: Binding, into chunk: inout Chunk
     ) throws {
         chunk.start = first
