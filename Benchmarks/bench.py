@@ -113,7 +113,7 @@ CREATE INDEX driver_stats_by_event_time ON driver_stats (event_timestamp);
         print(f"| {order} | {st:.2f} | {lt:.2f} | {rows / lt:,.0f} | {lt / st:.2f} | {sm:.0f} / {lm:.0f} |")
     print(f"ratio larder ingest entity-ordered / time-ordered: {results['entity-ordered'][2] / results['time-ordered'][2]:.2f} (floor <= 1.25)")
 
-    # A source with an aggregation view: trips keeps a second, covering index (driver, time,
+    # A source with an aggregation view: trips keeps a second, covering index (driver, time, _seq,
     # fare, distance) for the view's windows; a large ingest builds it after the rows.
     trips = generate("trips", os.path.join(WORK, "trips_1m.csv"), "--drivers", "10000", "--events", "1000000",
                      "--days", "8", "--end", "2026-01-05T04:00:00Z")

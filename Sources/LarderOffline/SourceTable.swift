@@ -45,13 +45,16 @@ struct SourceTable: Sendable {
     }
 
     /// The index a view's aggregations need, for training sets: a key's events in event
-    /// order, covering every column the aggregations read, so reading an entity's history is
+    /// order (time, created, `_seq`), covering every column the aggregations read, so reading an entity's history is
     /// one index range scan with no table lookups. Named by a hash of its columns, so a
     /// definition that reads other columns gets a new index (`apply` drops unused ones).
     static func aggregationIndex(source: SourceSpec, view: FeatureViewSpec) -> (name: String, sql: String) {
         let table = "source_\(source.name)"
         var columns = view.joinKeys.map(\.name) + [source.eventTimestamp]
         if let created = source.createdTimestamp { columns.append(created) }
+        // `_seq` (the rowid) before the inputs: the events' order (time, created, `_seq`) is
+        // then the index's, and reading an entity's history needs no sort.
+        columns.append("_seq")
         for column in view.aggregationColumns() where !columns.contains(column) { columns.append(column) }
         let hash = SHA256.hash(data: Data(columns.joined(separator: ",").utf8)).prefix(4).map { String(format: "%02x", $0) }.joined()
         let name = "\(table)_agg_\(hash)"
