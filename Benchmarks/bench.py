@@ -138,6 +138,19 @@ def duckdb_python():
     return python
 
 
+MATERIALIZE_STATS = [LARDER, "materialize", "--views", "driver_hourly_stats", "--end", "2026-02-01T00:00:00Z", "--offline-only"]
+
+
+def materialized_stats(name, csv):
+    """A fresh project with `csv` ingested into driver_stats, then materialized offline:
+    (its folder, the materialization's seconds and peak MiB)."""
+    d = fresh_project(name)
+    run([LARDER, "apply"], d)
+    run([LARDER, "ingest", "driver_stats", csv], d)
+    s, m, _ = run(MATERIALIZE_STATS, d)
+    return d, s, m
+
+
 def bench_offline(repeat):
     """Materialization of ~1M driver_stats rows and a 100k-request training set, vs DuckDB ASOF."""
     stats = generate("driver_stats", os.path.join(WORK, "driver_stats_1m_missing.csv"),
@@ -148,16 +161,13 @@ def bench_offline(repeat):
     features = "driver_hourly_stats:conv_rate,driver_hourly_stats:acc_rate,driver_hourly_stats:avg_daily_trips"
     mat_t, mat_m, ts_t, ts_m, rerun_t = [], [], [], [], []
     for _ in range(repeat):
-        d = fresh_project("offline")
-        run([LARDER, "apply"], d)
-        run([LARDER, "ingest", "driver_stats", stats], d)
-        s, m, out = run([LARDER, "materialize", "--views", "driver_hourly_stats", "--end", "2026-02-01T00:00:00Z", "--offline-only"], d)
+        d, s, m = materialized_stats("offline", stats)
         mat_t.append(s)
         mat_m.append(m)
         s, m, _ = run([LARDER, "training-set", "--entities", requests, "--features", features, "--out", "train.csv"], d)
         ts_t.append(s)
         ts_m.append(m)
-        s, _, _ = run([LARDER, "materialize", "--views", "driver_hourly_stats", "--end", "2026-02-01T00:00:00Z", "--offline-only"], d)
+        s, _, _ = run(MATERIALIZE_STATS, d)
         rerun_t.append(s)
     time_store = os.path.join(d, "offline.sqlite")
     # The same rows grouped by entity, and the physical floor: sqlite3 copying the rows' columns
@@ -171,10 +181,7 @@ CREATE INDEX copy_by_key_time ON copy (driver_id, _event_ts, _created_ts);
 INSERT INTO copy SELECT _seq, driver_id, event_timestamp, created, conv_rate, acc_rate, avg_daily_trips FROM source_driver_stats;
 """
     for _ in range(repeat):
-        e = fresh_project("offline_by_entity")
-        run([LARDER, "apply"], e)
-        run([LARDER, "ingest", "driver_stats", entity_csv], e)
-        s, _, _ = run([LARDER, "materialize", "--views", "driver_hourly_stats", "--end", "2026-02-01T00:00:00Z", "--offline-only"], e)
+        e, s, _ = materialized_stats("offline_by_entity", entity_csv)
         ent_t.append(s)
         for store in (time_store, os.path.join(e, "offline.sqlite")):
             subprocess.run(["sqlite3", store, "DROP TABLE IF EXISTS copy"], check=True)
