@@ -35,8 +35,10 @@ struct PointInTimeJoin {
         }
     }
 
-    /// A feature view taking part, with its lookup statement.
-    struct ViewJoin {
+    /// A feature view taking part, with its lookup statement. A class: the join's loops visit
+    /// every view for every request row, and copying a struct of this size cost a retain and a
+    /// release per field each time (13% of an aggregation training set).
+    final class ViewJoin {
         let spec: FeatureViewSpec
         let version: Int
         let table: FeatureTable
@@ -47,9 +49,21 @@ struct PointInTimeJoin {
         /// The prepared lookup; holding the GRDB statement keeps the SQLite one alive.
         var statement: Statement? = nil
         /// The view's aggregations, when it has any.
-        var aggregation: AggregationJoin? = nil
+        let aggregation: AggregationJoin?
         /// Their values per request row (`row * count + a`), computed before rows are emitted.
         var aggregates: [Value] = []
+
+        init(
+            spec: FeatureViewSpec, version: Int, table: FeatureTable, state: MaterializationState, offset: Int,
+            aggregation: AggregationJoin?
+        ) {
+            self.spec = spec
+            self.version = version
+            self.table = table
+            self.state = state
+            self.offset = offset
+            self.aggregation = aggregation
+        }
 
         /// Where the aggregation values start in the joined row.
         var aggregationOffset: Int { offset + spec.features.count }
@@ -96,7 +110,7 @@ struct PointInTimeJoin {
                     "\(pending) rows were ingested into \(source.name) after feature view \(name) was last materialized; run `larder materialize --incremental`"
                 )
             }
-            var join = ViewJoin(
+            let join = ViewJoin(
                 spec: spec, version: version, table: FeatureTable(view: spec, version: version), state: state,
                 offset: plan.viewOffsets[i],
                 aggregation: view.aggregations.isEmpty
