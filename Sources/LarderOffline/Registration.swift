@@ -61,12 +61,8 @@ extension OfflineStore {
         return (spec, version)
     }
 
-    /// Refuses an on-demand view whose compiled definition is not the registered one.
-    public func requireRegistered(_ view: OnDemandFeatureView) async throws {
-        try await reading { try self.requireRegistered(view) }
-    }
-
-    /// The blocking body of the async ``requireRegistered(_:)``, run on ``Blocking``'s pool.
+    /// Refuses an on-demand view whose compiled definition is not the registered one (for
+    /// the training-set join, inside its read).
     func requireRegistered(_ view: OnDemandFeatureView) throws {
         guard case .current = Registration(.onDemandView(view.spec), registered: try registry.definition(named: view.name)) else {
             throw OfflineStoreError("on-demand view \(view.name) in features/ is not what is registered; run `larder apply` first")

@@ -92,12 +92,8 @@ public struct Registry: Sendable {
         }
     }
 
-    /// The registered source named `name`, or an error saying how to register it.
-    public func source(named name: String) async throws -> SourceSpec {
-        try await store.reading { try self.source(named: name) }
-    }
-
-    /// The blocking body of the async ``source(named:)``, run on ``Blocking``'s pool.
+    /// The registered source named `name`, or an error saying how to register it (for the
+    /// store's own operations, inside their reads and writes).
     func source(named name: String) throws -> SourceSpec {
         guard let definition = try definition(named: name) else {
             let known = try definitions(kind: .source).map(\.name)

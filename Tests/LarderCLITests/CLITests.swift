@@ -80,11 +80,12 @@ struct LarderProcess {
         try run(arguments: arguments, environment: environment)
     }
 
-    /// ``run(_:environment:)`` with the arguments in an array.
-    func run(arguments: [String], environment: [String: String] = [:]) throws -> Result {
+    /// ``run(_:environment:)`` with the arguments in an array. With a `launcher` (a program
+    /// and its arguments, such as `setpriv` with a user), larder runs through it.
+    func run(arguments: [String], environment: [String: String] = [:], launcher: [String] = []) throws -> Result {
         let process = Process()
-        process.executableURL = Self.binary
-        process.arguments = arguments
+        process.executableURL = launcher.first.map(URL.init(fileURLWithPath:)) ?? Self.binary
+        process.arguments = launcher.isEmpty ? arguments : launcher.dropFirst() + [Self.binary.path] + arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         var env = ProcessInfo.processInfo.environment
         env["LARDER_OFFLINE_PATH"] = nil

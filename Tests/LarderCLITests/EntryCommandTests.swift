@@ -128,23 +128,7 @@ import Testing
         try #require(
             FileManager.default.isExecutableFile(atPath: setpriv),
             "the tests run as root, where file permissions do not apply: \(setpriv) (util-linux) is needed to run larder as nobody")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: setpriv)
-        process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", LarderProcess.binary.path] + arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: project.directory)
-        var environment = ProcessInfo.processInfo.environment
-        environment["LARDER_OFFLINE_PATH"] = nil
-        process.environment = environment
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return LarderProcess.Result(
-            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self))
+        return try project.run(arguments: arguments, launcher: [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"])
     }
 
     @Test func listAndDescribeWorkOnAStoreTheUserCannotWrite() throws {
