@@ -804,13 +804,70 @@ def bench_verify(repeat):
         print(f"ratio this build / baseline: {median(times['this build']) / median(times['baseline']):.2f} (floor: <= 1.00)")
 
 
+def bench_ab(repeat):
+    """Two builds on the same data, alternating run by run, for differences smaller than the
+    noise between benchmark runs: LARDER_BASELINE_BINARY against this build (LARDER_BINARY).
+    Each build gets its own projects (a store is upgraded by the newer build), filled once."""
+    baseline = os.environ.get("LARDER_BASELINE_BINARY")
+    if not baseline:
+        sys.exit("ab compares two builds: set LARDER_BASELINE_BINARY to the other larder binary")
+    stats = generate("driver_stats", os.path.join(WORK, "driver_stats_1m_missing.csv"),
+                     "--drivers", "10000", "--hours", "100", "--missing", "0.02", "--end", "2026-01-05T03:00:00Z")
+    requests = generate("requests", os.path.join(WORK, "requests_100k.csv"), "--drivers", "10000", "--rows", "100000",
+                        "--unknown", "0.05", "--start", "2025-12-31T20:00:00Z", "--end", "2026-01-05T08:00:00Z")
+    trips = generate("trips", os.path.join(WORK, "trips_1m.csv"), "--drivers", "10000", "--events", "1000000",
+                     "--days", "8", "--end", "2026-01-05T04:00:00Z")
+    agg_requests = generate("requests", os.path.join(WORK, "requests_agg_100k.csv"), "--drivers", "10000", "--rows",
+                            "100000", "--unknown", "0.05", "--start", "2026-01-04T05:00:00Z", "--end", "2026-01-05T04:00:00Z")
+    features = "driver_hourly_stats:conv_rate,driver_hourly_stats:acc_rate,driver_hourly_stats:avg_daily_trips"
+    builds = [("baseline", baseline), ("this build", LARDER)]
+    redis, port = start_redis()
+    try:
+        projects = []
+        for b, (_, binary) in enumerate(builds):
+            d = fresh_project(f"ab_{b}")
+            run([binary, "apply"], d)
+            run([binary, "ingest", "driver_stats", stats], d)
+            run([binary, "ingest", "trips", trips], d)
+            run([binary, "materialize", "--views", "driver_trips", "--end", "2026-01-06T00:00:00Z", "--offline-only"], d)
+            projects.append(d)
+        steps = {
+            "materialize 979,847 rows (offline only)": lambda binary: [
+                binary, "materialize", "--views", "driver_hourly_stats", "--end", "2026-02-01T00:00:00Z", "--offline-only"],
+            "materialize and push 10,000 entities": lambda binary: [
+                binary, "materialize", "--views", "driver_hourly_stats", "--end", "2026-02-01T00:00:00Z"],
+            "training set, 100,000 requests x 3 features": lambda binary: [
+                binary, "training-set", "--entities", requests, "--features", features, "--out", "train.csv"],
+            "aggregation training set, 100,000 requests": lambda binary: [
+                binary, "training-set", "--entities", agg_requests, "--features", AGGREGATION_FEATURES, "--out", "agg.csv"],
+        }
+        times = {step: [[], []] for step in steps}
+        for _ in range(repeat):
+            for step, command in steps.items():
+                for b, (_, binary) in enumerate(builds):
+                    env = dict(os.environ, LARDER_REDIS_URL=f"redis://127.0.0.1:{port}/{b}")
+                    start = time.perf_counter()
+                    subprocess.run(command(binary), cwd=projects[b], env=env, check=True, capture_output=True)
+                    times[step][b].append(time.perf_counter() - start)
+    finally:
+        redis.terminate()
+        redis.wait()
+    print(f"\n## ab: {baseline} (baseline) against {LARDER}, alternating, {repeat} runs each, seconds")
+    print("| step | baseline: median (range) | this build: median (range) | ratio of medians |")
+    print("|---|---|---|---|")
+    for step, (a, b) in times.items():
+        print(f"| {step} | {median(a):.2f} ({min(a):.2f}–{max(a):.2f}) | {median(b):.2f} ({min(b):.2f}–{max(b):.2f}) "
+              f"| {median(b) / median(a):.2f} |")
+
+
 BENCHES = {"ingest": bench_ingest, "offline": bench_offline, "online": bench_online, "aggregations": bench_aggregations,
-           "limits": bench_limits, "verify": bench_verify}
+           "limits": bench_limits, "verify": bench_verify, "ab": bench_ab}
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("names", nargs="*", default=list(BENCHES), help=f"benchmarks to run: {', '.join(BENCHES)}")
+    p.add_argument("names", nargs="*", default=[n for n in BENCHES if n != "ab"],
+                   help=f"benchmarks to run: {', '.join(BENCHES)} (ab only when named)")
     p.add_argument("--repeat", type=int, default=3)
     args = p.parse_args()
     os.makedirs(WORK, exist_ok=True)
