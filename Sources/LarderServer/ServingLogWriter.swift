@@ -182,7 +182,9 @@ public final class ServingLogWriter: Service, Sendable {
             let sink = self.sink
             let failure: String?
             do {
-                try await sink(batch)
+                // In a task of its own, which a graceful shutdown does not cancel: the entries
+                // are off the queue now, and the store skips work whose task is cancelled.
+                try await Task { try await sink(batch) }.value
                 failure = nil
             } catch {
                 failure = "\(error)"

@@ -5,6 +5,7 @@ import LarderServer
 import LarderTestSupport
 import Logging
 import ServiceLifecycle
+import Synchronization
 import Testing
 
 /// The serving log: what the service logs (exactly, sampled by entity), that it loses nothing
@@ -345,6 +346,37 @@ import Testing
             "\(error)".contains("the serving log has no entries served before \(server.now)")
         }
         #expect(!FileManager.default.fileExists(atPath: none))
+    }
+
+    /// A batch the periodic write has taken when the shutdown comes is written, not dropped: the
+    /// shutdown cancels the periodic loop, and the store's pool skips cancelled work.
+    @Test func aBatchBeingWrittenWhenTheShutdownComesIsWritten() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try OfflineStore(path: directory.file("offline.sqlite"))
+        let shuttingDown = Mutex(false)
+        let writer = ServingLogWriter(
+            configuration: .init(sampleRate: 1, flushInterval: .milliseconds(5)),
+            sink: { entries in
+                // Held until the shutdown has begun (a blocking wait: an async one would end
+                // at the cancellation itself).
+                for _ in 0..<5_000 where !shuttingDown.withLock({ $0 }) { usleep(1_000) }
+                try await store.appendServingLog(entries)
+            })
+        let group = ServiceGroup(configuration: .init(services: [writer], logger: Logger(label: "test")))
+        let running = Task { try await group.run() }
+        for i in 0..<10 {
+            writer.enqueue(
+                ServingLogEntry(
+                    servedAt: Timestamp(microseconds: Int64(i)), endpoint: "/v1/features", service: nil,
+                    entity: [JSONMember(key: "driver_id", value: .int(Int64(i)))], features: []))
+        }
+        try await Task.sleep(for: .milliseconds(50))  // the periodic write has taken them
+        await group.triggerGracefulShutdown()
+        try await Task.sleep(for: .milliseconds(20))
+        shuttingDown.withLock { $0 = true }
+        try await running.value
+        #expect(writer.counts == ServingLogWriter.Counts(accepted: 10, written: 10))
+        #expect(try await store.servingLogCount() == 10)
     }
 
     @Test func appendAndReadRoundTripEveryValueType() async throws {
