@@ -42,6 +42,9 @@ public final class OfflineStore: Sendable {
     /// Why the store is read-only (nil when it is writable): reads work, writes fail saying so.
     public let readOnlyReason: String?
     let db: DatabasePool
+    /// What ``openReader()`` opens: the pool's path and how it waits for a lock.
+    private let openPath: String
+    private let busyWait: BusyWait
 
     /// Opens (creating if needed) the store at `path`, and its parent directory.
     public init(path: String, options: OfflineStoreOptions = OfflineStoreOptions()) throws(OfflineStoreError) {
@@ -63,22 +66,11 @@ public final class OfflineStore: Sendable {
         } else if !access.exists {
             throw OfflineStoreError("there is no offline store at \(path), and it cannot be created (\(readOnlyReason!))")
         }
-        var configuration = Configuration()
-        configuration.readonly = readOnlyReason != nil
-        let wait = BusyWait(limit: options.busyTimeout, storePath: path, onWait: options.onWait)
-        configuration.busyMode = .callback { tries in wait.retry(tries) }
-        configuration.prepareDatabase { db in
-            // NORMAL is durable in WAL mode except for the last transactions on power loss,
-            // and keeps bulk ingestion fast.
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-            try db.execute(sql: "PRAGMA cache_size = -32768")  // 32 MiB
-            try db.execute(sql: "PRAGMA mmap_size = 134217728")
-            // The sorts behind CREATE INDEX (a large ingest or materialization builds its
-            // indexes after the rows) and ORDER BY may use a second core.
-            try db.execute(sql: "PRAGMA threads = 2")
-        }
+        openPath = readOnlyReason == nil ? path : access.readOnlyOpenPath
+        busyWait = BusyWait(limit: options.busyTimeout, storePath: path, onWait: options.onWait)
+        let configuration = Self.configuration(readOnly: readOnlyReason != nil, busyWait: busyWait)
         do {
-            db = try DatabasePool(path: readOnlyReason == nil ? path : access.readOnlyOpenPath, configuration: configuration)
+            db = try DatabasePool(path: openPath, configuration: configuration)
         } catch {
             throw OfflineStoreError("cannot open the offline store at \(path): \(Self.describe(error))")
         }
@@ -103,6 +95,30 @@ public final class OfflineStore: Sendable {
         } catch {
             throw OfflineStoreError("cannot upgrade the schema of the offline store at \(path): \(error)")
         }
+    }
+
+    /// How every connection to the store is opened.
+    private static func configuration(readOnly: Bool, busyWait wait: BusyWait) -> Configuration {
+        var configuration = Configuration()
+        configuration.readonly = readOnly
+        configuration.busyMode = .callback { tries in wait.retry(tries) }
+        configuration.prepareDatabase { db in
+            // NORMAL is durable in WAL mode except for the last transactions on power loss,
+            // and keeps bulk ingestion fast.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            try db.execute(sql: "PRAGMA cache_size = -32768")  // 32 MiB
+            try db.execute(sql: "PRAGMA mmap_size = 134217728")
+            // The sorts behind CREATE INDEX (a large ingest or materialization builds its
+            // indexes after the rows) and ORDER BY may use a second core.
+            try db.execute(sql: "PRAGMA threads = 2")
+        }
+        return configuration
+    }
+
+    /// One more read-only connection, outside the pool, for work that reads on two cores at
+    /// once (see ``SecondReader``); closed when released.
+    func openReader() throws -> DatabaseQueue {
+        try DatabaseQueue(path: openPath, configuration: Self.configuration(readOnly: true, busyWait: busyWait))
     }
 
     /// The registry of applied definitions.

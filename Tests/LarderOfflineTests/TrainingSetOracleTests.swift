@@ -163,6 +163,16 @@ import Testing
                 TrainingSetRequest(
                     features: features, rows: .file(path: requestPath, format: nil, timestampColumn: "event_timestamp"), output: out))
         #expect(summary.rows == requests.count)
+        // The same rows when every lookup seeks (no steps between a key's instants) and the
+        // requests come in many chunks.
+        var seeking = TrainingSetBuilder(store: store, repository: Self.repository)
+        seeking.stepLimit = 1
+        seeking.chunkSize = 50
+        let seekingOut = dir.file("train-seeking.csv")
+        _ = try seeking.build(
+            TrainingSetRequest(
+                features: features, rows: .file(path: requestPath, format: nil, timestampColumn: "event_timestamp"), output: seekingOut))
+        #expect(try readCSV(seekingOut) == readCSV(out))
 
         let rows = try readCSV(out)
         #expect(

@@ -46,8 +46,10 @@ struct PointInTimeJoin {
         /// Where the view's features start in the joined row.
         let offset: Int
         var keyColumns: [Int] = []
-        /// The prepared lookup; holding the GRDB statement keeps the SQLite one alive.
+        /// The prepared lookup of one row; holding the GRDB statement keeps the SQLite one alive.
         var statement: Statement? = nil
+        /// The lookup of many rows at once (a chunk's).
+        var finder: FeatureRowFinder? = nil
         /// The view's aggregations, when it has any.
         let aggregation: AggregationJoin?
         /// Their values per request row (`row * count + a`), computed before rows are emitted.
@@ -81,6 +83,13 @@ struct PointInTimeJoin {
     private(set) var joins: [ViewJoin]
     /// Request rows looked up together (``Chunk``); tests make it small to cross chunks.
     var chunkSize = Chunk.size
+    /// Takes half of each chunk's lookups, when the caller opened one.
+    var secondReader: SecondReader? = nil
+    /// The finders' ``FeatureRowFinder/stepLimit`` (tests set it small; a second reader
+    /// opened afterwards takes it too).
+    var stepLimit = 16 {
+        didSet { for join in joins { join.finder?.stepLimit = stepLimit } }
+    }
 
     /// Each view must be materialized, with no rows waiting to be; prepares its lookup and
     /// its aggregations (only those `features` need, directly or through on-demand features).
@@ -119,6 +128,7 @@ struct PointInTimeJoin {
                         $0.layout.isEmpty ? nil : $0
                     })
             join.statement = try db.makeStatement(sql: join.table.lookupSQL)
+            if !spec.features.isEmpty { join.finder = try FeatureRowFinder(db, table: join.table) }
             joins.append(join)
         }
     }
@@ -227,7 +237,7 @@ struct PointInTimeJoin {
     /// memory, whatever the number of requests.
     struct Chunk {
         /// Rows per chunk, unless the join says otherwise (``PointInTimeJoin/chunkSize``).
-        static let size = 65_536
+        static let size = 262_144
         /// The request rows it holds: `start..<end`.
         var start = 0
         var end = 0
@@ -296,7 +306,7 @@ struct PointInTimeJoin {
     ) throws {
         chunk.start = first
         chunk.failure = nil
-        var keys = [[[Value]]](repeating: [], count: joins.count)
+        var entities = [ChunkEntities](repeating: ChunkEntities(), count: joins.count)
         var instants: [Timestamp] = []
         do {
             while instants.count < chunkSize, try ahead.next() {
@@ -304,7 +314,7 @@ struct PointInTimeJoin {
                 let t = try Self.instant(ahead, binding, row: row)
                 for (j, join) in joins.enumerated() {
                     try Self.checkCovered(join, at: t, location: ahead.location)
-                    keys[j].append(try Self.keys(ahead, join: join, row: row))
+                    entities[j].add(try Self.keys(ahead, join: join, row: row))
                 }
                 instants.append(t)
             }
@@ -316,20 +326,94 @@ struct PointInTimeJoin {
             let count = join.spec.features.count
             chunk.values[j] = Array(repeating: .null, count: instants.count * count)
             guard count > 0 else { continue }
-            let viewKeys = keys[j]
-            let order = instants.indices.sorted { a, b in
-                let byKeys = Self.compare(viewKeys[a], viewKeys[b])
-                return byKeys != 0 ? byKeys < 0 : instants[a] < instants[b]
+            let groups = entities[j].rowsByEntity(instants: instants)
+            let finder = join.finder!
+            var answers = [Int64](repeating: FeatureRowFinder.noRow, count: instants.count)
+            // With a second reader, each connection takes half the entities, then half the rows.
+            if let helper = secondReader, let other = helper.finders[j], groups.count > 1 {
+                var half = 0
+                var rows = 0
+                while half < groups.count, rows * 2 < instants.count {
+                    rows += groups[half].rows.count
+                    half += 1
+                }
+                try answers.withUnsafeMutableBufferPointer { buffer in
+                    let answers = buffer  // the reader writes other rows than this thread
+                    helper.run {
+                        for (keys, rows) in groups[half...] { try other.findRows(keys: keys, group: rows, instants: instants, into: answers) }
+                    }
+                    let mine = Result {
+                        for (keys, rows) in groups[..<half] { try finder.findRows(keys: keys, group: rows, instants: instants, into: answers) }
+                    }
+                    try helper.wait()
+                    try mine.get()
+                }
+                let wanted = FeatureRowFinder.wanted(answers)
+                var middle = wanted.count / 2
+                while middle > 0, middle < wanted.count, wanted[middle].seq == wanted[middle - 1].seq { middle += 1 }
+                try chunk.values[j].withUnsafeMutableBufferPointer { buffer in
+                    let values = buffer
+                    helper.run { try other.readFeatures(wanted[middle...], into: values) }
+                    let mine = Result { try finder.readFeatures(wanted[..<middle], into: values) }
+                    try helper.wait()
+                    try mine.get()
+                }
+            } else {
+                try answers.withUnsafeMutableBufferPointer { answers in
+                    for (keys, rows) in groups { try finder.findRows(keys: keys, group: rows, instants: instants, into: answers) }
+                }
+                try chunk.values[j].withUnsafeMutableBufferPointer { values in
+                    try finder.readFeatures(FeatureRowFinder.wanted(answers)[...], into: values)
+                }
             }
-            for i in order {
-                try Self.lookUp(join, keys: viewKeys[i], at: instants[i], into: &chunk.values[j], at: i * count)
+        }
+    }
+
+    /// The entities of a chunk's request rows for one view: their keys, numbered as first
+    /// met, and each row's. Sorting numbers, not arrays of keys, keeps the sort cheap.
+    struct ChunkEntities {
+        private var keys: [[Value]] = []
+        private var numbers: [[Value]: Int32] = [:]
+        /// Each request row's entity number, in request order.
+        private var rowEntity: [Int32] = []
+
+        mutating func add(_ key: [Value]) {
+            if let n = numbers[key] {
+                rowEntity.append(n)
+            } else {
+                let n = Int32(keys.count)
+                keys.append(key)
+                numbers[key] = n
+                rowEntity.append(n)
             }
+        }
+
+        /// Each entity's keys with its rows in ascending instant order, entities in key order
+        /// (so neighbouring entities' seeks share index pages).
+        func rowsByEntity(instants: [Timestamp]) -> [(keys: [Value], rows: ArraySlice<Int>)] {
+            var rank = [Int32](repeating: 0, count: keys.count)
+            for (r, n) in keys.indices.sorted(by: { PointInTimeJoin.compare(keys[$0], keys[$1]) < 0 }).enumerated() {
+                rank[n] = Int32(r)
+            }
+            // Rows by entity rank (a counting sort), then each entity's rows by instant.
+            var starts = [Int](repeating: 0, count: keys.count + 1)
+            for n in rowEntity { starts[Int(rank[Int(n)]) + 1] += 1 }
+            for r in keys.indices { starts[r + 1] += starts[r] }
+            var rows = [Int](repeating: 0, count: rowEntity.count)
+            var next = starts
+            for (row, n) in rowEntity.enumerated() {
+                let r = Int(rank[Int(n)])
+                rows[next[r]] = row
+                next[r] += 1
+            }
+            for r in keys.indices { rows[starts[r]..<starts[r + 1]].sort { instants[$0] < instants[$1] } }
+            return keys.indices.map { r in (keys[Int(rowEntity[rows[starts[r]]])], rows[starts[r]..<starts[r + 1]]) }
         }
     }
 
     /// Join key values in order: negative, zero or positive as `a` sorts before, with or after
     /// `b`. A view's key columns have one type each, so only like values meet.
-    private static func compare(_ a: [Value], _ b: [Value]) -> Int {
+    static func compare(_ a: [Value], _ b: [Value]) -> Int {
         for (x, y) in zip(a, b) {
             switch (x, y) {
             case (.int64(let x), .int64(let y)) where x != y: return x < y ? -1 : 1

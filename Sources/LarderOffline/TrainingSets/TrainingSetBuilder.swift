@@ -66,8 +66,9 @@ public struct TrainingSetSummary: Sendable {
 public struct TrainingSetBuilder: Sendable {
     let store: OfflineStore
     let repository: FeatureRepository
-    /// The join's ``PointInTimeJoin/chunkSize`` (tests set it small).
+    /// The join's ``PointInTimeJoin/chunkSize`` and ``PointInTimeJoin/stepLimit`` (tests set them small).
     var chunkSize = PointInTimeJoin.Chunk.size
+    var stepLimit = 16
 
     /// A builder over `store`, computing on-demand features with `repository`'s closures.
     public init(store: OfflineStore, repository: FeatureRepository) {
@@ -101,7 +102,10 @@ public struct TrainingSetBuilder: Sendable {
         return try store.db.read { db in
             var join = try PointInTimeJoin(db, registered, features: request.features)
             join.chunkSize = chunkSize
+            join.stepLimit = stepLimit
             let plan = join.plan
+            join.secondReader = SecondReader(store: store, joins: join.joins)
+            defer { join.secondReader?.close() }
             switch request.rows {
             case .file(let path, let fileFormat, let timestampColumn):
                 guard let inputFormat = fileFormat ?? InputFormat.infer(fromPath: path) else {
