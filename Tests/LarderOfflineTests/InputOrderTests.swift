@@ -102,4 +102,22 @@ import Testing
         #expect(byTimeValues.filter { !$0[0].isNull }.count > 1000)
         #expect(byTimeValues.filter { $0[2] != .int64(0) && !$0[2].isNull }.count > 100)
     }
+
+    /// A large run builds its tiles on a second connection while the writer writes them: the
+    /// tiles are byte for byte the ones the writer builds alone (over more than one batch).
+    @Test func tilesBuiltOnASecondConnectionAreTheWritersOwn() throws {
+        let trips = try files().byTime.trips
+        var tables: [[[DatabaseValue]]] = []
+        for (name, second) in [("alone", false), ("pipelined", true)] {
+            let store = try OfflineStore(path: dir.file("\(name).sqlite"))
+            try store.registry.apply(try store.registry.plan(for: Features.repository))
+            _ = try store.ingest(source: "trips", file: trips)
+            let summary = try store.materialize(driverTrips, mode: .range(start: nil, end: end), tilesOnSecondConnection: second)
+            #expect(summary.tiles > TileBatch.size)
+            tables.append(
+                try store.rows("SELECT driver_id, _hop, _hop_start, _watermark, hex(_tile) FROM tiles_driver_trips_v1 ORDER BY 1, 2, 3"))
+        }
+        #expect(tables[0].count == tables[1].count)
+        #expect(tables[0].elementsEqual(tables[1]), "the first differing tile: \(String(describing: zip(tables[0], tables[1]).first { $0 != $1 }))")
+    }
 }

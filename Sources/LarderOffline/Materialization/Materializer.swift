@@ -30,6 +30,8 @@ public struct MaterializationSummary: Sendable {
     /// The earliest event time whose hop's tiles the run rebuilt (nil: none).
     public var tilesFrom: Int64?
     public var seconds: Double
+    /// Of ``seconds``, the time the tiles took (zero for a view without aggregations).
+    public var tileSeconds: Double
     public var state: MaterializationState
     public var incremental: Bool
 }
@@ -67,11 +69,15 @@ extension OfflineStore {
     }
 
     /// The blocking body of the async ``materialize(_:mode:now:progress:)``, run on ``Blocking``'s pool.
+    ///
+    /// - Parameter tilesOnSecondConnection: whether the tiles are built on a second connection
+    ///   (tests force it either way); by default when the run reads 100,000 rows or more.
     func materialize(
         _ view: FeatureView,
         mode: MaterializationMode,
         now: Timestamp = .now(),
-        progress: (@Sendable (MaterializationProgress) -> Void)? = nil
+        progress: (@Sendable (MaterializationProgress) -> Void)? = nil,
+        tilesOnSecondConnection: Bool? = nil
     ) throws -> MaterializationSummary {
         let (spec, version) = try registeredView(view)
         let source = try registry.source(named: spec.source)
@@ -212,9 +218,13 @@ extension OfflineStore {
             }
             progress?(MaterializationProgress(view: spec.name, rows: rows, totalRows: total))
             try db.execute(sql: table.createIndex)
+            // A large run builds its tiles on a second connection, on the other core.
+            let reader = tilesOnSecondConnection ?? (total >= 100_000) ? try? openReader() : nil
+            let tilesStarted = Date()
             let tiles = try Self.materializeTiles(
                 db, view: view, spec: spec, version: version, source: source, start: tileRange.start, end: tileRange.end,
-                bulk: total * 4 >= maxSeq)
+                bulk: total * 4 >= maxSeq, maxSeq: maxSeq, reader: reader)
+            let tileSeconds = view.aggregations.isEmpty ? 0 : Date().timeIntervalSince(tilesStarted)
 
             try db.execute(
                 sql: """
@@ -237,7 +247,7 @@ extension OfflineStore {
                 ])
             return MaterializationSummary(
                 view: spec.name, version: version, rows: rows, tiles: tiles, tilesFrom: tiles > 0 ? tileRange.start : nil,
-                seconds: Date().timeIntervalSince(started), state: newState,
+                seconds: Date().timeIntervalSince(started), tileSeconds: tileSeconds, state: newState,
                 incremental: incremental)
         }
     }

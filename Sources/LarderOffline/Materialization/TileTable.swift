@@ -1,3 +1,4 @@
+import Dispatch
 import GRDB
 import GRDBSQLite
 import LarderCore
@@ -42,48 +43,158 @@ extension OfflineStore {
     ///
     /// - Parameter bulk: the range holds a large part of the source: read it all through the
     ///   covering index in order. Otherwise SQLite reads the range by event time and sorts it.
+    ///
+    /// - Parameter reader: a second connection (``OfflineStore/openReader()``): the tiles are
+    ///   then computed on a thread of their own, reading the source there, while this one
+    ///   writes them. Its snapshot must hold the same source rows (`maxSeq` checks it); the
+    ///   run holds the write lock, so no ingest commits meanwhile.
     static func materializeTiles(
         _ db: Database, view: FeatureView, spec: FeatureViewSpec, version: Int, source: SourceSpec, start: Int64, end: Int64,
-        bulk: Bool
+        bulk: Bool, maxSeq: Int64, reader: DatabaseQueue?
     ) throws -> Int {
         let layout = view.tileLayout
         guard !layout.isEmpty, start < end else { return 0 }
         let table = TileTable(view: spec, version: version)
         try db.execute(sql: table.createTable)
+        let builder = try TileBuilder(view: view, spec: spec, source: source, start: start, end: end, bulk: bulk)
 
+        let upsertStatement = try db.makeStatement(sql: table.upsertSQL)
+        let upsert = upsertStatement.sqliteStatement
+        var written = 0
+        func write(_ batch: TileBatch) throws {
+            let keyCount = spec.joinKeys.count
+            for i in batch.hops.indices {
+                var p: Int32 = 1
+                for k in 0..<keyCount {
+                    SQLiteValues.bind(upsert, p, batch.keys[i * keyCount + k])
+                    p += 1
+                }
+                sqlite3_bind_int64(upsert, p, batch.hops[i])
+                sqlite3_bind_int64(upsert, p + 1, batch.hopStarts[i])
+                sqlite3_bind_int64(upsert, p + 2, batch.watermarks[i])
+                let from = i == 0 ? 0 : batch.ends[i - 1]
+                _ = batch.bytes[from..<batch.ends[i]].withUnsafeBytes {
+                    sqlite3_bind_blob(upsert, p + 3, $0.baseAddress, Int32($0.count), SQLiteValues.transient)
+                }
+                try SQLiteValues.execute(upsert, writing: table.name)
+                written += 1
+            }
+        }
+        try withExtendedLifetime(upsertStatement) {
+            if let reader, try pipelined(reader, builder: builder, maxSeq: maxSeq, write: write) { return }
+            try builder.build(db, emit: write)
+        }
+        return written
+    }
+
+    /// Builds the tiles on `reader`'s connection, on a thread of its own, and writes each
+    /// batch here as it comes; false (nothing written) when the reader's snapshot differs.
+    private static func pipelined(
+        _ reader: DatabaseQueue, builder: TileBuilder, maxSeq: Int64, write: (TileBatch) throws -> Void
+    ) throws -> Bool {
+        let pipe = BatchPipe<TileBatch>(capacity: 2)
+        let done = DispatchSemaphore(value: 0)
+        let sourceTable = SourceTable(spec: builder.source).name
+        DispatchQueue(label: "larder.materialize.tiles").async {
+            do {
+                try reader.read { db in
+                    guard try Int64.fetchOne(db, sql: "SELECT max(_seq) FROM \(sourceTable)") ?? 0 == maxSeq else {
+                        throw SnapshotMismatch()
+                    }
+                    try builder.build(db) { try pipe.send($0) }
+                }
+                pipe.finish()
+            } catch {
+                pipe.finish(throwing: error)
+            }
+            done.signal()
+        }
+        defer {
+            pipe.stop()
+            done.wait()
+        }
+        var received = false
+        do {
+            while let batch = try pipe.receive() {
+                received = true
+                try write(batch)
+            }
+        } catch is SnapshotMismatch where !received {
+            return false
+        }
+        return true
+    }
+
+    private struct SnapshotMismatch: Error {}
+}
+
+/// Tiles built and encoded, ready to write: tile `i`'s keys are `keys[i * keyCount ..<
+/// (i + 1) * keyCount]`, its encoded bytes `bytes[ends[i - 1] ..< ends[i]]`.
+struct TileBatch: Sendable {
+    var keys: [Value] = []
+    var hops: [Int64] = []
+    var hopStarts: [Int64] = []
+    var watermarks: [Int64] = []
+    var bytes: [UInt8] = []
+    var ends: [Int] = []
+
+    static let size = 4096
+}
+
+/// Computes a view's tiles over a range of source rows: one pass over the source in (entity,
+/// event time) order (see ``OfflineStore/materializeTiles(_:view:spec:version:source:start:end:bulk:maxSeq:reader:)``),
+/// holding one tile per hop size.
+struct TileBuilder: Sendable {
+    let view: FeatureView
+    let spec: FeatureViewSpec
+    let source: SourceSpec
+    let start: Int64
+    let end: Int64
+    let bulk: Bool
+    /// The source columns read besides the keys.
+    private let columns: [ColumnSpec]
+    private let inputs: [Evaluator]
+
+    init(view: FeatureView, spec: FeatureViewSpec, source: SourceSpec, start: Int64, end: Int64, bulk: Bool) throws {
+        self.view = view
+        self.spec = spec
+        self.source = source
+        self.start = start
+        self.end = end
+        self.bulk = bulk
         let read = spec.aggregationColumns()
         let keyNames = spec.joinKeys.map(\.name)
-        let columns = source.columns.filter { read.contains($0.name) && !keyNames.contains($0.name) }
+        columns = source.columns.filter { read.contains($0.name) && !keyNames.contains($0.name) }
         // Rows are laid out as the keys, then the other columns read.
-        let inputs: [Evaluator]
         do {
             inputs = try RowProjector(aggregationsOf: view, columns: keyNames + columns.map(\.name)).tileInputs
         } catch {
             throw OfflineStoreError(error.description)
         }
-        let firstHop = layout.groups.map { WindowRule.hopStart(start, hop: $0.hop) }
+    }
 
-        let upsertStatement = try db.makeStatement(sql: table.upsertSQL)
-        let upsert = upsertStatement.sqliteStatement
-        var written = 0
+    /// Reads the source rows on `db` and hands the tiles to `emit`, a batch at a time.
+    func build(_ db: Database, emit: (TileBatch) throws -> Void) throws {
+        let layout = view.tileLayout
+        let keyNames = spec.joinKeys.map(\.name)
+        let firstHop = layout.groups.map { WindowRule.hopStart(start, hop: $0.hop) }
+        var batch = TileBatch()
         // Per hop size, the tile being filled for the current entity.
         var current = [(hopStart: Int64, tile: [AggregationState], watermark: Int64)?](repeating: nil, count: layout.groups.count)
         var currentKeys: [Value] = []
         func flush(_ g: Int) throws {
             guard let pending = current[g] else { return }
             current[g] = nil
-            var p: Int32 = 1
-            for key in currentKeys {
-                SQLiteValues.bind(upsert, p, key)
-                p += 1
+            batch.keys += currentKeys
+            batch.hops.append(layout.groups[g].hop)
+            batch.hopStarts.append(pending.hopStart)
+            batch.watermarks.append(pending.watermark)
+            batch.bytes += layout.encode(pending.tile, group: g)
+            batch.ends.append(batch.bytes.count)
+            if batch.hops.count == TileBatch.size {
+                try emit(batch)
+                batch = TileBatch()
             }
-            sqlite3_bind_int64(upsert, p, layout.groups[g].hop)
-            sqlite3_bind_int64(upsert, p + 1, pending.hopStart)
-            sqlite3_bind_int64(upsert, p + 2, pending.watermark)
-            let bytes = layout.encode(pending.tile, group: g)
-            _ = bytes.withUnsafeBytes { sqlite3_bind_blob(upsert, p + 3, $0.baseAddress, Int32($0.count), SQLiteValues.transient) }
-            try SQLiteValues.execute(upsert, writing: table.name)
-            written += 1
         }
 
         let ts = source.eventTimestamp
@@ -102,7 +213,7 @@ extension OfflineStore {
         var keys = [Value](repeating: .null, count: keyNames.count)
         var values = [Value](repeating: .null, count: keyNames.count + columns.count)
         var eventInputs = [Value](repeating: .null, count: layout.inputs.count)
-        try withExtendedLifetime((select, upsertStatement)) {
+        try withExtendedLifetime(select) {
             while try SQLiteValues.step(s, reading: "source \(source.name)") {
                 for (i, key) in spec.joinKeys.enumerated() { keys[i] = SQLiteValues.read(s, 1 + Int32(i), as: key.type) }
                 if keys != currentKeys {
@@ -130,7 +241,7 @@ extension OfflineStore {
             }
             for g in layout.groups.indices { try flush(g) }
         }
-        return written
+        if !batch.hops.isEmpty { try emit(batch) }
     }
 }
 
