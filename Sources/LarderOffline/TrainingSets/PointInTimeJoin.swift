@@ -238,6 +238,14 @@ struct PointInTimeJoin {
     struct Chunk {
         /// Rows per chunk, unless the join says otherwise (``PointInTimeJoin/chunkSize``).
         static let size = 262_144
+
+        /// Rows per chunk for views with `features` row features in all: at most ``size``,
+        /// fewer when many features would make a chunk's values outgrow about 40 MiB (two
+        /// chunks are alive at once).
+        static func rows(features: Int) -> Int {
+            let bytesPerRow = 64 + MemoryLayout<Value>.stride * features
+            return max(16_384, min(size, (40 << 20) / bytesPerRow))
+        }
         /// The request rows it holds: `start..<end`.
         var start = 0
         var end = 0
@@ -309,7 +317,8 @@ struct PointInTimeJoin {
         var entities = [ChunkEntities](repeating: ChunkEntities(), count: joins.count)
         var instants: [Timestamp] = []
         do {
-            while instants.count < chunkSize, try ahead.next() {
+            let size = min(chunkSize, Chunk.rows(features: joins.reduce(0) { $0 + $1.spec.features.count }))
+            while instants.count < size, try ahead.next() {
                 let row = first + instants.count
                 let t = try Self.instant(ahead, binding, row: row)
                 for (j, join) in joins.enumerated() {
