@@ -73,8 +73,8 @@ public final class OnlineStore: Sendable {
     public func read(_ lookups: [(layout: OnlineViewLayout, keys: [Value])]) async throws -> [FeatureRow?] {
         guard !lookups.isEmpty else { return [] }
         let command = [Array("MGET".utf8)] + lookups.map { $0.layout.key(for: $0.keys) }
-        let reply = try await client.withConnection { connection in try connection.command(command) }
-        return try Self.decode(reply, lookups)
+        // Batched with concurrent lookups: one round trip serves several requests.
+        return try Self.decode(try await client.batchedCommand(command), lookups)
     }
 
     static func decode(_ reply: RedisReply, _ lookups: [(layout: OnlineViewLayout, keys: [Value])]) throws -> [FeatureRow?] {

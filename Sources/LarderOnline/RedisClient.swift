@@ -52,10 +52,22 @@ public final class RedisClient: Sendable {
         var firstWaiter = 0  // index of the oldest waiter; avoids O(n) removeFirst
     }
 
+    /// Commands waiting to be sent together (``batchedCommand(_:)``), and how many
+    /// connections are sending them.
+    private struct BatchState {
+        var pending: [(command: [[UInt8]], continuation: CheckedContinuation<RedisReply, any Error>)] = []
+        var senders = 0
+    }
+
     /// The configuration the client was created with.
     public let configuration: Configuration
     private let slots: [ConnectionSlot]
     private let pool: Mutex<PoolState>
+    private let batch = Mutex(BatchState())
+    /// Connections that send batched commands at once. One: commands arriving while it is
+    /// busy wait for its next batch rather than take a connection each (measured: more
+    /// lookups a second than with two, and Redis runs commands one at a time anyway).
+    private let batchSenders = 1
 
     /// Creates a client. Does not connect: the first use does.
     public init(configuration: Configuration) {
@@ -127,7 +139,68 @@ public final class RedisClient: Sendable {
         try await withConnection { connection in try connection.pipeline(commands) }
     }
 
+    /// Sends one command, in one pipeline with the other callers' commands that wait at the
+    /// same moment. Under concurrent load a round trip (a write, a read, and the thread
+    /// switches around them) then serves several callers: most of the cost of a command is
+    /// there, not in Redis. Error replies are returned, not thrown; a transport error fails
+    /// every command of its pipeline, as it would fail each alone.
+    ///
+    /// For short commands of independent callers (lookups); not cancellable once queued.
+    public func batchedCommand(_ args: [[UInt8]]) async throws -> RedisReply {
+        try Task.checkCancellation()
+        return try await withCheckedThrowingContinuation { continuation in
+            // Start a sender when fewer than `batchSenders` are sending and a connection is
+            // free; otherwise a sender takes the command with its next batch.
+            let start: (slot: ConnectionSlot?, wait: Bool)? = batch.withLock { state in
+                state.pending.append((args, continuation))
+                guard state.senders < batchSenders else { return nil }
+                if let slot = tryAcquire() {
+                    state.senders += 1
+                    return (slot, false)
+                }
+                guard state.senders == 0 else { return nil }
+                state.senders += 1  // none sending and no connection free: wait for one
+                return (nil, true)
+            }
+            guard let start else { return }
+            if let slot = start.slot {
+                sendBatches(on: slot)
+            } else {
+                Task { self.sendBatches(on: await self.acquire()) }
+            }
+        }
+    }
+
+    /// On `slot`'s queue: sends the waiting commands as one pipeline, resumes their callers,
+    /// and repeats until none wait; then gives the connection back.
+    private func sendBatches(on slot: ConnectionSlot) {
+        slot.queue.async {
+            while true {
+                let taken = self.batch.withLock { state in
+                    let taken = Array(state.pending.prefix(64))
+                    state.pending.removeFirst(taken.count)
+                    if taken.isEmpty { state.senders -= 1 }
+                    return taken
+                }
+                if taken.isEmpty { break }
+                let replies = Result { try slot.run { connection in try connection.pipeline(taken.map(\.command)) } }
+                switch replies {
+                case .success(let replies):
+                    for (waiting, reply) in zip(taken, replies) { waiting.continuation.resume(returning: reply) }
+                case .failure(let error):
+                    for waiting in taken { waiting.continuation.resume(throwing: error) }
+                }
+            }
+            self.release(slot)
+        }
+    }
+
     // MARK: - Free list
+
+    /// A free connection, if one is free now.
+    private func tryAcquire() -> ConnectionSlot? {
+        pool.withLock { state in state.free.popLast().map { slots[$0] } }
+    }
 
     private func acquire() async -> ConnectionSlot {
         await withCheckedContinuation { (continuation: CheckedContinuation<ConnectionSlot, Never>) in

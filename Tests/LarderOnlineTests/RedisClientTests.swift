@@ -45,6 +45,59 @@ struct RedisClientTests {
         }
     }
 
+    /// Batched commands of concurrent callers share pipelines; each caller gets its own
+    /// reply, in order with its own earlier commands, and an error reply stays its own.
+    @Test func batchedCommandsEachGetTheirOwnReply() async throws {
+        try await onDedicatedThread {
+            let server = try RedisServer()
+            let client = try client(server, poolSize: 2)
+            for i in 0..<300 { _ = try await client.command(["SET", "b:\(i)", "\(i)"]) }
+            let replies = try await withThrowingTaskGroup(of: (Int, RedisReply, RedisReply).self) { group in
+                for i in 0..<300 {
+                    group.addTask {
+                        let get = try await client.batchedCommand([bytes("GET"), bytes("b:\(i)")])
+                        let wrong = try await client.batchedCommand([bytes("INCR"), bytes("b:\(i)x"), bytes("extra")])
+                        return (i, get, wrong)
+                    }
+                }
+                return try await group.reduce(into: [(Int, RedisReply, RedisReply)]()) { $0.append($1) }
+            }
+            #expect(replies.count == 300)
+            for (i, get, wrong) in replies {
+                #expect(get == .bulk(bytes("\(i)")))
+                #expect(wrong.errorMessage != nil, "\(wrong)")
+            }
+            // Other callers keep the pool's other connection meanwhile.
+            #expect(try await client.command(["PING"]) == .status("PONG"))
+        }
+    }
+
+    /// With Redis down every batched command fails with a transport error, none hangs, and
+    /// they work again once it is back.
+    @Test func batchedCommandsFailTogetherAndRecover() async throws {
+        try await onDedicatedThread {
+            let server = try RedisServer()
+            let client = try client(server, poolSize: 2)
+            #expect(try await client.batchedCommand([bytes("PING")]) == .status("PONG"))
+            server.stop()
+            let failures = await withTaskGroup(of: RedisError?.self) { group in
+                for _ in 0..<50 { group.addTask { await redisError { try await client.batchedCommand([bytes("GET"), bytes("k")]) } } }
+                return await group.reduce(into: [RedisError?]()) { $0.append($1) }
+            }
+            #expect(failures.count == 50)
+            #expect(failures.allSatisfy { $0 != nil })
+            try server.restart()
+            let (recovered, _) = try await waitForPong(client)
+            #expect(recovered)
+            var answered = false
+            for _ in 0..<100 where !answered {
+                answered = (try? await client.batchedCommand([bytes("PING")])) == .status("PONG")
+                if !answered { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(answered)
+        }
+    }
+
     @Test func busyPoolDoesNotBlockOtherTasks() async throws {
         try await onDedicatedThread {
             let server = try RedisServer()
