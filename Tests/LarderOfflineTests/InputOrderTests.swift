@@ -118,6 +118,8 @@ import Testing
                 try store.rows("SELECT driver_id, _hop, _hop_start, _watermark, hex(_tile) FROM tiles_driver_trips_v1 ORDER BY 1, 2, 3"))
         }
         #expect(tables[0].count == tables[1].count)
-        #expect(tables[0].elementsEqual(tables[1]), "the first differing tile: \(String(describing: zip(tables[0], tables[1]).first { $0 != $1 }))")
+        #expect(
+            tables[0].elementsEqual(tables[1]),
+            "the first differing tile: \(String(describing: zip(tables[0], tables[1]).first { $0 != $1 }))")
     }
 }

@@ -349,10 +349,14 @@ struct PointInTimeJoin {
                 try answers.withUnsafeMutableBufferPointer { buffer in
                     let answers = buffer  // the reader writes other rows than this thread
                     helper.run {
-                        for (keys, rows) in groups[half...] { try other.findRows(keys: keys, group: rows, instants: instants, into: answers) }
+                        for (keys, rows) in groups[half...] {
+                            try other.findRows(keys: keys, group: rows, instants: instants, into: answers)
+                        }
                     }
                     let mine = Result {
-                        for (keys, rows) in groups[..<half] { try finder.findRows(keys: keys, group: rows, instants: instants, into: answers) }
+                        for (keys, rows) in groups[..<half] {
+                            try finder.findRows(keys: keys, group: rows, instants: instants, into: answers)
+                        }
                     }
                     try helper.wait()
                     try mine.get()

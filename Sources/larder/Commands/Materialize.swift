@@ -74,7 +74,9 @@ struct Materialize: AsyncParsableCommand {
                 bar.update(fraction: Double(progress.rows) / Double(max(progress.totalRows, 1)), detail: "\(grouped(progress.rows)) rows")
             }
             bar.finish()
-            let tiles = view.aggregations.isEmpty ? "" : ", \(grouped(summary.tiles)) tiles in \(String(format: "%.2f", summary.tileSeconds)) s of it"
+            let tiles =
+                view.aggregations.isEmpty
+                ? "" : ", \(grouped(summary.tiles)) tiles in \(String(format: "%.2f", summary.tileSeconds)) s of it"
             print(
                 "\(summary.view) v\(summary.version): \(grouped(summary.rows)) rows in \(String(format: "%.2f", summary.seconds)) s\(tiles)\(summary.incremental ? " (incremental)" : ""); materialized [\(summary.state.start), \(summary.state.end))"
             )
