@@ -52,22 +52,21 @@ public final class RedisClient: Sendable {
         var firstWaiter = 0  // index of the oldest waiter; avoids O(n) removeFirst
     }
 
-    /// Commands waiting to be sent together (``batchedCommand(_:)``), and how many
-    /// connections are sending them.
+    /// Commands waiting to be sent together (``batchedCommand(_:)``), and whether a
+    /// connection is sending them.
     private struct BatchState {
         var pending: [(command: [[UInt8]], continuation: CheckedContinuation<RedisReply, any Error>)] = []
-        var senders = 0
+        var sending = false
     }
 
     /// The configuration the client was created with.
     public let configuration: Configuration
     private let slots: [ConnectionSlot]
     private let pool: Mutex<PoolState>
-    private let batch = Mutex(BatchState())
-    /// Connections that send batched commands at once. One: commands arriving while it is
+    /// Batched commands are sent by one connection at a time: commands arriving while it is
     /// busy wait for its next batch rather than take a connection each (measured: more
     /// lookups a second than with two, and Redis runs commands one at a time anyway).
-    private let batchSenders = 1
+    private let batch = Mutex(BatchState())
 
     /// Creates a client. Does not connect: the first use does.
     public init(configuration: Configuration) {
@@ -149,24 +148,19 @@ public final class RedisClient: Sendable {
     public func batchedCommand(_ args: [[UInt8]]) async throws -> RedisReply {
         try Task.checkCancellation()
         return try await withCheckedThrowingContinuation { continuation in
-            // Start a sender when fewer than `batchSenders` are sending and a connection is
-            // free; otherwise a sender takes the command with its next batch.
-            let start: (slot: ConnectionSlot?, wait: Bool)? = batch.withLock { state in
+            // Unless a connection is sending already (it takes this command with its next
+            // batch), send on a free one, or on the first one freed.
+            enum Sender { case sending, on(ConnectionSlot), whenFree }
+            let sender: Sender = batch.withLock { state in
                 state.pending.append((args, continuation))
-                guard state.senders < batchSenders else { return nil }
-                if let slot = tryAcquire() {
-                    state.senders += 1
-                    return (slot, false)
-                }
-                guard state.senders == 0 else { return nil }
-                state.senders += 1  // none sending and no connection free: wait for one
-                return (nil, true)
+                if state.sending { return .sending }
+                state.sending = true
+                return tryAcquire().map { .on($0) } ?? .whenFree
             }
-            guard let start else { return }
-            if let slot = start.slot {
-                sendBatches(on: slot)
-            } else {
-                Task { self.sendBatches(on: await self.acquire()) }
+            switch sender {
+            case .sending: break
+            case .on(let slot): sendBatches(on: slot)
+            case .whenFree: Task { self.sendBatches(on: await self.acquire()) }
             }
         }
     }
@@ -179,7 +173,7 @@ public final class RedisClient: Sendable {
                 let taken = self.batch.withLock { state in
                     let taken = Array(state.pending.prefix(64))
                     state.pending.removeFirst(taken.count)
-                    if taken.isEmpty { state.senders -= 1 }
+                    if taken.isEmpty { state.sending = false }
                     return taken
                 }
                 if taken.isEmpty { break }

@@ -4,7 +4,6 @@ import HummingbirdCore
 import LarderCore
 import Logging
 import Metrics
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTPTypes
 import Synchronization

@@ -2,7 +2,6 @@ import LarderCore
 import LarderEngine
 import LarderOffline
 import Logging
-import NIOConcurrencyHelpers
 import ServiceLifecycle
 import Synchronization
 

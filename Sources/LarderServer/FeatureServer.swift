@@ -6,7 +6,6 @@ import LarderOffline
 import LarderOnline
 import Logging
 import Metrics
-import NIOConcurrencyHelpers
 import Prometheus
 import ServiceLifecycle
 import Synchronization

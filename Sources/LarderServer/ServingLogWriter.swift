@@ -5,7 +5,6 @@ import LarderOffline
 import LarderOnline
 import Logging
 import Metrics
-import NIOConcurrencyHelpers
 import ServiceLifecycle
 import Synchronization
 

@@ -219,7 +219,8 @@ extension OfflineStore {
             progress?(MaterializationProgress(view: spec.name, rows: rows, totalRows: total))
             try db.execute(sql: table.createIndex)
             // A large run builds its tiles on a second connection, on the other core.
-            let reader = tilesOnSecondConnection ?? (total >= 100_000) ? try? openReader() : nil
+            let secondConnection = !view.tileLayout.isEmpty && (tilesOnSecondConnection ?? (total >= 100_000))
+            let reader = secondConnection ? try? openReader() : nil
             let tilesStarted = Date()
             let tiles = try Self.materializeTiles(
                 db, view: view, spec: spec, version: version, source: source, start: tileRange.start, end: tileRange.end,

@@ -18,8 +18,10 @@ import LarderCore
 /// cost a few index steps (about 80 ns each) and share their row reads.
 final class FeatureRowFinder {
     /// Entries stepped over before seeking instead; a seek plus restarting the walk costs
-    /// about as much as this many steps. Tests make it small to seek often.
-    var stepLimit = 16
+    /// about as much as this many steps.
+    static let defaultStepLimit = 16
+    /// ``defaultStepLimit`` unless a test makes it small, to seek often.
+    var stepLimit = defaultStepLimit
 
     private let view: FeatureViewSpec
     private let table: String

@@ -87,7 +87,7 @@ struct PointInTimeJoin {
     var secondReader: SecondReader? = nil
     /// The finders' ``FeatureRowFinder/stepLimit`` (tests set it small; a second reader
     /// opened afterwards takes it too).
-    var stepLimit = 16 {
+    var stepLimit = FeatureRowFinder.defaultStepLimit {
         didSet { for join in joins { join.finder?.stepLimit = stepLimit } }
     }
 
@@ -231,10 +231,9 @@ struct PointInTimeJoin {
 
     /// The row features of a chunk of request rows, looked up before the rows are emitted.
     ///
-    /// Looking rows up in key and time order rather than request order puts neighbouring
-    /// seeks on the same index and table pages: with requests in random order (the usual
-    /// case: labels sampled from events) the join measured 25–30% faster. The chunk bounds the
-    /// memory, whatever the number of requests.
+    /// A chunk is looked up entity by entity, in key and time order (``FeatureRowFinder``), so
+    /// each entity's index entries are walked once per chunk rather than sought once per
+    /// request. The chunk bounds the memory, whatever the number of requests.
     struct Chunk {
         /// Rows per chunk, unless the join says otherwise (``PointInTimeJoin/chunkSize``).
         static let size = 262_144
@@ -337,47 +336,42 @@ struct PointInTimeJoin {
             guard count > 0 else { continue }
             let groups = entities[j].rowsByEntity(instants: instants)
             let finder = join.finder!
+            // With a second reader, each connection takes half the entities, then half the
+            // rows; without one, this thread takes both halves.
+            let other = secondReader?.finders[j]
+            func halves(_ first: () throws -> Void, _ second: @escaping () throws -> Void) throws {
+                guard let helper = secondReader, other != nil else {
+                    try first()
+                    try second()
+                    return
+                }
+                helper.run(second)
+                let mine = Result { try first() }
+                try helper.wait()
+                try mine.get()
+            }
+            var half = 0
+            var rows = 0
+            while half < groups.count, rows * 2 < instants.count {
+                rows += groups[half].rows.count
+                half += 1
+            }
             var answers = [Int64](repeating: FeatureRowFinder.noRow, count: instants.count)
-            // With a second reader, each connection takes half the entities, then half the rows.
-            if let helper = secondReader, let other = helper.finders[j], groups.count > 1 {
-                var half = 0
-                var rows = 0
-                while half < groups.count, rows * 2 < instants.count {
-                    rows += groups[half].rows.count
-                    half += 1
-                }
-                try answers.withUnsafeMutableBufferPointer { buffer in
-                    let answers = buffer  // the reader writes other rows than this thread
-                    helper.run {
-                        for (keys, rows) in groups[half...] {
-                            try other.findRows(keys: keys, group: rows, instants: instants, into: answers)
-                        }
-                    }
-                    let mine = Result {
-                        for (keys, rows) in groups[..<half] {
-                            try finder.findRows(keys: keys, group: rows, instants: instants, into: answers)
-                        }
-                    }
-                    try helper.wait()
-                    try mine.get()
-                }
-                let wanted = FeatureRowFinder.wanted(answers)
-                var middle = wanted.count / 2
-                while middle > 0, middle < wanted.count, wanted[middle].seq == wanted[middle - 1].seq { middle += 1 }
-                try chunk.values[j].withUnsafeMutableBufferPointer { buffer in
-                    let values = buffer
-                    helper.run { try other.readFeatures(wanted[middle...], into: values) }
-                    let mine = Result { try finder.readFeatures(wanted[..<middle], into: values) }
-                    try helper.wait()
-                    try mine.get()
-                }
-            } else {
-                try answers.withUnsafeMutableBufferPointer { answers in
+            try answers.withUnsafeMutableBufferPointer { buffer in
+                let answers = buffer  // each half writes its own rows
+                func find(_ finder: FeatureRowFinder, _ groups: ArraySlice<(keys: [Value], rows: ArraySlice<Int>)>) throws {
                     for (keys, rows) in groups { try finder.findRows(keys: keys, group: rows, instants: instants, into: answers) }
                 }
-                try chunk.values[j].withUnsafeMutableBufferPointer { values in
-                    try finder.readFeatures(FeatureRowFinder.wanted(answers)[...], into: values)
-                }
+                try halves({ try find(finder, groups[..<half]) }, { try find(other ?? finder, groups[half...]) })
+            }
+            let wanted = FeatureRowFinder.wanted(answers)
+            var middle = wanted.count / 2  // not between two requests answered by one row
+            while middle > 0, middle < wanted.count, wanted[middle].seq == wanted[middle - 1].seq { middle += 1 }
+            try chunk.values[j].withUnsafeMutableBufferPointer { buffer in
+                let values = buffer
+                try halves(
+                    { try finder.readFeatures(wanted[..<middle], into: values) },
+                    { try (other ?? finder).readFeatures(wanted[middle...], into: values) })
             }
         }
     }
@@ -465,10 +459,11 @@ struct PointInTimeJoin {
         }
     }
 
-    /// The point-in-time values of one view's row features for `keys` at `t`, written into
-    /// `row` from `offset` (by default where the view's features sit in a joined row).
-    static func lookUp(_ join: ViewJoin, keys: [Value], at t: Timestamp, into row: inout [Value], at offset: Int? = nil) throws {
-        let offset = offset ?? join.offset
+    /// The point-in-time values of one view's row features for `keys` at `t`, written into `row`
+    /// (one seek: for a single instant, as `--at` snapshots are; a chunk of request rows goes
+    /// through ``FeatureRowFinder``).
+    static func lookUp(_ join: ViewJoin, keys: [Value], at t: Timestamp, into row: inout [Value]) throws {
+        let offset = join.offset
         let s = join.statement!.sqliteStatement
         for (i, key) in keys.enumerated() { SQLiteValues.bind(s, Int32(i + 1), key) }
         sqlite3_bind_int64(s, Int32(keys.count + 1), t.microseconds)

@@ -68,7 +68,7 @@ public struct TrainingSetBuilder: Sendable {
     let repository: FeatureRepository
     /// The join's ``PointInTimeJoin/chunkSize`` and ``PointInTimeJoin/stepLimit`` (tests set them small).
     var chunkSize = PointInTimeJoin.Chunk.size
-    var stepLimit = 16
+    var stepLimit = FeatureRowFinder.defaultStepLimit
 
     /// A builder over `store`, computing on-demand features with `repository`'s closures.
     public init(store: OfflineStore, repository: FeatureRepository) {
