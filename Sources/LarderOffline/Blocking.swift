@@ -104,6 +104,27 @@ public struct BlockingStream<Element: Sendable>: AsyncSequence, Sendable {
     }
 }
 
+/// Hands the items `produce` adds to `emit` in batches of `size` (the last one shorter): how
+/// a streamed read (``Blocking/stream(_:)``) batches what it reads.
+func inBatches<Item>(
+    of size: Int, to emit: ([Item]) throws -> Void, _ produce: (_ add: (Item) throws -> Void) throws -> Void
+) throws {
+    var batch: [Item] = []
+    batch.reserveCapacity(size)
+    // `emit` is only called during `produce`; Swift cannot see that two non-escaping closures
+    // do not re-enter each other.
+    try withoutActuallyEscaping(emit) { emit in
+        try produce { item in
+            batch.append(item)
+            if batch.count >= size {
+                try emit(batch)
+                batch.removeAll(keepingCapacity: true)
+            }
+        }
+        if !batch.isEmpty { try emit(batch) }
+    }
+}
+
 extension OfflineStore {
     /// Runs `body`, a blocking read, on ``Blocking``'s read pool. A failure of SQLite comes
     /// back as an ``OfflineStoreError`` that ``OfflineStoreError/isUnavailable``: no caller

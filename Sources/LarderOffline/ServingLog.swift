@@ -77,8 +77,7 @@ extension OfflineStore {
     /// Appends entries to the serving log in one transaction (all or none), in order; their
     /// ``ServingLogEntry/id`` is ignored and assigned by SQLite.
     ///
-    /// This blocks on SQLite (and waits, up to the store's busy timeout, for another writer):
-    /// call it off the cooperative thread pool.
+    /// It waits, up to the store's busy timeout, for another writer.
     public func appendServingLog(_ entries: [ServingLogEntry]) async throws {
         try await writing { try self.appendServingLog(entries) }
     }
@@ -120,15 +119,9 @@ extension OfflineStore {
     ) -> BlockingStream<[ServingLogEntry]> {
         streaming { emit in
             try self.db.read { db in
-                var batch: [ServingLogEntry] = []
-                try Self.forEachServingLogEntry(db, since: since, until: until) { entry in
-                    batch.append(entry)
-                    if batch.count == batchSize {
-                        try emit(batch)
-                        batch.removeAll(keepingCapacity: true)
-                    }
+                try inBatches(of: batchSize, to: emit) { add in
+                    try Self.forEachServingLogEntry(db, since: since, until: until, add)
                 }
-                if !batch.isEmpty { try emit(batch) }
             }
         }
     }

@@ -220,12 +220,7 @@ import Testing
         let writer = ServingLogWriter(configuration: .init(sampleRate: 1, flushInterval: .seconds(3600)), store: store)
         let group = ServiceGroup(configuration: .init(services: [writer], logger: Logger(label: "test")))
         let running = Task { try await group.run() }
-        for i in 0..<10 {
-            writer.enqueue(
-                ServingLogEntry(
-                    servedAt: Timestamp(microseconds: Int64(i)), endpoint: "/v1/features", service: nil,
-                    entity: [JSONMember(key: "driver_id", value: .int(Int64(i)))], features: []))
-        }
+        enqueueTenEntries(writer)
         try await Task.sleep(for: .milliseconds(50))
         #expect(try await store.servingLogCount() == 0)
         await group.triggerGracefulShutdown()
@@ -364,12 +359,7 @@ import Testing
             })
         let group = ServiceGroup(configuration: .init(services: [writer], logger: Logger(label: "test")))
         let running = Task { try await group.run() }
-        for i in 0..<10 {
-            writer.enqueue(
-                ServingLogEntry(
-                    servedAt: Timestamp(microseconds: Int64(i)), endpoint: "/v1/features", service: nil,
-                    entity: [JSONMember(key: "driver_id", value: .int(Int64(i)))], features: []))
-        }
+        enqueueTenEntries(writer)
         try await Task.sleep(for: .milliseconds(50))  // the periodic write has taken them
         await group.triggerGracefulShutdown()
         try await Task.sleep(for: .milliseconds(20))
@@ -425,5 +415,15 @@ final class Gate: @unchecked Sendable {
         isOpen = true
         condition.broadcast()
         condition.unlock()
+    }
+}
+
+/// Ten entries of drivers 0 to 9, served at instants 0 to 9.
+private func enqueueTenEntries(_ writer: ServingLogWriter) {
+    for i in 0..<10 {
+        writer.enqueue(
+            ServingLogEntry(
+                servedAt: Timestamp(microseconds: Int64(i)), endpoint: "/v1/features", service: nil,
+                entity: [JSONMember(key: "driver_id", value: .int(Int64(i)))], features: []))
     }
 }

@@ -19,17 +19,11 @@ extension OfflineStore {
                 [FeatureTable(view: spec, version: version).name]
                 + (view.aggregations.isEmpty ? [] : [TileTable(view: spec, version: version).name])
             try self.db.read { db in
-                var batch: [[Value]] = []
-                for table in tables where try db.tableExists(table) {
-                    try Self.skipScanKeys(db, table: table, keys: spec.joinKeys) { key in
-                        batch.append(key)
-                        if batch.count == batchSize {
-                            try emit(batch)
-                            batch.removeAll(keepingCapacity: true)
-                        }
+                try inBatches(of: batchSize, to: emit) { add in
+                    for table in tables where try db.tableExists(table) {
+                        try Self.skipScanKeys(db, table: table, keys: spec.joinKeys, add)
                     }
                 }
-                if !batch.isEmpty { try emit(batch) }
             }
         }
     }

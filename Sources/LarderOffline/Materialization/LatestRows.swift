@@ -73,51 +73,48 @@ extension OfflineStore {
             guard try db.tableExists(table.name) else { return }
             let latestStatement = try db.makeStatement(sql: table.latestSQL)
             let latest = latestStatement.sqliteStatement
-            var batch: [FeatureRow] = []
-            batch.reserveCapacity(batchSize)
             // One entity: its latest row, if it has one before `end`. A failed read throws
             // rather than skip the entity, so a push never records entities it did not write.
-            func visit(_ key: [Value]) throws {
+            func visit(_ key: [Value], _ add: (FeatureRow) throws -> Void) throws {
                 for (i, k) in key.enumerated() { SQLiteValues.bind(latest, Int32(i + 1), k) }
                 sqlite3_bind_int64(latest, Int32(key.count + 1), end.microseconds)
-                if try SQLiteValues.step(latest, reading: table.name) {
-                    let created =
-                        sqlite3_column_type(latest, 1) == SQLITE_NULL ? nil : Timestamp(microseconds: sqlite3_column_int64(latest, 1))
-                    let values = spec.features.enumerated().map { i, f in SQLiteValues.read(latest, Int32(i + 3), as: f.type) }
-                    batch.append(
-                        FeatureRow(
-                            keys: key, eventTime: Timestamp(microseconds: sqlite3_column_int64(latest, 0)), createdTime: created,
-                            sequence: sqlite3_column_int64(latest, 2), values: values))
+                guard try SQLiteValues.step(latest, reading: table.name) else {
+                    sqlite3_reset(latest)
+                    return
                 }
+                let created =
+                    sqlite3_column_type(latest, 1) == SQLITE_NULL ? nil : Timestamp(microseconds: sqlite3_column_int64(latest, 1))
+                let values = spec.features.enumerated().map { i, f in SQLiteValues.read(latest, Int32(i + 3), as: f.type) }
+                let row = FeatureRow(
+                    keys: key, eventTime: Timestamp(microseconds: sqlite3_column_int64(latest, 0)), createdTime: created,
+                    sequence: sqlite3_column_int64(latest, 2), values: values)
                 sqlite3_reset(latest)
-                if batch.count >= batchSize {
-                    try body(batch)
-                    batch.removeAll(keepingCapacity: true)
-                }
+                try add(row)
             }
             try withExtendedLifetime(latestStatement) {
-                if let since = changedSince {
-                    // The changed entities, in key order.
-                    let columns = table.keyNames.joined(separator: ", ")
-                    let changed = try db.makeStatement(
-                        sql: """
-                            SELECT DISTINCT \(columns) FROM \(table.name)
-                            WHERE _seq > ? OR (_event_ts >= ? AND _event_ts < ?) ORDER BY \(columns)
-                            """)
-                    try changed.setArguments([since.seqWatermark, since.end.microseconds, end.microseconds])
-                    let keyTypes = spec.joinKeys.map(\.type)
-                    try withExtendedLifetime(changed) {
-                        let s = changed.sqliteStatement
-                        while try SQLiteValues.step(s, reading: "the changed entity keys of \(table.name)") {
-                            try visit(keyTypes.enumerated().map { i, type in SQLiteValues.read(s, Int32(i), as: type) })
+                try inBatches(of: batchSize, to: body) { add in
+                    if let since = changedSince {
+                        // The changed entities, in key order.
+                        let columns = table.keyNames.joined(separator: ", ")
+                        let changed = try db.makeStatement(
+                            sql: """
+                                SELECT DISTINCT \(columns) FROM \(table.name)
+                                WHERE _seq > ? OR (_event_ts >= ? AND _event_ts < ?) ORDER BY \(columns)
+                                """)
+                        try changed.setArguments([since.seqWatermark, since.end.microseconds, end.microseconds])
+                        let keyTypes = spec.joinKeys.map(\.type)
+                        try withExtendedLifetime(changed) {
+                            let s = changed.sqliteStatement
+                            while try SQLiteValues.step(s, reading: "the changed entity keys of \(table.name)") {
+                                try visit(keyTypes.enumerated().map { i, type in SQLiteValues.read(s, Int32(i), as: type) }, add)
+                            }
                         }
+                    } else {
+                        // Every entity, by the skip scan of the key index.
+                        try Self.skipScanKeys(db, table: table.name, keys: spec.joinKeys) { try visit($0, add) }
                     }
-                } else {
-                    // Every entity, by the skip scan of the key index.
-                    try Self.skipScanKeys(db, table: table.name, keys: spec.joinKeys, visit)
                 }
             }
-            if !batch.isEmpty { try body(batch) }
         }
     }
 }

@@ -270,43 +270,40 @@ extension OfflineStore {
                 sql:
                     "SELECT _hop_start, _watermark, _tile FROM \(table.name) WHERE \(sameKeys) AND _hop = ? AND _hop_start >= ? ORDER BY _hop_start"
             )
-            var entities: [EntityTiles] = []
             try withExtendedLifetime((newest, range)) {
-                try Self.skipScanKeys(db, table: table.name, keys: spec.joinKeys) { entity in
-                    var tiles: [StoredTile] = []
-                    for (g, group) in layout.groups.enumerated() {
-                        let n = newest.sqliteStatement
-                        for (i, key) in entity.enumerated() { SQLiteValues.bind(n, Int32(i + 1), key) }
-                        sqlite3_bind_int64(n, Int32(entity.count + 1), group.hop)
-                        // No row, or a null maximum: the entity has no tile of this hop size.
-                        guard try SQLiteValues.step(n, reading: table.name), sqlite3_column_type(n, 0) != SQLITE_NULL else {
+                try inBatches(of: 1000, to: batch) { add in
+                    try Self.skipScanKeys(db, table: table.name, keys: spec.joinKeys) { entity in
+                        var tiles: [StoredTile] = []
+                        for (g, group) in layout.groups.enumerated() {
+                            let n = newest.sqliteStatement
+                            for (i, key) in entity.enumerated() { SQLiteValues.bind(n, Int32(i + 1), key) }
+                            sqlite3_bind_int64(n, Int32(entity.count + 1), group.hop)
+                            // No row, or a null maximum: the entity has no tile of this hop size.
+                            guard try SQLiteValues.step(n, reading: table.name), sqlite3_column_type(n, 0) != SQLITE_NULL else {
+                                sqlite3_reset(n)
+                                continue
+                            }
+                            let oldest = max(layout.oldestKept(group: g, newest: sqlite3_column_int64(n, 0)), from ?? .min)
                             sqlite3_reset(n)
-                            continue
+                            let r = range.sqliteStatement
+                            for (i, key) in entity.enumerated() { SQLiteValues.bind(r, Int32(i + 1), key) }
+                            sqlite3_bind_int64(r, Int32(entity.count + 1), group.hop)
+                            sqlite3_bind_int64(r, Int32(entity.count + 2), oldest)
+                            while try SQLiteValues.step(r, reading: table.name) {
+                                let count = Int(sqlite3_column_bytes(r, 2))
+                                let bytes = count == 0 ? [] : Array(UnsafeRawBufferPointer(start: sqlite3_column_blob(r, 2), count: count))
+                                tiles.append(
+                                    StoredTile(
+                                        group: g, hopStart: sqlite3_column_int64(r, 0), watermark: sqlite3_column_int64(r, 1), bytes: bytes)
+                                )
+                            }
+                            sqlite3_reset(r)
                         }
-                        let oldest = max(layout.oldestKept(group: g, newest: sqlite3_column_int64(n, 0)), from ?? .min)
-                        sqlite3_reset(n)
-                        let r = range.sqliteStatement
-                        for (i, key) in entity.enumerated() { SQLiteValues.bind(r, Int32(i + 1), key) }
-                        sqlite3_bind_int64(r, Int32(entity.count + 1), group.hop)
-                        sqlite3_bind_int64(r, Int32(entity.count + 2), oldest)
-                        while try SQLiteValues.step(r, reading: table.name) {
-                            let count = Int(sqlite3_column_bytes(r, 2))
-                            let bytes = count == 0 ? [] : Array(UnsafeRawBufferPointer(start: sqlite3_column_blob(r, 2), count: count))
-                            tiles.append(
-                                StoredTile(
-                                    group: g, hopStart: sqlite3_column_int64(r, 0), watermark: sqlite3_column_int64(r, 1), bytes: bytes))
-                        }
-                        sqlite3_reset(r)
-                    }
-                    guard !tiles.isEmpty else { return }
-                    entities.append(EntityTiles(keys: entity, tiles: tiles))
-                    if entities.count == 1000 {
-                        try batch(entities)
-                        entities.removeAll(keepingCapacity: true)
+                        guard !tiles.isEmpty else { return }
+                        try add(EntityTiles(keys: entity, tiles: tiles))
                     }
                 }
             }
-            if !entities.isEmpty { try batch(entities) }
         }
     }
 }
