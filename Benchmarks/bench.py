@@ -341,6 +341,14 @@ def bench_online(repeat):
             runs = [wrk(port, path, n) for _ in range(repeat)]
             rows.append((label, median([r[0] for r in runs]), median([r[1] for r in runs]),
                          median([r[2] for r in runs]), sum(r[3] for r in runs)))
+        # Where a lookup's time goes: the service's CPU per request for the 1-entity lookup, and
+        # for a route that answers 404 before any lookup (the HTTP stack's own floor).
+        cost = []
+        for label, path in [("POST /v1/features, 1 entity x 3 features", "/v1/features"),
+                            ("POST /no-such-route (404: the HTTP stack alone)", "/no-such-route")]:
+            before = cpu_seconds(server.pid)
+            rps, p50, p99, _ = wrk(port, path, 1, seconds=5)
+            cost.append((label, rps, p50, p99, (cpu_seconds(server.pid) - before) / (rps * 5) * 1e6))
         # The same 1-entity load with the serving log on for every entity (rate 1).
         server.terminate()
         server.wait()
@@ -380,6 +388,11 @@ def bench_online(repeat):
         print(f"| {label} | {rps:,.0f} | {p50:.3f} | {p99:.3f} | {errors} |")
     print(f"| redis-benchmark GET, 8 clients (baseline) | {rb[0]:,.0f} | {rb[1]:.3f} | {rb[2]:.3f} | |")
     print(f"ratio of p50 latency, /v1/features 1 entity / redis-benchmark GET: {rows[0][2] / rb[1]:.2f}")
+    print(f"ratio of requests/s, /v1/features 1 entity / redis-benchmark GET: {rows[0][1] / rb[0]:.3f} (floor >= 0.15)")
+    print("| load, 5 s | requests/s | p50 ms | p99 ms | service CPU per request, µs |")
+    print("|---|---|---|---|---|")
+    for label, rps, p50, p99, us in cost:
+        print(f"| {label} | {rps:,.0f} | {p50:.3f} | {p99:.3f} | {us:.0f} |")
     print(f"serving log: {logged:,} vectors written, {dropped:,.0f} dropped (queue full) during the logged runs")
 
 AGGREGATION_FEATURES = "driver_trips:trips_1h,driver_trips:fare_sum_24h,driver_trips:fare_mean_7d"
@@ -619,6 +632,13 @@ def bench_aggregations(repeat):
     aggregations_online(repeat)
 
 
+def cpu_seconds(pid):
+    """User and system CPU time a process has used so far, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mib(pid):
     """(current, peak) resident set of a process, in MiB, from /proc."""
     fields = {}
@@ -835,6 +855,8 @@ def bench_ab(repeat):
                      "--days", "8", "--end", "2026-01-05T04:00:00Z")
     agg_requests = generate("requests", os.path.join(WORK, "requests_agg_100k.csv"), "--drivers", "10000", "--rows",
                             "100000", "--unknown", "0.05", "--start", "2026-01-04T05:00:00Z", "--end", "2026-01-05T04:00:00Z")
+    requests_1m = generate("requests", os.path.join(WORK, "requests_1m.csv"), "--drivers", "10000", "--rows", "1000000",
+                           "--unknown", "0.05", "--start", "2025-12-31T20:00:00Z", "--end", "2026-01-05T08:00:00Z")
     features = "driver_hourly_stats:conv_rate,driver_hourly_stats:acc_rate,driver_hourly_stats:avg_daily_trips"
     builds = [("baseline", baseline), ("this build", LARDER)]
     redis, port = start_redis()
@@ -854,6 +876,10 @@ def bench_ab(repeat):
                 binary, "materialize", "--views", "driver_hourly_stats", "--end", "2026-02-01T00:00:00Z"],
             "training set, 100,000 requests x 3 features": lambda binary: [
                 binary, "training-set", "--entities", requests, "--features", features, "--out", "train.csv"],
+            "training set, 1,000,000 requests x 3 features": lambda binary: [
+                binary, "training-set", "--entities", requests_1m, "--features", features, "--out", "train_1m.csv"],
+            "materialize 1,000,000 trips with their tiles (offline only)": lambda binary: [
+                binary, "materialize", "--views", "driver_trips", "--end", "2026-01-06T00:00:00Z", "--offline-only"],
             "aggregation training set, 100,000 requests": lambda binary: [
                 binary, "training-set", "--entities", agg_requests, "--features", AGGREGATION_FEATURES, "--out", "agg.csv"],
         }
@@ -865,6 +891,18 @@ def bench_ab(repeat):
                     start = time.perf_counter()
                     subprocess.run(command(binary), cwd=projects[b], env=env, check=True, capture_output=True)
                     times[step][b].append(time.perf_counter() - start)
+        # Lookups through each build's service, alternating, on the entities the push stored.
+        lookups = [[], []]
+        for _ in range(repeat):
+            for b, (_, binary) in enumerate(builds):
+                env = dict(os.environ, LARDER_REDIS_URL=f"redis://127.0.0.1:{port}/{b}")
+                server, server_port = start_server(projects[b], env, binary)
+                try:
+                    wrk(server_port, "/v1/features", 1, seconds=2)  # warm-up
+                    lookups[b].append(wrk(server_port, "/v1/features", 1, seconds=5))
+                finally:
+                    server.terminate()
+                    server.wait()
     finally:
         redis.terminate()
         redis.wait()
@@ -874,6 +912,12 @@ def bench_ab(repeat):
     for step, (a, b) in times.items():
         print(f"| {step} | {median(a):.2f} ({min(a):.2f}–{max(a):.2f}) | {median(b):.2f} ({min(b):.2f}–{max(b):.2f}) "
               f"| {median(b) / median(a):.2f} |")
+    a, b = ([r[0] for r in runs] for runs in lookups)
+    print(f"| POST /v1/features, 1 entity x 3 features, 8 connections, requests/s | {median(a):,.0f} ({min(a):,.0f}–{max(a):,.0f}) "
+          f"| {median(b):,.0f} ({min(b):,.0f}–{max(b):,.0f}) | {median(b) / median(a):.2f} |")
+    a, b = ([r[1] for r in runs] for runs in lookups)
+    print(f"| the same, p50 ms | {median(a):.3f} ({min(a):.3f}–{max(a):.3f}) | {median(b):.3f} ({min(b):.3f}–{max(b):.3f}) "
+          f"| {median(b) / median(a):.2f} |")
 
 
 BENCHES = {"ingest": bench_ingest, "offline": bench_offline, "online": bench_online, "aggregations": bench_aggregations,
