@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),  // NIOThreadPool for blocking work
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),  // sslmode for PostgreSQL
     ],
     targets: [
         // Definitions DSL, values, time, validation. No I/O.
@@ -37,6 +39,17 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // The offline store on PostgreSQL, for a team that shares one: the same registry,
+        // sources and feature tables as the SQLite store, through PostgresNIO.
+        .target(
+            name: "LarderPostgres",
+            dependencies: [
+                "LarderCore", "LarderOffline",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // hiredis, the Redis C client (Debian: libhiredis-dev). No pkgConfig: with it every
@@ -74,7 +87,7 @@ let package = Package(
         .executableTarget(
             name: "larder",
             dependencies: [
-                "LarderCore", "LarderOffline", "LarderOnline", "LarderEngine", "LarderServer", "Features",
+                "LarderCore", "LarderOffline", "LarderOnline", "LarderEngine", "LarderServer", "LarderPostgres", "Features",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]
@@ -108,6 +121,10 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),  // fails a step on purpose (ReadErrorTests)
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
+        ),
+        .testTarget(
+            name: "LarderPostgresTests",
+            dependencies: ["LarderPostgres", "LarderOffline", "Features", "LarderTestSupport"]
         ),
         // Runs the built `larder` binary as a user would.
         .testTarget(

@@ -19,6 +19,20 @@ public struct RegisteredDefinition: Sendable {
     public var name: String { spec.name }
 }
 
+extension RegisteredDefinition {
+    /// Decodes a row of `larder_registry`, whose columns both stores share.
+    package init(
+        name: String, kind: String, definition: String, version: Int, fingerprint: String, createdAt: Int64, updatedAt: Int64
+    ) throws {
+        guard let kind = DefinitionKind(rawValue: kind) else {
+            throw OfflineStoreError("the registry entry \(name) has an unknown kind; was it written by a newer Larder?")
+        }
+        self.init(
+            spec: try DefinitionSpec(kind: kind, json: Data(definition.utf8)), version: version, fingerprint: fingerprint,
+            createdAt: Timestamp(microseconds: createdAt), updatedAt: Timestamp(microseconds: updatedAt))
+    }
+}
+
 /// One applied change in a definition's version history.
 public struct HistoryEntry: Sendable {
     public var appliedAt: Timestamp
@@ -28,6 +42,30 @@ public struct HistoryEntry: Sendable {
     public var change: ChangeKind
     public var details: [String]
     public var fingerprint: String
+
+    /// Decodes a row of `larder_registry_history`, whose columns both stores share.
+    package init(
+        name: String, kind: String, change: String, details: String, version: Int, fingerprint: String, appliedAt: Int64
+    ) throws {
+        guard let kind = DefinitionKind(rawValue: kind), let change = ChangeKind(rawValue: change) else {
+            throw OfflineStoreError("the registry history of \(name) has an unknown kind or change; was it written by a newer Larder?")
+        }
+        self.init(
+            appliedAt: Timestamp(microseconds: appliedAt), kind: kind, name: name, version: version, change: change,
+            details: (try? JSONDecoder().decode([String].self, from: Data(details.utf8))) ?? [], fingerprint: fingerprint)
+    }
+
+    init(
+        appliedAt: Timestamp, kind: DefinitionKind, name: String, version: Int, change: ChangeKind, details: [String], fingerprint: String
+    ) {
+        self.appliedAt = appliedAt
+        self.kind = kind
+        self.name = name
+        self.version = version
+        self.change = change
+        self.details = details
+        self.fingerprint = fingerprint
+    }
 }
 
 /// One change `larder apply` will make.
@@ -49,9 +87,9 @@ public struct PlannedChange: Sendable {
 public struct ApplyPlan: Sendable {
     public var changes: [PlannedChange]
     /// Registered versions the plan was computed against; apply refuses if they moved.
-    var baseline: [String: Int]
-    var sourceMigrations: [String: SourceTable.Migration]
-    var newSources: [SourceSpec]
+    package var baseline: [String: Int]
+    package var sourceMigrations: [String: SourceTable.Migration]
+    package var newSources: [SourceSpec]
 
     public var isEmpty: Bool { changes.isEmpty }
 }
@@ -116,14 +154,9 @@ public struct Registry: Sendable {
     func history(named name: String) throws -> [HistoryEntry] {
         try read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM larder_registry_history WHERE name = ? ORDER BY id", arguments: [name]).map { row in
-                guard let kind = DefinitionKind(rawValue: row["kind"]), let change = ChangeKind(rawValue: row["change"]) else {
-                    throw OfflineStoreError(
-                        "the registry history of \(name) has an unknown kind or change; was it written by a newer Larder?")
-                }
-                let details = (try? JSONDecoder().decode([String].self, from: Data((row["details"] as String).utf8))) ?? []
-                return HistoryEntry(
-                    appliedAt: Timestamp(microseconds: row["applied_at"]), kind: kind, name: row["name"],
-                    version: row["version"], change: change, details: details, fingerprint: row["fingerprint"])
+                try HistoryEntry(
+                    name: row["name"], kind: row["kind"], change: row["change"], details: row["details"], version: row["version"],
+                    fingerprint: row["fingerprint"], appliedAt: row["applied_at"])
             }
         }
     }
@@ -147,93 +180,24 @@ public struct Registry: Sendable {
 
     /// The blocking body of the async ``plan(for:)``, run on ``Blocking``'s pool.
     func plan(for repository: FeatureRepository) throws -> ApplyPlan {
-        try repository.validate()
-        let registered = Dictionary(try definitions().map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        let lastVersions = try read { db in
-            Dictionary(
+        try read { db in
+            let registered = try Row.fetchAll(db, sql: "SELECT * FROM larder_registry").map(Self.definition(from:))
+            let lastVersions = Dictionary(
                 try Row.fetchAll(db, sql: "SELECT name, max(version) AS v FROM larder_registry_history GROUP BY name")
                     .map { ($0["name"] as String, $0["v"] as Int) },
                 uniquingKeysWith: { a, _ in a })
-        }
-        var changes: [PlannedChange] = []
-        var migrations: [String: SourceTable.Migration] = [:]
-        var newSources: [SourceSpec] = []
-        var blocked: [String] = []
-        let specs = repository.specs
-
-        for spec in specs {
-            guard let current = registered[spec.name] else {
-                let version = (lastVersions[spec.name] ?? 0) + 1
-                var details: [String] = []
-                if case .source(let source) = spec {
-                    details += try planNewSourceTable(source, blocked: &blocked)
-                    newSources.append(source)
-                }
-                changes.append(PlannedChange(change: .added, spec: spec, version: version, previousVersion: nil, details: details))
-                continue
+            var tables: [String: SourceTableState] = [:]
+            for source in RegistryPlanner.sourceNames(declared: repository, registered: registered) {
+                let table = "source_\(source)"
+                guard try db.tableExists(table) else { continue }
+                tables[source] = SourceTableState(
+                    columns: try db.columns(in: table).map(\.name), rows: try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0)
             }
-            if current.kind != spec.kind {
-                blocked.append(
-                    "\(spec.name) is registered as a \(current.kind.label) and declared as a \(spec.kind.label); rename one, or remove it, apply, then add it back"
-                )
-                continue
-            }
-            guard current.fingerprint != spec.fingerprint else { continue }
-            var details = spec.changes(from: current.spec)
-            if case .source(let new) = spec, case .source(let old) = current.spec {
-                let migration = SourceTable.migration(from: old, to: new)
-                switch migration {
-                case .none: break
-                case .addColumns(let columns):
-                    details.append("table source_\(new.name): add nullable column(s) \(columns.map(\.name).joined(separator: ", "))")
-                case .rebuild(let reasons):
-                    let rows = try rowCount(source: new.name)
-                    if rows > 0 {
-                        blocked.append(
-                            "source \(new.name): \(reasons.joined(separator: "; ")) cannot be applied to a table with \(rows) rows. Add new columns as nullable (Column<T?>), or declare a new source under another name."
-                        )
-                    } else {
-                        details.append("table source_\(new.name) rebuilt (it is empty)")
-                    }
-                }
-                migrations[new.name] = migration
-            }
-            changes.append(
-                PlannedChange(
-                    change: .changed, spec: spec, version: current.version + 1, previousVersion: current.version, details: details))
+            return try RegistryPlanner(
+                registered: Dictionary(registered.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }), lastVersions: lastVersions,
+                tables: tables
+            ).plan(for: repository)
         }
-        let declared = Set(specs.map(\.name))
-        for current in registered.values.sorted(by: { ($0.kind, $0.name) < ($1.kind, $1.name) }) where !declared.contains(current.name) {
-            var details: [String] = []
-            if current.kind == .source {
-                details.append("table source_\(current.name) is kept with its \(try rowCount(source: current.name)) rows")
-            }
-            changes.append(
-                PlannedChange(
-                    change: .removed, spec: current.spec, version: current.version, previousVersion: current.version, details: details))
-        }
-        if !blocked.isEmpty {
-            throw OfflineStoreError("the definitions cannot be applied:\n" + blocked.map { "  - \($0)" }.joined(separator: "\n"))
-        }
-        return ApplyPlan(
-            changes: changes, baseline: registered.mapValues(\.version), sourceMigrations: migrations, newSources: newSources)
-    }
-
-    private func planNewSourceTable(_ source: SourceSpec, blocked: inout [String]) throws -> [String] {
-        // A table left by a removed source of the same name is reused if it fits.
-        let exists = try read { db in try db.tableExists("source_\(source.name)") }
-        guard exists else { return ["table source_\(source.name) created"] }
-        let columns = try read { db in try db.columns(in: "source_\(source.name)").map(\.name) }
-        let expected = ["_seq", "_ingest"] + SourceTable(spec: source).storedColumns.map(\.name)
-        let rows = try rowCount(source: source.name)
-        if columns == expected { return ["table source_\(source.name) reused with its \(rows) rows"] }
-        if rows > 0 {
-            blocked.append(
-                "source \(source.name): a table source_\(source.name) with \(rows) rows and other columns (\(columns.dropFirst(2).joined(separator: ", "))) is left from an earlier definition; drop it or name the source differently"
-            )
-            return []
-        }
-        return ["table source_\(source.name) rebuilt (it is empty)"]
     }
 
     /// Applies a plan in one transaction: registry rows, history, source tables.
@@ -289,7 +253,7 @@ public struct Registry: Sendable {
                 let table = SourceTable(spec: source)
                 if try db.tableExists(table.name) {
                     let columns = try db.columns(in: table.name).map(\.name)
-                    if columns == ["_seq", "_ingest"] + table.storedColumns.map(\.name) { continue }
+                    if columns == table.columnNames { continue }
                     try db.execute(sql: "DROP TABLE \(table.name)")
                 }
                 for statement in table.createStatements { try db.execute(sql: statement) }
@@ -313,14 +277,8 @@ public struct Registry: Sendable {
             }
             // Sources that aggregation views read get an index by key and time covering the
             // columns they read, for training sets; indexes no view needs any more go.
-            var wanted: [String: [String: String]] = [:]  // source -> index name -> SQL
             let registered = try Row.fetchAll(db, sql: "SELECT * FROM larder_registry").map(Self.definition(from:))
-            for case .featureView(let view) in registered.map(\.spec) where !(view.aggregations ?? []).isEmpty {
-                guard case .source(let source)? = registered.first(where: { $0.spec.kind == .source && $0.spec.name == view.source })?.spec
-                else { continue }
-                let index = SourceTable.aggregationIndex(source: source, view: view)
-                wanted[source.name, default: [:]][index.name] = index.sql
-            }
+            let wanted = SourceTable.aggregationIndexes(registered.map(\.spec))
             for case .source(let source) in registered.map(\.spec) {
                 let table = SourceTable(spec: source).name
                 for index in try db.indexes(on: table)
@@ -340,13 +298,8 @@ public struct Registry: Sendable {
     }
 
     static func definition(from row: Row) throws -> RegisteredDefinition {
-        let name: String = row["name"]
-        guard let kind = DefinitionKind(rawValue: row["kind"]) else {
-            throw OfflineStoreError("the registry entry \(name) has an unknown kind; was it written by a newer Larder?")
-        }
-        let spec = try DefinitionSpec(kind: kind, json: Data((row["definition"] as String).utf8))
-        return RegisteredDefinition(
-            spec: spec, version: row["version"], fingerprint: row["fingerprint"],
-            createdAt: Timestamp(microseconds: row["created_at"]), updatedAt: Timestamp(microseconds: row["updated_at"]))
+        try RegisteredDefinition(
+            name: row["name"], kind: row["kind"], definition: row["definition"], version: row["version"],
+            fingerprint: row["fingerprint"], createdAt: row["created_at"], updatedAt: row["updated_at"])
     }
 }

@@ -8,13 +8,18 @@ import LarderCore
 /// can tell late-arriving rows from old ones), `_ingest` (the `larder_ingests` row that brought
 /// it), the event timestamp, the created timestamp if declared, then the declared columns.
 /// Timestamps are INTEGER microseconds since the epoch, bools INTEGER 0/1.
-struct SourceTable: Sendable {
-    let spec: SourceSpec
+package struct SourceTable: Sendable {
+    package let spec: SourceSpec
 
-    var name: String { "source_\(spec.name)" }
+    package init(spec: SourceSpec) { self.spec = spec }
+
+    package var name: String { "source_\(spec.name)" }
+
+    /// Every column name in table order: `_seq`, `_ingest`, then ``storedColumns``.
+    package var columnNames: [String] { ["_seq", "_ingest"] + storedColumns.map(\.name) }
 
     /// The stored columns after `_seq` and `_ingest`, in table order.
-    var storedColumns: [ColumnSpec] {
+    package var storedColumns: [ColumnSpec] {
         var columns = [ColumnSpec(name: spec.eventTimestamp, type: .timestamp, nullable: false)]
         if let created = spec.createdTimestamp {
             columns.append(ColumnSpec(name: created, type: .timestamp, nullable: true))
@@ -48,7 +53,7 @@ struct SourceTable: Sendable {
     /// order (time, created, `_seq`), covering every column the aggregations read, so reading an entity's history is
     /// one index range scan with no table lookups. Named by a hash of its columns, so a
     /// definition that reads other columns gets a new index (`apply` drops unused ones).
-    static func aggregationIndex(source: SourceSpec, view: FeatureViewSpec) -> (name: String, sql: String) {
+    package static func aggregationIndex(source: SourceSpec, view: FeatureViewSpec) -> (name: String, sql: String) {
         let table = "source_\(source.name)"
         var columns = view.joinKeys.map(\.name) + [source.eventTimestamp]
         if let created = source.createdTimestamp { columns.append(created) }
@@ -61,8 +66,20 @@ struct SourceTable: Sendable {
         return (name, "CREATE INDEX IF NOT EXISTS \(name) ON \(table) (\(columns.joined(separator: ", ")))")
     }
 
+    /// The aggregation indexes the registered definitions need, by source name, then index
+    /// name: each source read by an aggregation view gets that view's index.
+    package static func aggregationIndexes(_ registered: [DefinitionSpec]) -> [String: [String: String]] {
+        var wanted: [String: [String: String]] = [:]
+        for case .featureView(let view) in registered where !(view.aggregations ?? []).isEmpty {
+            guard case .source(let source)? = registered.first(where: { $0.kind == .source && $0.name == view.source }) else { continue }
+            let index = aggregationIndex(source: source, view: view)
+            wanted[source.name, default: [:]][index.name] = index.sql
+        }
+        return wanted
+    }
+
     /// How an existing table changes to hold `new`'s rows.
-    enum Migration: Equatable {
+    package enum Migration: Equatable, Sendable {
         case none
         /// Nullable columns appended: existing rows read them as null.
         case addColumns([ColumnSpec])
@@ -70,7 +87,7 @@ struct SourceTable: Sendable {
         case rebuild(reasons: [String])
     }
 
-    static func migration(from old: SourceSpec, to new: SourceSpec) -> Migration {
+    package static func migration(from old: SourceSpec, to new: SourceSpec) -> Migration {
         let before = SourceTable(spec: old).storedColumns
         let after = SourceTable(spec: new).storedColumns
         if before == after { return .none }

@@ -1,6 +1,7 @@
 import Foundation
 import LarderCore
 import LarderOffline
+import LarderPostgres
 import Yams
 
 /// The project configuration: `larder.yaml`, then the environment.
@@ -9,7 +10,8 @@ import Yams
 /// project: quickstart              # namespaces online keys
 /// max_event_time_skew: 5m          # rows more than this ahead of the clock are rejected (ingest and push)
 /// offline:
-///   path: data/offline.sqlite      # relative to this file
+///   path: data/offline.sqlite      # relative to this file; or, for a shared store:
+///   # url: postgres://larder@db.example.com/larder?sslmode=verify-full
 ///   busy_timeout: 5m               # how long a write waits for another one
 /// online:
 ///   redis_url: redis://127.0.0.1:6379/0
@@ -29,13 +31,22 @@ import Yams
 ///     queue_capacity: 10000        # entries waiting to be written; past it, dropped and counted
 /// ```
 ///
-/// `LARDER_OFFLINE_PATH`, `LARDER_REDIS_URL`, `LARDER_API_TOKEN`,
-/// `LARDER_SERVE_LOG_SAMPLE_RATE` and `LARDER_MAX_EVENT_TIME_SKEW` override the file.
+/// `LARDER_OFFLINE_PATH` or `LARDER_OFFLINE_URL` (the store, replacing `offline.path` and
+/// `offline.url`), `LARDER_REDIS_URL`, `LARDER_API_TOKEN`, `LARDER_SERVE_LOG_SAMPLE_RATE` and
+/// `LARDER_MAX_EVENT_TIME_SKEW` override the file.
 struct Configuration: Equatable {
+    /// Which offline store: a SQLite file (the default) or a PostgreSQL database.
+    enum OfflineLocation: Equatable {
+        /// An absolute path once loaded.
+        case sqlite(path: String)
+        /// Checked when loaded; the password may come from the environment (``PostgresURL``).
+        case postgres(url: String)
+    }
+
     var project: String
     /// `max_event_time_skew`: governs every way rows enter (ingest and push), so top level.
     var maxEventTimeSkew = EventTimePolicy.defaultMaxFutureSkew
-    var offlinePath: String
+    var offline: OfflineLocation
     /// `offline.busy_timeout`: how long a write waits for another process's write.
     var busyTimeout = OfflineStoreOptions.defaultBusyTimeout
     var redisURL: String
@@ -82,11 +93,24 @@ struct Configuration: Equatable {
         var config = try parse(text, file: file)
         // Relative paths in the file are relative to the file, so larder works from anywhere.
         let base = (file as NSString).deletingLastPathComponent
-        if !config.offlinePath.hasPrefix("/") {
-            config.offlinePath = ((base.isEmpty ? workingDirectory : base) as NSString).appendingPathComponent(config.offlinePath)
+        if case .sqlite(let path) = config.offline, !path.hasPrefix("/") {
+            config.offline = .sqlite(path: ((base.isEmpty ? workingDirectory : base) as NSString).appendingPathComponent(path))
         }
-        if let override = environment["LARDER_OFFLINE_PATH"], !override.isEmpty {
-            config.offlinePath = override.hasPrefix("/") ? override : (workingDirectory as NSString).appendingPathComponent(override)
+        // The environment replaces the file's whole choice of store.
+        let pathOverride = environment["LARDER_OFFLINE_PATH"].flatMap { $0.isEmpty ? nil : $0 }
+        let urlOverride = environment["LARDER_OFFLINE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        switch (pathOverride, urlOverride) {
+        case (.some, .some):
+            throw ConfigurationError(
+                "LARDER_OFFLINE_PATH and LARDER_OFFLINE_URL are both set; set one: the path selects a SQLite store, the URL a PostgreSQL one"
+            )
+        case (let path?, nil):
+            config.offline = .sqlite(path: path.hasPrefix("/") ? path : (workingDirectory as NSString).appendingPathComponent(path))
+        case (nil, let url?):
+            try checkPostgresURL(url, origin: "LARDER_OFFLINE_URL", environment: environment)
+            config.offline = .postgres(url: url)
+        case (nil, nil):
+            if case .postgres(let url) = config.offline { try checkPostgresURL(url, origin: file, environment: environment) }
         }
         if let override = environment["LARDER_REDIS_URL"], !override.isEmpty {
             config.redisURL = override
@@ -128,20 +152,32 @@ struct Configuration: Equatable {
                 "\(file): project '\(project)' is not a safe name: use lower-case letters, digits and single underscores, starting with a letter"
             )
         }
-        var config = Configuration(project: project, offlinePath: defaultOfflinePath, redisURL: defaultRedisURL)
+        var config = Configuration(project: project, offline: .sqlite(path: defaultOfflinePath), redisURL: defaultRedisURL)
         if let skew = top[EventTimePolicy.configurationKey] {
             config.maxEventTimeSkew = try duration(skew, key: EventTimePolicy.configurationKey, origin: file)
         }
         if let offline = top["offline"] {
             guard let offline = offline as? [String: Any] else {
-                throw ConfigurationError("\(file): 'offline' must be a mapping with keys path, busy_timeout")
+                throw ConfigurationError("\(file): 'offline' must be a mapping with keys path or url, busy_timeout")
             }
-            try checkKeys(offline, allowed: ["path", "busy_timeout"], in: file, at: "offline.")
+            try checkKeys(offline, allowed: ["path", "url", "busy_timeout"], in: file, at: "offline.")
+            if offline["path"] != nil, offline["url"] != nil {
+                throw ConfigurationError(
+                    "\(file): 'offline.path' and 'offline.url' are both set; keep one: the path selects a SQLite store, the URL a PostgreSQL one"
+                )
+            }
             if let path = offline["path"] {
                 guard let path = path as? String, !path.isEmpty else {
                     throw ConfigurationError("\(file): 'offline.path' must be a non-empty string")
                 }
-                config.offlinePath = path
+                config.offline = .sqlite(path: path)
+            }
+            if let url = offline["url"] {
+                guard let url = url as? String, !url.isEmpty else {
+                    throw ConfigurationError(
+                        "\(file): 'offline.url' must be a non-empty string, e.g. postgres://larder@db.example.com/larder")
+                }
+                config.offline = .postgres(url: url)
             }
             if let timeout = offline["busy_timeout"] {
                 config.busyTimeout = try duration(timeout, key: "offline.busy_timeout", origin: file)
@@ -174,6 +210,16 @@ struct Configuration: Equatable {
         for key in map.keys.sorted() where !allowed.contains(key) {
             throw ConfigurationError(
                 "\(file): unknown key '\(prefix)\(key)'; known keys here: \(allowed.map { prefix + $0 }.joined(separator: ", "))")
+        }
+    }
+
+    /// Parses a PostgreSQL URL as the store will, so a bad one fails when the configuration is
+    /// read; the message hides any password.
+    private static func checkPostgresURL(_ url: String, origin: String, environment: [String: String]) throws(ConfigurationError) {
+        do {
+            _ = try PostgresURL(url, environment: environment)
+        } catch {
+            throw ConfigurationError("\(origin): \(error)")
         }
     }
 

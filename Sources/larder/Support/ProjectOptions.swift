@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LarderCore
 import LarderOffline
+import LarderPostgres
 
 /// Options every command that touches the project takes.
 struct ProjectOptions: ParsableArguments {
@@ -21,6 +22,15 @@ struct ProjectOptions: ParsableArguments {
         let options = OfflineStoreOptions(
             eventTimePolicy: EventTimePolicy(maxFutureSkew: configuration.maxEventTimeSkew), busyTimeout: busyTimeout,
             onWait: { line in FileHandle.standardError.write(Data((line + "\n").utf8)) })
-        return (configuration, try OfflineStore(path: configuration.offlinePath, options: options))
+        switch configuration.offline {
+        case .sqlite(let path):
+            return (configuration, try OfflineStore(path: path, options: options))
+        case .postgres(let url):
+            // The PostgreSQL store holds the registry so far (LarderPostgres); the commands
+            // still run on the SQLite store only. Said plainly rather than half-working.
+            throw OfflineStoreError(
+                "offline.url selects a PostgreSQL offline store (\(PostgresURL.redacted(url))), which this version of Larder's commands cannot use yet; set offline.path (or LARDER_OFFLINE_PATH) to use a SQLite store"
+            )
+        }
     }
 }

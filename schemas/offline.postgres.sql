@@ -1,0 +1,44 @@
+-- Larder offline store (PostgreSQL), the tables Larder creates for itself so far: the
+-- registry and its history. The other tables of schemas/offline.sql (ingests,
+-- materializations, the serving log) arrive with the code that writes them in PostgreSQL.
+-- Instants are BIGINT microseconds since the Unix epoch, UTC, as in the SQLite store.
+-- The code's migrations (PostgresSchema in Sources/LarderPostgres/PostgresSchema.swift,
+-- recorded in larder_schema_migrations) create exactly these; a test checks it.
+--
+-- For a distributed PostgreSQL (Citus) these are reference tables: small, read by every
+-- command, written only by `larder apply`.
+
+-- One row per registered definition: what `larder apply` last applied.
+CREATE TABLE larder_registry (
+    name        TEXT   NOT NULL PRIMARY KEY,   -- unique across all kinds
+    kind        TEXT   NOT NULL,               -- entity | source | feature_view | on_demand_view | feature_service
+    version     BIGINT NOT NULL,               -- 1 when first added, +1 on every change
+    fingerprint TEXT   NOT NULL,               -- 16 hex digits of SHA-256(kind, definition)
+    definition  TEXT   NOT NULL,               -- canonical JSON (snake_case keys, sorted), see docs/CLI.md
+    created_at  BIGINT NOT NULL,
+    updated_at  BIGINT NOT NULL
+);
+
+-- Every applied change, oldest first. A removed definition keeps its history; added back,
+-- it continues from its last version.
+CREATE TABLE larder_registry_history (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    applied_at  BIGINT NOT NULL,               -- one value per `larder apply`
+    kind        TEXT   NOT NULL,
+    name        TEXT   NOT NULL,
+    version     BIGINT NOT NULL,               -- the version after the change (for removed: the last one)
+    change      TEXT   NOT NULL,               -- added | changed | removed
+    details     TEXT   NOT NULL,               -- JSON array of readable lines ("ttl: 2h -> 3h")
+    fingerprint TEXT   NOT NULL,
+    definition  TEXT   NOT NULL
+);
+CREATE INDEX larder_registry_history_by_name ON larder_registry_history (name, id);
+
+-- A source's events: source_<name>, created by `larder apply`, with the SQLite table's
+-- columns in the same order (schemas/offline.sql) in PostgreSQL's types: _seq and _ingest
+-- BIGINT NOT NULL, int64 and timestamp BIGINT, double DOUBLE PRECISION, bool BOOLEAN,
+-- string TEXT. _seq is numbered by Larder under the source's lock (so it grows in commit
+-- order) and has an index, not a primary key (a distributed table's unique keys must
+-- include its distribution column). Indexes: source_<name>_by_seq (_seq),
+-- source_<name>_by_event_time (event time), and one source_<name>_agg_<hash> per set of
+-- columns an aggregation view reads (keys, event time, created, _seq, inputs).
