@@ -124,7 +124,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LarderPostgresTests",
-            dependencies: ["LarderPostgres", "LarderOffline", "Features", "LarderTestSupport"]
+            dependencies: ["LarderPostgres", "LarderOffline", "Features", "LarderTestSupport", "larder-test-helper"]
         ),
         // Runs the built `larder` binary as a user would.
         .testTarget(

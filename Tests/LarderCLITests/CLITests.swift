@@ -213,4 +213,31 @@ struct LarderProcess {
         #expect(FileManager.default.fileExists(atPath: project.directory + "/from-env.sqlite"))
         #expect(!FileManager.default.fileExists(atPath: project.directory + "/from-file.sqlite"))
     }
+
+    /// `offline.url` selects PostgreSQL, `offline.path` SQLite; the environment replaces the
+    /// file's whole choice; contradictions and bad URLs are refused naming their origin, with
+    /// passwords hidden. (The commands do not run on PostgreSQL yet, and say so.)
+    @Test func theOfflineStoreIsAPathOrAURLNeverBoth() throws {
+        try project.write(
+            "larder.yaml", "project: x\noffline:\n  path: a.sqlite\n  url: postgres://u:pw@db.example.com/larder\n")
+        var result = try project.run("list")
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("'offline.path' and 'offline.url' are both set; keep one"), "\(result.stderr)")
+
+        try project.write("larder.yaml", "project: x\noffline:\n  url: postgres://u:pw@db.example.com/larder?sslmode=maybe\n")
+        result = try project.run("list")
+        #expect(result.stderr.contains("invalid PostgreSQL URL postgres://u:***@db.example.com/larder?sslmode=maybe: sslmode 'maybe'"))
+        #expect(!result.stderr.contains("pw@"))
+
+        try project.write("larder.yaml", "project: x\noffline:\n  path: from-file.sqlite\n")
+        result = try project.run(
+            "list", environment: ["LARDER_OFFLINE_PATH": "a.sqlite", "LARDER_OFFLINE_URL": "postgres://u@db.example.com/larder"])
+        #expect(result.stderr.contains("LARDER_OFFLINE_PATH and LARDER_OFFLINE_URL are both set"), "\(result.stderr)")
+
+        // The URL from the environment replaces the file's path: no SQLite file is made.
+        result = try project.run("list", environment: ["LARDER_OFFLINE_URL": "postgres://u:pw@db.example.com/larder"])
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("cannot use yet"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: project.directory + "/from-file.sqlite"))
+    }
 }
