@@ -94,8 +94,36 @@ public struct ApplyPlan: Sendable {
     public var isEmpty: Bool { changes.isEmpty }
 }
 
-/// The applied definitions, their versions and history, in the offline store.
-public struct Registry: Sendable {
+/// The applied definitions, their versions and history: what `larder apply`, `list` and
+/// `describe` read and write, in either offline store (``Registry`` for SQLite, and
+/// `PostgresRegistry`). Both plan with ``RegistryPlanner``, so the same definitions give the
+/// same plan in either.
+public protocol DefinitionRegistry: Sendable {
+    /// Registered definitions of one kind (or all), sorted by kind then name.
+    func definitions(kind: DefinitionKind?) async throws -> [RegisteredDefinition]
+    /// The registered definition named `name`, of any kind.
+    func definition(named name: String) async throws -> RegisteredDefinition?
+    /// Every applied change to `name`, oldest first.
+    func history(named name: String) async throws -> [HistoryEntry]
+    /// The number of rows in a registered source's table.
+    func rowCount(source name: String) async throws -> Int
+    /// Validates `repository` and compares it with the registry.
+    func plan(for repository: FeatureRepository) async throws -> ApplyPlan
+    /// Applies a plan in one transaction, refusing it when the registry moved since it was
+    /// made. Returns the instant recorded as the apply time.
+    @discardableResult func apply(_ plan: ApplyPlan, at now: Timestamp) async throws -> Timestamp
+}
+
+extension DefinitionRegistry {
+    /// Every registered definition, sorted by kind then name.
+    public func definitions() async throws -> [RegisteredDefinition] { try await definitions(kind: nil) }
+
+    /// Applies a plan now.
+    @discardableResult public func apply(_ plan: ApplyPlan) async throws -> Timestamp { try await apply(plan, at: .now()) }
+}
+
+/// The applied definitions, their versions and history, in the SQLite offline store.
+public struct Registry: DefinitionRegistry {
     let db: DatabasePool
     /// For writes, which go through ``OfflineStore/writeTransaction(_:_:)``.
     let store: OfflineStore

@@ -9,7 +9,7 @@ import PostgresNIO
 /// Two machines may apply at once: each `apply` holds ``AdvisoryLock/registry`` and checks
 /// that the registry still holds the versions its plan was made against, so the second one
 /// fails with a conflict (never a half-applied plan) and planning again shows the new state.
-public struct PostgresRegistry: Sendable {
+public struct PostgresRegistry: DefinitionRegistry {
     let store: PostgresStore
 
     // MARK: Reading

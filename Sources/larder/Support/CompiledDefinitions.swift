@@ -122,11 +122,23 @@ extension ProjectOptions {
     /// ``openStore()`` for the commands that run the definitions compiled in: first compares
     /// them with `features/` and does what `stale` says when they differ.
     func openStore(ifDefinitionsStale stale: StaleDefinitions, busyTimeoutCap: Duration? = nil) throws -> (Configuration, OfflineStore) {
+        try Self.check(stale)
+        return try openStore(busyTimeoutCap: busyTimeoutCap)
+    }
+
+    /// ``openRegistry()`` after the same check of the definitions compiled in.
+    func openRegistry(ifDefinitionsStale stale: StaleDefinitions) async throws -> (
+        registry: any DefinitionRegistry, close: @Sendable () -> Void
+    ) {
+        try Self.check(stale)
+        return try await openRegistry()
+    }
+
+    private static func check(_ stale: StaleDefinitions) throws {
         switch stale {
         case .rebuildOrRefuse(let allowRebuild): try CompiledDefinitions.requireCurrent(allowRebuild: allowRebuild)
         case .warn: CompiledDefinitions.warnIfStale()
         case .log(let logger): if let warning = CompiledDefinitions.warning() { logger.warning("\(warning)") }
         }
-        return try openStore(busyTimeoutCap: busyTimeoutCap)
     }
 }

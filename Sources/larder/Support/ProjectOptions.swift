@@ -18,19 +18,38 @@ struct ProjectOptions: ParsableArguments {
     /// `offline.busy_timeout` (the service answers a push 503 rather than hold it for minutes).
     func openStore(busyTimeoutCap: Duration? = nil) throws -> (Configuration, OfflineStore) {
         let configuration = try load()
-        let busyTimeout = min(configuration.busyTimeout, busyTimeoutCap ?? configuration.busyTimeout)
-        let options = OfflineStoreOptions(
-            eventTimePolicy: EventTimePolicy(maxFutureSkew: configuration.maxEventTimeSkew), busyTimeout: busyTimeout,
-            onWait: { line in FileHandle.standardError.write(Data((line + "\n").utf8)) })
         switch configuration.offline {
         case .sqlite(let path):
-            return (configuration, try OfflineStore(path: path, options: options))
+            return (configuration, try OfflineStore(path: path, options: Self.storeOptions(configuration, busyTimeoutCap: busyTimeoutCap)))
         case .postgres(let url):
-            // The PostgreSQL store holds the registry so far (LarderPostgres); the commands
-            // still run on the SQLite store only. Said plainly rather than half-working.
+            // The PostgreSQL store holds the registry so far (`apply` and `list` use it
+            // through openRegistry); the other commands run on the SQLite store only, and
+            // say so rather than half work.
             throw OfflineStoreError(
-                "offline.url selects a PostgreSQL offline store (\(PostgresURL.redacted(url))), which this version of Larder's commands cannot use yet; set offline.path (or LARDER_OFFLINE_PATH) to use a SQLite store"
+                "offline.url selects a PostgreSQL offline store (\(PostgresURL.redacted(url))); this version of Larder keeps only the registry there (larder apply, larder list), and the other commands cannot use it yet; set offline.path (or LARDER_OFFLINE_PATH) to use a SQLite store"
             )
         }
+    }
+
+    /// The registry of the configured offline store, SQLite or PostgreSQL, for the commands
+    /// that only read or write definitions. Call `close` when done.
+    func openRegistry() async throws -> (registry: any DefinitionRegistry, close: @Sendable () -> Void) {
+        let configuration = try load()
+        let options = Self.storeOptions(configuration, busyTimeoutCap: nil)
+        switch configuration.offline {
+        case .sqlite(let path):
+            let store = try OfflineStore(path: path, options: options)
+            return (store.registry, store.close)
+        case .postgres(let url):
+            let store = try await PostgresStore(url: try PostgresURL(url), options: options)
+            return (store.registry, store.close)
+        }
+    }
+
+    private static func storeOptions(_ configuration: Configuration, busyTimeoutCap: Duration?) -> OfflineStoreOptions {
+        OfflineStoreOptions(
+            eventTimePolicy: EventTimePolicy(maxFutureSkew: configuration.maxEventTimeSkew),
+            busyTimeout: min(configuration.busyTimeout, busyTimeoutCap ?? configuration.busyTimeout),
+            onWait: { line in FileHandle.standardError.write(Data((line + "\n").utf8)) })
     }
 }
