@@ -124,7 +124,10 @@ let package = Package(
         ),
         .testTarget(
             name: "LarderPostgresTests",
-            dependencies: ["LarderPostgres", "LarderOffline", "Features", "LarderTestSupport", "larder-test-helper"]
+            dependencies: [
+                "LarderPostgres", "LarderOffline", "Features", "LarderTestSupport", "larder-test-helper",
+                .product(name: "GRDB", package: "GRDB.swift"),  // compares with the SQLite store's rows
+            ]
         ),
         // Runs the built `larder` binary as a user would.
         .testTarget(

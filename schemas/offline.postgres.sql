@@ -1,6 +1,6 @@
 -- Larder offline store (PostgreSQL), the tables Larder creates for itself so far: the
--- registry and its history. The other tables of schemas/offline.sql (ingests,
--- materializations, the serving log) arrive with the code that writes them in PostgreSQL.
+-- registry, its history and the ingests. The other tables of schemas/offline.sql
+-- (materializations, the serving log) arrive with the code that writes them in PostgreSQL.
 -- Instants are BIGINT microseconds since the Unix epoch, UTC, as in the SQLite store.
 -- The code's migrations (PostgresSchema in Sources/LarderPostgres/PostgresSchema.swift,
 -- recorded in larder_schema_migrations) create exactly these; a test checks it.
@@ -33,6 +33,19 @@ CREATE TABLE larder_registry_history (
     definition  TEXT   NOT NULL
 );
 CREATE INDEX larder_registry_history_by_name ON larder_registry_history (name, id);
+
+-- One row per `larder ingest` that committed (a failed ingest leaves no row). A reference
+-- table for Citus too: one row per file.
+CREATE TABLE larder_ingests (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    source      TEXT   NOT NULL,
+    file        TEXT   NOT NULL,
+    rows        BIGINT NOT NULL,
+    first_seq   BIGINT,                        -- the _seq range the rows received
+    last_seq    BIGINT,
+    started_at  BIGINT NOT NULL,
+    finished_at BIGINT NOT NULL
+);
 
 -- A source's events: source_<name>, created by `larder apply`, with the SQLite table's
 -- columns in the same order (schemas/offline.sql) in PostgreSQL's types: _seq and _ingest

@@ -20,6 +20,21 @@ public struct RegisteredDefinition: Sendable {
 }
 
 extension RegisteredDefinition {
+    /// The source named `name` among `registered`, or an error saying how to register it:
+    /// what an ingest or a push into an unknown source says, in either store.
+    package static func source(named name: String, in registered: [RegisteredDefinition]) throws -> SourceSpec {
+        guard let definition = registered.first(where: { $0.name == name }) else {
+            let known = registered.filter { $0.kind == .source }.map(\.name)
+            throw OfflineStoreError(
+                "source '\(name)' is not registered; known sources: \(known.isEmpty ? "none" : known.joined(separator: ", ")). Declare it in features/ and run `larder apply`."
+            )
+        }
+        guard case .source(let spec) = definition.spec else {
+            throw OfflineStoreError("'\(name)' is a \(definition.kind.label), not a source")
+        }
+        return spec
+    }
+
     /// Decodes a row of `larder_registry`, whose columns both stores share.
     package init(
         name: String, kind: String, definition: String, version: Int, fingerprint: String, createdAt: Int64, updatedAt: Int64
@@ -114,6 +129,24 @@ public protocol DefinitionRegistry: Sendable {
     @discardableResult func apply(_ plan: ApplyPlan, at now: Timestamp) async throws -> Timestamp
 }
 
+/// What both offline stores (SQLite: ``OfflineStore``; PostgreSQL: `PostgresStore`) do so
+/// far: the commands that run on either store use only this. It grows as the PostgreSQL store
+/// learns the rest of the SQLite store's operations.
+public protocol OfflineBackend: Sendable {
+    associatedtype Definitions: DefinitionRegistry
+    /// The registry of applied definitions.
+    var registry: Definitions { get }
+    /// Appends the rows of a CSV or JSON Lines file to a registered source's table, all or
+    /// none (see ``OfflineStore/ingest(source:file:format:allowEmpty:progress:)``).
+    func ingest(
+        source: String, file path: String, format: InputFormat?, allowEmpty: Bool, progress: (@Sendable (IngestProgress) -> Void)?
+    ) async throws -> IngestSummary
+    /// Closes the store's connections.
+    func close()
+}
+
+extension OfflineStore: OfflineBackend {}
+
 extension DefinitionRegistry {
     /// Every registered definition, sorted by kind then name.
     public func definitions() async throws -> [RegisteredDefinition] { try await definitions(kind: nil) }
@@ -161,16 +194,7 @@ public struct Registry: DefinitionRegistry {
     /// The registered source named `name`, or an error saying how to register it (for the
     /// store's own operations, inside their reads and writes).
     func source(named name: String) throws -> SourceSpec {
-        guard let definition = try definition(named: name) else {
-            let known = try definitions(kind: .source).map(\.name)
-            throw OfflineStoreError(
-                "source '\(name)' is not registered; known sources: \(known.isEmpty ? "none" : known.joined(separator: ", ")). Declare it in features/ and run `larder apply`."
-            )
-        }
-        guard case .source(let spec) = definition.spec else {
-            throw OfflineStoreError("'\(name)' is a \(definition.kind.label), not a source")
-        }
-        return spec
+        try RegisteredDefinition.source(named: name, in: definitions())
     }
 
     /// Every applied change to `name`, oldest first.

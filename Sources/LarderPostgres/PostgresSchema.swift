@@ -12,7 +12,8 @@ enum PostgresSchema {
     /// `larder_schema_migrations`. A schema change is a new migration appended here, never an
     /// edit of an applied one.
     static let migrations: [(name: String, sql: String)] = [
-        ("v1: registry", registry)
+        ("v1: registry", registry),
+        ("v2: ingests", ingests),
     ]
 
     static let registry = """
@@ -37,6 +38,19 @@ enum PostgresSchema {
             definition  TEXT   NOT NULL
         );
         CREATE INDEX larder_registry_history_by_name ON larder_registry_history (name, id);
+        """
+
+    static let ingests = """
+        CREATE TABLE larder_ingests (
+            id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            source      TEXT   NOT NULL,
+            file        TEXT   NOT NULL,
+            rows        BIGINT NOT NULL,
+            first_seq   BIGINT,
+            last_seq    BIGINT,
+            started_at  BIGINT NOT NULL,
+            finished_at BIGINT NOT NULL
+        );
         """
 
     /// Brings the database up to date. Checked by a read first, so a role that may only read

@@ -1,4 +1,5 @@
 import Foundation
+import LarderCore
 import LarderOffline
 import Logging
 import NIOSSL
@@ -10,11 +11,13 @@ import PostgresNIO
 /// Holds a pool of connections (PostgresNIO's `PostgresClient`) that runs until ``close()``.
 /// Opening it upgrades the database's schema (``PostgresSchema``) under a lock, so two
 /// machines opening a new database at once create the tables once.
-public final class PostgresStore: Sendable {
+public final class PostgresStore: OfflineBackend {
     /// Where the store is, with the password hidden in its description.
     public let url: PostgresURL
     /// How long a write waits for another machine's write before it fails naming it.
     public let busyTimeout: Duration
+    /// The rule for event times in the future, applied by ingest.
+    public let eventTimePolicy: EventTimePolicy
     let client: PostgresClient
     let logger: Logger
     private let runner: Task<Void, Never>
@@ -30,6 +33,7 @@ public final class PostgresStore: Sendable {
     ) async throws(OfflineStoreError) {
         self.url = url
         self.busyTimeout = options.busyTimeout
+        self.eventTimePolicy = options.eventTimePolicy
         self.logger = logger
         let tls: TLSConfiguration?
         do {
@@ -145,9 +149,7 @@ public final class PostgresStore: Sendable {
                     throw error
                 }
             }
-        } catch let error as OfflineStoreError {
-            throw error
-        } catch {
+        } catch let error as PSQLError {
             throw describe(error, operation: operation)
         }
     }

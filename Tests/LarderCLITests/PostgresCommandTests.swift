@@ -2,8 +2,8 @@ import Foundation
 import LarderTestSupport
 import Testing
 
-/// The commands that run on a PostgreSQL offline store so far, `apply` and `list`, against a
-/// real server; the others refuse it, saying what works.
+/// The commands that run on a PostgreSQL offline store so far, `apply`, `list` and `ingest`,
+/// against a real server; the others refuse it, saying what works.
 @Suite struct PostgresCommandTests {
     let project: LarderProcess
     let url: String
@@ -30,9 +30,19 @@ import Testing
         // Nothing went to a SQLite file.
         #expect(!FileManager.default.fileExists(atPath: project.directory + "/data/offline.sqlite"))
 
-        result = try project.run("ingest", "driver_stats", "missing.csv", environment: environment)
+        let file = try project.write(
+            "stats.csv",
+            "driver_id,event_timestamp,created,conv_rate,acc_rate,avg_daily_trips\n1001,2026-01-01T00:00:00Z,,0.5,0.25,10\n1002,2026-01-01T00:00:00Z,,0.1,0.2,3\n"
+        )
+        result = try project.run("ingest", "driver_stats", file, environment: environment)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("2 rows"), "\(result.stdout)")
+        let database = String(url.split(separator: "/").last!)
+        #expect(try PostgresServer.shared().psql(database: database, "SELECT count(*) FROM source_driver_stats") == "2\n")
+
+        result = try project.run("materialize", environment: environment)
         #expect(result.status != 0)
-        #expect(result.stderr.contains("keeps only the registry there (larder apply, larder list)"), "\(result.stderr)")
+        #expect(result.stderr.contains("runs only larder apply, list and ingest on it"), "\(result.stderr)")
         #expect(!result.stderr.contains(try PostgresServer.shared().password))
     }
 

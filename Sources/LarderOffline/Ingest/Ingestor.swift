@@ -20,6 +20,14 @@ public struct IngestSummary: Sendable {
     public var sequences: ClosedRange<Int64>?
 
     public var rowsPerSecond: Double { seconds > 0 ? Double(rows) / seconds : 0 }
+
+    package init(source: String, file: String, rows: Int, seconds: Double, sequences: ClosedRange<Int64>?) {
+        self.source = source
+        self.file = file
+        self.rows = rows
+        self.seconds = seconds
+        self.sequences = sequences
+    }
 }
 
 extension OfflineStore {
@@ -50,10 +58,7 @@ extension OfflineStore {
         progress: (@Sendable (IngestProgress) -> Void)? = nil
     ) throws -> IngestSummary {
         let spec = try registry.source(named: source)
-        guard let format = format ?? InputFormat.infer(fromPath: path) else {
-            throw IngestError(
-                file: path, reason: "cannot tell the format from the file name; name it .csv or .jsonl, or pass --format csv|jsonl")
-        }
+        let format = try InputFormat.resolve(format, path: path)
         let started = Date()
         let file = try InputFile(path: path)
         let table = SourceTable(spec: spec)
@@ -88,28 +93,11 @@ extension OfflineStore {
                 }
             }
             let statement = try db.makeStatement(sql: insertSQL)
-            let writer = RowWriter(owner: statement, path: path, columns: columns, eventTimes: eventTimes)
-            writer.bindInt64(1, ingestID)
-
-            func changed(_ change: String) -> IngestError {
-                IngestError(file: path, reason: "\(change); nothing was ingested: ingest it again once whatever writes it has finished")
-            }
-            let rows: Int
-            do {
-                switch format {
-                case .csv: rows = try writer.copyCSV(CSVReader(file: file), progress: progress, totalBytes: file.size)
-                case .jsonl: rows = try writer.copyJSONLines(JSONLinesReader(file: file), progress: progress, totalBytes: file.size)
-                }
-            } catch let error as IngestError {
-                // A bad record in a file that changed under the reader is the change's doing.
-                throw file.change().map(changed) ?? error
-            }
-            if let change = file.change() { throw changed(change) }
+            let sink = SQLiteInsertSink(owner: statement, path: path)
+            sqlite3_bind_int64(sink.statement, 1, ingestID)
+            let rows = try IngestFileReader(path: path, columns: columns, eventTimes: eventTimes, sink: sink)
+                .read(file, format: format, allowEmpty: allowEmpty, progress: progress)
             for sql in rebuild { try db.execute(sql: sql) }
-            if rows == 0 && !allowEmpty {
-                throw IngestError(
-                    file: path, reason: "the file has no data rows; nothing was ingested (pass --allow-empty to accept an empty file)")
-            }
             try db.execute(
                 sql: "UPDATE larder_ingests SET rows = ?, first_seq = ?, last_seq = ?, finished_at = ? WHERE id = ?",
                 arguments: [
@@ -123,31 +111,93 @@ extension OfflineStore {
     }
 }
 
-/// Binds parsed fields to the prepared INSERT and steps it, one row at a time.
-/// Parameter 1 is `_ingest`; parameter `k + 2` is stored column `k`.
-private struct RowWriter {
-    /// Keeps the GRDB statement (and so the SQLite statement) alive while the writer is.
+extension InputFormat {
+    /// `format`, or the one the file name says, or an error saying how to name it.
+    package static func resolve(_ format: InputFormat?, path: String) throws(IngestError) -> InputFormat {
+        guard let format = format ?? infer(fromPath: path) else {
+            throw IngestError(
+                file: path, reason: "cannot tell the format from the file name; name it .csv or .jsonl, or pass --format csv|jsonl")
+        }
+        return format
+    }
+}
+
+/// Where an ingest's checked rows go, one row at a time: each stored column (numbered as in
+/// ``SourceTable/storedColumns``, the event time first) is set once per row, then the row
+/// ends. The SQLite store binds them to a prepared INSERT; the PostgreSQL store writes them
+/// to a COPY.
+package protocol IngestRowSink: AnyObject {
+    func setNull(_ column: Int)
+    func set(_ value: Value, _ column: Int)
+    /// The row is complete. `line` is where it ends in the file, for errors.
+    func endRow(line: Int) throws
+}
+
+/// Binds a row to the prepared INSERT and steps it. Parameter 1 is `_ingest` (bound once);
+/// parameter `k + 2` is stored column `k`.
+private final class SQLiteInsertSink: IngestRowSink {
+    /// Keeps the GRDB statement (and so the SQLite statement) alive while the sink is.
     let owner: Statement
     let statement: OpaquePointer
+    let path: String
+
+    init(owner: Statement, path: String) {
+        self.owner = owner
+        self.statement = owner.sqliteStatement
+        self.path = path
+    }
+
+    func setNull(_ column: Int) { sqlite3_bind_null(statement, Int32(column + 2)) }
+    func set(_ value: Value, _ column: Int) { SQLiteValues.bind(statement, Int32(column + 2), value) }
+    func endRow(line: Int) throws {
+        try SQLiteValues.execute(statement) { IngestError(file: path, line: line, reason: "SQLite refused the row: \($0)") }
+    }
+}
+
+/// Reads a source file (CSV or JSON Lines) and checks every row against the source's columns
+/// and the event-time rule, handing the rows to a sink: the same rules and the same errors
+/// (file, line, column, value) whichever store the rows go to.
+package struct IngestFileReader {
     let path: String
     let columns: [ColumnSpec]
     /// The store's rule for event times in the future, at the start of the ingest.
     let eventTimes: EventTimeLimit
+    let sink: any IngestRowSink
     /// The event time is stored column 0.
-    static let eventTimeParameter: Int32 = 2
+    static let eventTimeColumn = 0
 
-    init(owner: Statement, path: String, columns: [ColumnSpec], eventTimes: EventTimeLimit) {
-        self.owner = owner
-        self.statement = owner.sqliteStatement
+    package init(path: String, columns: [ColumnSpec], eventTimes: EventTimeLimit, sink: any IngestRowSink) {
         self.path = path
         self.columns = columns
         self.eventTimes = eventTimes
+        self.sink = sink
     }
 
-    func bindInt64(_ parameter: Int32, _ value: Int64) { sqlite3_bind_int64(statement, parameter, value) }
-
-    func step(line: Int) throws {
-        try SQLiteValues.execute(statement) { IngestError(file: path, line: line, reason: "SQLite refused the row: \($0)") }
+    /// Reads every row of `file` into the sink; returns how many. Throws on the first bad
+    /// value, on a file that changed while it was read, and on a file without rows unless
+    /// `allowEmpty`.
+    package func read(
+        _ file: InputFile, format: InputFormat, allowEmpty: Bool, progress: (@Sendable (IngestProgress) -> Void)?
+    ) throws -> Int {
+        func changed(_ change: String) -> IngestError {
+            IngestError(file: path, reason: "\(change); nothing was ingested: ingest it again once whatever writes it has finished")
+        }
+        let rows: Int
+        do {
+            switch format {
+            case .csv: rows = try copyCSV(CSVReader(file: file), progress: progress, totalBytes: file.size)
+            case .jsonl: rows = try copyJSONLines(JSONLinesReader(file: file), progress: progress, totalBytes: file.size)
+            }
+        } catch let error as IngestError {
+            // A bad record in a file that changed under the reader is the change's doing.
+            throw file.change().map(changed) ?? error
+        }
+        if let change = file.change() { throw changed(change) }
+        if rows == 0 && !allowEmpty {
+            throw IngestError(
+                file: path, reason: "the file has no data rows; nothing was ingested (pass --allow-empty to accept an empty file)")
+        }
+        return rows
     }
 
     /// Maps file columns (header names or JSON keys) to stored columns: every required column
@@ -174,10 +224,6 @@ private struct RowWriter {
                     "missing column\(missing.count > 1 ? "s" : "") \(missing.map { "'\($0)'" }.joined(separator: ", ")); the source's columns are \(known.joined(separator: ", "))"
             )
         }
-        // Nullable columns absent from the file stay bound to null for every row.
-        for (k, column) in columns.enumerated() where !seen.contains(column.name) {
-            sqlite3_bind_null(statement, Int32(k + 2))
-        }
         return out
     }
 
@@ -198,6 +244,8 @@ private struct RowWriter {
         let types = targets.map { columns[$0].type }
         let nullable = targets.map { columns[$0].nullable }
         let expected = names.count
+        // Nullable columns absent from the file are null in every row.
+        let absent = columns.indices.filter { !targets.contains($0) }
         var rows = 0
         while try reader.next() {
             let line = reader.recordLine
@@ -207,17 +255,17 @@ private struct RowWriter {
             }
             for f in 0..<expected {
                 let bytes = reader.field(f)
-                let parameter = Int32(targets[f] + 2)
                 if bytes.isEmpty && !reader.quoted[f] {
                     guard nullable[f] else {
                         throw IngestError(file: path, line: line, column: names[f], reason: "empty, but the column is not nullable")
                     }
-                    sqlite3_bind_null(statement, parameter)
+                    sink.setNull(targets[f])
                     continue
                 }
-                try bind(bytes, type: types[f], parameter: parameter, line: line, column: names[f])
+                try set(bytes, type: types[f], column: targets[f], line: line, name: names[f])
             }
-            try step(line: line)
+            for k in absent { sink.setNull(k) }
+            try sink.endRow(line: line)
             rows += 1
             if rows & 0x3FFF == 0, let progress {
                 progress(IngestProgress(bytesRead: reader.bytesRead, totalBytes: totalBytes, rows: rows))
@@ -228,18 +276,18 @@ private struct RowWriter {
     }
 
     @inline(__always)
-    func bind(_ bytes: UnsafeBufferPointer<UInt8>, type: ValueType, parameter: Int32, line: Int, column: String) throws {
+    func set(_ bytes: UnsafeBufferPointer<UInt8>, type: ValueType, column: Int, line: Int, name: String) throws {
         let value: Value
         do {
             value = try FieldParsing.value(bytes, as: type)
         } catch {
-            throw IngestError(file: path, line: line, column: column, value: FieldParsing.display(bytes), reason: error.reason)
+            throw IngestError(file: path, line: line, column: name, value: FieldParsing.display(bytes), reason: error.reason)
         }
-        if parameter == Self.eventTimeParameter, case .timestamp(let t) = value, !eventTimes.admits(t) {
+        if column == Self.eventTimeColumn, case .timestamp(let t) = value, !eventTimes.admits(t) {
             throw IngestError(
-                file: path, line: line, column: column, value: FieldParsing.display(bytes), reason: eventTimes.rejection(of: t))
+                file: path, line: line, column: name, value: FieldParsing.display(bytes), reason: eventTimes.rejection(of: t))
         }
-        SQLiteValues.bind(statement, parameter, value)
+        sink.set(value, column)
     }
 
     func copyJSONLines(_ reader: JSONLinesReader, progress: (@Sendable (IngestProgress) -> Void)?, totalBytes: Int64) throws -> Int {
@@ -258,15 +306,15 @@ private struct RowWriter {
                 }
                 // Duplicate keys never get here: the JSON parser rejects them.
                 present[k] = true
-                try bind(value, column: columns[k], parameter: Int32(k + 2), line: line) { reader.text(ofMember: m) }
+                try set(value, column: k, line: line) { reader.text(ofMember: m) }
             }
             for (k, column) in columns.enumerated() where !present[k] {
                 guard column.nullable else {
                     throw IngestError(file: path, line: line, column: column.name, reason: "missing, and the column is not nullable")
                 }
-                sqlite3_bind_null(statement, Int32(k + 2))
+                sink.setNull(k)
             }
-            try step(line: line)
+            try sink.endRow(line: line)
             rows += 1
             if rows & 0x3FFF == 0, let progress {
                 progress(IngestProgress(bytesRead: reader.bytesRead, totalBytes: totalBytes, rows: rows))
@@ -278,7 +326,8 @@ private struct RowWriter {
 
     /// `text` gives the value as written in the file, for messages (a number's text is not
     /// its re-rendering: 9223372036854775808, not 9.223372036854776e+18).
-    func bind(_ json: JSONValue, column: ColumnSpec, parameter: Int32, line: Int, text: () -> String) throws {
+    func set(_ json: JSONValue, column k: Int, line: Int, text: () -> String) throws {
+        let column = columns[k]
         func bad(_ reason: String) -> IngestError {
             IngestError(file: path, line: line, column: column.name, value: text(), reason: reason)
         }
@@ -296,9 +345,9 @@ private struct RowWriter {
             }
         }
         guard !value.isNull || column.nullable else { throw bad("null, but the column is not nullable") }
-        if parameter == Self.eventTimeParameter, case .timestamp(let t) = value, !eventTimes.admits(t) {
+        if k == Self.eventTimeColumn, case .timestamp(let t) = value, !eventTimes.admits(t) {
             throw bad(eventTimes.rejection(of: t))
         }
-        SQLiteValues.bind(statement, parameter, value)
+        sink.set(value, k)
     }
 }

@@ -8,9 +8,9 @@ import Crypto
 
 /// A file read sequentially in large chunks into a growable buffer that the readers parse in
 /// place, so memory stays bounded by the longest record, not the file.
-final class InputFile {
+package final class InputFile {
     let path: String
-    let size: Int64
+    package let size: Int64
     private let fd: Int32
     private(set) var buffer: UnsafeMutablePointer<UInt8>
     private(set) var capacity: Int
@@ -24,7 +24,7 @@ final class InputFile {
     /// The modification time when the file was opened (seconds, nanoseconds).
     private let modified: (Int, Int)
 
-    init(path: String, chunkSize: Int = 1 << 20) throws(IngestError) {
+    package init(path: String, chunkSize: Int = 1 << 20) throws(IngestError) {
         self.path = path
         fd = open(path, O_RDONLY)
         guard fd >= 0 else {

@@ -28,9 +28,9 @@ struct Apply: AsyncParsableCommand {
     var noBuild = false
 
     func run() async throws {
-        let (registry, close) = try await project.openRegistry(ifDefinitionsStale: .rebuildOrRefuse(allowRebuild: !noBuild))
-        defer { close() }
-        let plan = try await registry.plan(for: Features.repository)
+        let store = try await project.openBackend(ifDefinitionsStale: .rebuildOrRefuse(allowRebuild: !noBuild))
+        defer { store.close() }
+        let plan = try await store.registry.plan(for: Features.repository)
         if plan.isEmpty {
             print("No changes: the registry matches features/.")
             return
@@ -40,7 +40,7 @@ struct Apply: AsyncParsableCommand {
             print("Dry run: nothing applied.")
             return
         }
-        try await registry.apply(plan)
+        try await store.registry.apply(plan)
         let count = plan.changes.count
         print("Applied \(count) change\(count == 1 ? "" : "s").")
     }

@@ -25,8 +25,8 @@ struct List: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let (registry, close) = try await project.openRegistry()
-        defer { close() }
+        let store = try await project.openBackend()
+        defer { store.close() }
         let kinds: Set<DefinitionKind> =
             switch kind {
             case nil: Set(DefinitionKind.allCases)
@@ -35,7 +35,7 @@ struct List: AsyncParsableCommand {
             case .views: [.featureView, .onDemandView]
             case .services: [.featureService]
             }
-        let definitions = try await registry.definitions().filter { kinds.contains($0.kind) }
+        let definitions = try await store.registry.definitions().filter { kinds.contains($0.kind) }
         if json {
             print(try JSONOutput.render(definitions.map(Describe.summaryObject)))
             return

@@ -126,12 +126,10 @@ extension ProjectOptions {
         return try openStore(busyTimeoutCap: busyTimeoutCap)
     }
 
-    /// ``openRegistry()`` after the same check of the definitions compiled in.
-    func openRegistry(ifDefinitionsStale stale: StaleDefinitions) async throws -> (
-        registry: any DefinitionRegistry, close: @Sendable () -> Void
-    ) {
+    /// ``openBackend()`` after the same check of the definitions compiled in.
+    func openBackend(ifDefinitionsStale stale: StaleDefinitions) async throws -> any OfflineBackend {
         try Self.check(stale)
-        return try await openRegistry()
+        return try await openBackend()
     }
 
     private static func check(_ stale: StaleDefinitions) throws {

@@ -22,27 +22,22 @@ struct ProjectOptions: ParsableArguments {
         case .sqlite(let path):
             return (configuration, try OfflineStore(path: path, options: Self.storeOptions(configuration, busyTimeoutCap: busyTimeoutCap)))
         case .postgres(let url):
-            // The PostgreSQL store holds the registry so far (`apply` and `list` use it
-            // through openRegistry); the other commands run on the SQLite store only, and
-            // say so rather than half work.
+            // The PostgreSQL store does part of what the SQLite store does so far (the
+            // commands that use openBackend); the other commands say so rather than half work.
             throw OfflineStoreError(
-                "offline.url selects a PostgreSQL offline store (\(PostgresURL.redacted(url))); this version of Larder keeps only the registry there (larder apply, larder list), and the other commands cannot use it yet; set offline.path (or LARDER_OFFLINE_PATH) to use a SQLite store"
+                "offline.url selects a PostgreSQL offline store (\(PostgresURL.redacted(url))); this version of Larder runs only larder apply, list and ingest on it, and this command cannot use it yet; set offline.path (or LARDER_OFFLINE_PATH) to use a SQLite store"
             )
         }
     }
 
-    /// The registry of the configured offline store, SQLite or PostgreSQL, for the commands
-    /// that only read or write definitions. Call `close` when done.
-    func openRegistry() async throws -> (registry: any DefinitionRegistry, close: @Sendable () -> Void) {
+    /// The configured offline store, SQLite or PostgreSQL, for the commands that run on
+    /// either (``OfflineBackend``). Call `close()` when done.
+    func openBackend() async throws -> any OfflineBackend {
         let configuration = try load()
         let options = Self.storeOptions(configuration, busyTimeoutCap: nil)
         switch configuration.offline {
-        case .sqlite(let path):
-            let store = try OfflineStore(path: path, options: options)
-            return (store.registry, store.close)
-        case .postgres(let url):
-            let store = try await PostgresStore(url: try PostgresURL(url), options: options)
-            return (store.registry, store.close)
+        case .sqlite(let path): return try OfflineStore(path: path, options: options)
+        case .postgres(let url): return try await PostgresStore(url: try PostgresURL(url), options: options)
         }
     }
 
