@@ -920,7 +920,105 @@ def bench_ab(repeat):
           f"| {median(b) / median(a):.2f} |")
 
 
-BENCHES = {"ingest": bench_ingest, "offline": bench_offline, "online": bench_online, "aggregations": bench_aggregations,
+def start_postgres():
+    """A PostgreSQL server (Debian's postgresql package) in a fresh directory on a free loopback
+    port, with its default, durable settings: (process, port, bin directory, directory). As root
+    it runs as the `postgres` user through setpriv, since initdb refuses root."""
+    import glob
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda b: int(b.split("/")[-2]))
+    if not bins:
+        sys.exit("PostgreSQL not found: apt-get install postgresql")
+    bindir = bins[-1]
+    directory = tempfile.mkdtemp(prefix="larder-bench-pg-")
+    data = os.path.join(directory, "data")
+    as_user = []
+    if os.getuid() == 0:
+        import pwd
+        account = pwd.getpwnam("postgres")
+        os.chmod(directory, 0o755)
+        os.makedirs(data)
+        os.chown(data, account.pw_uid, account.pw_gid)
+        as_user = ["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}", "--clear-groups", "--"]
+    subprocess.run(as_user + [f"{bindir}/initdb", "-D", data, "-U", "larder", "--auth=trust", "-E", "UTF8", "--locale=C"],
+                   check=True, capture_output=True, cwd="/")
+    port = free_port()
+    server = subprocess.Popen(as_user + [f"{bindir}/postgres", "-D", data, "-p", str(port), "-k", data,
+                                         "-c", "listen_addresses=127.0.0.1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/")
+    for _ in range(100):
+        if subprocess.run([f"{bindir}/psql", "-h", data, "-p", str(port), "-U", "larder", "-d", "postgres", "-c", "SELECT 1"],
+                          capture_output=True).returncode == 0:
+            return server, port, bindir, directory
+        time.sleep(0.2)
+    sys.exit("postgres did not start")
+
+
+def bench_postgres(repeat):
+    """The PostgreSQL offline store against the SQLite one on the same data in the same run:
+    `larder ingest` of 1,000,000 driver_stats rows into each (floor: PostgreSQL at most 2x
+    SQLite), and `psql \\copy` of the same file into a table with the same columns and indexes
+    (PostgreSQL's own floor for loading it)."""
+    csv = generate("driver_stats", os.path.join(WORK, "driver_stats_1m.csv"), "--drivers", "10000", "--hours", "100")
+    rows = sum(1 for _ in open(csv)) - 1
+    server, port, bindir, directory = start_postgres()
+    data = os.path.join(directory, "data")
+
+    def psql(database, sql):
+        subprocess.run([f"{bindir}/psql", "-h", data, "-p", str(port), "-U", "larder", "-d", database, "-v", "ON_ERROR_STOP=1",
+                        "-q", "-c", sql], check=True, capture_output=True)
+
+    try:
+        sqlite_times, pg_times, copy_times, sqlite_mem, pg_mem = [], [], [], [], []
+        for i in range(repeat):
+            d = fresh_project("postgres_sqlite")
+            run([LARDER, "apply"], d)
+            s, m, out = run([LARDER, "ingest", "driver_stats", csv], d)
+            if f"ingested {rows:,} rows" not in out:
+                sys.exit(f"unexpected output: {out}")
+            sqlite_times.append(s)
+            sqlite_mem.append(m)
+
+            database = f"bench_{i}"
+            psql("postgres", f"CREATE DATABASE {database}")
+            d = fresh_project("postgres_pg")
+            with open(os.path.join(d, "larder.yaml"), "w") as f:
+                f.write(f"project: bench\noffline:\n  url: postgres://larder@127.0.0.1:{port}/{database}?sslmode=disable\n")
+            run([LARDER, "apply"], d)
+            s, m, out = run([LARDER, "ingest", "driver_stats", csv], d)
+            if f"ingested {rows:,} rows" not in out:
+                sys.exit(f"unexpected output: {out}")
+            pg_times.append(s)
+            pg_mem.append(m)
+
+            database = f"copy_{i}"
+            psql("postgres", f"CREATE DATABASE {database}")
+            psql(database, "CREATE TABLE driver_stats (_seq BIGINT NOT NULL, _ingest BIGINT NOT NULL, event_timestamp BIGINT NOT NULL, "
+                           "created BIGINT, driver_id BIGINT NOT NULL, conv_rate DOUBLE PRECISION NOT NULL, "
+                           "acc_rate DOUBLE PRECISION NOT NULL, avg_daily_trips BIGINT NOT NULL); "
+                           "CREATE INDEX ON driver_stats (_seq); CREATE INDEX ON driver_stats (event_timestamp)")
+            # The file into a table of its own columns, then into one with the store's columns
+            # (times as microseconds, a _seq), in one session: what loading it takes in SQL.
+            s, _, _ = run([f"{bindir}/psql", "-h", data, "-p", str(port), "-U", "larder", "-d", database, "-v", "ON_ERROR_STOP=1", "-q",
+                           "-c", "CREATE TEMP TABLE x (driver_id BIGINT, event_timestamp TIMESTAMPTZ, created TIMESTAMPTZ, "
+                                 "conv_rate DOUBLE PRECISION, acc_rate DOUBLE PRECISION, avg_daily_trips BIGINT)",
+                           "-c", f"\\copy x FROM '{csv}' WITH (FORMAT csv, HEADER true)",
+                           "-c", "INSERT INTO driver_stats SELECT row_number() OVER (), 1, "
+                                 "(extract(epoch FROM event_timestamp) * 1000000)::bigint, "
+                                 "(extract(epoch FROM created) * 1000000)::bigint, driver_id, conv_rate, acc_rate, avg_daily_trips FROM x"],
+                          WORK)
+            copy_times.append(s)
+    finally:
+        server.terminate()
+        server.wait()
+        shutil.rmtree(directory, ignore_errors=True)
+    print(f"\n## postgres: {rows:,} driver_stats rows, the PostgreSQL offline store against SQLite, median of {repeat}")
+    print("| step | SQLite store s | PostgreSQL store s | ratio PostgreSQL / SQLite (floor <= 2.00) | psql \\copy + INSERT (PostgreSQL's floor) s | peak MiB larder SQLite / PostgreSQL |")
+    print("|---|---|---|---|---|---|")
+    print(f"| larder ingest | {median(sqlite_times):.2f} | {median(pg_times):.2f} | {median(pg_times) / median(sqlite_times):.2f} "
+          f"| {median(copy_times):.2f} | {max(sqlite_mem):.0f} / {max(pg_mem):.0f} |")
+
+
+BENCHES = {"ingest": bench_ingest, "postgres": bench_postgres, "offline": bench_offline, "online": bench_online, "aggregations": bench_aggregations,
            "limits": bench_limits, "verify": bench_verify, "ab": bench_ab}
 
 
