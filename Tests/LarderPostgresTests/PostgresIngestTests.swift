@@ -1,3 +1,4 @@
+import Features
 import Foundation
 import GRDB
 import LarderCore
@@ -183,5 +184,67 @@ import Testing
         } throws: { error in
             "\(error)".contains("source 'nope' is not registered; known sources: events")
         }
+    }
+}
+
+/// Every bad file the SQLite store's tests reject (`IngestFixtures`) is rejected by the
+/// PostgreSQL store with the same message, and leaves its tables exactly as they were.
+@Suite struct PostgresBadIngestTests {
+    let server: PostgresServer
+    let database: String
+    let dir: TemporaryDirectory
+    let store: PostgresStore
+
+    init() async throws {
+        server = try PostgresServer.shared()
+        let url = try server.createDatabase()
+        database = String(url.split(separator: "/").last!)
+        dir = try TemporaryDirectory()
+        store = try await PostgresStore(url: try PostgresURL(url, environment: [:]))
+        try await store.registry.apply(try await store.registry.plan(for: Features.repository))
+        _ = try await store.ingest(
+            source: "driver_stats", file: dir.write("good.csv", IngestFixtures.header + "\n7,2026-01-01T00:00:00Z,,0.1,0.2,3\n"))
+    }
+
+    func tables() throws -> String {
+        try server.psql(
+            database: database,
+            "SELECT (SELECT string_agg(concat_ws(',', _seq, driver_id, conv_rate), ';') FROM source_driver_stats), (SELECT count(*) FROM larder_ingests)"
+        )
+    }
+
+    @Test(arguments: IngestFixtures.badCSV.indices)
+    func badCSVIsRejectedWhollyAsInSQLite(index: Int) async throws {
+        defer { store.close() }
+        let (name, content, message) = IngestFixtures.badCSV[index]
+        let before = try tables()
+        let path = try dir.write("bad.csv", content)
+        await #expect {
+            try await store.ingest(source: "driver_stats", file: path)
+        } throws: { error in
+            let ok = "\(error)".contains(message) && "\(error)".hasPrefix(path)
+            if !ok { Issue.record("\(name): got \(error)") }
+            return ok
+        }
+        #expect(try tables() == before, "\(name)")
+    }
+
+    @Test(arguments: IngestFixtures.badJSON.indices)
+    func badJSONLinesIsRejectedWhollyAsInSQLite(index: Int) async throws {
+        defer { store.close() }
+        let (name, content, message) = IngestFixtures.badJSON[index]
+        let good =
+            #"{"driver_id": 1001, "event_timestamp": "2026-01-01T00:00:00Z", "conv_rate": 0.5, "acc_rate": 0.5, "avg_daily_trips": 1}"#
+        let before = try tables()
+        let path = try dir.write("bad.jsonl", content.isEmpty ? "" : good + "\n" + content)
+        let expected = message.replacingOccurrences(of: "bad.jsonl:1", with: "bad.jsonl:2")
+        await #expect {
+            try await store.ingest(source: "driver_stats", file: path)
+        } throws: { error in
+            let ok = "\(error)".contains(expected)
+            if !ok { Issue.record("\(name): got \(error)") }
+            return ok
+        }
+        #expect(try tables() == before, "\(name)")
     }
 }
