@@ -103,55 +103,25 @@ extension OfflineStore {
             let firstEvent = try Int64.fetchOne(db, sql: "SELECT min(\(ts)) FROM \(sourceTable.name)")
             let old = try Self.state(db, view: spec.name, version: version)
 
+            let plan = try MaterializationPlan(
+                view: spec.name, version: version, mode: mode, old: old, firstEvent: firstEvent, maxSeq: maxSeq, now: now
+            ) { seq, end in
+                try Int64.fetchOne(
+                    db, sql: "SELECT min(\(ts)) FROM \(sourceTable.name) NOT INDEXED WHERE _seq > ? AND \(ts) < ?",
+                    arguments: [seq, end])
+            }
             // Each pass: its condition, and whether it reads by `_seq` (the rowid) rather than
             // by event time. Without `NOT INDEXED`, SQLite prefers the event-time index for
             // `_seq > ? AND ts < ?` and scans all of it to find the few late rows.
-            var passes: [(sql: String, arguments: StatementArguments, bySeq: Bool)] = []
-            // The event times whose hops get their tiles rebuilt.
-            var tileRange: (start: Int64, end: Int64)
-            var newState: MaterializationState
-            var incremental = false
-            var effectiveMode = mode
-            if case .incremental(let end) = mode, old == nil {
-                effectiveMode = .range(start: nil, end: end)  // nothing to continue from
-            }
-            switch effectiveMode {
-            case .range(let start, let end):
-                let end = end ?? now
-                let start = start ?? firstEvent.map(Timestamp.init(microseconds:)) ?? end
-                guard start <= end else { throw OfflineStoreError("the range is empty: --start \(start) is after --end \(end)") }
-                passes.append(("\(ts) >= ? AND \(ts) < ?", [start.microseconds, end.microseconds], false))
-                tileRange = (start.microseconds, end.microseconds)
-                newState = MaterializationState(
-                    view: spec.name, version: version, start: start, end: end, seqWatermark: maxSeq, updatedAt: now)
-                if let old {
-                    if start <= old.start && end >= old.end {
-                        // The new range covers the old one: it is the new coverage.
-                    } else if start <= old.end && end >= old.start {
-                        // Overlapping: the union, as fresh as the older part.
-                        newState.start = min(start, old.start)
-                        newState.end = max(end, old.end)
-                        newState.seqWatermark = old.seqWatermark
-                    } else {
-                        // Disjoint: the rows are materialized, but coverage keeps one interval.
-                        newState = old
-                    }
+            let passes: [(sql: String, arguments: StatementArguments, bySeq: Bool)] = plan.passes.map { pass in
+                switch pass {
+                case .eventTimes(let start, let end): ("\(ts) >= ? AND \(ts) < ?", [start, end], false)
+                case .ingestedAfter(let seq, let end): ("_seq > ? AND \(ts) < ?", [seq, end], true)
+                case .arrivedBetween(let seq, let start, let end): ("_seq <= ? AND \(ts) >= ? AND \(ts) < ?", [seq, start, end], false)
                 }
-            case .incremental(let end):
-                let old = old!
-                let end = max(end ?? now, old.end)
-                incremental = true
-                passes.append(("_seq > ? AND \(ts) < ?", [old.seqWatermark, end.microseconds], true))
-                passes.append(
-                    ("_seq <= ? AND \(ts) >= ? AND \(ts) < ?", [old.seqWatermark, old.end.microseconds, end.microseconds], false))
-                // Late rows change the hops they fall in, however old.
-                let earliestLate = try Int64.fetchOne(
-                    db, sql: "SELECT min(\(ts)) FROM \(sourceTable.name) NOT INDEXED WHERE _seq > ? AND \(ts) < ?",
-                    arguments: [old.seqWatermark, end.microseconds])
-                tileRange = (min(earliestLate ?? .max, old.end.microseconds), end.microseconds)
-                newState = MaterializationState(
-                    view: spec.name, version: version, start: old.start, end: end, seqWatermark: maxSeq, updatedAt: now)
             }
+            let (newState, incremental) = (plan.state, plan.incremental)
+            let tileRange = (start: plan.tileStart, end: plan.tileEnd)
 
             var total = 0
             for pass in passes {
