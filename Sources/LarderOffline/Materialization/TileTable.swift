@@ -130,32 +130,33 @@ extension OfflineStore {
 
 /// Tiles built and encoded, ready to write: tile `i`'s keys are `keys[i * keyCount ..<
 /// (i + 1) * keyCount]`, its encoded bytes `bytes[ends[i - 1] ..< ends[i]]`.
-struct TileBatch: Sendable {
-    var keys: [Value] = []
-    var hops: [Int64] = []
-    var hopStarts: [Int64] = []
-    var watermarks: [Int64] = []
-    var bytes: [UInt8] = []
-    var ends: [Int] = []
+package struct TileBatch: Sendable {
+    package var keys: [Value] = []
+    package var hops: [Int64] = []
+    package var hopStarts: [Int64] = []
+    package var watermarks: [Int64] = []
+    package var bytes: [UInt8] = []
+    package var ends: [Int] = []
 
     static let size = 4096
 }
 
 /// Computes a view's tiles over a range of source rows: one pass over the source in (entity,
 /// event time) order (see ``OfflineStore/materializeTiles(_:view:spec:version:source:start:end:bulk:maxSeq:reader:)``),
-/// holding one tile per hop size.
-struct TileBuilder: Sendable {
-    let view: FeatureView
-    let spec: FeatureViewSpec
-    let source: SourceSpec
-    let start: Int64
-    let end: Int64
+/// holding one tile per hop size. The folding (``TileFolder``) is the same for both stores;
+/// each reads the rows with its own SQL.
+package struct TileBuilder: Sendable {
+    package let view: FeatureView
+    package let spec: FeatureViewSpec
+    package let source: SourceSpec
+    package let start: Int64
+    package let end: Int64
     let bulk: Bool
     /// The source columns read besides the keys.
-    private let columns: [ColumnSpec]
+    package let columns: [ColumnSpec]
     private let inputs: [Evaluator]
 
-    init(view: FeatureView, spec: FeatureViewSpec, source: SourceSpec, start: Int64, end: Int64, bulk: Bool) throws {
+    package init(view: FeatureView, spec: FeatureViewSpec, source: SourceSpec, start: Int64, end: Int64, bulk: Bool) throws {
         self.view = view
         self.spec = spec
         self.source = source
@@ -173,30 +174,16 @@ struct TileBuilder: Sendable {
         }
     }
 
+    /// The earliest event time a tile of the run holds: the start of the hop of each size that
+    /// contains ``start``. The rows to read are those from it to ``end``.
+    package var firstEventTime: Int64 { view.tileLayout.groups.map { WindowRule.hopStart(start, hop: $0.hop) }.min()! }
+
+    /// A fold of the run's rows into tiles.
+    package func makeFolder() -> TileFolder { TileFolder(view: view, keyCount: spec.joinKeys.count, start: start, inputs: inputs) }
+
     /// Reads the source rows on `db` and hands the tiles to `emit`, a batch at a time.
     func build(_ db: Database, emit: (TileBatch) throws -> Void) throws {
-        let layout = view.tileLayout
         let keyNames = spec.joinKeys.map(\.name)
-        let firstHop = layout.groups.map { WindowRule.hopStart(start, hop: $0.hop) }
-        var batch = TileBatch()
-        // Per hop size, the tile being filled for the current entity.
-        var current = [(hopStart: Int64, tile: [AggregationState], watermark: Int64)?](repeating: nil, count: layout.groups.count)
-        var currentKeys: [Value] = []
-        func flush(_ g: Int) throws {
-            guard let pending = current[g] else { return }
-            current[g] = nil
-            batch.keys += currentKeys
-            batch.hops.append(layout.groups[g].hop)
-            batch.hopStarts.append(pending.hopStart)
-            batch.watermarks.append(pending.watermark)
-            batch.bytes += layout.encode(pending.tile, group: g)
-            batch.ends.append(batch.bytes.count)
-            if batch.hops.count == TileBatch.size {
-                try emit(batch)
-                batch = TileBatch()
-            }
-        }
-
         let ts = source.eventTimestamp
         let selected = keyNames + [ts, source.createdTimestamp ?? "NULL"] + columns.map(\.name)
         let index = SourceTable.aggregationIndex(source: source, view: spec).name
@@ -207,41 +194,90 @@ struct TileBuilder: Sendable {
                 \(useIndex ? "INDEXED BY \(index)" : "")
                 WHERE \(ts) >= ? AND \(ts) < ? ORDER BY \(keyNames.joined(separator: ", ")), \(ts)
                 """)
-        try select.setArguments([firstHop.min()!, end])
+        try select.setArguments([firstEventTime, end])
         let s = select.sqliteStatement
         let keyCount = Int32(keyNames.count)
-        var keys = [Value](repeating: .null, count: keyNames.count)
+        var folder = makeFolder()
         var values = [Value](repeating: .null, count: keyNames.count + columns.count)
-        var eventInputs = [Value](repeating: .null, count: layout.inputs.count)
         try withExtendedLifetime(select) {
             while try SQLiteValues.step(s, reading: "source \(source.name)") {
-                for (i, key) in spec.joinKeys.enumerated() { keys[i] = SQLiteValues.read(s, 1 + Int32(i), as: key.type) }
-                if keys != currentKeys {
-                    for g in layout.groups.indices { try flush(g) }
-                    currentKeys = keys
-                }
-                let sequence = sqlite3_column_int64(s, 0)
-                let eventTime = sqlite3_column_int64(s, 1 + keyCount)
-                let created: Int64? = sqlite3_column_type(s, 2 + keyCount) != SQLITE_NULL ? sqlite3_column_int64(s, 2 + keyCount) : nil
-                for i in keys.indices { values[i] = keys[i] }
+                for (i, key) in spec.joinKeys.enumerated() { values[i] = SQLiteValues.read(s, 1 + Int32(i), as: key.type) }
                 for (i, column) in columns.enumerated() {
-                    values[keys.count + i] = SQLiteValues.read(s, 3 + keyCount + Int32(i), as: column.type)
+                    values[keyNames.count + i] = SQLiteValues.read(s, 3 + keyCount + Int32(i), as: column.type)
                 }
-                for (i, evaluate) in inputs.enumerated() { eventInputs[i] = evaluate(values) }
-                let order = EventOrder(eventTime: eventTime, createdTime: created, sequence: sequence)
-                for g in layout.groups.indices where eventTime >= firstHop[g] {
-                    let hopStart = WindowRule.hopStart(eventTime, hop: layout.groups[g].hop)
-                    if current[g]?.hopStart != hopStart {
-                        try flush(g)
-                        current[g] = (hopStart, layout.emptyTile(group: g), .min)
-                    }
-                    layout.add(eventInputs, order: order, to: &current[g]!.tile, group: g)
-                    current[g]!.watermark = max(current[g]!.watermark, sequence)
-                }
+                let created: Int64? = sqlite3_column_type(s, 2 + keyCount) != SQLITE_NULL ? sqlite3_column_int64(s, 2 + keyCount) : nil
+                try folder.add(
+                    values, sequence: sqlite3_column_int64(s, 0), eventTime: sqlite3_column_int64(s, 1 + keyCount), created: created,
+                    emit: emit)
             }
-            for g in layout.groups.indices { try flush(g) }
         }
+        try folder.finish(emit: emit)
+    }
+}
+
+/// Folds source rows, given in (entity, event time) order, into tiles: per hop size, the tile
+/// being filled for the current entity, handed on in batches as each is complete.
+package struct TileFolder {
+    let layout: TileLayout
+    let keyCount: Int
+    let inputs: [Evaluator]
+    /// Per hop size, the start of the first hop the run rebuilds.
+    let firstHop: [Int64]
+    private var batch = TileBatch()
+    private var current: [(hopStart: Int64, tile: [AggregationState], watermark: Int64)?]
+    private var currentKeys: [Value] = []
+    private var eventInputs: [Value]
+
+    init(view: FeatureView, keyCount: Int, start: Int64, inputs: [Evaluator]) {
+        layout = view.tileLayout
+        self.keyCount = keyCount
+        self.inputs = inputs
+        firstHop = layout.groups.map { WindowRule.hopStart(start, hop: $0.hop) }
+        current = Array(repeating: nil, count: layout.groups.count)
+        eventInputs = Array(repeating: .null, count: layout.inputs.count)
+    }
+
+    /// Adds one source row: `values` holds the keys, then ``TileBuilder/columns``.
+    package mutating func add(
+        _ values: [Value], sequence: Int64, eventTime: Int64, created: Int64?, emit: (TileBatch) throws -> Void
+    ) throws {
+        if !currentKeys.elementsEqual(values.prefix(keyCount)) {
+            for g in layout.groups.indices { try flush(g, emit: emit) }
+            currentKeys = Array(values.prefix(keyCount))
+        }
+        for (i, evaluate) in inputs.enumerated() { eventInputs[i] = evaluate(values) }
+        let order = EventOrder(eventTime: eventTime, createdTime: created, sequence: sequence)
+        for g in layout.groups.indices where eventTime >= firstHop[g] {
+            let hopStart = WindowRule.hopStart(eventTime, hop: layout.groups[g].hop)
+            if current[g]?.hopStart != hopStart {
+                try flush(g, emit: emit)
+                current[g] = (hopStart, layout.emptyTile(group: g), .min)
+            }
+            layout.add(eventInputs, order: order, to: &current[g]!.tile, group: g)
+            current[g]!.watermark = max(current[g]!.watermark, sequence)
+        }
+    }
+
+    /// Hands on the tiles still being filled, and the last batch.
+    package mutating func finish(emit: (TileBatch) throws -> Void) throws {
+        for g in layout.groups.indices { try flush(g, emit: emit) }
         if !batch.hops.isEmpty { try emit(batch) }
+        batch = TileBatch()
+    }
+
+    private mutating func flush(_ g: Int, emit: (TileBatch) throws -> Void) throws {
+        guard let pending = current[g] else { return }
+        current[g] = nil
+        batch.keys += currentKeys
+        batch.hops.append(layout.groups[g].hop)
+        batch.hopStarts.append(pending.hopStart)
+        batch.watermarks.append(pending.watermark)
+        batch.bytes += layout.encode(pending.tile, group: g)
+        batch.ends.append(batch.bytes.count)
+        if batch.hops.count == TileBatch.size {
+            try emit(batch)
+            batch = TileBatch()
+        }
     }
 }
 
