@@ -1,6 +1,6 @@
 -- Larder offline store (PostgreSQL), the tables Larder creates for itself so far: the
--- registry, its history and the ingests. The other tables of schemas/offline.sql
--- (materializations, the serving log) arrive with the code that writes them in PostgreSQL.
+-- registry, its history, the ingests and the materializations. The serving log of
+-- schemas/offline.sql arrives with the code that writes it in PostgreSQL.
 -- Instants are BIGINT microseconds since the Unix epoch, UTC, as in the SQLite store.
 -- The code's migrations (PostgresSchema in Sources/LarderPostgres/PostgresSchema.swift,
 -- recorded in larder_schema_migrations) create exactly these; a test checks it.
@@ -46,6 +46,40 @@ CREATE TABLE larder_ingests (
     started_at  BIGINT NOT NULL,
     finished_at BIGINT NOT NULL
 );
+
+-- Per feature view version: what its offline feature table covers (as in SQLite). A reference
+-- table for Citus.
+CREATE TABLE larder_materializations (
+    view          TEXT   NOT NULL,
+    version       BIGINT NOT NULL,
+    covered_start BIGINT NOT NULL,
+    covered_end   BIGINT NOT NULL,
+    seq_watermark BIGINT NOT NULL,             -- the source's max _seq when the run started
+    updated_at    BIGINT NOT NULL,
+    online_seq_watermark BIGINT,               -- what the last successful push to Redis covered
+    online_end    BIGINT,
+    online_marker TEXT,
+    PRIMARY KEY (view, version)
+);
+
+-- One row per committed materialization run of one view.
+CREATE TABLE larder_materialization_runs (
+    id            BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    view          TEXT    NOT NULL,
+    version       BIGINT  NOT NULL,
+    incremental   BOOLEAN NOT NULL,
+    range_start   BIGINT  NOT NULL,
+    range_end     BIGINT  NOT NULL,
+    rows          BIGINT  NOT NULL,            -- source rows transformed and written
+    started_at    BIGINT  NOT NULL,
+    finished_at   BIGINT  NOT NULL
+);
+
+-- A view version's feature table, features_<view>_v<version>, and tile table,
+-- tiles_<view>_v<version>, hold the same columns as in SQLite in PostgreSQL's types. The
+-- feature table's key is (join keys, _seq) rather than _seq alone, and the tile table's is
+-- (join keys, _hop, _hop_start), so both can be distributed by the entity key; the feature
+-- table has the point-in-time index (join keys, _event_ts, _created_ts).
 
 -- A source's events: source_<name>, created by `larder apply`, with the SQLite table's
 -- columns in the same order (schemas/offline.sql) in PostgreSQL's types: _seq and _ingest

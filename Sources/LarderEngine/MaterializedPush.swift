@@ -21,7 +21,7 @@ public enum MaterializedPush {
     /// says so). Writes are compare-and-set, so a push that failed half-way is finished by
     /// running it again; the push is recorded offline only once every batch is in.
     public static func push(
-        _ view: FeatureView, summary: MaterializationSummary, store: OfflineStore, online: OnlineStore, project: String,
+        _ view: FeatureView, summary: MaterializationSummary, store: some OfflineBackend, online: OnlineStore, project: String,
         notice: (String) -> Void = { _ in }
     ) async throws -> Summary {
         let started = Date()
@@ -49,7 +49,7 @@ public enum MaterializedPush {
         var tileEntities = 0
         var written = 0
         if !view.features.isEmpty {
-            for try await batch in store.latestRows(of: view, end: summary.state.end, changedSince: since) {
+            for try await batch in store.latestRows(of: view, end: summary.state.end, changedSince: since, batchSize: 1000) {
                 do {
                     written += try await online.write(batch, layout: layout)
                 } catch {

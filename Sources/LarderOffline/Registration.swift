@@ -51,7 +51,14 @@ extension OfflineStore {
 
     /// The blocking body of the async ``registeredView(_:)``, run on ``Blocking``'s pool.
     func registeredView(_ view: FeatureView) throws -> (spec: FeatureViewSpec, version: Int) {
-        let registered = try registry.definition(named: view.name)
+        try Self.registeredView(view, registered: try registry.definition(named: view.name))
+    }
+
+    /// `view`'s registered spec and version, given what the registry holds under its name, or
+    /// the refusal either store gives when it is not registered as compiled.
+    package static func registeredView(
+        _ view: FeatureView, registered: RegisteredDefinition?
+    ) throws -> (spec: FeatureViewSpec, version: Int) {
         guard let registered, case .featureView(let spec) = registered.spec else {
             throw OfflineStoreError(Self.notRegisteredMessage(view.name))
         }

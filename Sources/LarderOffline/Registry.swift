@@ -134,6 +134,8 @@ public protocol DefinitionRegistry: Sendable {
 /// learns the rest of the SQLite store's operations.
 public protocol OfflineBackend: Sendable {
     associatedtype Definitions: DefinitionRegistry
+    associatedtype LatestRows: AsyncSequence<[FeatureRow], any Error>
+    associatedtype RetainedTiles: AsyncSequence<[EntityTiles], any Error>
     /// The registry of applied definitions.
     var registry: Definitions { get }
     /// Appends the rows of a CSV or JSON Lines file to a registered source's table, all or
@@ -141,6 +143,24 @@ public protocol OfflineBackend: Sendable {
     func ingest(
         source: String, file path: String, format: InputFormat?, allowEmpty: Bool, progress: (@Sendable (IngestProgress) -> Void)?
     ) async throws -> IngestSummary
+    /// The registered spec and version of a compiled view, or the refusal when it is not
+    /// registered as compiled.
+    func registeredView(_ view: FeatureView) async throws -> (spec: FeatureViewSpec, version: Int)
+    /// Runs a view's transformations into its feature table and rebuilds its tiles, in one
+    /// transaction (see ``OfflineStore/materialize(_:mode:now:progress:)``).
+    func materialize(
+        _ view: FeatureView, mode: MaterializationMode, now: Timestamp, progress: (@Sendable (MaterializationProgress) -> Void)?
+    ) async throws -> MaterializationSummary
+    /// The last successful online push of a view version, if any.
+    func onlinePushState(view: String, version: Int) async throws -> OnlinePushState?
+    /// Records that the rows a materialization state covers are now online, under `marker`.
+    func recordOnlinePush(_ state: MaterializationState, marker: String) async throws
+    /// Each entity's latest row before `end`, in batches (see
+    /// ``OfflineStore/latestRows(of:end:changedSince:batchSize:)``).
+    func latestRows(of view: FeatureView, end: Timestamp, changedSince: OnlinePushState?, batchSize: Int) -> LatestRows
+    /// The tiles of a view worth holding online, by entity, in batches (see
+    /// ``OfflineStore/retainedTiles(of:from:)``).
+    func retainedTiles(of view: FeatureView, from: Int64?) -> RetainedTiles
     /// Closes the store's connections.
     func close()
 }

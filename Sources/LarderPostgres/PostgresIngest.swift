@@ -26,7 +26,7 @@ extension PostgresStore {
         let policy = eventTimePolicy
         let (rows, firstSeq) = try await transaction("ingest into \(source) from \(path)") { connection in
             let logger = self.logger
-            try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\("larder source " + source), 0))", logger: logger)
+            try await AdvisoryLock.take("source \(source)", on: connection, logger: logger)
             let spec = try RegisteredDefinition.source(
                 named: source, in: try await PostgresRegistry.definitions(connection, store: self))
             let table = PostgresSourceTable(spec: spec)
@@ -89,11 +89,8 @@ enum CopyChunk: Sendable {
     case finished(rows: Int)
 }
 
-/// Writes checked rows in `COPY ... FROM STDIN` text format (tab-separated, `\N` for null,
-/// backslash escapes), `_seq` and `_ingest` first, and hands them on about every 1 MiB.
-///
-/// Values are written so the server reads back the same ones: doubles in Swift's shortest
-/// round-trip form (PostgreSQL's float8 input is exact for it), instants as microseconds.
+/// Writes checked rows in `COPY` text format (``CopyText``), `_seq` and `_ingest` first, and
+/// hands them on about every 1 MiB.
 final class CopyTextSink: IngestRowSink {
     let path: String
     private var row: [Value]
@@ -136,6 +133,20 @@ final class CopyTextSink: IngestRowSink {
     }
 
     private func append(_ value: Value, line: Int) throws {
+        guard CopyText.append(value, to: &buffer) else {
+            throw IngestError(file: path, line: line, reason: "a string holds the NUL character, which PostgreSQL's text cannot")
+        }
+    }
+}
+
+/// `COPY ... FROM STDIN` text format: tab-separated fields, `\N` for null, backslash escapes.
+/// Values are written so the server reads back the same ones: doubles in Swift's shortest
+/// round-trip form (PostgreSQL's float8 input is exact for it), instants as microseconds,
+/// bytes as bytea's hex form.
+enum CopyText {
+    /// Appends `value`; false (nothing appended) for a string holding NUL, which PostgreSQL's
+    /// text cannot store.
+    static func append(_ value: Value, to buffer: inout [UInt8]) -> Bool {
         switch value {
         case .null: buffer.append(contentsOf: #"\N"#.utf8)
         case .int64(let v): buffer.append(contentsOf: String(v).utf8)
@@ -145,20 +156,30 @@ final class CopyTextSink: IngestRowSink {
             let text = d.isNaN ? "NaN" : d.isInfinite ? (d < 0 ? "-Infinity" : "Infinity") : d.description
             buffer.append(contentsOf: text.utf8)
         case .string(let s):
+            if s.utf8.contains(0) { return false }
             for byte in s.utf8 {
                 switch byte {
                 case 0x5C: buffer.append(contentsOf: [0x5C, 0x5C])  // \\
                 case 0x09: buffer.append(contentsOf: [0x5C, 0x74])  // \t
                 case 0x0A: buffer.append(contentsOf: [0x5C, 0x6E])  // \n
                 case 0x0D: buffer.append(contentsOf: [0x5C, 0x72])  // \r
-                case 0x00:
-                    throw IngestError(file: path, line: line, reason: "a string holds the NUL character, which PostgreSQL's text cannot")
                 default: buffer.append(byte)
                 }
             }
         case .list:
-            // No source column has a list type (only `last(n)` aggregations produce lists).
-            preconditionFailure("a list value in a source row")
+            // No source column or row feature has a list type (only `last(n)` aggregations).
+            preconditionFailure("a list value in a row")
+        }
+        return true
+    }
+
+    /// Appends `bytes` as a bytea in hex form (`\\x0a1b...`: the backslash escaped for COPY).
+    static func appendBytes(_ bytes: some Collection<UInt8>, to buffer: inout [UInt8]) {
+        let digits = Array("0123456789abcdef".utf8)
+        buffer.append(contentsOf: [0x5C, 0x5C, 0x78])
+        for byte in bytes {
+            buffer.append(digits[Int(byte >> 4)])
+            buffer.append(digits[Int(byte & 0x0F)])
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import LarderOffline
+import Logging
 import PostgresNIO
 
 /// Larder's own tables in PostgreSQL. `schemas/offline.postgres.sql` documents the schema the
@@ -14,6 +15,7 @@ enum PostgresSchema {
     static let migrations: [(name: String, sql: String)] = [
         ("v1: registry", registry),
         ("v2: ingests", ingests),
+        ("v3: materializations", materializations),
     ]
 
     static let registry = """
@@ -50,6 +52,32 @@ enum PostgresSchema {
             last_seq    BIGINT,
             started_at  BIGINT NOT NULL,
             finished_at BIGINT NOT NULL
+        );
+        """
+
+    static let materializations = """
+        CREATE TABLE larder_materializations (
+            view          TEXT   NOT NULL,
+            version       BIGINT NOT NULL,
+            covered_start BIGINT NOT NULL,
+            covered_end   BIGINT NOT NULL,
+            seq_watermark BIGINT NOT NULL,
+            updated_at    BIGINT NOT NULL,
+            online_seq_watermark BIGINT,
+            online_end    BIGINT,
+            online_marker TEXT,
+            PRIMARY KEY (view, version)
+        );
+        CREATE TABLE larder_materialization_runs (
+            id            BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            view          TEXT    NOT NULL,
+            version       BIGINT  NOT NULL,
+            incremental   BOOLEAN NOT NULL,
+            range_start   BIGINT  NOT NULL,
+            range_end     BIGINT  NOT NULL,
+            rows          BIGINT  NOT NULL,
+            started_at    BIGINT  NOT NULL,
+            finished_at   BIGINT  NOT NULL
         );
         """
 
@@ -116,4 +144,11 @@ enum AdvisoryLock {
     static let schema: Int64 = 0x4C41_5244_0000_0001  // "LARD" 1
     /// Held by `apply`, so two applies run one after the other and the second sees the first.
     static let registry: Int64 = 0x4C41_5244_0000_0002
+
+    /// Takes the lock named `name` for the rest of the transaction: `source NAME` (held by an
+    /// ingest, and by a materialization of a view of that source, so `_seq` stands still while
+    /// it reads) or `view NAME` (one materialization of a view at a time).
+    static func take(_ name: String, on connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\("larder " + name), 0))", logger: logger)
+    }
 }

@@ -2,8 +2,9 @@ import Foundation
 import LarderTestSupport
 import Testing
 
-/// The commands that run on a PostgreSQL offline store so far, `apply`, `list` and `ingest`,
-/// against a real server; the others refuse it, saying what works.
+/// The commands that run on a PostgreSQL offline store so far, `apply`, `list`, `ingest` and
+/// `materialize` (with its push to Redis), against real servers; the others refuse it, saying
+/// what works.
 @Suite struct PostgresCommandTests {
     let project: LarderProcess
     let url: String
@@ -40,9 +41,17 @@ import Testing
         let database = String(url.split(separator: "/").last!)
         #expect(try PostgresServer.shared().psql(database: database, "SELECT count(*) FROM source_driver_stats") == "2\n")
 
-        result = try project.run("materialize", environment: environment)
+        // Materialized there, and pushed from there to Redis.
+        let redis = try RedisServer()
+        result = try project.run("materialize", environment: environment.merging(["LARDER_REDIS_URL": redis.url]) { $1 })
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("driver_hourly_stats v1: 2 rows"), "\(result.stdout)")
+        #expect(result.stdout.contains("driver_hourly_stats v1: pushed 2 entities to Redis"), "\(result.stdout)")
+        #expect(try PostgresServer.shared().psql(database: database, "SELECT count(*) FROM features_driver_hourly_stats_v1") == "2\n")
+
+        result = try project.run("describe", "driver_hourly_stats", environment: environment)
         #expect(result.status != 0)
-        #expect(result.stderr.contains("runs only larder apply, list and ingest on it"), "\(result.stderr)")
+        #expect(result.stderr.contains("runs only larder apply, list, ingest and materialize on it"), "\(result.stderr)")
         #expect(!result.stderr.contains(try PostgresServer.shared().password))
     }
 

@@ -14,7 +14,9 @@ import Testing
     }
 
     func plan(_ mode: MaterializationMode, old: MaterializationState?, late: Int64? = nil) throws -> MaterializationPlan {
-        try MaterializationPlan(view: "v", version: 1, mode: mode, old: old, firstEvent: 100, maxSeq: 50, now: now) { _, _ in late }
+        var plan = try MaterializationPlan(view: "v", version: 1, mode: mode, old: old, firstEvent: 100, maxSeq: 50, now: now)
+        if plan.lateRowsAsked != nil { plan.lateRows(earliest: late) }
+        return plan
     }
 
     @Test func aFirstRunCoversTheSourceFromItsFirstEventToNow() throws {
@@ -44,6 +46,7 @@ import Testing
         let old = state(100, 400, seq: 10)
         let p = try plan(.incremental(end: nil), old: old, late: 150)
         #expect(p.passes == [.ingestedAfter(seq: 10, before: 1_000), .arrivedBetween(seqUpTo: 10, start: 400, end: 1_000)])
+        #expect(p.lateRowsAsked ?? (0, 0) == (10, 1_000))
         #expect(p.tileStart == 150 && p.tileEnd == 1_000)
         #expect(p.state.start.microseconds == 100 && p.state.end == now && p.state.seqWatermark == 50 && p.incremental)
         // Without late rows the tiles are rebuilt from the old end.

@@ -69,4 +69,13 @@ public struct MaterializationState: Sendable, Equatable {
     public var end: Timestamp
     public var seqWatermark: Int64
     public var updatedAt: Timestamp
+
+    package init(view: String, version: Int, start: Timestamp, end: Timestamp, seqWatermark: Int64, updatedAt: Timestamp) {
+        self.view = view
+        self.version = version
+        self.start = start
+        self.end = end
+        self.seqWatermark = seqWatermark
+        self.updatedAt = updatedAt
+    }
 }

@@ -8,6 +8,12 @@ public struct OnlinePushState: Sendable, Equatable {
     public var seqWatermark: Int64
     public var end: Timestamp
     public var marker: String?
+
+    package init(seqWatermark: Int64, end: Timestamp, marker: String?) {
+        self.seqWatermark = seqWatermark
+        self.end = end
+        self.marker = marker
+    }
 }
 
 extension OfflineStore {

@@ -4,6 +4,7 @@ import LarderCore
 /// for ranges, incremental runs and late rows, whichever store runs it. Each store turns the
 /// passes into its own SQL.
 package struct MaterializationPlan: Sendable, Equatable {
+
     /// Which source rows one pass reads.
     package enum Pass: Sendable, Equatable {
         /// Rows with an event time in `start..<end`.
@@ -22,16 +23,22 @@ package struct MaterializationPlan: Sendable, Equatable {
     /// The view's coverage once the run commits.
     package var state: MaterializationState
     package var incremental: Bool
+    /// For an incremental run: the rows whose earliest event time ``lateRows(earliest:)``
+    /// needs, those ingested after `seq` with an event time before `end`.
+    package var lateRowsAsked: (seq: Int64, end: Int64)? {
+        guard incremental, case .ingestedAfter(let seq, let end) = passes.first else { return nil }
+        return (seq, end)
+    }
 
     /// - Parameters:
     ///   - old: the view version's coverage before the run, if it was ever materialized.
     ///   - firstEvent: the source's earliest event time (nil: no rows).
     ///   - maxSeq: the source's largest `_seq` when the run starts (its new watermark).
-    ///   - earliestLate: the earliest event time among rows ingested after `seq` with an event
-    ///     time before `end` (asked only by an incremental run).
+    ///
+    /// An incremental run then needs ``lateRows(earliest:)``.
     package init(
         view: String, version: Int, mode: MaterializationMode, old: MaterializationState?, firstEvent: Int64?, maxSeq: Int64,
-        now: Timestamp, earliestLate: (_ seq: Int64, _ end: Int64) throws -> Int64?
+        now: Timestamp
     ) throws {
         var mode = mode
         if case .incremental(let end) = mode, old == nil {
@@ -66,12 +73,16 @@ package struct MaterializationPlan: Sendable, Equatable {
                 .ingestedAfter(seq: old.seqWatermark, before: end.microseconds),
                 .arrivedBetween(seqUpTo: old.seqWatermark, start: old.end.microseconds, end: end.microseconds),
             ]
-            // Late rows change the hops they fall in, however old.
-            let late = try earliestLate(old.seqWatermark, end.microseconds)
-            (tileStart, tileEnd) = (min(late ?? .max, old.end.microseconds), end.microseconds)
+            (tileStart, tileEnd) = (old.end.microseconds, end.microseconds)
             incremental = true
             state = MaterializationState(
                 view: view, version: version, start: old.start, end: end, seqWatermark: maxSeq, updatedAt: now)
         }
+    }
+
+    /// Late rows change the hops they fall in, however old: the tiles are rebuilt from the
+    /// earliest event time among the rows ``lateRowsAsked`` names (nil: there are none).
+    package mutating func lateRows(earliest: Int64?) {
+        tileStart = min(earliest ?? .max, tileStart)
     }
 }

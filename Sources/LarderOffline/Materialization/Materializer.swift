@@ -18,6 +18,12 @@ public struct MaterializationProgress: Sendable {
     public var view: String
     public var rows: Int
     public var totalRows: Int
+
+    package init(view: String, rows: Int, totalRows: Int) {
+        self.view = view
+        self.rows = rows
+        self.totalRows = totalRows
+    }
 }
 
 /// One view's materialization run.
@@ -34,6 +40,21 @@ public struct MaterializationSummary: Sendable {
     public var tileSeconds: Double
     public var state: MaterializationState
     public var incremental: Bool
+
+    package init(
+        view: String, version: Int, rows: Int, tiles: Int, tilesFrom: Int64?, seconds: Double, tileSeconds: Double,
+        state: MaterializationState, incremental: Bool
+    ) {
+        self.view = view
+        self.version = version
+        self.rows = rows
+        self.tiles = tiles
+        self.tilesFrom = tilesFrom
+        self.seconds = seconds
+        self.tileSeconds = tileSeconds
+        self.state = state
+        self.incremental = incremental
+    }
 }
 
 extension OfflineStore {
@@ -103,12 +124,13 @@ extension OfflineStore {
             let firstEvent = try Int64.fetchOne(db, sql: "SELECT min(\(ts)) FROM \(sourceTable.name)")
             let old = try Self.state(db, view: spec.name, version: version)
 
-            let plan = try MaterializationPlan(
-                view: spec.name, version: version, mode: mode, old: old, firstEvent: firstEvent, maxSeq: maxSeq, now: now
-            ) { seq, end in
-                try Int64.fetchOne(
-                    db, sql: "SELECT min(\(ts)) FROM \(sourceTable.name) NOT INDEXED WHERE _seq > ? AND \(ts) < ?",
-                    arguments: [seq, end])
+            var plan = try MaterializationPlan(
+                view: spec.name, version: version, mode: mode, old: old, firstEvent: firstEvent, maxSeq: maxSeq, now: now)
+            if let (seq, end) = plan.lateRowsAsked {
+                plan.lateRows(
+                    earliest: try Int64.fetchOne(
+                        db, sql: "SELECT min(\(ts)) FROM \(sourceTable.name) NOT INDEXED WHERE _seq > ? AND \(ts) < ?",
+                        arguments: [seq, end]))
             }
             // Each pass: its condition, and whether it reads by `_seq` (the rowid) rather than
             // by event time. Without `NOT INDEXED`, SQLite prefers the event-time index for

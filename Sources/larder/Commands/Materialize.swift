@@ -50,7 +50,8 @@ struct Materialize: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (configuration, store) = try project.openStore(ifDefinitionsStale: .warn)
+        let configuration = try project.load()
+        let store = try await project.openBackend(ifDefinitionsStale: .warn)
         defer { store.close() }
         let online = offlineOnly ? nil : try configuration.onlineStore(poolSize: 1)
         let selected: [FeatureView]

@@ -1,0 +1,265 @@
+import Foundation
+import LarderCore
+import LarderOffline
+import Logging
+import PostgresNIO
+
+extension PostgresStore {
+    /// The materialization state of a view version, if it was ever materialized.
+    public func materializationState(view: String, version: Int) async throws -> MaterializationState? {
+        try await transaction("reading the materialization of \(view) v\(version)", readOnly: true) { connection in
+            try await Self.state(connection, view: view, version: version, logger: self.logger)
+        }
+    }
+
+    static func state(_ connection: PostgresConnection, view: String, version: Int, logger: Logger) async throws -> MaterializationState? {
+        let rows = try await connection.query(
+            """
+            SELECT covered_start, covered_end, seq_watermark, updated_at FROM larder_materializations
+            WHERE view = \(view) AND version = \(version)
+            """, logger: logger)
+        var state: MaterializationState?
+        for try await (start, end, seq, updated) in rows.decode((Int64, Int64, Int64, Int64).self) {
+            state = MaterializationState(
+                view: view, version: version, start: Timestamp(microseconds: start), end: Timestamp(microseconds: end),
+                seqWatermark: seq, updatedAt: Timestamp(microseconds: updated))
+        }
+        return state
+    }
+
+    /// Runs the view's row transformations over its source rows into the view's feature table,
+    /// and rebuilds the tiles of the hops the run touched, in one transaction, by the rules of
+    /// the SQLite store (``MaterializationPlan``, `RowProjector`, `TileFolder`): the same
+    /// rows, values and tile bytes.
+    ///
+    /// The run holds the source's lock (no ingest commits while it reads) and the view's (one
+    /// run of a view at a time). It reads the source through a cursor, 10,000 rows at a time,
+    /// computes in Swift, and writes each batch with `COPY` into a staging table that one
+    /// `INSERT ... ON CONFLICT` moves into the feature table: memory holds one batch.
+    public func materialize(
+        _ view: FeatureView, mode: MaterializationMode, now: Timestamp = .now(),
+        progress: (@Sendable (MaterializationProgress) -> Void)? = nil
+    ) async throws -> MaterializationSummary {
+        let started = Date()
+        return try await transaction("materialization of \(view.name)") { connection in
+            let logger = self.logger
+            let registered = try await PostgresRegistry.definitions(connection, store: self)
+            let (spec, version) = try OfflineStore.registeredView(view, registered: registered.first { $0.name == view.name })
+            let source = try RegisteredDefinition.source(named: spec.source, in: registered)
+            try await AdvisoryLock.take("source \(source.name)", on: connection, logger: logger)
+            try await AdvisoryLock.take("view \(spec.name)", on: connection, logger: logger)
+            let projector: RowProjector
+            do {
+                projector = try RowProjector(view: view, columns: source.columns.map(\.name))
+            } catch {
+                throw OfflineStoreError("\(error)")
+            }
+            let table = PostgresFeatureTable(view: spec, version: version)
+            for statement in table.createStatements { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
+
+            let sourceTable = PostgresSourceTable(spec: source).name
+            let ts = source.eventTimestamp
+            let maxSeq = try await Self.int64(connection, "SELECT coalesce(max(_seq), 0) FROM \(sourceTable)", logger: logger) ?? 0
+            let firstEvent = try await Self.int64(connection, "SELECT min(\(ts)) FROM \(sourceTable)", logger: logger)
+            let old = try await Self.state(connection, view: spec.name, version: version, logger: logger)
+            var plan = try MaterializationPlan(
+                view: spec.name, version: version, mode: mode, old: old, firstEvent: firstEvent, maxSeq: maxSeq, now: now)
+            if let (seq, end) = plan.lateRowsAsked {
+                plan.lateRows(
+                    earliest: try await Self.int64(
+                        connection, "SELECT min(\(ts)) FROM \(sourceTable) WHERE _seq > \(seq) AND \(ts) < \(end)", logger: logger))
+            }
+            let conditions = plan.passes.map { pass in
+                switch pass {
+                case .eventTimes(let start, let end): "\(ts) >= \(start) AND \(ts) < \(end)"
+                case .ingestedAfter(let seq, let end): "_seq > \(seq) AND \(ts) < \(end)"
+                case .arrivedBetween(let seq, let start, let end): "_seq <= \(seq) AND \(ts) >= \(start) AND \(ts) < \(end)"
+                }
+            }
+            var total = 0
+            for condition in conditions {
+                total += Int(
+                    try await Self.int64(connection, "SELECT count(*) FROM \(sourceTable) WHERE \(condition)", logger: logger) ?? 0)
+            }
+
+            // The rows: source columns in, `_seq`, keys, times and features out.
+            let stored = SourceTable(spec: source).storedColumns
+            let hasCreated = source.createdTimestamp != nil
+            let offset = hasCreated ? 3 : 2  // _seq, event time, created?
+            let stage = "larder_stage_features"
+            try await connection.query(
+                PostgresQuery(unsafeSQL: "CREATE TEMP TABLE \(stage) (LIKE \(table.name)) ON COMMIT DROP"), logger: logger)
+            var rows = 0
+            for condition in conditions {
+                let select = "SELECT _seq, \(stored.map(\.name).joined(separator: ", ")) FROM \(sourceTable) WHERE \(condition)"
+                try await Self.eachBatch(of: select, on: connection, logger: logger) { batch in
+                    var text: [UInt8] = []
+                    var values = [Value](repeating: .null, count: source.columns.count)
+                    for row in batch {
+                        for (i, column) in source.columns.enumerated() { values[i] = try row[offset + i].value(as: column.type) }
+                        var out: [Value] = [try row[0].value(as: .int64)]
+                        out += projector.keyPositions.map { values[$0] }
+                        out.append(try row[1].value(as: .int64))
+                        out.append(hasCreated ? try row[2].value(as: .int64) : .null)
+                        out += projector.evaluators.map { evaluate in PostgresFeatureTable.stored(evaluate(values)) }
+                        for (i, value) in out.enumerated() {
+                            if i > 0 { text.append(0x09) }
+                            guard CopyText.append(value, to: &text) else {
+                                throw OfflineStoreError(
+                                    "materialization of \(spec.name): a feature of the row with _seq \(out[0]) is a string holding the NUL character, which PostgreSQL's text cannot store"
+                                )
+                            }
+                        }
+                        text.append(0x0A)
+                    }
+                    try await connection.copyFrom(table: stage, logger: logger) { writer in
+                        try await writer.write(ByteBuffer(bytes: text))
+                    }
+                    rows += batch.count
+                    progress?(MaterializationProgress(view: spec.name, rows: rows, totalRows: total))
+                }
+            }
+            try await connection.query(PostgresQuery(unsafeSQL: table.upsert(from: stage)), logger: logger)
+
+            let tilesStarted = Date()
+            let tiles = try await Self.materializeTiles(
+                connection, view: view, spec: spec, version: version, source: source, start: plan.tileStart, end: plan.tileEnd,
+                logger: logger)
+            let tileSeconds = view.aggregations.isEmpty ? 0 : Date().timeIntervalSince(tilesStarted)
+
+            let state = plan.state
+            try await connection.query(
+                """
+                INSERT INTO larder_materializations (view, version, covered_start, covered_end, seq_watermark, updated_at)
+                VALUES (\(spec.name), \(version), \(state.start.microseconds), \(state.end.microseconds), \(state.seqWatermark), \(now.microseconds))
+                ON CONFLICT (view, version) DO UPDATE SET covered_start = EXCLUDED.covered_start,
+                    covered_end = EXCLUDED.covered_end, seq_watermark = EXCLUDED.seq_watermark, updated_at = EXCLUDED.updated_at
+                """, logger: logger)
+            try await connection.query(
+                """
+                INSERT INTO larder_materialization_runs (view, version, incremental, range_start, range_end, rows, started_at, finished_at)
+                VALUES (\(spec.name), \(version), \(plan.incremental), \(state.start.microseconds), \(state.end.microseconds), \(rows),
+                    \(now.microseconds), \(Timestamp.now().microseconds))
+                """, logger: logger)
+            return MaterializationSummary(
+                view: spec.name, version: version, rows: rows, tiles: tiles, tilesFrom: tiles > 0 ? plan.tileStart : nil,
+                seconds: Date().timeIntervalSince(started), tileSeconds: tileSeconds, state: state, incremental: plan.incremental)
+        }
+    }
+
+    /// Rebuilds the tiles of every hop holding an event time in `start..<end` from the source
+    /// rows in (entity, event time) order, as the SQLite store does. Returns how many.
+    static func materializeTiles(
+        _ connection: PostgresConnection, view: FeatureView, spec: FeatureViewSpec, version: Int, source: SourceSpec, start: Int64,
+        end: Int64, logger: Logger
+    ) async throws -> Int {
+        guard !view.tileLayout.isEmpty, start < end else { return 0 }
+        let table = PostgresTileTable(view: spec, version: version)
+        try await connection.query(PostgresQuery(unsafeSQL: table.createTable), logger: logger)
+        let builder = try TileBuilder(view: view, spec: spec, source: source, start: start, end: end, bulk: true)
+        let keyNames = spec.joinKeys.map(\.name)
+        let ts = source.eventTimestamp
+        let selected = ["_seq"] + keyNames + [ts, source.createdTimestamp ?? "NULL::bigint"] + builder.columns.map(\.name)
+        let select = """
+            SELECT \(selected.joined(separator: ", ")) FROM \(PostgresSourceTable(spec: source).name)
+            WHERE \(ts) >= \(builder.firstEventTime) AND \(ts) < \(end) ORDER BY \(keyNames.joined(separator: ", ")), \(ts)
+            """
+        let stage = "larder_stage_tiles"
+        try await connection.query(
+            PostgresQuery(unsafeSQL: "CREATE TEMP TABLE \(stage) (LIKE \(table.name)) ON COMMIT DROP"), logger: logger)
+        var folder = builder.makeFolder()
+        var written = 0
+        var pending: [TileBatch] = []
+        let keyCount = keyNames.count
+        var values = [Value](repeating: .null, count: keyCount + builder.columns.count)
+        func write(_ batches: [TileBatch]) async throws {
+            var text: [UInt8] = []
+            for batch in batches {
+                for i in batch.hops.indices {
+                    for k in 0..<keyCount {
+                        _ = CopyText.append(batch.keys[i * keyCount + k], to: &text)
+                        text.append(0x09)
+                    }
+                    text.append(contentsOf: "\(batch.hops[i])\t\(batch.hopStarts[i])\t\(batch.watermarks[i])\t".utf8)
+                    CopyText.appendBytes(batch.bytes[(i == 0 ? 0 : batch.ends[i - 1])..<batch.ends[i]], to: &text)
+                    text.append(0x0A)
+                    written += 1
+                }
+            }
+            guard !text.isEmpty else { return }
+            try await connection.copyFrom(table: stage, logger: logger) { writer in try await writer.write(ByteBuffer(bytes: text)) }
+        }
+        try await eachBatch(of: select, on: connection, logger: logger) { rows in
+            for row in rows {
+                for (i, key) in spec.joinKeys.enumerated() { values[i] = try row[1 + i].value(as: key.type) }
+                for (i, column) in builder.columns.enumerated() { values[keyCount + i] = try row[3 + keyCount + i].value(as: column.type) }
+                let created = try row[2 + keyCount].value(as: .int64)
+                guard case .int64(let sequence) = try row[0].value(as: .int64),
+                    case .int64(let eventTime) = try row[1 + keyCount].value(as: .int64)
+                else { throw OfflineStoreError("materialization of \(spec.name): a source row without _seq or event time") }
+                try folder.add(
+                    values, sequence: sequence, eventTime: eventTime, created: created.int64, emit: { pending.append($0) })
+            }
+            try await write(pending)
+            pending.removeAll()
+        }
+        try folder.finish(emit: { pending.append($0) })
+        try await write(pending)
+        try await connection.query(PostgresQuery(unsafeSQL: table.upsert(from: stage)), logger: logger)
+        return written
+    }
+
+    /// Runs `select` through a cursor and hands `body` its rows 10,000 at a time, so a read of
+    /// any size holds one batch; other statements (a COPY) may run between batches.
+    static func eachBatch(
+        of select: String, on connection: PostgresConnection, logger: Logger,
+        _ body: ([PostgresRandomAccessRow]) async throws -> Void
+    ) async throws {
+        try await connection.query(PostgresQuery(unsafeSQL: "DECLARE larder_rows NO SCROLL CURSOR FOR \(select)"), logger: logger)
+        while true {
+            var batch: [PostgresRandomAccessRow] = []
+            for try await row in try await connection.query("FETCH 10000 FROM larder_rows", logger: logger) {
+                batch.append(row.makeRandomAccess())
+            }
+            if batch.isEmpty { break }
+            try await body(batch)
+        }
+        try await connection.query("CLOSE larder_rows", logger: logger)
+    }
+
+    /// The single BIGINT `sql` returns, or nil (no row, or NULL).
+    static func int64(_ connection: PostgresConnection, _ sql: String, logger: Logger) async throws -> Int64? {
+        var result: Int64?
+        for try await value in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger).decode(Int64?.self) {
+            result = value
+        }
+        return result
+    }
+}
+
+extension PostgresCell {
+    /// The cell as a Larder value of `type`: BIGINT for int64 and timestamps (microseconds),
+    /// DOUBLE PRECISION, BOOLEAN, TEXT; NULL as ``Value/null``.
+    func value(as type: ValueType) throws -> Value {
+        guard bytes != nil else { return .null }
+        switch type {
+        case .int64: return .int64(try decode(Int64.self))
+        case .timestamp: return .timestamp(Timestamp(microseconds: try decode(Int64.self)))
+        case .double: return .double(try decode(Double.self))
+        case .bool: return .bool(try decode(Bool.self))
+        case .string: return .string(try decode(String.self))
+        case .int64List, .doubleList, .stringList, .boolList, .timestampList:
+            throw OfflineStoreError("a list column cannot be read from PostgreSQL")
+        }
+    }
+}
+
+extension Value {
+    fileprivate var int64: Int64? {
+        switch self {
+        case .int64(let v): v
+        case .timestamp(let t): t.microseconds
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,175 @@
+import Features
+import Foundation
+import GRDB
+import LarderCore
+import LarderTestSupport
+import Testing
+
+@testable import LarderOffline
+@testable import LarderPostgres
+
+/// Materialization on PostgreSQL gives the SQLite store's feature tables and tiles, value for
+/// value and byte for byte: a first run, then an incremental run with late rows.
+@Suite struct PostgresMaterializeTests {
+    let server: PostgresServer
+    let database: String
+    let url: String
+    let dir: TemporaryDirectory
+
+    init() throws {
+        server = try PostgresServer.shared()
+        url = try server.createDatabase()
+        database = String(url.split(separator: "/").last!)
+        dir = try TemporaryDirectory()
+    }
+
+    static let start = Timestamp(microseconds: 1_767_225_600_000_000)  // 2026-01-01T00:00:00Z
+
+    /// Driver statistics (some created times, some duplicates of an hour) and trips, from a
+    /// seeded generator; `late` gives rows back in time.
+    func files(seed: UInt64, hours: ClosedRange<Int>) throws -> (stats: String, trips: String) {
+        var random = SeededGenerator(seed: seed)
+        var stats = "driver_id,event_timestamp,created,conv_rate,acc_rate,avg_daily_trips\n"
+        var trips = "driver_id,event_timestamp,fare,distance_km\n"
+        for driver in 1001...1012 {
+            for hour in hours {
+                let time = Self.start.microseconds + Int64(hour) * 3_600_000_000
+                let created = Bool.random(using: &random) ? Timestamp(microseconds: time + 60_000_000).description : ""
+                for _ in 0..<(Int.random(in: 0..<8, using: &random) == 0 ? 2 : 1) {
+                    stats +=
+                        "\(driver),\(Timestamp(microseconds: time)),\(created),\(Double.random(in: 0..<1, using: &random)),\(Double.random(in: -1..<1, using: &random)),\(Int.random(in: 0..<40, using: &random))\n"
+                }
+                for _ in 0..<Int.random(in: 0..<4, using: &random) {
+                    let at = time + Int64.random(in: 0..<3_600_000_000, using: &random)
+                    trips +=
+                        "\(driver),\(Timestamp(microseconds: at)),\(Double.random(in: 2..<80, using: &random)),\(Double.random(in: 0..<30, using: &random))\n"
+                }
+            }
+        }
+        return (try dir.write("stats-\(seed).csv", stats), try dir.write("trips-\(seed).csv", trips))
+    }
+
+    /// A table's rows in a form both stores can print alike: doubles as IEEE bits, blobs as hex.
+    func sqliteRows(_ store: OfflineStore, _ sql: String) throws -> [String] {
+        try store.db.read { db in
+            try Row.fetchAll(db, sql: sql).map { row in
+                row.databaseValues.map { value -> String in
+                    switch value.storage {
+                    case .null: "null"
+                    case .int64(let v): "\(v)"
+                    case .double(let d): String(format: "%016llx", d.bitPattern)
+                    case .string(let s): s
+                    case .blob(let data): data.map { String(format: "%02x", $0) }.joined()
+                    }
+                }.joined(separator: "|")
+            }
+        }
+    }
+
+    func postgresRows(_ table: String, orderBy: String) throws -> [String] {
+        let types = try server.psql(
+            database: database,
+            "SELECT column_name || ' ' || data_type FROM information_schema.columns WHERE table_name = '\(table)' ORDER BY ordinal_position"
+        ).split(separator: "\n").map { $0.split(separator: " ", maxSplits: 1).map(String.init) }
+        let columns = types.map { column -> String in
+            let (name, type) = (column[0], column[1])
+            let text =
+                switch type {
+                case "double precision": "encode(float8send(\(name)), 'hex')"
+                case "bytea": "encode(\(name), 'hex')"
+                case "boolean": "(\(name)::int)::text"
+                default: "\(name)::text"
+                }
+            return "coalesce(\(text), 'null')"
+        }
+        return try server.psql(database: database, "SELECT \(columns.joined(separator: " || '|' || ")) FROM \(table) ORDER BY \(orderBy)")
+            .split(separator: "\n").map(String.init)
+    }
+
+    @Test func featureTablesAndTilesEqualTheSQLiteStoresAcrossIncrementalRuns() async throws {
+        let sqlite = try OfflineStore(path: dir.file("offline.sqlite"))
+        let postgres = try await PostgresStore(url: try PostgresURL(url, environment: [:]))
+        defer {
+            sqlite.close()
+            postgres.close()
+        }
+        try await sqlite.registry.apply(try await sqlite.registry.plan(for: Features.repository))
+        try await postgres.registry.apply(try await postgres.registry.plan(for: Features.repository))
+
+        func ingest(_ files: (stats: String, trips: String)) async throws {
+            for store in [sqlite as any OfflineBackend, postgres as any OfflineBackend] {
+                _ = try await store.ingest(source: "driver_stats", file: files.stats, format: nil, allowEmpty: false, progress: nil)
+                _ = try await store.ingest(source: "trips", file: files.trips, format: nil, allowEmpty: false, progress: nil)
+            }
+        }
+        func compare(_ step: String) throws {
+            for view in ["driver_hourly_stats", "driver_trips"] {
+                let table = "features_\(view)_v1"
+                let expected = try sqliteRows(sqlite, "SELECT * FROM \(table) ORDER BY _seq")
+                #expect(!expected.isEmpty, "\(step): \(table)")
+                #expect(try postgresRows(table, orderBy: "_seq") == expected, "\(step): \(table)")
+            }
+            let tiles = "tiles_driver_trips_v1"
+            let expected = try sqliteRows(sqlite, "SELECT * FROM \(tiles) ORDER BY driver_id, _hop, _hop_start")
+            #expect(!expected.isEmpty, "\(step): tiles")
+            let actual = try postgresRows(tiles, orderBy: "driver_id, _hop, _hop_start")
+            #expect(actual == expected, "\(step): tiles differ at \(zip(actual, expected).filter { $0 != $1 }.prefix(2))")
+        }
+        /// What the push reads: every entity's latest row (or those changed since the last
+        /// push), and the tiles worth holding online (or those the run rebuilt).
+        func comparePushReads(_ summary: MaterializationSummary, view: FeatureView, since: OnlinePushState?) async throws {
+            var a: [[FeatureRow]] = []
+            var b: [[FeatureRow]] = []
+            for try await batch in sqlite.latestRows(of: view, end: summary.state.end, changedSince: since) { a.append(batch) }
+            for try await batch in postgres.latestRows(of: view, end: summary.state.end, changedSince: since) { b.append(batch) }
+            #expect(!a.isEmpty && a.flatMap { $0 } == b.flatMap { $0 }, "\(view.name): latest rows")
+            #expect(a.map(\.count) == b.map(\.count), "\(view.name): batches")
+            guard !view.aggregations.isEmpty else { return }
+            let from =
+                since == nil
+                ? nil : summary.tilesFrom.map { t in view.tileLayout.groups.map { WindowRule.hopStart(t, hop: $0.hop) }.min()! }
+            var c: [String] = []
+            var d: [String] = []
+            for try await batch in sqlite.retainedTiles(of: view, from: from) { c += batch.map { "\($0.keys) \($0.tiles)" } }
+            for try await batch in postgres.retainedTiles(of: view, from: from) { d += batch.map { "\($0.keys) \($0.tiles)" } }
+            #expect(!c.isEmpty && c == d, "\(view.name): retained tiles")
+        }
+        func materialize(_ mode: MaterializationMode, now: Timestamp) async throws {
+            for view in [driverHourlyStats, driverTrips] {
+                let since = try await sqlite.onlinePushState(view: view.name, version: 1)
+                #expect(try await postgres.onlinePushState(view: view.name, version: 1) == since)
+                let a = try await sqlite.materialize(view, mode: mode, now: now)
+                let b = try await postgres.materialize(view, mode: mode, now: now)
+                #expect(a.rows == b.rows && a.tiles == b.tiles && a.tilesFrom == b.tilesFrom, "\(view.name)")
+                #expect(a.state == b.state && a.incremental == b.incremental, "\(view.name)")
+                #expect(try await postgres.materializationState(view: view.name, version: 1) == b.state)
+                try await comparePushReads(b, view: view, since: since)
+                try await sqlite.recordOnlinePush(a.state, marker: "m")
+                try await postgres.recordOnlinePush(b.state, marker: "m")
+            }
+        }
+
+        try await ingest(try files(seed: 1, hours: 0...47))
+        let first = Timestamp(microseconds: Self.start.microseconds + 40 * 3_600_000_000)
+        try await materialize(.range(start: nil, end: nil), now: first)
+        try compare("first run")
+
+        // New rows, late rows (back in time), and rows whose time has come since.
+        try await ingest(try files(seed: 2, hours: 10...60))
+        let second = Timestamp(microseconds: Self.start.microseconds + 55 * 3_600_000_000)
+        try await materialize(.incremental(end: nil), now: second)
+        try compare("incremental run")
+        #expect(
+            try server.psql(database: database, "SELECT count(*), sum(incremental::int) FROM larder_materialization_runs") == "4|2\n")
+    }
+
+    @Test func anUnregisteredOrChangedViewIsRefusedAsInSQLite() async throws {
+        let postgres = try await PostgresStore(url: try PostgresURL(url, environment: [:]))
+        defer { postgres.close() }
+        await #expect {
+            try await postgres.materialize(driverHourlyStats, mode: .range(start: nil, end: nil))
+        } throws: { error in
+            "\(error)".contains(OfflineStore.notRegisteredMessage("driver_hourly_stats"))
+        }
+    }
+}
