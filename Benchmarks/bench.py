@@ -957,7 +957,8 @@ def bench_postgres(repeat):
     """The PostgreSQL offline store against the SQLite one on the same data in the same run:
     `larder ingest` of 1,000,000 driver_stats rows into each (floor: PostgreSQL at most 2x
     SQLite), and `psql \\copy` of the same file into a table with the same columns and indexes
-    (PostgreSQL's own floor for loading it)."""
+    (PostgreSQL's own floor for loading it); then `larder materialize --offline-only` of the
+    rows (floor: at most 2.5x)."""
     csv = generate("driver_stats", os.path.join(WORK, "driver_stats_1m.csv"), "--drivers", "10000", "--hours", "100")
     rows = sum(1 for _ in open(csv)) - 1
     server, port, bindir, directory = start_postgres()
@@ -969,6 +970,8 @@ def bench_postgres(repeat):
 
     try:
         sqlite_times, pg_times, copy_times, sqlite_mem, pg_mem = [], [], [], [], []
+        sqlite_mat, pg_mat, sqlite_mat_mem, pg_mat_mem = [], [], [], []
+        materialize = [LARDER, "materialize", "--offline-only", "--views", "driver_hourly_stats"]
         for i in range(repeat):
             d = fresh_project("postgres_sqlite")
             run([LARDER, "apply"], d)
@@ -977,6 +980,11 @@ def bench_postgres(repeat):
                 sys.exit(f"unexpected output: {out}")
             sqlite_times.append(s)
             sqlite_mem.append(m)
+            s, m, out = run(materialize, d)
+            if f"{rows:,} rows" not in out:
+                sys.exit(f"unexpected output: {out}")
+            sqlite_mat.append(s)
+            sqlite_mat_mem.append(m)
 
             database = f"bench_{i}"
             psql("postgres", f"CREATE DATABASE {database}")
@@ -989,6 +997,11 @@ def bench_postgres(repeat):
                 sys.exit(f"unexpected output: {out}")
             pg_times.append(s)
             pg_mem.append(m)
+            s, m, out = run(materialize, d)
+            if f"{rows:,} rows" not in out:
+                sys.exit(f"unexpected output: {out}")
+            pg_mat.append(s)
+            pg_mat_mem.append(m)
 
             database = f"copy_{i}"
             psql("postgres", f"CREATE DATABASE {database}")
@@ -1016,6 +1029,8 @@ def bench_postgres(repeat):
     print("|---|---|---|---|---|---|")
     print(f"| larder ingest | {median(sqlite_times):.2f} | {median(pg_times):.2f} | {median(pg_times) / median(sqlite_times):.2f} "
           f"| {median(copy_times):.2f} | {max(sqlite_mem):.0f} / {max(pg_mem):.0f} |")
+    print(f"| larder materialize --offline-only (floor <= 2.50) | {median(sqlite_mat):.2f} | {median(pg_mat):.2f} "
+          f"| {median(pg_mat) / median(sqlite_mat):.2f} | | {max(sqlite_mat_mem):.0f} / {max(pg_mat_mem):.0f} |")
 
 
 BENCHES = {"ingest": bench_ingest, "postgres": bench_postgres, "offline": bench_offline, "online": bench_online, "aggregations": bench_aggregations,

@@ -15,27 +15,29 @@ struct PostgresFeatureTable {
     var name: String { "features_\(view.name)_v\(version)" }
     var keyNames: [String] { view.joinKeys.map(\.name) }
 
+    /// The key: (join keys, `_seq`).
+    var key: [String] { keyNames + ["_seq"] }
+
     var createStatements: [String] {
         var columns = ["_seq BIGINT NOT NULL"]
         columns += view.joinKeys.map(PostgresSourceTable.columnDefinition)
         columns += ["_event_ts BIGINT NOT NULL", "_created_ts BIGINT"]
         columns += view.features.map { "\($0.name) \(PostgresSourceTable.sqlType($0.type))" }
-        columns.append("PRIMARY KEY (\((keyNames + ["_seq"]).joined(separator: ", ")))")
-        return [
-            "CREATE TABLE IF NOT EXISTS \(name) (\n    \(columns.joined(separator: ",\n    "))\n)",
-            "CREATE INDEX IF NOT EXISTS \(name)_by_key_time ON \(name) (\(keyNames.joined(separator: ", ")), _event_ts, _created_ts)",
-        ]
+        columns.append("CONSTRAINT \(name)_pkey PRIMARY KEY (\(key.joined(separator: ", ")))")
+        return ["CREATE TABLE IF NOT EXISTS \(name) (\n    \(columns.joined(separator: ",\n    "))\n)", createIndex]
     }
 
-    /// Moves the rows of `stage` (a table like this one) in: a row materialized again replaces
-    /// the old one, as SQLite's `INSERT OR REPLACE` does.
-    func upsert(from stage: String) -> String {
-        let updated = ["_event_ts", "_created_ts"] + view.features.map(\.name)
-        return """
-            INSERT INTO \(name) SELECT * FROM \(stage)
-            ON CONFLICT (\((keyNames + ["_seq"]).joined(separator: ", "))) DO UPDATE SET
-            \(updated.map { "\($0) = EXCLUDED.\($0)" }.joined(separator: ", "))
-            """
+    /// The point-in-time lookup index.
+    var createIndex: String {
+        "CREATE INDEX IF NOT EXISTS \(name)_by_key_time ON \(name) (\(keyNames.joined(separator: ", ")), _event_ts, _created_ts)"
+    }
+
+    /// How staged rows move in: a row materialized again replaces the old one, as SQLite's
+    /// `INSERT OR REPLACE` does.
+    var merge: StagedMerge {
+        StagedMerge(
+            table: name, key: key, updated: ["_event_ts", "_created_ts"] + view.features.map(\.name),
+            indexes: [(name: "\(name)_by_key_time", create: createIndex)])
     }
 
     /// A feature value as the SQLite store keeps it, so that both stores hold the same: SQLite
@@ -60,16 +62,51 @@ struct PostgresTileTable {
         let columns =
             view.joinKeys.map(PostgresSourceTable.columnDefinition) + [
                 "_hop BIGINT NOT NULL", "_hop_start BIGINT NOT NULL", "_watermark BIGINT NOT NULL", "_tile BYTEA NOT NULL",
-                "PRIMARY KEY (\(key.joined(separator: ", ")))",
+                "CONSTRAINT \(name)_pkey PRIMARY KEY (\(key.joined(separator: ", ")))",
             ]
         return "CREATE TABLE IF NOT EXISTS \(name) (\n    \(columns.joined(separator: ",\n    "))\n)"
     }
 
-    /// Moves the tiles of `stage` in, replacing those of the same hops.
-    func upsert(from stage: String) -> String {
-        """
-        INSERT INTO \(name) SELECT * FROM \(stage)
-        ON CONFLICT (\(key.joined(separator: ", "))) DO UPDATE SET _watermark = EXCLUDED._watermark, _tile = EXCLUDED._tile
-        """
+    /// How staged tiles move in, replacing those of the same hops.
+    var merge: StagedMerge { StagedMerge(table: name, key: key, updated: ["_watermark", "_tile"], indexes: []) }
+}
+
+/// How a run's rows get into a table keyed by `key`, replacing rows with the same key. Into an
+/// empty table they are copied straight in, its key and indexes built after. Otherwise they
+/// are staged (a temporary table `LIKE` the target), then moved: by `INSERT ... ON CONFLICT`
+/// for a small run; for a run that rewrites a large part of the table, by deleting the rows it
+/// replaces, dropping the key and indexes, appending, and building them again. Building an
+/// index from all its rows is several times faster than updating it row by row (the SQLite
+/// store does the same for the same reason).
+struct StagedMerge {
+    let table: String
+    let key: [String]
+    let updated: [String]
+    /// Indexes besides the primary key (`<table>_pkey`): names and how to create them.
+    let indexes: [(name: String, create: String)]
+
+    /// Before rows are copied straight into the table (an empty one): its key and indexes go,
+    /// to be built once from all the rows (``buildKeyAndIndexes``).
+    var dropKeyAndIndexes: [String] {
+        ["ALTER TABLE \(table) DROP CONSTRAINT \(table)_pkey"] + indexes.map { "DROP INDEX \($0.name)" }
+    }
+
+    var buildKeyAndIndexes: [String] {
+        ["ALTER TABLE \(table) ADD CONSTRAINT \(table)_pkey PRIMARY KEY (\(key.joined(separator: ", ")))"] + indexes.map(\.create)
+    }
+
+    /// The statements that move `staged` rows of `stage` into a table holding `existing`.
+    func statements(from stage: String, staged: Int, existing: Int) -> [String] {
+        guard staged * 4 >= existing else {
+            return [
+                """
+                INSERT INTO \(table) SELECT * FROM \(stage) ON CONFLICT (\(key.joined(separator: ", "))) DO UPDATE SET
+                \(updated.map { "\($0) = EXCLUDED.\($0)" }.joined(separator: ", "))
+                """
+            ]
+        }
+        let same = key.map { "t.\($0) = s.\($0)" }.joined(separator: " AND ")
+        return ["DELETE FROM \(table) t USING \(stage) s WHERE \(same)"] + dropKeyAndIndexes
+            + ["INSERT INTO \(table) SELECT * FROM \(stage)"] + buildKeyAndIndexes
     }
 }

@@ -113,7 +113,7 @@ final class CopyTextSink: IngestRowSink {
     func set(_ value: Value, _ column: Int) { row[column] = value }
 
     func endRow(line: Int) throws {
-        buffer.append(contentsOf: String(seq).utf8)
+        CopyText.appendDecimal(seq, to: &buffer)
         buffer.append(0x09)
         buffer.append(contentsOf: ingest.utf8)
         for value in row {
@@ -149,8 +149,8 @@ enum CopyText {
     static func append(_ value: Value, to buffer: inout [UInt8]) -> Bool {
         switch value {
         case .null: buffer.append(contentsOf: #"\N"#.utf8)
-        case .int64(let v): buffer.append(contentsOf: String(v).utf8)
-        case .timestamp(let t): buffer.append(contentsOf: String(t.microseconds).utf8)
+        case .int64(let v): appendDecimal(v, to: &buffer)
+        case .timestamp(let t): appendDecimal(t.microseconds, to: &buffer)
         case .bool(let b): buffer.append(b ? 0x74 : 0x66)  // t, f
         case .double(let d):
             let text = d.isNaN ? "NaN" : d.isInfinite ? (d < 0 ? "-Infinity" : "Infinity") : d.description
@@ -171,6 +171,22 @@ enum CopyText {
             preconditionFailure("a list value in a row")
         }
         return true
+    }
+
+    /// Appends `value` in decimal, without making a String (a run writes millions).
+    static func appendDecimal(_ value: Int64, to buffer: inout [UInt8]) {
+        if value < 0 { buffer.append(0x2D) }  // -
+        var magnitude = value.magnitude
+        var digits: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)  // room for 20 digits
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { raw in
+            repeat {
+                raw[count] = 0x30 + UInt8(magnitude % 10)
+                magnitude /= 10
+                count += 1
+            } while magnitude > 0
+            for i in stride(from: count - 1, through: 0, by: -1) { buffer.append(raw[i]) }
+        }
     }
 
     /// Appends `bytes` as a bytea in hex form (`\\x0a1b...`: the backslash escaped for COPY).

@@ -86,21 +86,24 @@ extension PostgresStore {
             let stored = SourceTable(spec: source).storedColumns
             let hasCreated = source.createdTimestamp != nil
             let offset = hasCreated ? 3 : 2  // _seq, event time, created?
-            let stage = "larder_stage_features"
-            try await connection.query(
-                PostgresQuery(unsafeSQL: "CREATE TEMP TABLE \(stage) (LIKE \(table.name)) ON COMMIT DROP"), logger: logger)
+            let existing = Int(try await Self.int64(connection, "SELECT count(*) FROM \(table.name)", logger: logger) ?? 0)
+            let target = try await Self.startCopy(into: table.name, merge: table.merge, existing: existing, on: connection, logger: logger)
+            // `_seq`, then the event and created times as raw microseconds, then the declared
+            // columns as their types.
+            let types = [ValueType.int64] + stored.enumerated().map { i, column in i < offset - 1 ? .int64 : column.type }
             var rows = 0
             for condition in conditions {
                 let select = "SELECT _seq, \(stored.map(\.name).joined(separator: ", ")) FROM \(sourceTable) WHERE \(condition)"
                 try await Self.eachBatch(of: select, on: connection, logger: logger) { batch in
                     var text: [UInt8] = []
-                    var values = [Value](repeating: .null, count: source.columns.count)
+                    text.reserveCapacity(batch.count * 64)
                     for row in batch {
-                        for (i, column) in source.columns.enumerated() { values[i] = try row[offset + i].value(as: column.type) }
-                        var out: [Value] = [try row[0].value(as: .int64)]
+                        let read = try row.values(as: types)
+                        let values = Array(read[offset...])
+                        var out: [Value] = [read[0]]
                         out += projector.keyPositions.map { values[$0] }
-                        out.append(try row[1].value(as: .int64))
-                        out.append(hasCreated ? try row[2].value(as: .int64) : .null)
+                        out.append(read[1])
+                        out.append(hasCreated ? read[2] : .null)
                         out += projector.evaluators.map { evaluate in PostgresFeatureTable.stored(evaluate(values)) }
                         for (i, value) in out.enumerated() {
                             if i > 0 { text.append(0x09) }
@@ -112,14 +115,15 @@ extension PostgresStore {
                         }
                         text.append(0x0A)
                     }
-                    try await connection.copyFrom(table: stage, logger: logger) { writer in
+                    try await connection.copyFrom(table: target, logger: logger) { writer in
                         try await writer.write(ByteBuffer(bytes: text))
                     }
                     rows += batch.count
                     progress?(MaterializationProgress(view: spec.name, rows: rows, totalRows: total))
                 }
             }
-            try await connection.query(PostgresQuery(unsafeSQL: table.upsert(from: stage)), logger: logger)
+            try await Self.finishCopy(
+                into: table.name, from: target, merge: table.merge, staged: rows, existing: existing, on: connection, logger: logger)
 
             let tilesStarted = Date()
             let tiles = try await Self.materializeTiles(
@@ -164,9 +168,9 @@ extension PostgresStore {
             SELECT \(selected.joined(separator: ", ")) FROM \(PostgresSourceTable(spec: source).name)
             WHERE \(ts) >= \(builder.firstEventTime) AND \(ts) < \(end) ORDER BY \(keyNames.joined(separator: ", ")), \(ts)
             """
-        let stage = "larder_stage_tiles"
-        try await connection.query(
-            PostgresQuery(unsafeSQL: "CREATE TEMP TABLE \(stage) (LIKE \(table.name)) ON COMMIT DROP"), logger: logger)
+        let existing = Int(try await int64(connection, "SELECT count(*) FROM \(table.name)", logger: logger) ?? 0)
+        let target = try await startCopy(into: table.name, merge: table.merge, existing: existing, on: connection, logger: logger)
+        let types = [ValueType.int64] + spec.joinKeys.map(\.type) + [.int64, .int64] + builder.columns.map(\.type)
         var folder = builder.makeFolder()
         var written = 0
         var pending: [TileBatch] = []
@@ -187,16 +191,17 @@ extension PostgresStore {
                 }
             }
             guard !text.isEmpty else { return }
-            try await connection.copyFrom(table: stage, logger: logger) { writer in try await writer.write(ByteBuffer(bytes: text)) }
+            try await connection.copyFrom(table: target, logger: logger) { writer in try await writer.write(ByteBuffer(bytes: text)) }
         }
         try await eachBatch(of: select, on: connection, logger: logger) { rows in
             for row in rows {
-                for (i, key) in spec.joinKeys.enumerated() { values[i] = try row[1 + i].value(as: key.type) }
-                for (i, column) in builder.columns.enumerated() { values[keyCount + i] = try row[3 + keyCount + i].value(as: column.type) }
-                let created = try row[2 + keyCount].value(as: .int64)
-                guard case .int64(let sequence) = try row[0].value(as: .int64),
-                    case .int64(let eventTime) = try row[1 + keyCount].value(as: .int64)
-                else { throw OfflineStoreError("materialization of \(spec.name): a source row without _seq or event time") }
+                let read = try row.values(as: types)
+                for i in 0..<keyCount { values[i] = read[1 + i] }
+                for i in builder.columns.indices { values[keyCount + i] = read[3 + keyCount + i] }
+                let created = read[2 + keyCount]
+                guard case .int64(let sequence) = read[0], case .int64(let eventTime) = read[1 + keyCount] else {
+                    throw OfflineStoreError("materialization of \(spec.name): a source row without _seq or event time")
+                }
                 try folder.add(
                     values, sequence: sequence, eventTime: eventTime, created: created.int64, emit: { pending.append($0) })
             }
@@ -205,21 +210,47 @@ extension PostgresStore {
         }
         try folder.finish(emit: { pending.append($0) })
         try await write(pending)
-        try await connection.query(PostgresQuery(unsafeSQL: table.upsert(from: stage)), logger: logger)
+        try await finishCopy(
+            into: table.name, from: target, merge: table.merge, staged: written, existing: existing, on: connection, logger: logger)
         return written
+    }
+
+    /// Where a run's rows are copied (see ``StagedMerge``): straight into an empty table, its
+    /// key and indexes dropped; else into a temporary staging table.
+    static func startCopy(
+        into table: String, merge: StagedMerge, existing: Int, on connection: PostgresConnection, logger: Logger
+    ) async throws -> String {
+        if existing == 0 {
+            for statement in merge.dropKeyAndIndexes { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
+            return table
+        }
+        let stage = "larder_stage_\(table)"
+        try await connection.query(PostgresQuery(unsafeSQL: "CREATE TEMP TABLE \(stage) (LIKE \(table)) ON COMMIT DROP"), logger: logger)
+        return stage
+    }
+
+    /// After the copy: the key and indexes built, or the staged rows moved in.
+    static func finishCopy(
+        into table: String, from target: String, merge: StagedMerge, staged: Int, existing: Int, on connection: PostgresConnection,
+        logger: Logger
+    ) async throws {
+        let statements =
+            target == table ? merge.buildKeyAndIndexes : merge.statements(from: target, staged: staged, existing: existing)
+        for statement in statements { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
     }
 
     /// Runs `select` through a cursor and hands `body` its rows 10,000 at a time, so a read of
     /// any size holds one batch; other statements (a COPY) may run between batches.
     static func eachBatch(
         of select: String, on connection: PostgresConnection, logger: Logger,
-        _ body: ([PostgresRandomAccessRow]) async throws -> Void
+        _ body: ([PostgresRow]) async throws -> Void
     ) async throws {
         try await connection.query(PostgresQuery(unsafeSQL: "DECLARE larder_rows NO SCROLL CURSOR FOR \(select)"), logger: logger)
         while true {
-            var batch: [PostgresRandomAccessRow] = []
+            var batch: [PostgresRow] = []
+            batch.reserveCapacity(10_000)
             for try await row in try await connection.query("FETCH 10000 FROM larder_rows", logger: logger) {
-                batch.append(row.makeRandomAccess())
+                batch.append(row)
             }
             if batch.isEmpty { break }
             try await body(batch)
@@ -237,11 +268,40 @@ extension PostgresStore {
     }
 }
 
+extension PostgresRow {
+    /// The row's cells as Larder values, one type per column in order.
+    func values(as types: [ValueType]) throws -> [Value] {
+        var values: [Value] = []
+        values.reserveCapacity(types.count)
+        for (cell, type) in zip(self, types) { values.append(try cell.value(as: type)) }
+        return values
+    }
+}
+
 extension PostgresCell {
     /// The cell as a Larder value of `type`: BIGINT for int64 and timestamps (microseconds),
     /// DOUBLE PRECISION, BOOLEAN, TEXT; NULL as ``Value/null``.
+    ///
+    /// Binary cells of those types are read straight from their bytes (big-endian integers
+    /// and IEEE doubles, as PostgreSQL sends them): a materialization reads millions, and
+    /// PostgresNIO's general decoding costs several times more.
     func value(as type: ValueType) throws -> Value {
-        guard bytes != nil else { return .null }
+        guard let bytes else { return .null }
+        if format == .binary {
+            switch (type, dataType) {
+            case (.int64, .int8):
+                if let v = bytes.getInteger(at: bytes.readerIndex, as: Int64.self) { return .int64(v) }
+            case (.timestamp, .int8):
+                if let v = bytes.getInteger(at: bytes.readerIndex, as: Int64.self) { return .timestamp(Timestamp(microseconds: v)) }
+            case (.double, .float8):
+                if let v = bytes.getInteger(at: bytes.readerIndex, as: UInt64.self) { return .double(Double(bitPattern: v)) }
+            case (.bool, .bool):
+                if let v = bytes.getInteger(at: bytes.readerIndex, as: UInt8.self) { return .bool(v != 0) }
+            case (.string, .text), (.string, .varchar):
+                return .string(String(buffer: bytes))
+            default: break
+            }
+        }
         switch type {
         case .int64: return .int64(try decode(Int64.self))
         case .timestamp: return .timestamp(Timestamp(microseconds: try decode(Int64.self)))
