@@ -34,8 +34,8 @@ extension PostgresStore {
     ///
     /// The run holds the source's lock (no ingest commits while it reads) and the view's (one
     /// run of a view at a time). It reads the source through a cursor, 10,000 rows at a time,
-    /// computes in Swift, and writes each batch with `COPY` into a staging table that one
-    /// `INSERT ... ON CONFLICT` moves into the feature table: memory holds one batch.
+    /// computes in Swift, and writes each batch with `COPY` (straight into an empty table, else
+    /// into a staging table moved in at the end: ``StagedMerge``): memory holds one batch.
     public func materialize(
         _ view: FeatureView, mode: MaterializationMode, now: Timestamp = .now(),
         progress: (@Sendable (MaterializationProgress) -> Void)? = nil
@@ -181,6 +181,7 @@ extension PostgresStore {
             for batch in batches {
                 for i in batch.hops.indices {
                     for k in 0..<keyCount {
+                        // Keys come from PostgreSQL text, which holds no NUL: append cannot refuse them.
                         _ = CopyText.append(batch.keys[i * keyCount + k], to: &text)
                         text.append(0x09)
                     }
