@@ -151,6 +151,9 @@ public protocol OfflineBackend: Sendable {
     func materialize(
         _ view: FeatureView, mode: MaterializationMode, now: Timestamp, progress: (@Sendable (MaterializationProgress) -> Void)?
     ) async throws -> MaterializationSummary
+    /// The materialization state, newest materialized event, last run and last push of a
+    /// view version, for `larder describe`.
+    func freshness(of view: FeatureViewSpec, version: Int) async throws -> ViewFreshness
     /// The last successful online push of a view version, if any.
     func onlinePushState(view: String, version: Int) async throws -> OnlinePushState?
     /// Records that the rows a materialization state covers are now online, under `marker`.

@@ -12,6 +12,37 @@ extension PostgresStore {
         try OfflineStore.registeredView(view, registered: try await registry.definition(named: view.name))
     }
 
+    /// The materialization state, newest materialized event, last run and last push of a
+    /// view version, as the SQLite store reports them.
+    public func freshness(of view: FeatureViewSpec, version: Int) async throws -> ViewFreshness {
+        let state = try await materializationState(view: view.name, version: version)
+        let online = try await onlinePushState(view: view.name, version: version)
+        return try await transaction("reading the freshness of \(view.name) v\(version)", readOnly: true) { connection in
+            var newest: Int64?
+            let features = PostgresFeatureTable(view: view, version: version).name
+            if !view.features.isEmpty, try await !PostgresRegistry.columns(connection, table: features, store: self).isEmpty {
+                newest = try await Self.int64(connection, "SELECT max(_event_ts) FROM \(features)", logger: self.logger)
+            }
+            let tiles = PostgresTileTable(view: view, version: version).name
+            if !(view.aggregations ?? []).isEmpty, try await !PostgresRegistry.columns(connection, table: tiles, store: self).isEmpty,
+                let hopStart = try await Self.int64(connection, "SELECT max(_hop_start) FROM \(tiles)", logger: self.logger)
+            {
+                newest = max(newest ?? .min, hopStart)  // tiles know their hop, not their newest event
+            }
+            var lastRun: (finishedAt: Timestamp, rows: Int, incremental: Bool)?
+            for try await (finished, rows, incremental) in try await connection.query(
+                """
+                SELECT finished_at, rows, incremental FROM larder_materialization_runs
+                WHERE view = \(view.name) AND version = \(version) ORDER BY finished_at DESC LIMIT 1
+                """, logger: self.logger
+            ).decode((Int64, Int, Bool).self) {
+                lastRun = (Timestamp(microseconds: finished), rows, incremental)
+            }
+            return ViewFreshness(
+                state: state, newestEvent: newest.map(Timestamp.init(microseconds:)), lastRun: lastRun, online: online)
+        }
+    }
+
     /// The last successful online push of a view version, if any.
     public func onlinePushState(view: String, version: Int) async throws -> OnlinePushState? {
         try await transaction("reading the online push of \(view) v\(version)", readOnly: true) { connection in

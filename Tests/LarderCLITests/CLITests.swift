@@ -216,8 +216,8 @@ struct LarderProcess {
 
     /// `offline.url` selects PostgreSQL, `offline.path` SQLite; the environment replaces the
     /// file's whole choice; contradictions and bad URLs are refused naming their origin, with
-    /// passwords hidden. (Only `apply`, `list`, `ingest` and `materialize` run on PostgreSQL yet; the others
-    /// say so.)
+    /// passwords hidden. (Only `apply`, `list`, `describe`, `ingest` and `materialize` run on
+    /// PostgreSQL yet; the others say so.)
     @Test func theOfflineStoreIsAPathOrAURLNeverBoth() throws {
         try project.write(
             "larder.yaml", "project: x\noffline:\n  path: a.sqlite\n  url: postgres://u:pw@db.example.com/larder\n")
@@ -236,7 +236,9 @@ struct LarderProcess {
         #expect(result.stderr.contains("LARDER_OFFLINE_PATH and LARDER_OFFLINE_URL are both set"), "\(result.stderr)")
 
         // The URL from the environment replaces the file's path: no SQLite file is made.
-        result = try project.run("describe", "driver_stats", environment: ["LARDER_OFFLINE_URL": "postgres://u:pw@db.example.com/larder"])
+        result = try project.run(
+            "training-set", "--entities", "x.csv", "--features", "driver_hourly_stats:conv_rate", "--out", "o.csv",
+            environment: ["LARDER_OFFLINE_URL": "postgres://u:pw@db.example.com/larder"])
         #expect(result.status != 0)
         #expect(result.stderr.contains("cannot use it yet"), "\(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: project.directory + "/from-file.sqlite"))

@@ -2,9 +2,9 @@ import Foundation
 import LarderTestSupport
 import Testing
 
-/// The commands that run on a PostgreSQL offline store so far, `apply`, `list`, `ingest` and
-/// `materialize` (with its push to Redis), against real servers; the others refuse it, saying
-/// what works.
+/// The commands that run on a PostgreSQL offline store so far, `apply`, `list`, `describe`,
+/// `ingest` and `materialize` (with its push to Redis), against real servers; the others
+/// refuse it, saying what works.
 @Suite struct PostgresCommandTests {
     let project: LarderProcess
     let url: String
@@ -50,8 +50,15 @@ import Testing
         #expect(try PostgresServer.shared().psql(database: database, "SELECT count(*) FROM features_driver_hourly_stats_v1") == "2\n")
 
         result = try project.run("describe", "driver_hourly_stats", environment: environment)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("source rows up to _seq 2"), "\(result.stdout)")
+        #expect(result.stdout.contains("last run:") && result.stdout.contains("2 rows"), "\(result.stdout)")
+        #expect(result.stdout.contains("online: pushed up to"), "\(result.stdout)")
+
+        result = try project.run(
+            "training-set", "--entities", file, "--features", "driver_hourly_stats:conv_rate", "--out", "out.csv", environment: environment)
         #expect(result.status != 0)
-        #expect(result.stderr.contains("runs only larder apply, list, ingest and materialize on it"), "\(result.stderr)")
+        #expect(result.stderr.contains("runs only larder apply, list, describe, ingest and materialize on it"), "\(result.stderr)")
         #expect(!result.stderr.contains(try PostgresServer.shared().password))
     }
 

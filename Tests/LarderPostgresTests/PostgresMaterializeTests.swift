@@ -144,6 +144,11 @@ import Testing
                 #expect(a.state == b.state && a.incremental == b.incremental, "\(view.name)")
                 #expect(try await postgres.materializationState(view: view.name, version: 1) == b.state)
                 try await comparePushReads(b, view: view, since: since)
+                let (spec, _) = try await postgres.registeredView(view)
+                let f = try await sqlite.freshness(of: spec, version: 1)
+                let g = try await postgres.freshness(of: spec, version: 1)
+                #expect(f.state == g.state && f.newestEvent == g.newestEvent && f.online == g.online, "\(view.name): freshness")
+                #expect(f.lastRun?.rows == g.lastRun?.rows && f.lastRun?.incremental == g.lastRun?.incremental, "\(view.name)")
                 try await sqlite.recordOnlinePush(a.state, marker: "m")
                 try await postgres.recordOnlinePush(b.state, marker: "m")
             }

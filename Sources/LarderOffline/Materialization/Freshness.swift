@@ -12,6 +12,16 @@ public struct ViewFreshness: Sendable {
     public var lastRun: (finishedAt: Timestamp, rows: Int, incremental: Bool)?
     /// The last successful push to Redis, if any.
     public var online: OnlinePushState?
+
+    package init(
+        state: MaterializationState?, newestEvent: Timestamp?, lastRun: (finishedAt: Timestamp, rows: Int, incremental: Bool)?,
+        online: OnlinePushState?
+    ) {
+        self.state = state
+        self.newestEvent = newestEvent
+        self.lastRun = lastRun
+        self.online = online
+    }
 }
 
 extension OfflineStore {
