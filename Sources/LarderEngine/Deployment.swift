@@ -44,7 +44,7 @@ public struct Deployment: Sendable {
     /// false skips building the feature services' lookups (the service's periodic staleness
     /// check needs only ``staleViews``).
     public static func load(
-        repository: FeatureRepository, offline: OfflineStore, project: String, assemblingLookups: Bool = true
+        repository: FeatureRepository, offline: some OfflineBackend, project: String, assemblingLookups: Bool = true
     ) async throws -> Deployment {
         let registrations = try await offline.registry.registrations(of: repository.specs)
         var views: [String: ViewVersion] = [:]

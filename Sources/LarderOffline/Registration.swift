@@ -28,13 +28,18 @@ public enum Registration: Sendable, Equatable {
     }
 }
 
-extension Registry {
+extension DefinitionRegistry {
     /// The standing of every given compiled definition, in one registry read, by name.
     public func registrations(of compiled: [DefinitionSpec]) async throws -> [String: Registration] {
-        try await store.reading { try self.registrations(of: compiled) }
+        let registered = Dictionary(try await definitions().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        return Dictionary(
+            compiled.map { ($0.name, Registration($0, registered: registered[$0.name])) }, uniquingKeysWith: { first, _ in first })
     }
+}
 
-    /// The blocking body of the async ``registrations(of:)``, run on ``Blocking``'s pool.
+extension Registry {
+    /// The blocking form of ``DefinitionRegistry/registrations(of:)``, for the store's own
+    /// reads.
     func registrations(of compiled: [DefinitionSpec]) throws -> [String: Registration] {
         let registered = Dictionary(try definitions().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         return Dictionary(

@@ -151,6 +151,8 @@ public protocol OfflineBackend: Sendable {
     func materialize(
         _ view: FeatureView, mode: MaterializationMode, now: Timestamp, progress: (@Sendable (MaterializationProgress) -> Void)?
     ) async throws -> MaterializationSummary
+    /// What a view version's feature table covers, if it was ever materialized.
+    func materializationState(view: String, version: Int) async throws -> MaterializationState?
     /// The materialization state, newest materialized event, last run and last push of a
     /// view version, for `larder describe`.
     func freshness(of view: FeatureViewSpec, version: Int) async throws -> ViewFreshness

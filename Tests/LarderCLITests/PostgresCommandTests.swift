@@ -3,8 +3,8 @@ import LarderTestSupport
 import Testing
 
 /// The commands that run on a PostgreSQL offline store so far, `apply`, `list`, `describe`,
-/// `ingest` and `materialize` (with its push to Redis), against real servers; the others
-/// refuse it, saying what works.
+/// `ingest`, `materialize` (with its push to Redis) and `get`, against real servers; the
+/// others refuse it, saying what works.
 @Suite struct PostgresCommandTests {
     let project: LarderProcess
     let url: String
@@ -31,9 +31,11 @@ import Testing
         // Nothing went to a SQLite file.
         #expect(!FileManager.default.fileExists(atPath: project.directory + "/data/offline.sqlite"))
 
+        // Ten minutes ago: within the view's ttl, so Redis keeps the values for `get`.
+        let recent = ISO8601DateFormatter().string(from: Date().addingTimeInterval(-600))
         let file = try project.write(
             "stats.csv",
-            "driver_id,event_timestamp,created,conv_rate,acc_rate,avg_daily_trips\n1001,2026-01-01T00:00:00Z,,0.5,0.25,10\n1002,2026-01-01T00:00:00Z,,0.1,0.2,3\n"
+            "driver_id,event_timestamp,created,conv_rate,acc_rate,avg_daily_trips\n1001,\(recent),,0.5,0.25,10\n1002,\(recent),,0.1,0.2,3\n"
         )
         result = try project.run("ingest", "driver_stats", file, environment: environment)
         #expect(result.status == 0, "\(result.stderr)")
@@ -55,10 +57,18 @@ import Testing
         #expect(result.stdout.contains("last run:") && result.stdout.contains("2 rows"), "\(result.stdout)")
         #expect(result.stdout.contains("online: pushed up to"), "\(result.stdout)")
 
+        // The deployment (which versions are registered and materialized) read from PostgreSQL,
+        // the values from Redis.
+        result = try project.run(
+            "get", "--features", "driver_hourly_stats:conv_rate", "--entity", "driver_id=1001",
+            environment: environment.merging(["LARDER_REDIS_URL": redis.url]) { $1 })
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("0.5"), "\(result.stdout)")
+
         result = try project.run(
             "training-set", "--entities", file, "--features", "driver_hourly_stats:conv_rate", "--out", "out.csv", environment: environment)
         #expect(result.status != 0)
-        #expect(result.stderr.contains("runs only larder apply, list, describe, ingest and materialize on it"), "\(result.stderr)")
+        #expect(result.stderr.contains("runs only larder apply, list, describe, ingest, materialize and get on it"), "\(result.stderr)")
         #expect(!result.stderr.contains(try PostgresServer.shared().password))
     }
 

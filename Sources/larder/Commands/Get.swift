@@ -41,7 +41,8 @@ struct Get: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (configuration, store) = try project.openStore(ifDefinitionsStale: .warn)
+        let configuration = try project.load()
+        let store = try await project.openBackend(ifDefinitionsStale: .warn)
         defer { store.close() }
         let resolved: [ResolvedFeature]
         do {

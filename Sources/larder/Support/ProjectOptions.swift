@@ -25,7 +25,7 @@ struct ProjectOptions: ParsableArguments {
             // The PostgreSQL store does part of what the SQLite store does so far (the
             // commands that use openBackend); the other commands say so rather than half work.
             throw OfflineStoreError(
-                "offline.url selects a PostgreSQL offline store (\(PostgresURL.redacted(url))); this version of Larder runs only larder apply, list, describe, ingest and materialize on it, and this command cannot use it yet; set offline.path (or LARDER_OFFLINE_PATH) to use a SQLite store"
+                "offline.url selects a PostgreSQL offline store (\(PostgresURL.redacted(url))); this version of Larder runs only larder apply, list, describe, ingest, materialize and get on it, and this command cannot use it yet; set offline.path (or LARDER_OFFLINE_PATH) to use a SQLite store"
             )
         }
     }
