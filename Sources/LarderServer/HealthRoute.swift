@@ -6,11 +6,12 @@ import LarderOffline
 import LarderOnline
 import Metrics
 
-// GET /health: Redis and SQLite reachable.
+// GET /health: Redis and the offline store reachable. The offline store's field is `offline`
+// (it names no backend); `sqlite` repeats it for clients written before it was renamed.
 extension FeatureServer {
 
     func health() async -> Response {
-        var redis = "ok", sqlite = "ok"
+        var redis = "ok", offlineStatus = "ok"
         do {
             let reply = try await online.client.command(["PING"])
             if reply.errorMessage != nil { redis = "error: \(reply)" }
@@ -20,16 +21,18 @@ extension FeatureServer {
         do {
             _ = try await offline.registry.definitions(kind: .entity)
         } catch {
-            sqlite = "unavailable: \(error)"
+            offlineStatus = "unavailable: \(error)"
         }
-        let healthy = redis == "ok" && sqlite == "ok"
+        let healthy = redis == "ok" && offlineStatus == "ok"
         var out: [UInt8] = []
         out += "{\"status\":".utf8
         JSONText.appendString(healthy ? "ok" : "unavailable", to: &out)
         out += ",\"redis\":".utf8
         JSONText.appendString(redis, to: &out)
+        out += ",\"offline\":".utf8
+        JSONText.appendString(offlineStatus, to: &out)
         out += ",\"sqlite\":".utf8
-        JSONText.appendString(sqlite, to: &out)
+        JSONText.appendString(offlineStatus, to: &out)
         out += "}".utf8
         return Self.json(out, status: healthy ? .ok : .serviceUnavailable)
     }

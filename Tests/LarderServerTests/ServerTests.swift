@@ -272,7 +272,8 @@ import Testing
         #expect(Date().timeIntervalSince(started) < 3, "a lookup with Redis down must fail within its timeouts")
         let health = try await server.get("/health")
         #expect(health.status == 503)
-        #expect((health.json as? [String: Any])?["sqlite"] as? String == "ok")
+        #expect((health.json as? [String: Any])?["offline"] as? String == "ok")
+        #expect((health.json as? [String: Any])?["sqlite"] as? String == "ok")  // the old name, kept
 
         // A push now stores the rows offline and says the online part failed: 202, not a
         // retryable error (a retry would store them twice).
