@@ -263,16 +263,18 @@ public struct Registry: DefinitionRegistry {
                 try Row.fetchAll(db, sql: "SELECT name, max(version) AS v FROM larder_registry_history GROUP BY name")
                     .map { ($0["name"] as String, $0["v"] as Int) },
                 uniquingKeysWith: { a, _ in a })
-            var tables: [String: SourceTableState] = [:]
-            for source in RegistryPlanner.sourceNames(declared: repository, registered: registered) {
-                let table = "source_\(source)"
-                guard try db.tableExists(table) else { continue }
-                tables[source] = SourceTableState(
-                    columns: try db.columns(in: table).map(\.name), rows: try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0)
+            var columns: [String: [String]] = [:]
+            for source in RegistryPlanner.sourceNames(declared: repository, registered: registered)
+            where try db.tableExists("source_\(source)") {
+                columns[source] = try db.columns(in: "source_\(source)").map(\.name)
+            }
+            var rowCounts: [String: Int] = [:]
+            for source in RegistryPlanner.sourcesToCount(declared: repository, registered: registered, tables: Set(columns.keys)) {
+                rowCounts[source] = try Int.fetchOne(db, sql: "SELECT count(*) FROM source_\(source)") ?? 0
             }
             return try RegistryPlanner(
                 registered: Dictionary(registered.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }), lastVersions: lastVersions,
-                tables: tables
+                columns: columns, rowCounts: rowCounts
             ).plan(for: repository)
         }
     }

@@ -1,39 +1,62 @@
 import LarderCore
 
-/// What planning needs to know of one source's table in a store.
-package struct SourceTableState: Sendable, Equatable {
-    /// Column names in table order, `_seq` and `_ingest` first.
-    package var columns: [String]
-    package var rows: Int
-
-    package init(columns: [String], rows: Int) {
-        self.columns = columns
-        self.rows = rows
-    }
-}
-
 /// Compares compiled definitions with what a registry holds: the one rule for what
-/// `larder apply` changes, whichever store holds the registry. Each store reads the three
-/// inputs in one snapshot and writes the plan with its own SQL.
+/// `larder apply` changes, whichever store holds the registry. Each store reads the inputs in
+/// one snapshot and writes the plan with its own SQL.
 package struct RegistryPlanner: Sendable {
     /// Registered definitions by name.
     package var registered: [String: RegisteredDefinition]
     /// The last version each name ever had, removed ones included: a name added back
     /// continues from it.
     package var lastVersions: [String: Int]
-    /// The tables of the sources named by ``sourceNames(declared:registered:)``, by source
-    /// name; a source without a table is absent.
-    package var tables: [String: SourceTableState]
+    /// The column names, in table order, of the tables of the sources named by
+    /// ``sourceNames(declared:registered:)``, by source name; a source without a table is
+    /// absent.
+    package var columns: [String: [String]]
+    /// The row counts of the sources named by ``sourcesToCount(declared:registered:tables:)``:
+    /// counting a large table costs a scan, so only the sources whose count the plan reports
+    /// or decides on are counted.
+    package var rowCounts: [String: Int]
 
-    package init(registered: [String: RegisteredDefinition], lastVersions: [String: Int], tables: [String: SourceTableState]) {
+    package init(
+        registered: [String: RegisteredDefinition], lastVersions: [String: Int], columns: [String: [String]],
+        rowCounts: [String: Int]
+    ) {
         self.registered = registered
         self.lastVersions = lastVersions
-        self.tables = tables
+        self.columns = columns
+        self.rowCounts = rowCounts
     }
 
-    /// The sources whose tables ``tables`` must describe: every source declared or registered.
+    /// The sources whose tables ``columns`` must describe: every source declared or registered.
     package static func sourceNames(declared repository: FeatureRepository, registered: [RegisteredDefinition]) -> Set<String> {
         Set(repository.specs.filter { $0.kind == .source }.map(\.name) + registered.filter { $0.kind == .source }.map(\.name))
+    }
+
+    /// Among the sources with a table (`tables`), those whose row count the plan needs: a new
+    /// source meeting a table left by a removed one (reused, or refused if it holds rows), a
+    /// changed source whose table must be rebuilt (allowed only empty), and a removed source
+    /// (its kept rows are reported). An unchanged source, the usual case, is not counted.
+    package static func sourcesToCount(
+        declared repository: FeatureRepository, registered: [RegisteredDefinition], tables: Set<String>
+    ) -> Set<String> {
+        let byName = Dictionary(registered.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var names: Set<String> = []
+        for spec in repository.specs {
+            guard case .source(let new) = spec else { continue }
+            guard let current = byName[new.name] else {
+                names.insert(new.name)
+                continue
+            }
+            if current.fingerprint != spec.fingerprint, case .source(let old) = current.spec,
+                case .rebuild = SourceTable.migration(from: old, to: new)
+            {
+                names.insert(new.name)
+            }
+        }
+        let declared = Set(repository.specs.map(\.name))
+        for current in registered where current.kind == .source && !declared.contains(current.name) { names.insert(current.name) }
+        return names.intersection(tables)
     }
 
     /// The plan, or an error listing every change that cannot be applied.
@@ -71,7 +94,7 @@ package struct RegistryPlanner: Sendable {
                 case .addColumns(let columns):
                     details.append("table source_\(new.name): add nullable column(s) \(columns.map(\.name).joined(separator: ", "))")
                 case .rebuild(let reasons):
-                    let rows = tables[new.name]?.rows ?? 0
+                    let rows = rowCounts[new.name] ?? 0
                     if rows > 0 {
                         blocked.append(
                             "source \(new.name): \(reasons.joined(separator: "; ")) cannot be applied to a table with \(rows) rows. Add new columns as nullable (Column<T?>), or declare a new source under another name."
@@ -90,7 +113,7 @@ package struct RegistryPlanner: Sendable {
         for current in registered.values.sorted(by: { ($0.kind, $0.name) < ($1.kind, $1.name) }) where !declared.contains(current.name) {
             var details: [String] = []
             if current.kind == .source {
-                details.append("table source_\(current.name) is kept with its \(tables[current.name]?.rows ?? 0) rows")
+                details.append("table source_\(current.name) is kept with its \(rowCounts[current.name] ?? 0) rows")
             }
             changes.append(
                 PlannedChange(
@@ -105,13 +128,14 @@ package struct RegistryPlanner: Sendable {
 
     /// A table left by a removed source of the same name is reused if it fits.
     private func planNewSourceTable(_ source: SourceSpec, blocked: inout [String]) -> [String] {
-        guard let table = tables[source.name] else { return ["table source_\(source.name) created"] }
-        if table.columns == SourceTable(spec: source).columnNames {
-            return ["table source_\(source.name) reused with its \(table.rows) rows"]
+        guard let existing = columns[source.name] else { return ["table source_\(source.name) created"] }
+        let rows = rowCounts[source.name] ?? 0
+        if existing == SourceTable(spec: source).columnNames {
+            return ["table source_\(source.name) reused with its \(rows) rows"]
         }
-        if table.rows > 0 {
+        if rows > 0 {
             blocked.append(
-                "source \(source.name): a table source_\(source.name) with \(table.rows) rows and other columns (\(table.columns.dropFirst(2).joined(separator: ", "))) is left from an earlier definition; drop it or name the source differently"
+                "source \(source.name): a table source_\(source.name) with \(rows) rows and other columns (\(existing.dropFirst(2).joined(separator: ", "))) is left from an earlier definition; drop it or name the source differently"
             )
             return []
         }
