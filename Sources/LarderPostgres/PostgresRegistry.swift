@@ -68,17 +68,18 @@ public struct PostgresRegistry: DefinitionRegistry {
             let versions = try await connection.query(
                 "SELECT name, max(version) FROM larder_registry_history GROUP BY name", logger: store.logger)
             for try await (name, version) in versions.decode((String, Int).self) { lastVersions[name] = version }
-            var tables: [String: SourceTableState] = [:]
+            var columns: [String: [String]] = [:]
             for source in RegistryPlanner.sourceNames(declared: repository, registered: registered) {
-                let table = "source_\(source)"
-                let columns = try await Self.columns(connection, table: table, store: store)
-                guard !columns.isEmpty else { continue }
-                tables[source] = SourceTableState(
-                    columns: columns, rows: try await Self.rowCount(connection, table: table, store: store))
+                let found = try await Self.columns(connection, table: "source_\(source)", store: store)
+                if !found.isEmpty { columns[source] = found }
+            }
+            var rowCounts: [String: Int] = [:]
+            for source in RegistryPlanner.sourcesToCount(declared: repository, registered: registered, tables: Set(columns.keys)) {
+                rowCounts[source] = try await Self.rowCount(connection, table: "source_\(source)", store: store)
             }
             return try RegistryPlanner(
                 registered: Dictionary(registered.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }),
-                lastVersions: lastVersions, tables: tables
+                lastVersions: lastVersions, columns: columns, rowCounts: rowCounts
             ).plan(for: repository)
         }
     }
@@ -218,26 +219,27 @@ public struct PostgresRegistry: DefinitionRegistry {
     }
 
     static func rowCount(_ connection: PostgresConnection, table: String, store: PostgresStore) async throws -> Int {
-        var count = 0
-        for try await value in try await connection.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(table)"), logger: store.logger)
-            .decode(Int.self)
-        {
-            count = value
-        }
-        return count
+        Int(try await PostgresStore.int64(connection, "SELECT count(*) FROM \(table)", logger: store.logger) ?? 0)
     }
 
-    /// PostgreSQL cuts names longer than 63 bytes, which would make two tables or indexes
-    /// one: such a source name is refused before anything is written.
+    /// PostgreSQL cuts names longer than 63 bytes, which would make two tables or indexes one
+    /// (two versions of a view, say): such a name is refused before anything is written.
     static func checkIdentifiers(_ repository: FeatureRepository) throws {
         var tooLong: [String] = []
-        for case .source(let source) in repository.specs {
-            // `source_NAME_agg_XXXXXXXX` is the longest name Larder derives from a source.
-            if "source_\(source.name)_agg_00000000".utf8.count > 63 { tooLong.append(source.name) }
+        for spec in repository.specs {
+            // The longest names Larder derives from a source and from a view (versions up to
+            // 999,999).
+            let derived =
+                switch spec.kind {
+                case .source: "source_\(spec.name)_agg_00000000"
+                case .featureView: "features_\(spec.name)_v999999_by_key_time"
+                default: ""
+                }
+            if derived.utf8.count > 63 { tooLong.append("\(spec.kind.label) \(spec.name)") }
         }
         guard tooLong.isEmpty else {
             throw OfflineStoreError(
-                "source name(s) \(tooLong.joined(separator: ", ")) too long for PostgreSQL: a source's name may have at most 43 bytes there (its tables and indexes are named after it, and PostgreSQL names have at most 63)"
+                "name(s) too long for PostgreSQL: \(tooLong.joined(separator: ", ")). A source's name may have at most 43 bytes there and a feature view's at most 34: Larder names tables and indexes after them, and PostgreSQL cuts names at 63 bytes"
             )
         }
     }

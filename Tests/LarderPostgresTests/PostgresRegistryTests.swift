@@ -125,6 +125,24 @@ import Testing
         #expect(try await store.registry.rowCount(source: "payments") == 1)
     }
 
+    /// PostgreSQL would cut the derived names at 63 bytes, making two versions one table.
+    @Test func namesTooLongForPostgreSQLAreRefused() async throws {
+        let store = try await store()
+        defer { store.close() }
+        let view = FeatureView(String(repeating: "v", count: 35), entity: Self.entity, source: Self.source, ttl: .hours(1)) {
+            Feature(Self.amount)
+        }
+        await #expect {
+            try await store.registry.plan(
+                for: FeatureRepository {
+                    Self.entity; Self.source; view
+                })
+        } throws: { error in
+            "\(error)".contains("name(s) too long for PostgreSQL: feature view vvvv")
+        }
+        #expect(try await store.registry.definitions().isEmpty)
+    }
+
     @Test func aStalePlanIsRefusedAndWritesNothing() async throws {
         let store = try await store()
         defer { store.close() }

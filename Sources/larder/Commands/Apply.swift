@@ -28,7 +28,7 @@ struct Apply: AsyncParsableCommand {
     var noBuild = false
 
     func run() async throws {
-        let store = try await project.openBackend(ifDefinitionsStale: .rebuildOrRefuse(allowRebuild: !noBuild))
+        let (_, store) = try await project.openBackend(ifDefinitionsStale: .rebuildOrRefuse(allowRebuild: !noBuild))
         defer { store.close() }
         let plan = try await store.registry.plan(for: Features.repository)
         if plan.isEmpty {

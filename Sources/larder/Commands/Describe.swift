@@ -17,7 +17,7 @@ struct Describe: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let store = try await project.openBackend()
+        let (_, store) = try await project.openBackend()
         defer { store.close() }
         guard let definition = try await store.registry.definition(named: name) else {
             let known = try await store.registry.definitions().map(\.name)

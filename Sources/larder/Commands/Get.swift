@@ -41,8 +41,7 @@ struct Get: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let configuration = try project.load()
-        let store = try await project.openBackend(ifDefinitionsStale: .warn)
+        let (configuration, store) = try await project.openBackend(ifDefinitionsStale: .warn)
         defer { store.close() }
         let resolved: [ResolvedFeature]
         do {

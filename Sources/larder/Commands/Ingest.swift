@@ -29,7 +29,7 @@ struct Ingest: AsyncParsableCommand {
     var allowEmpty = false
 
     func run() async throws {
-        let store = try await project.openBackend()
+        let (_, store) = try await project.openBackend()
         defer { store.close() }
         let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0
         // A bar only for files that take a while.

@@ -25,7 +25,7 @@ struct List: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let store = try await project.openBackend()
+        let (_, store) = try await project.openBackend()
         defer { store.close() }
         let kinds: Set<DefinitionKind> =
             switch kind {

@@ -50,8 +50,7 @@ struct Materialize: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let configuration = try project.load()
-        let store = try await project.openBackend(ifDefinitionsStale: .warn)
+        let (configuration, store) = try await project.openBackend(ifDefinitionsStale: .warn)
         defer { store.close() }
         let online = offlineOnly ? nil : try configuration.onlineStore(poolSize: 1)
         let selected: [FeatureView]

@@ -127,7 +127,7 @@ extension ProjectOptions {
     }
 
     /// ``openBackend()`` after the same check of the definitions compiled in.
-    func openBackend(ifDefinitionsStale stale: StaleDefinitions) async throws -> any OfflineBackend {
+    func openBackend(ifDefinitionsStale stale: StaleDefinitions) async throws -> (Configuration, any OfflineBackend) {
         try Self.check(stale)
         return try await openBackend()
     }

@@ -30,14 +30,14 @@ struct ProjectOptions: ParsableArguments {
         }
     }
 
-    /// The configured offline store, SQLite or PostgreSQL, for the commands that run on
-    /// either (``OfflineBackend``). Call `close()` when done.
-    func openBackend() async throws -> any OfflineBackend {
+    /// The configuration and the configured offline store, SQLite or PostgreSQL, for the
+    /// commands that run on either (``OfflineBackend``). Call `close()` when done.
+    func openBackend() async throws -> (Configuration, any OfflineBackend) {
         let configuration = try load()
         let options = Self.storeOptions(configuration, busyTimeoutCap: nil)
         switch configuration.offline {
-        case .sqlite(let path): return try OfflineStore(path: path, options: options)
-        case .postgres(let url): return try await PostgresStore(url: try PostgresURL(url), options: options)
+        case .sqlite(let path): return (configuration, try OfflineStore(path: path, options: options))
+        case .postgres(let url): return (configuration, try await PostgresStore(url: try PostgresURL(url), options: options))
         }
     }
 
