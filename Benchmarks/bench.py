@@ -968,40 +968,39 @@ def bench_postgres(repeat):
         subprocess.run([f"{bindir}/psql", "-h", data, "-p", str(port), "-U", "larder", "-d", database, "-v", "ON_ERROR_STOP=1",
                         "-q", "-c", sql], check=True, capture_output=True)
 
+    def ingest_and_materialize(d):
+        """`larder apply`, `ingest` and `materialize --offline-only` in project d: the two
+        timed steps' (seconds, peak MiB)."""
+        run([LARDER, "apply"], d)
+        timed = []
+        for cmd, expected in (([LARDER, "ingest", "driver_stats", csv], f"ingested {rows:,} rows"),
+                              ([LARDER, "materialize", "--offline-only", "--views", "driver_hourly_stats"], f"{rows:,} rows")):
+            s, m, out = run(cmd, d)
+            if expected not in out:
+                sys.exit(f"unexpected output: {out}")
+            timed.append((s, m))
+        return timed
+
     try:
         sqlite_times, pg_times, copy_times, sqlite_mem, pg_mem = [], [], [], [], []
         sqlite_mat, pg_mat, sqlite_mat_mem, pg_mat_mem = [], [], [], []
-        materialize = [LARDER, "materialize", "--offline-only", "--views", "driver_hourly_stats"]
         for i in range(repeat):
-            d = fresh_project("postgres_sqlite")
-            run([LARDER, "apply"], d)
-            s, m, out = run([LARDER, "ingest", "driver_stats", csv], d)
-            if f"ingested {rows:,} rows" not in out:
-                sys.exit(f"unexpected output: {out}")
+            (s, m), (ms, mm) = ingest_and_materialize(fresh_project("postgres_sqlite"))
             sqlite_times.append(s)
             sqlite_mem.append(m)
-            s, m, out = run(materialize, d)
-            if f"{rows:,} rows" not in out:
-                sys.exit(f"unexpected output: {out}")
-            sqlite_mat.append(s)
-            sqlite_mat_mem.append(m)
+            sqlite_mat.append(ms)
+            sqlite_mat_mem.append(mm)
 
             database = f"bench_{i}"
             psql("postgres", f"CREATE DATABASE {database}")
             d = fresh_project("postgres_pg")
             with open(os.path.join(d, "larder.yaml"), "w") as f:
                 f.write(f"project: bench\noffline:\n  url: postgres://larder@127.0.0.1:{port}/{database}?sslmode=disable\n")
-            run([LARDER, "apply"], d)
-            s, m, out = run([LARDER, "ingest", "driver_stats", csv], d)
-            if f"ingested {rows:,} rows" not in out:
-                sys.exit(f"unexpected output: {out}")
+            (s, m), (ms, mm) = ingest_and_materialize(d)
             pg_times.append(s)
             pg_mem.append(m)
-            s, m, out = run(materialize, d)
-            if f"{rows:,} rows" not in out:
-                sys.exit(f"unexpected output: {out}")
-            pg_mat.append(s)
-            pg_mat_mem.append(m)
+            pg_mat.append(ms)
+            pg_mat_mem.append(mm)
 
             database = f"copy_{i}"
             psql("postgres", f"CREATE DATABASE {database}")
