@@ -1,6 +1,5 @@
--- Larder offline store (PostgreSQL), the tables Larder creates for itself so far: the
--- registry, its history, the ingests and the materializations. The serving log of
--- schemas/offline.sql arrives with the code that writes it in PostgreSQL.
+-- Larder offline store (PostgreSQL), the tables Larder creates for itself: the registry,
+-- its history, the ingests, the materializations and the serving log.
 -- Instants are BIGINT microseconds since the Unix epoch, UTC, as in the SQLite store.
 -- The code's migrations (PostgresSchema in Sources/LarderPostgres/PostgresSchema.swift,
 -- recorded in larder_schema_migrations) create exactly these; a test checks it.
@@ -74,6 +73,22 @@ CREATE TABLE larder_materialization_runs (
     started_at    BIGINT  NOT NULL,
     finished_at   BIGINT  NOT NULL
 );
+
+-- One row per logged entity row of a lookup `larder serve` answered (serve.log), as in
+-- SQLite (schemas/offline.sql): id is the order entries were written in; entity, request
+-- and features are JSON text. For Citus a distributed table would need the entity as its
+-- distribution column, which is JSON here: it stays a local (coordinator) table, appended in
+-- batches by the service and read in id order by --from-log.
+CREATE TABLE larder_serving_log (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    served_at   BIGINT NOT NULL,               -- the lookup instant
+    endpoint    TEXT   NOT NULL,               -- '/v1/features' or '/get-online-features'
+    service     TEXT,                          -- NULL for a feature list
+    entity      TEXT   NOT NULL,               -- JSON object of join keys
+    request     TEXT,                          -- JSON object of request fields, NULL when none
+    features    TEXT   NOT NULL                -- JSON object of served values, statuses, event times
+);
+CREATE INDEX larder_serving_log_by_served_at ON larder_serving_log (served_at);
 
 -- A view version's feature table, features_<view>_v<version>, and tile table,
 -- tiles_<view>_v<version>, hold the same columns as in SQLite in PostgreSQL's types. The

@@ -16,6 +16,7 @@ enum PostgresSchema {
         ("v1: registry", registry),
         ("v2: ingests", ingests),
         ("v3: materializations", materializations),
+        ("v4: serving log", servingLog),
     ]
 
     static let registry = """
@@ -79,6 +80,21 @@ enum PostgresSchema {
             started_at    BIGINT  NOT NULL,
             finished_at   BIGINT  NOT NULL
         );
+        """
+
+    /// `larder_serving_log`, as in SQLite: the JSON columns hold the same text
+    /// (``JSONText``), so a logged double reads back to the same bits.
+    static let servingLog = """
+        CREATE TABLE larder_serving_log (
+            id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            served_at   BIGINT NOT NULL,
+            endpoint    TEXT   NOT NULL,
+            service     TEXT,
+            entity      TEXT   NOT NULL,
+            request     TEXT,
+            features    TEXT   NOT NULL
+        );
+        CREATE INDEX larder_serving_log_by_served_at ON larder_serving_log (served_at);
         """
 
     /// Brings the database up to date. Checked by a read first, so a role that may only read
