@@ -117,6 +117,7 @@ let package = Package(
             name: "LarderOfflineTests",
             dependencies: [
                 "LarderOffline", "Features", "LarderTestSupport",
+                "LarderPostgres",  // the store-level tests run against both offline stores
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),  // fails a step on purpose (ReadErrorTests)
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -76,7 +76,12 @@ extension OfflineStore {
     /// Refuses an on-demand view whose compiled definition is not the registered one (for
     /// the training-set join, inside its read).
     func requireRegistered(_ view: OnDemandFeatureView) throws {
-        guard case .current = Registration(.onDemandView(view.spec), registered: try registry.definition(named: view.name)) else {
+        try Self.requireRegistered(view, registered: try registry.definition(named: view.name))
+    }
+
+    /// Refuses an on-demand view whose compiled definition is not `registered` (either store).
+    package static func requireRegistered(_ view: OnDemandFeatureView, registered: RegisteredDefinition?) throws {
+        guard case .current = Registration(.onDemandView(view.spec), registered: registered) else {
             throw OfflineStoreError("on-demand view \(view.name) in features/ is not what is registered; run `larder apply` first")
         }
     }

@@ -166,11 +166,33 @@ public protocol OfflineBackend: Sendable {
     /// The tiles of a view worth holding online, by entity, in batches (see
     /// ``OfflineStore/retainedTiles(of:from:)``).
     func retainedTiles(of view: FeatureView, from: Int64?) -> RetainedTiles
+    /// Builds the training set `request` describes, writing `request.output` and its
+    /// manifest; both stores write the same bytes (see ``TrainingSetBuilder``).
+    func buildTrainingSet(
+        _ request: TrainingSetRequest, repository: FeatureRepository, progress: (@Sendable (TrainingSetProgress) -> Void)?
+    ) async throws -> TrainingSetSummary
+    /// The point-in-time values of `features` for request rows in memory, one array per row
+    /// (see ``TrainingSetBuilder/values(of:for:timestampColumn:)``).
+    func trainingSetValues(
+        of features: [ResolvedFeature], for rows: RequestRows, timestampColumn: String, repository: FeatureRepository
+    ) async throws -> [[Value]]
     /// Closes the store's connections.
     func close()
 }
 
-extension OfflineStore: OfflineBackend {}
+extension OfflineStore: OfflineBackend {
+    public func buildTrainingSet(
+        _ request: TrainingSetRequest, repository: FeatureRepository, progress: (@Sendable (TrainingSetProgress) -> Void)? = nil
+    ) async throws -> TrainingSetSummary {
+        try await TrainingSetBuilder(store: self, repository: repository).build(request, progress: progress)
+    }
+
+    public func trainingSetValues(
+        of features: [ResolvedFeature], for rows: RequestRows, timestampColumn: String, repository: FeatureRepository
+    ) async throws -> [[Value]] {
+        try await TrainingSetBuilder(store: self, repository: repository).values(of: features, for: rows, timestampColumn: timestampColumn)
+    }
+}
 
 extension DefinitionRegistry {
     /// Every registered definition, sorted by kind then name.

@@ -30,8 +30,21 @@ import Testing
         store = try OfflineStore(path: dir.file("offline.sqlite"))
         try store.registry.apply(try store.registry.plan(for: Features.repository))
         builder = TrainingSetBuilder(store: store, repository: Features.repository)
-        let hour: Int64 = 3_600_000_000
-        let base = try Timestamp(rfc3339: "2026-01-01T00:00:00Z").microseconds
+        let (stats, trips) = Self.sources()
+        _ = try store.ingest(source: "driver_stats", file: dir.write("stats.csv", stats))
+        _ = try store.ingest(source: "trips", file: dir.write("trips.csv", trips))
+        end = Self.end
+        _ = try store.materialize(driverHourlyStats, mode: .range(start: nil, end: end))
+        _ = try store.materialize(driverTrips, mode: .range(start: nil, end: end))
+    }
+
+    static let hour: Int64 = 3_600_000_000
+    static let base = Timestamp(microseconds: 1_767_225_600_000_000)  // 2026-01-01T00:00:00Z
+    static let end = Timestamp(microseconds: base.microseconds + 7 * hour)
+
+    /// The example repo's two sources: hourly driver statistics and trips (seeded).
+    static func sources() -> (stats: String, trips: String) {
+        let base = Self.base.microseconds
         var rng = SeededGenerator(seed: 12)
         var stats = "driver_id,event_timestamp,created,conv_rate,acc_rate,avg_daily_trips\n"
         for h in 0..<6 {
@@ -45,11 +58,55 @@ import Testing
             trips +=
                 "\(Int.random(in: 1...9, using: &rng)),\(Self.iso(t)),\(Double(Int.random(in: 300...8000, using: &rng)) / 100),\(Double(Int.random(in: 0...4000, using: &rng)) / 100)\n"
         }
-        _ = try store.ingest(source: "driver_stats", file: dir.write("stats.csv", stats))
-        _ = try store.ingest(source: "trips", file: dir.write("trips.csv", trips))
-        end = Timestamp(microseconds: base + 7 * hour)
-        _ = try store.materialize(driverHourlyStats, mode: .range(start: nil, end: end))
-        _ = try store.materialize(driverTrips, mode: .range(start: nil, end: end))
+        return (stats, trips)
+    }
+
+    /// Every feature of the example repo (row, on-demand, aggregations), from the same data in
+    /// each store: the same bytes from a request file (CSV and JSON Lines) and as a snapshot,
+    /// and the same values from rows in memory as from the file.
+    @Test func bothStoresGiveTheSameTrainingSets() async throws {
+        let features = try Features.repository.resolve(references: Self.references)
+        let rows = requestRows(count: 400, seed: 7)
+        let requestPath = try requestFile(rows)
+        var outputs: [[String: Data]] = []
+        for backend in Backend.allCases {
+            let dir = try TemporaryDirectory()
+            let store = try await backend.open(dir)
+            defer { store.close() }
+            try await store.registry.apply(try await store.registry.plan(for: Features.repository))
+            let (stats, trips) = Self.sources()
+            _ = try await store.ingest(
+                source: "driver_stats", file: dir.write("stats.csv", stats), format: nil, allowEmpty: false, progress: nil)
+            _ = try await store.ingest(source: "trips", file: dir.write("trips.csv", trips), format: nil, allowEmpty: false, progress: nil)
+            for view in [driverHourlyStats, driverTrips] {
+                _ = try await store.materialize(view, mode: .range(start: nil, end: Self.end), now: .now(), progress: nil)
+            }
+            var files: [String: Data] = [:]
+            for name in ["train.csv", "train.jsonl"] {
+                let out = dir.file(name)
+                _ = try await store.buildTrainingSet(
+                    TrainingSetRequest(
+                        features: features, rows: .file(path: requestPath, format: nil, timestampColumn: "event_timestamp"), output: out,
+                        fullNames: true), repository: Features.repository, progress: nil)
+                files[name] = try Data(contentsOf: URL(fileURLWithPath: out))
+            }
+            let inMemory = try await store.trainingSetValues(
+                of: features, for: rows, timestampColumn: "event_timestamp", repository: Features.repository)
+            #expect(inMemory == (try readValues(dir.file("train.jsonl"), features: features)), "\(backend)")
+            let snapshot = dir.file("snapshot.csv")
+            _ = try await store.buildTrainingSet(
+                TrainingSetRequest(
+                    features: try Features.repository.resolve(references: [
+                        "driver_hourly_stats:conv_rate", "driver_trips:trips_1h", "driver_trips:fare_sum_24h",
+                    ]), rows: .snapshot(at: Timestamp(microseconds: Self.end.microseconds - Self.hour)), output: snapshot),
+                repository: Features.repository, progress: nil)
+            files["snapshot.csv"] = try Data(contentsOf: URL(fileURLWithPath: snapshot))
+            outputs.append(files)
+        }
+        for (name, sqlite) in outputs[0] {
+            #expect(sqlite.count > 300, "\(name)")
+            #expect(outputs[1][name] == sqlite, "\(name) differs between SQLite and PostgreSQL")
+        }
     }
 
     /// Request rows in memory: driver, instant, and the two request fields (one null at times).

@@ -69,12 +69,17 @@ import Testing
 
     static func iso(_ micros: Int64) -> String { Timestamp(microseconds: micros).description }
 
-    @Test(arguments: [1, 2, 3])
-    func matchesTheOracleOnRandomData(seed: UInt64) throws {
+    /// Random data and requests (seeded), ingested into `store` in three batches per source
+    /// and materialized; the request file written into `dir`.
+    struct Scenario {
+        var scoreEvents: [Event] = [], levelEvents: [Event] = [], ratingEvents: [Event] = []
+        var requests: [(key: Int64, city: String, t: Int64, bonus: Int64)] = []
+        var requestPath = ""
+    }
+
+    static func scenario(seed: UInt64, store: some OfflineBackend, dir: TemporaryDirectory) async throws -> Scenario {
         var rng = SeededGenerator(seed: seed)
-        let dir = try TemporaryDirectory()
-        let store = try OfflineStore(path: dir.file("offline.sqlite"))
-        try store.registry.apply(try store.registry.plan(for: Self.repository))
+        try await store.registry.apply(try await store.registry.plan(for: Self.repository))
 
         let base: Int64 = 1_767_225_600_000_000  // 2026-01-01
         let hour: Int64 = 3_600_000_000
@@ -84,6 +89,9 @@ import Testing
         func randomTime() -> Int64 { base + Int64.random(in: 0..<48, using: &rng) * hour / 2 }
 
         var scoreEvents: [Event] = [], levelEvents: [Event] = [], ratingEvents: [Event] = []
+        func ingest(_ source: String, _ file: String) async throws {
+            _ = try await store.ingest(source: source, file: file, format: nil, allowEmpty: false, progress: nil)
+        }
         var order = 0
         // Three ingests per source, so ingest order also breaks ties.
         for batch in 0..<3 {
@@ -98,7 +106,7 @@ import Testing
                 scoreEvents.append(e)
                 scoreCSV += "\(e.key),\(Self.iso(e.ts)),\(created.map(Self.iso) ?? ""),\(e.value),\(count.map(String.init) ?? "")\n"
             }
-            _ = try store.ingest(source: "scores", file: dir.write("scores\(batch).csv", scoreCSV))
+            try await ingest("scores", dir.write("scores\(batch).csv", scoreCSV))
 
             var levelCSV = "driver_id,event_timestamp,level\n"
             for _ in 0..<20 {
@@ -109,7 +117,7 @@ import Testing
                 levelEvents.append(e)
                 levelCSV += "\(e.key),\(Self.iso(e.ts)),\(Int64(e.value))\n"
             }
-            _ = try store.ingest(source: "levels", file: dir.write("levels\(batch).csv", levelCSV))
+            try await ingest("levels", dir.write("levels\(batch).csv", levelCSV))
 
             var ratingCSV = "driver_id,event_timestamp,city,rating\n"
             for _ in 0..<40 {
@@ -120,11 +128,11 @@ import Testing
                 ratingEvents.append(e)
                 ratingCSV += "\(e.key),\(Self.iso(e.ts)),\(e.city),\(e.value)\n"
             }
-            _ = try store.ingest(source: "ratings", file: dir.write("ratings\(batch).csv", ratingCSV))
+            try await ingest("ratings", dir.write("ratings\(batch).csv", ratingCSV))
         }
         let end = Timestamp(microseconds: base + 400 * hour)
         for view in [Self.scoreView, Self.levelView, Self.ratingView] {
-            _ = try store.materialize(view, mode: .range(start: nil, end: end))
+            _ = try await store.materialize(view, mode: .range(start: nil, end: end), now: .now(), progress: nil)
         }
 
         // Requests: random instants, exact ttl boundaries, before all data, unknown keys, duplicates.
@@ -154,25 +162,35 @@ import Testing
         for (i, r) in requests.enumerated() { requestCSV += "\(r.key),\(r.city),\(Self.iso(r.t)),\(r.bonus),L\(i)\n" }
         let requestPath = try dir.write("requests.csv", requestCSV)
 
-        let features = try Self.repository.resolve(references: [
-            "score_view", "level_view:level", "rating_view:rating", "boosted:score_plus_bonus",
-        ])
+        return Scenario(
+            scoreEvents: scoreEvents, levelEvents: levelEvents, ratingEvents: ratingEvents, requests: requests, requestPath: requestPath)
+    }
+
+    static let features = [
+        "score_view", "level_view:level", "rating_view:rating", "boosted:score_plus_bonus",
+    ]
+
+    @Test(arguments: Backend.allCases, [1, 2, 3] as [UInt64])
+    func matchesTheOracleOnRandomData(backend: Backend, seed: UInt64) async throws {
+        let dir = try TemporaryDirectory()
+        let store = try await backend.open(dir)
+        defer { store.close() }
+        let scenario = try await Self.scenario(seed: seed, store: store, dir: dir)
+        let (scoreEvents, levelEvents, ratingEvents) = (scenario.scoreEvents, scenario.levelEvents, scenario.ratingEvents)
+        let (requests, requestPath) = (scenario.requests, scenario.requestPath)
+        let features = try Self.repository.resolve(references: Self.features)
         let out = dir.file("train.csv")
-        let summary = try TrainingSetBuilder(store: store, repository: Self.repository)
-            .build(
-                TrainingSetRequest(
-                    features: features, rows: .file(path: requestPath, format: nil, timestampColumn: "event_timestamp"), output: out))
+        let request = TrainingSetRequest(
+            features: features, rows: .file(path: requestPath, format: nil, timestampColumn: "event_timestamp"), output: out)
+        let summary = try await store.buildTrainingSet(request, repository: Self.repository, progress: nil)
         #expect(summary.rows == requests.count)
-        // The same rows when every lookup seeks (no steps between a key's instants) and the
-        // requests come in many chunks.
-        var seeking = TrainingSetBuilder(store: store, repository: Self.repository)
-        seeking.stepLimit = 1
-        seeking.chunkSize = 50
-        let seekingOut = dir.file("train-seeking.csv")
-        _ = try seeking.build(
-            TrainingSetRequest(
-                features: features, rows: .file(path: requestPath, format: nil, timestampColumn: "event_timestamp"), output: seekingOut))
-        #expect(try readCSV(seekingOut) == readCSV(out))
+        // The same rows when the requests come in many chunks (and, in SQLite, when every
+        // lookup seeks: no steps between a key's instants).
+        let chunkedOut = dir.file("train-chunked.csv")
+        var chunked = request
+        chunked.output = chunkedOut
+        try await backend.buildInSmallChunks(chunked, store: store, repository: Self.repository)
+        #expect(try readCSV(chunkedOut) == readCSV(out))
 
         let rows = try readCSV(out)
         #expect(
@@ -196,11 +214,49 @@ import Testing
         }
     }
 
-    @Test func snapshotAtGivesEveryKnownEntity() throws {
+    /// Both stores write the same bytes for the same data and requests, as CSV and JSON Lines,
+    /// from a request file and as a snapshot (`--at`) of every entity.
+    @Test(arguments: [1, 2] as [UInt64])
+    func bothStoresWriteTheSameBytes(seed: UInt64) async throws {
+        var outputs: [[String: Data]] = []
+        for backend in Backend.allCases {
+            let dir = try TemporaryDirectory()
+            let store = try await backend.open(dir)
+            defer { store.close() }
+            let scenario = try await Self.scenario(seed: seed, store: store, dir: dir)
+            var files: [String: Data] = [:]
+            for format in ["csv", "jsonl"] {
+                let rows: [(String, TrainingSetRequest.Rows, [String])] = [
+                    ("file", .file(path: scenario.requestPath, format: nil, timestampColumn: "event_timestamp"), Self.features),
+                    (
+                        "snapshot", .snapshot(at: Timestamp(microseconds: 1_767_225_600_000_000 + 20 * 3_600_000_000)),
+                        ["score_view", "level_view"]
+                    ),
+                ]
+                for (name, rows, references) in rows {
+                    let out = dir.file("\(name).\(format)")
+                    _ = try await store.buildTrainingSet(
+                        TrainingSetRequest(features: try Self.repository.resolve(references: references), rows: rows, output: out),
+                        repository: Self.repository, progress: nil)
+                    files["\(name).\(format)"] = try Data(contentsOf: URL(fileURLWithPath: out))
+                }
+            }
+            outputs.append(files)
+        }
+        #expect(outputs[0].count == 4)
+        for (name, sqlite) in outputs[0] {
+            #expect(sqlite.count > 100)
+            #expect(outputs[1][name] == sqlite, "\(name) differs between SQLite and PostgreSQL")
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func snapshotAtGivesEveryKnownEntity(backend: Backend) async throws {
         let dir = try TemporaryDirectory()
-        let store = try OfflineStore(path: dir.file("offline.sqlite"))
-        try store.registry.apply(try store.registry.plan(for: Self.repository))
-        _ = try store.ingest(
+        let store = try await backend.open(dir)
+        defer { store.close() }
+        try await store.registry.apply(try await store.registry.plan(for: Self.repository))
+        _ = try await store.ingest(
             source: "levels",
             file: dir.write(
                 "l.csv",
@@ -211,13 +267,15 @@ import Testing
                 1,2026-01-01T03:00:00Z,8
                 3,2026-01-02T00:00:00Z,9
 
-                """))
-        _ = try store.materialize(Self.levelView, mode: .range(start: nil, end: try Timestamp(rfc3339: "2026-02-01T00:00:00Z")))
+                """), format: nil, allowEmpty: false, progress: nil)
+        _ = try await store.materialize(
+            Self.levelView, mode: .range(start: nil, end: try Timestamp(rfc3339: "2026-02-01T00:00:00Z")), now: .now(), progress: nil)
         let out = dir.file("snap.csv")
-        _ = try TrainingSetBuilder(store: store, repository: Self.repository).build(
+        _ = try await store.buildTrainingSet(
             TrainingSetRequest(
                 features: try Self.repository.resolve(references: ["level_view:level"]),
-                rows: .snapshot(at: try Timestamp(rfc3339: "2026-01-01T02:00:00Z")), output: out))
+                rows: .snapshot(at: try Timestamp(rfc3339: "2026-01-01T02:00:00Z")), output: out),
+            repository: Self.repository, progress: nil)
         // Driver 3 is not known yet at the instant; driver 1 has its value as of 01:00.
         #expect(
             try readCSV(out) == [

@@ -12,7 +12,7 @@ import LarderCore
 ///
 /// It lives inside one read transaction (``init(_:_:features:)`` takes its `Database`), so a
 /// materialization committing meanwhile is not seen half-way.
-struct PointInTimeJoin {
+package struct PointInTimeJoin {
     /// What the join reads from the registry, outside its snapshot: the plan of the features
     /// and each view as registered, with its source.
     struct Registered {
@@ -72,11 +72,13 @@ struct PointInTimeJoin {
     }
 
     /// Where the join finds its inputs among the request columns (``bind(columns:file:timestampColumn:)``).
-    struct Binding {
+    package struct Binding {
         let timestamp: Int
         let timestampName: String
         /// The column of each of the plan's request fields.
-        let fields: [Int]
+        package let fields: [Int]
+        /// Per view, the column of each join key.
+        package let keyColumns: [[Int]]
     }
 
     let plan: FeaturePlan
@@ -96,29 +98,19 @@ struct PointInTimeJoin {
     init(_ db: Database, _ registered: Registered, features: [ResolvedFeature]) throws {
         let plan = registered.plan
         self.plan = plan
-        var needed = Set(features.filter { !$0.isOnDemand }.map(\.feature))
-        for odfv in plan.onDemandViews {
-            for feature in odfv.features {
-                for input in feature.transformation.inputs { needed.insert(String(input.key.split(separator: ":").last!)) }
-            }
-        }
+        let needed = Self.neededAggregations(features, plan: plan)
         joins = []
         for (i, (view, spec, version, source)) in registered.views.enumerated() {
             let name = view.name
             guard let state = try OfflineStore.state(db, view: name, version: version) else {
-                throw OfflineStoreError(
-                    "feature view \(name) (v\(version)) has not been materialized; run `larder materialize --views \(name)`")
+                throw Self.notMaterialized(view: name, version: version)
             }
             let pending =
                 try Int.fetchOne(
                     // By `_seq` (the rowid): through the event-time index SQLite would scan all of it.
                     db, sql: "SELECT count(*) FROM source_\(source.name) NOT INDEXED WHERE _seq > ? AND \(source.eventTimestamp) < ?",
                     arguments: [state.seqWatermark, state.end.microseconds]) ?? 0
-            if pending > 0 {
-                throw OfflineStoreError(
-                    "\(pending) rows were ingested into \(source.name) after feature view \(name) was last materialized; run `larder materialize --incremental`"
-                )
-            }
+            if pending > 0 { throw Self.rowsPending(pending, source: source.name, view: name) }
             let join = ViewJoin(
                 spec: spec, version: version, table: FeatureTable(view: spec, version: version), state: state,
                 offset: plan.viewOffsets[i],
@@ -133,10 +125,43 @@ struct PointInTimeJoin {
         }
     }
 
+    /// The names of the aggregations `features` need, directly or through on-demand features.
+    package static func neededAggregations(_ features: [ResolvedFeature], plan: FeaturePlan) -> Set<String> {
+        var needed = Set(features.filter { !$0.isOnDemand }.map(\.feature))
+        for odfv in plan.onDemandViews {
+            for feature in odfv.features {
+                for input in feature.transformation.inputs { needed.insert(String(input.key.split(separator: ":").last!)) }
+            }
+        }
+        return needed
+    }
+
+    /// The refusal of a view version never materialized.
+    package static func notMaterialized(view: String, version: Int) -> OfflineStoreError {
+        OfflineStoreError("feature view \(view) (v\(version)) has not been materialized; run `larder materialize --views \(view)`")
+    }
+
+    /// The refusal of a view whose source received rows its materialization has not seen.
+    package static func rowsPending(_ pending: Int, source: String, view: String) -> OfflineStoreError {
+        OfflineStoreError(
+            "\(pending) rows were ingested into \(source) after feature view \(view) was last materialized; run `larder materialize --incremental`"
+        )
+    }
+
     /// Finds the instant, each view's join keys and each request field among `columns`.
     ///
     /// - Parameter file: the request file, named by a missing column's error (nil in memory).
     mutating func bind(columns: [String], file: String?, timestampColumn: String) throws -> Binding {
+        let binding = try Self.bind(columns: columns, file: file, timestampColumn: timestampColumn, views: joins.map(\.spec), plan: plan)
+        for (join, keyColumns) in zip(joins, binding.keyColumns) { join.keyColumns = keyColumns }
+        return binding
+    }
+
+    /// Finds the instant, each of `views`' join keys and each of `plan`'s request fields among
+    /// `columns` (either store's join).
+    package static func bind(
+        columns: [String], file: String?, timestampColumn: String, views: [FeatureViewSpec], plan: FeaturePlan
+    ) throws -> Binding {
         func missing(_ reason: String) -> any Error {
             if let file { return IngestError(file: file, line: 1, reason: reason) }
             return OfflineStoreError(reason)
@@ -145,9 +170,8 @@ struct PointInTimeJoin {
             throw missing(
                 "no '\(timestampColumn)' column: the request file needs the instant of each row (or pass --timestamp-column NAME)")
         }
-        for i in joins.indices {
-            let spec = joins[i].spec
-            joins[i].keyColumns = try spec.joinKeys.map { key in
+        let keyColumns = try views.map { spec in
+            try spec.joinKeys.map { key in
                 guard let c = columns.firstIndex(of: key.name) else {
                     throw missing(
                         "no '\(key.name)' column: feature view \(spec.name) is keyed by \(spec.joinKeys.map(\.name).joined(separator: ", "))"
@@ -162,7 +186,7 @@ struct PointInTimeJoin {
             }
             return c
         }
-        return Binding(timestamp: timestamp, timestampName: timestampColumn, fields: fields)
+        return Binding(timestamp: timestamp, timestampName: timestampColumn, fields: fields, keyColumns: keyColumns)
     }
 
     /// Joins every row of `requests` and passes it to `emit` with its joined row (read the
@@ -420,7 +444,7 @@ struct PointInTimeJoin {
 
     /// Join key values in order: negative, zero or positive as `a` sorts before, with or after
     /// `b`. A view's key columns have one type each, so only like values meet.
-    static func compare(_ a: [Value], _ b: [Value]) -> Int {
+    package static func compare(_ a: [Value], _ b: [Value]) -> Int {
         for (x, y) in zip(a, b) {
             switch (x, y) {
             case (.int64(let x), .int64(let y)) where x != y: return x < y ? -1 : 1
@@ -441,7 +465,7 @@ struct PointInTimeJoin {
     }
 
     /// The request row's instant.
-    private static func instant<Source: TrainingRequestSource>(_ requests: Source, _ binding: Binding, row: Int) throws -> Timestamp {
+    package static func instant<Source: TrainingRequestSource>(_ requests: Source, _ binding: Binding, row: Int) throws -> Timestamp {
         guard case .timestamp(let t) = try requests.value(binding.timestamp, as: .timestamp) else {
             throw rowError(requests.location, row: row, column: binding.timestampName, "empty; every request row needs an instant")
         }
@@ -450,8 +474,15 @@ struct PointInTimeJoin {
 
     /// The request row's entity keys for a view.
     private static func keys<Source: TrainingRequestSource>(_ requests: Source, join: ViewJoin, row: Int) throws -> [Value] {
-        try join.spec.joinKeys.enumerated().map { k, key in
-            let v = try requests.value(join.keyColumns[k], as: key.type)
+        try keys(requests, of: join.spec, columns: join.keyColumns, row: row)
+    }
+
+    /// The request row's entity keys for the view `spec`, whose keys are in `columns`.
+    package static func keys<Source: TrainingRequestSource>(_ requests: Source, of spec: FeatureViewSpec, columns: [Int], row: Int) throws
+        -> [Value]
+    {
+        try spec.joinKeys.enumerated().map { k, key in
+            let v = try requests.value(columns[k], as: key.type)
             if v.isNull {
                 throw rowError(requests.location, row: row, column: key.name, "empty; every request row needs its entity key")
             }
@@ -482,9 +513,14 @@ struct PointInTimeJoin {
     /// Refuses an instant the view's materialization does not cover; the error names the
     /// request file's line when there is one.
     static func checkCovered(_ join: ViewJoin, at t: Timestamp, location: (file: String, line: Int)?) throws {
-        guard t >= join.state.end else { return }
+        try checkCovered(view: join.spec.name, end: join.state.end, at: t, location: location)
+    }
+
+    /// Refuses an instant at or after `end`, the end of what `view` has materialized.
+    package static func checkCovered(view: String, end: Timestamp, at t: Timestamp, location: (file: String, line: Int)?) throws {
+        guard t >= end else { return }
         let message =
-            "the request instant \(t) is at or after the end of what feature view \(join.spec.name) has materialized (\(join.state.end)); run `larder materialize --incremental`, or `larder materialize --end T` past it"
+            "the request instant \(t) is at or after the end of what feature view \(view) has materialized (\(end)); run `larder materialize --incremental`, or `larder materialize --end T` past it"
         if let location { throw IngestError(file: location.file, line: location.line, reason: message) }
         throw OfflineStoreError(message)
     }

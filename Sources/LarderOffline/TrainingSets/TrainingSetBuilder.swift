@@ -193,6 +193,32 @@ public struct TrainingSetBuilder: Sendable {
         _ request: TrainingSetRequest, format: InputFormat, joins: [PointInTimeJoin.ViewJoin], onDemand: [OnDemandFeatureView],
         columns: [String], requestInfo: TrainingSetManifest.Request, outputRows: Int, outputHash: String
     ) throws -> String {
+        try writeManifest(
+            request, format: format, views: joins.map { .init(spec: $0.spec, version: $0.version, table: $0.table.name, state: $0.state) },
+            onDemand: onDemand, columns: columns, requestInfo: requestInfo, outputRows: outputRows, outputHash: outputHash)
+    }
+
+    /// A feature view a training set read, as its manifest records it.
+    package struct ManifestView {
+        let spec: FeatureViewSpec
+        let version: Int
+        let table: String
+        let state: MaterializationState
+
+        package init(spec: FeatureViewSpec, version: Int, table: String, state: MaterializationState) {
+            self.spec = spec
+            self.version = version
+            self.table = table
+            self.state = state
+        }
+    }
+
+    /// Writes the manifest beside the output (either store): the features with their
+    /// fingerprints, the materializations read, the request and the output with their hashes.
+    static func writeManifest(
+        _ request: TrainingSetRequest, format: InputFormat, views joins: [ManifestView], onDemand: [OnDemandFeatureView],
+        columns: [String], requestInfo: TrainingSetManifest.Request, outputRows: Int, outputHash: String
+    ) throws -> String {
         let names = columns.suffix(request.features.count)
         var features: [TrainingSetManifest.Feature] = []
         for (feature, column) in zip(request.features, names) {
@@ -212,7 +238,7 @@ public struct TrainingSetBuilder: Sendable {
         }
         let materializations = joins.map { join in
             TrainingSetManifest.Materialization(
-                view: join.spec.name, version: join.version, table: join.table.name, coveredStart: join.state.start.description,
+                view: join.spec.name, version: join.version, table: join.table, coveredStart: join.state.start.description,
                 coveredEnd: join.state.end.description, seqWatermark: join.state.seqWatermark,
                 materializedAt: join.state.updatedAt.description)
         }
