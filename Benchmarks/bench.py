@@ -6,6 +6,7 @@
 Prints wall time (median of --repeat runs) and peak memory (max RSS) per command.
 """
 import argparse
+import filecmp
 import os
 import platform
 import shutil
@@ -924,7 +925,8 @@ def start_postgres():
     """A PostgreSQL server (Debian's postgresql package) in a fresh directory on a free loopback
     port, with its default, durable settings: (process, port, bin directory, directory). As root
     it runs as the `postgres` user through setpriv, since initdb refuses root."""
-    import glob
+    import filecmp
+import glob
     bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda b: int(b.split("/")[-2]))
     if not bins:
         sys.exit("PostgreSQL not found: apt-get install postgresql")
@@ -958,8 +960,12 @@ def bench_postgres(repeat):
     `larder ingest` of 1,000,000 driver_stats rows into each (floor: PostgreSQL at most 2x
     SQLite), and `psql \\copy` of the same file into a table with the same columns and indexes
     (PostgreSQL's own floor for loading it); then `larder materialize --offline-only` of the
-    rows (floor: at most 2.5x)."""
+    rows (floor: at most 2.5x); then `larder training-set` of 100,000 requests over them (floor:
+    at most 3x), whose outputs must be the same bytes."""
     csv = generate("driver_stats", os.path.join(WORK, "driver_stats_1m.csv"), "--drivers", "10000", "--hours", "100")
+    requests = generate("requests", os.path.join(WORK, "requests_100k.csv"), "--drivers", "10000", "--rows", "100000",
+                        "--unknown", "0.05", "--start", "2025-12-31T20:00:00Z", "--end", "2026-01-05T08:00:00Z")
+    features = "driver_hourly_stats:conv_rate,driver_hourly_stats:acc_rate,driver_hourly_stats:avg_daily_trips"
     rows = sum(1 for _ in open(csv)) - 1
     server, port, bindir, directory = start_postgres()
     data = os.path.join(directory, "data")
@@ -969,12 +975,14 @@ def bench_postgres(repeat):
                         "-q", "-c", sql], check=True, capture_output=True)
 
     def ingest_and_materialize(d):
-        """`larder apply`, `ingest` and `materialize --offline-only` in project d: the two
-        timed steps' (seconds, peak MiB)."""
+        """`larder apply`, `ingest`, `materialize --offline-only` and `training-set` in project
+        d: the three timed steps' (seconds, peak MiB)."""
         run([LARDER, "apply"], d)
         timed = []
         for cmd, expected in (([LARDER, "ingest", "driver_stats", csv], f"ingested {rows:,} rows"),
-                              ([LARDER, "materialize", "--offline-only", "--views", "driver_hourly_stats"], f"{rows:,} rows")):
+                              ([LARDER, "materialize", "--offline-only", "--views", "driver_hourly_stats"], f"{rows:,} rows"),
+                              ([LARDER, "training-set", "--entities", requests, "--features", features, "--out", "train.csv"],
+                               "wrote 100,000 rows")):
             s, m, out = run(cmd, d)
             if expected not in out:
                 sys.exit(f"unexpected output: {out}")
@@ -984,23 +992,31 @@ def bench_postgres(repeat):
     try:
         sqlite_times, pg_times, copy_times, sqlite_mem, pg_mem = [], [], [], [], []
         sqlite_mat, pg_mat, sqlite_mat_mem, pg_mat_mem = [], [], [], []
+        sqlite_ts, pg_ts, sqlite_ts_mem, pg_ts_mem = [], [], [], []
         for i in range(repeat):
-            (s, m), (ms, mm) = ingest_and_materialize(fresh_project("postgres_sqlite"))
+            sqlite_project = fresh_project("postgres_sqlite")
+            (s, m), (ms, mm), (ts, tm) = ingest_and_materialize(sqlite_project)
             sqlite_times.append(s)
             sqlite_mem.append(m)
             sqlite_mat.append(ms)
             sqlite_mat_mem.append(mm)
+            sqlite_ts.append(ts)
+            sqlite_ts_mem.append(tm)
 
             database = f"bench_{i}"
             psql("postgres", f"CREATE DATABASE {database}")
             d = fresh_project("postgres_pg")
             with open(os.path.join(d, "larder.yaml"), "w") as f:
                 f.write(f"project: bench\noffline:\n  url: postgres://larder@127.0.0.1:{port}/{database}?sslmode=disable\n")
-            (s, m), (ms, mm) = ingest_and_materialize(d)
+            (s, m), (ms, mm), (ts, tm) = ingest_and_materialize(d)
             pg_times.append(s)
             pg_mem.append(m)
             pg_mat.append(ms)
             pg_mat_mem.append(mm)
+            pg_ts.append(ts)
+            pg_ts_mem.append(tm)
+            if not filecmp.cmp(os.path.join(sqlite_project, "train.csv"), os.path.join(d, "train.csv"), shallow=False):
+                sys.exit("the training sets of the two stores differ")
 
             database = f"copy_{i}"
             psql("postgres", f"CREATE DATABASE {database}")
@@ -1030,6 +1046,8 @@ def bench_postgres(repeat):
           f"| {median(copy_times):.2f} | {max(sqlite_mem):.0f} / {max(pg_mem):.0f} |")
     print(f"| larder materialize --offline-only (floor <= 2.50) | {median(sqlite_mat):.2f} | {median(pg_mat):.2f} "
           f"| {median(pg_mat) / median(sqlite_mat):.2f} | | {max(sqlite_mat_mem):.0f} / {max(pg_mat_mem):.0f} |")
+    print(f"| larder training-set, 100,000 requests (floor <= 3.00; same bytes) | {median(sqlite_ts):.2f} | {median(pg_ts):.2f} "
+          f"| {median(pg_ts) / median(sqlite_ts):.2f} | | {max(sqlite_ts_mem):.0f} / {max(pg_ts_mem):.0f} |")
 
 
 BENCHES = {"ingest": bench_ingest, "postgres": bench_postgres, "offline": bench_offline, "online": bench_online, "aggregations": bench_aggregations,

@@ -58,7 +58,7 @@ extension VerificationRun {
     /// entries are read into memory first (`since`/`until` bound them): the recomputation
     /// reads the store too, and GRDB reads do not nest inside the log's read.
     public static func fromLog(
-        _ deployment: Deployment, offline: OfflineStore, features wanted: [ResolvedFeature]?, since: Timestamp?, until: Timestamp?
+        _ deployment: Deployment, offline: any OfflineBackend, features wanted: [ResolvedFeature]?, since: Timestamp?, until: Timestamp?
     ) async throws -> VerificationReport {
         let repository = deployment.repository
         // Logged rows, grouped by the features compared in them, in the order first seen.

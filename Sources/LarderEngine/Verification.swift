@@ -20,11 +20,11 @@ public struct VerificationRow: Sendable {
 
 /// The consistency check of `larder verify` for one group of features, whatever the rows come
 /// from (sampled keys, the serving log): the service's online lookup for them, their offline
-/// point-in-time recomputation (in memory, by ``TrainingSetBuilder``'s join), and a
+/// point-in-time recomputation (in memory, by the offline store's training-set join), and a
 /// ``FeatureComparison`` per feature.
 public struct Verification {
     public let deployment: Deployment
-    public let offline: OfflineStore
+    public let offline: any OfflineBackend
     public let features: [ResolvedFeature]
     public let plan: FeaturePlan
     public let lookup: OnlineLookup
@@ -40,7 +40,7 @@ public struct Verification {
     static let onlineBatch = 500
 
     /// Refuses features whose views are not registered as compiled (``Deployment/lookup(_:)``).
-    public init(deployment: Deployment, offline: OfflineStore, features: [ResolvedFeature]) throws {
+    public init(deployment: Deployment, offline: any OfflineBackend, features: [ResolvedFeature]) throws {
         self.deployment = deployment
         self.offline = offline
         self.features = features
@@ -175,7 +175,7 @@ public struct Verification {
     }
 
     /// The offline point-in-time values of the features for each row, exactly as a training
-    /// set computes them: the rows go to ``TrainingSetBuilder/values(of:for:timestampColumn:)``
+    /// set computes them: the rows go to the store's `trainingSetValues`
     /// as typed values in memory (join keys, the instant, request fields) and the values come
     /// back typed, so nothing is written, parsed or rounded on the way.
     private func recompute(_ rows: ArraySlice<VerificationRow>) async throws -> [[Value]] {
@@ -191,8 +191,8 @@ public struct Verification {
             })
         let values: [[Value]]
         do {
-            values = try await TrainingSetBuilder(store: offline, repository: deployment.repository).values(
-                of: features, for: requests, timestampColumn: Self.instantColumn)
+            values = try await offline.trainingSetValues(
+                of: features, for: requests, timestampColumn: Self.instantColumn, repository: deployment.repository)
         } catch {
             throw EngineError(.failed, "recomputing the offline values failed: \(error)")
         }
@@ -232,7 +232,7 @@ public enum VerificationRun {
     /// at `at` (default: just before the earliest materialized end) and compares them with
     /// their offline recomputation.
     public static func sampled(
-        _ deployment: Deployment, offline: OfflineStore, online: OnlineStore, requested: [ResolvedFeature]?, sample: Int,
+        _ deployment: Deployment, offline: any OfflineBackend, online: OnlineStore, requested: [ResolvedFeature]?, sample: Int,
         seed: UInt64, at: Timestamp?
     ) async throws -> VerificationReport {
         let repository = deployment.repository

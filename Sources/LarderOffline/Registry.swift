@@ -136,6 +136,8 @@ public protocol OfflineBackend: Sendable {
     associatedtype Definitions: DefinitionRegistry
     associatedtype LatestRows: AsyncSequence<[FeatureRow], any Error>
     associatedtype RetainedTiles: AsyncSequence<[EntityTiles], any Error>
+    associatedtype EntityKeys: AsyncSequence<[[Value]], any Error>
+    associatedtype ServingLog: AsyncSequence<[ServingLogEntry], any Error>
     /// The registry of applied definitions.
     var registry: Definitions { get }
     /// Appends the rows of a CSV or JSON Lines file to a registered source's table, all or
@@ -176,8 +178,30 @@ public protocol OfflineBackend: Sendable {
     func trainingSetValues(
         of features: [ResolvedFeature], for rows: RequestRows, timestampColumn: String, repository: FeatureRepository
     ) async throws -> [[Value]]
+    /// The join keys of a view's materialized rows and tiles, in batches (see
+    /// ``OfflineStore/entityKeys(of:batchSize:)``).
+    func entityKeys(of view: FeatureView, batchSize: Int) -> EntityKeys
+    /// Appends pushed rows to a registered source, checked as an ingest's, all or none
+    /// (`/v1/push`; see ``OfflineStore/append(source:rows:origin:)``).
+    func append(source name: String, rows: [[String: JSONValue]], origin: String) async throws -> [SourceRow]
+    /// Appends entries to the serving log in one transaction, in order.
+    func appendServingLog(_ entries: [ServingLogEntry]) async throws
+    /// Every serving log entry served in `[since, until)`, in id order, in batches.
+    func servingLogEntries(since: Timestamp?, until: Timestamp?, batchSize: Int) -> ServingLog
+    /// The serving log as a training set (`larder training-set --from-log`).
+    func buildTrainingSetFromServingLog(_ request: ServingLogTrainingSetRequest) async throws -> TrainingSetSummary
     /// Closes the store's connections.
     func close()
+}
+
+extension OfflineBackend {
+    /// ``entityKeys(of:batchSize:)`` in batches of 1,000.
+    public func entityKeys(of view: FeatureView) -> EntityKeys { entityKeys(of: view, batchSize: 1000) }
+
+    /// ``servingLogEntries(since:until:batchSize:)`` in batches of 256.
+    public func servingLogEntries(since: Timestamp? = nil, until: Timestamp? = nil) -> ServingLog {
+        servingLogEntries(since: since, until: until, batchSize: 256)
+    }
 }
 
 extension OfflineStore: OfflineBackend {

@@ -91,18 +91,10 @@ extension OfflineStore {
                     sql:
                         "INSERT INTO larder_serving_log (served_at, endpoint, service, entity, request, features) VALUES (?, ?, ?, ?, ?, ?)"
                 )
-                var buffer: [UInt8] = []
-                func text(_ write: (inout [UInt8]) -> Void) -> String {
-                    buffer.removeAll(keepingCapacity: true)
-                    write(&buffer)
-                    return String(decoding: buffer, as: UTF8.self)
-                }
                 for entry in entries {
-                    let entity = text { JSONText.appendJSON(.object(entry.entity), to: &$0) }
-                    let request = entry.request.isEmpty ? nil : text { JSONText.appendJSON(.object(entry.request), to: &$0) }
-                    let features = text { Self.appendFeatures(entry.features, to: &$0) }
+                    let text = entry.columnTexts
                     try statement.execute(arguments: [
-                        entry.servedAt.microseconds, entry.endpoint, entry.service, entity, request, features,
+                        entry.servedAt.microseconds, entry.endpoint, entry.service, text.entity, text.request, text.features,
                     ])
                 }
             }
@@ -163,24 +155,15 @@ extension OfflineStore {
             "SELECT id, served_at, endpoint, service, entity, request, \(features ? "features" : "NULL") FROM larder_serving_log\(filter) ORDER BY id"
         let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
         while let row = try rows.next() {
-            let id: Int64 = row[0]
-            func object(_ text: String?, _ column: String) throws -> [JSONMember] {
-                guard let text else { return [] }
-                guard case .object(let members)? = try? JSONParser.parse(Array(text.utf8)) else {
-                    throw OfflineStoreError("serving log entry \(id): the \(column) column is not a JSON object: \(text)")
-                }
-                return members
-            }
             try body(
                 ServingLogEntry(
-                    id: id, servedAt: Timestamp(microseconds: row[1]), endpoint: row[2], service: row[3],
-                    entity: try object(row[4], "entity"), request: try object(row[5], "request"),
-                    features: try object(row[6], "features").map { member in try Self.loggedFeature(member, entry: id) }))
+                    id: row[0], servedAt: Timestamp(microseconds: row[1]), endpoint: row[2], service: row[3], entity: row[4],
+                    request: row[5], features: row[6]))
         }
     }
 
     /// `{"view:feature": {"value": v, "status": "present", "event_timestamp": "..." | null}, ...}`
-    static func appendFeatures(_ features: [LoggedFeature], to out: inout [UInt8]) {
+    fileprivate static func appendFeatures(_ features: [LoggedFeature], to out: inout [UInt8]) {
         out.append(0x7B)
         for (i, feature) in features.enumerated() {
             if i > 0 { out.append(0x2C) }
@@ -201,7 +184,7 @@ extension OfflineStore {
     }
 
     /// One member of the features column, back as a ``LoggedFeature``.
-    private static func loggedFeature(_ member: JSONMember, entry id: Int64) throws -> LoggedFeature {
+    fileprivate static func loggedFeature(_ member: JSONMember, entry id: Int64) throws -> LoggedFeature {
         func fail(_ reason: String) -> OfflineStoreError {
             OfflineStoreError("serving log entry \(id), feature \(member.key): \(reason)")
         }
@@ -221,5 +204,40 @@ extension OfflineStore {
         }
         guard let status else { throw fail("no status") }
         return LoggedFeature(reference: member.key, value: value, status: status, eventTime: eventTime)
+    }
+}
+
+extension ServingLogEntry {
+    /// The entry's JSON columns as either store keeps them: the entity, the request fields
+    /// (nil when none) and the features, written with ``JSONText`` (doubles in shortest
+    /// round-trip form, so they read back to the same bits).
+    package var columnTexts: (entity: String, request: String?, features: String) {
+        func text(_ write: (inout [UInt8]) -> Void) -> String {
+            var buffer: [UInt8] = []
+            write(&buffer)
+            return String(decoding: buffer, as: UTF8.self)
+        }
+        return (
+            text { JSONText.appendJSON(.object(entity), to: &$0) },
+            request.isEmpty ? nil : text { JSONText.appendJSON(.object(request), to: &$0) },
+            text { OfflineStore.appendFeatures(features, to: &$0) }
+        )
+    }
+
+    /// An entry from a row of `larder_serving_log` (either store); `features` nil when not read.
+    package init(
+        id: Int64, servedAt: Timestamp, endpoint: String, service: String?, entity: String, request: String?, features: String?
+    ) throws {
+        func object(_ text: String?, _ column: String) throws -> [JSONMember] {
+            guard let text else { return [] }
+            guard case .object(let members)? = try? JSONParser.parse(Array(text.utf8)) else {
+                throw OfflineStoreError("serving log entry \(id): the \(column) column is not a JSON object: \(text)")
+            }
+            return members
+        }
+        self.init(
+            id: id, servedAt: servedAt, endpoint: endpoint, service: service, entity: try object(entity, "entity"),
+            request: try object(request, "request"),
+            features: try object(features, "features").map { member in try OfflineStore.loggedFeature(member, entry: id) })
     }
 }

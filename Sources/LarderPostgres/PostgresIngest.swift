@@ -199,3 +199,65 @@ enum CopyText {
         }
     }
 }
+
+extension PostgresStore {
+    /// Appends rows given as column name to JSON value (`/v1/push`) to a registered source,
+    /// with the SQLite store's checks (`OfflineStore.checkedRows`) and in one transaction
+    /// holding the source's lock: all rows or none, `_seq` after the largest committed one.
+    public func append(source name: String, rows: [[String: JSONValue]], origin: String) async throws -> [SourceRow] {
+        let policy = eventTimePolicy
+        return try await transaction("\(origin) of \(rows.count) rows to \(name)") { connection in
+            let logger = self.logger
+            try await AdvisoryLock.take("source \(name)", on: connection, logger: logger)
+            let spec = try RegisteredDefinition.source(named: name, in: try await PostgresRegistry.definitions(connection, store: self))
+            let table = PostgresSourceTable(spec: spec)
+            let stored = SourceTable(spec: spec).storedColumns
+            let typed = try OfflineStore.checkedRows(rows, columns: stored, eventTimes: policy.limit(at: .now()))
+            let now = Timestamp.now().microseconds
+            var firstSeq: Int64 = 1
+            for try await seq in try await connection.query(
+                PostgresQuery(unsafeSQL: "SELECT coalesce(max(_seq), 0) + 1 FROM \(table.name)"), logger: logger
+            ).decode(Int64.self) {
+                firstSeq = seq
+            }
+            let lastSeq = firstSeq + Int64(typed.count) - 1
+            var ingestID: Int64 = 0
+            for try await id in try await connection.query(
+                """
+                INSERT INTO larder_ingests (source, file, rows, first_seq, last_seq, started_at, finished_at)
+                VALUES (\(name), \(origin), \(typed.count), \(typed.isEmpty ? nil : firstSeq), \(typed.isEmpty ? nil : lastSeq), \(now), \(now))
+                RETURNING id
+                """, logger: logger
+            ).decode(Int64.self) {
+                ingestID = id
+            }
+            guard !typed.isEmpty else { return [] }
+            var text: [UInt8] = []
+            for (r, values) in typed.enumerated() {
+                CopyText.appendDecimal(firstSeq + Int64(r), to: &text)
+                text.append(0x09)
+                CopyText.appendDecimal(ingestID, to: &text)
+                for (value, column) in zip(values, stored) {
+                    text.append(0x09)
+                    guard CopyText.append(value, to: &text) else {
+                        throw AppendError(
+                            row: r, column: column.name, reason: "a string holds the NUL character, which PostgreSQL's text cannot")
+                    }
+                }
+                text.append(0x0A)
+            }
+            let copied = text
+            try await connection.copyFrom(table: table.name, columns: table.columnNames, logger: logger) { writer in
+                try await writer.write(ByteBuffer(bytes: copied))
+            }
+            let hasCreated = spec.createdTimestamp != nil
+            return typed.enumerated().compactMap { r, values -> SourceRow? in
+                guard case .timestamp(let event) = values[0] else { return nil }
+                let created: Timestamp? = if hasCreated, case .timestamp(let c) = values[1] { c } else { nil }
+                return SourceRow(
+                    values: Array(values.dropFirst(hasCreated ? 2 : 1)), eventTime: event, createdTime: created,
+                    sequence: firstSeq + Int64(r))
+            }
+        }
+    }
+}

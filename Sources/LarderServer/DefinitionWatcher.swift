@@ -11,13 +11,13 @@ import Synchronization
 /// answer (``views``), never waits for the registry.
 final class DefinitionWatcher: Service, Sendable {
     let repository: FeatureRepository
-    let offline: OfflineStore
+    let offline: any OfflineBackend
     let project: String
     let interval: Duration
     let logger: Logger
     private let stale: Mutex<Set<String>>
 
-    init(deployment: Deployment, offline: OfflineStore, project: String, interval: Duration, logger: Logger) {
+    init(deployment: Deployment, offline: any OfflineBackend, project: String, interval: Duration, logger: Logger) {
         self.repository = deployment.repository
         self.offline = offline
         self.project = project

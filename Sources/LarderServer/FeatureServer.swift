@@ -66,7 +66,7 @@ public struct ServerConfiguration: Sendable {
 /// lookups for each feature service are prepared at start, other feature lists on first use.
 public final class FeatureServer: Sendable {
     let repository: FeatureRepository
-    let offline: OfflineStore
+    let offline: any OfflineBackend
     let online: OnlineStore
     let configuration: ServerConfiguration
     /// The definitions as registered at start: the service serves these until restarted.
@@ -88,7 +88,7 @@ public final class FeatureServer: Sendable {
     /// Checks that the registry holds exactly the compiled definitions and prepares lookups.
     /// `servingLog` replaces the writer `configuration.servingLog` would make (tests inject one).
     public init(
-        repository: FeatureRepository, offline: OfflineStore, online: OnlineStore, configuration: ServerConfiguration,
+        repository: FeatureRepository, offline: any OfflineBackend, online: OnlineStore, configuration: ServerConfiguration,
         logger: Logger = Logger(label: "larder.server"), servingLog: ServingLogWriter? = nil
     ) async throws {
         self.repository = repository

@@ -105,7 +105,7 @@ public final class ServingLogWriter: Service, Sendable {
 
     /// A writer appending to `store`'s serving log.
     public convenience init(
-        configuration: ServingLogConfiguration, store: OfflineStore, logger: Logger = Logger(label: "larder.serving-log")
+        configuration: ServingLogConfiguration, store: any OfflineBackend, logger: Logger = Logger(label: "larder.serving-log")
     ) {
         self.init(configuration: configuration, logger: logger, sink: { entries in try await store.appendServingLog(entries) })
     }

@@ -2,9 +2,10 @@ import Foundation
 import LarderTestSupport
 import Testing
 
-/// The commands that run on a PostgreSQL offline store so far, `apply`, `list`, `describe`,
-/// `ingest`, `materialize` (with its push to Redis) and `get`, against real servers; the
-/// others refuse it, saying what works.
+/// The commands on a PostgreSQL offline store, against real servers: `apply`, `list`,
+/// `describe`, `ingest`, `materialize` (with its push to Redis), `get`, `training-set` (the
+/// same bytes as from a SQLite store of the same data) and `verify`. (`serve` and the serving
+/// log: ServingLogCommandTests; `copy-store`: CopyStoreCommandTests.)
 @Suite struct PostgresCommandTests {
     let project: LarderProcess
     let url: String
@@ -65,10 +66,30 @@ import Testing
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("0.5"), "\(result.stdout)")
 
+        // The same training set from both stores, byte for byte; verify finds Redis agreeing.
+        let requests = try project.write(
+            "requests.csv", "driver_id,event_timestamp,label\n1001,\(recent),a\n1003,\(recent),b\n1002,\(recent),c\n1001,\(recent),d\n")
+        let sqlite = ["LARDER_OFFLINE_PATH": project.directory + "/local.sqlite"]
+        for env in [environment, sqlite] where env == sqlite {
+            #expect(try project.run("apply", environment: env).status == 0)
+            #expect(try project.run("ingest", "driver_stats", file, environment: env).status == 0)
+            #expect(try project.run("materialize", "--offline-only", environment: env).status == 0)
+        }
+        for (name, env) in [("pg.csv", environment), ("sqlite.csv", sqlite)] {
+            result = try project.run(
+                "training-set", "--entities", requests, "--features", "driver_hourly_stats:conv_rate,driver_hourly_stats:avg_daily_trips",
+                "--out", name, environment: env)
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.contains("wrote 4 rows"), "\(result.stdout)")
+        }
+        let pg = try String(contentsOfFile: project.directory + "/pg.csv", encoding: .utf8)
+        #expect(pg.contains(",0.5,"), "\(pg)")
+        #expect(pg == (try String(contentsOfFile: project.directory + "/sqlite.csv", encoding: .utf8)))
         result = try project.run(
-            "training-set", "--entities", file, "--features", "driver_hourly_stats:conv_rate", "--out", "out.csv", environment: environment)
-        #expect(result.status != 0)
-        #expect(result.stderr.contains("runs only larder apply, list, describe, ingest, materialize and get on it"), "\(result.stderr)")
+            "verify", "--features", "driver_hourly_stats:conv_rate",
+            environment: environment.merging(["LARDER_REDIS_URL": redis.url]) { $1 })
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("consistent: 2 values of 1 feature compared"), "\(result.stdout)")
         #expect(!result.stderr.contains(try PostgresServer.shared().password))
     }
 

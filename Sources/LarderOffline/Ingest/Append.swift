@@ -9,6 +9,12 @@ public struct AppendError: Error, Sendable, CustomStringConvertible {
     public var column: String?
     public var reason: String
 
+    package init(row: Int, column: String?, reason: String) {
+        self.row = row
+        self.column = column
+        self.reason = reason
+    }
+
     /// Control characters from the request are escaped, as in ``IngestError``.
     public var description: String {
         MessageText.escaped("row \(row)" + (column.map { ": column '\($0)'" } ?? "") + ": " + reason)
@@ -28,24 +34,7 @@ extension OfflineStore {
         let spec = try registry.source(named: name)
         let table = SourceTable(spec: spec)
         let stored = table.storedColumns
-        let eventTimes = eventTimePolicy.limit(at: .now())
-        var typed: [[Value]] = []
-        typed.reserveCapacity(rows.count)
-        for (r, row) in rows.enumerated() {
-            for key in row.keys where !stored.contains(where: { $0.name == key }) {
-                throw AppendError(
-                    row: r, column: key, reason: "unknown column; the source's columns are \(stored.map(\.name).joined(separator: ", "))")
-            }
-            let values = try stored.map { column throws(AppendError) in
-                try Self.convert(row[column.name] ?? .null, to: column, row: r)
-            }
-            // The event time is stored column 0.
-            if case .timestamp(let t) = values[0], !eventTimes.admits(t) {
-                throw AppendError(
-                    row: r, column: stored[0].name, reason: "\"\(row[stored[0].name]?.text ?? "\(t)")\": \(eventTimes.rejection(of: t))")
-            }
-            typed.append(values)
-        }
+        let typed = try Self.checkedRows(rows, columns: stored, eventTimes: eventTimePolicy.limit(at: .now()))
         let placeholders = Array(repeating: "?", count: stored.count + 1).joined(separator: ", ")
         let sql = "INSERT INTO \(table.name) (_ingest, \(stored.map(\.name).joined(separator: ", "))) VALUES (\(placeholders))"
         let hasCreated = spec.createdTimestamp != nil
@@ -79,6 +68,31 @@ extension OfflineStore {
             }
             return out
         }
+    }
+
+    /// Pushed rows as values of the source's stored columns (event time first), checked as
+    /// `ingest` checks a file's (either store): unknown columns, types, nulls, event times.
+    package static func checkedRows(
+        _ rows: [[String: JSONValue]], columns stored: [ColumnSpec], eventTimes: EventTimeLimit
+    ) throws -> [[Value]] {
+        var typed: [[Value]] = []
+        typed.reserveCapacity(rows.count)
+        for (r, row) in rows.enumerated() {
+            for key in row.keys where !stored.contains(where: { $0.name == key }) {
+                throw AppendError(
+                    row: r, column: key, reason: "unknown column; the source's columns are \(stored.map(\.name).joined(separator: ", "))")
+            }
+            let values = try stored.map { column throws(AppendError) in
+                try Self.convert(row[column.name] ?? .null, to: column, row: r)
+            }
+            // The event time is stored column 0.
+            if case .timestamp(let t) = values[0], !eventTimes.admits(t) {
+                throw AppendError(
+                    row: r, column: stored[0].name, reason: "\"\(row[stored[0].name]?.text ?? "\(t)")\": \(eventTimes.rejection(of: t))")
+            }
+            typed.append(values)
+        }
+        return typed
     }
 
     static func convert(_ json: JSONValue, to column: ColumnSpec, row: Int) throws(AppendError) -> Value {

@@ -49,77 +49,14 @@ extension OfflineStore {
 
     /// The blocking body of the async ``buildTrainingSetFromServingLog(_:)``, run on ``Blocking``'s pool.
     func buildTrainingSetFromServingLog(_ request: ServingLogTrainingSetRequest) throws -> TrainingSetSummary {
-        let started = Date()
-        guard let format = request.outputFormat ?? InputFormat.infer(fromPath: request.output) else {
-            throw OfflineStoreError("cannot tell the output format from \(request.output); name it .csv or .jsonl, or pass --format")
-        }
-        if let since = request.since, let until = request.until, until <= since {
-            throw OfflineStoreError("the range is empty: --until \(until) is not after --since \(since)")
-        }
-        if let features = request.features, features.isEmpty { throw OfflineStoreError("no features requested") }
-        let range = [request.since.map { "since \($0)" }, request.until.map { "before \($0)" }].compactMap { $0 }
-
+        var table = try ServingLogTable(request)
         return try db.read { db in
-            // First pass: the columns, and the entries' id range for the manifest.
-            var keyNames: [String] = []
-            var fieldNames: [String] = []
-            var (count, firstID, lastID): (Int, Int64?, Int64?) = (0, nil, nil)
-            try Self.forEachServingLogEntry(db, since: request.since, until: request.until, features: false) { entry in
-                for key in entry.entity where !keyNames.contains(key.key) { keyNames.append(key.key) }
-                for field in entry.request where !fieldNames.contains(field.key) { fieldNames.append(field.key) }
-                count += 1
-                firstID = firstID ?? entry.id
-                lastID = entry.id
-            }
-            guard let firstID else {
-                throw OfflineStoreError(
-                    "the serving log has no entries\(range.isEmpty ? "" : " served " + range.joined(separator: " and ")); is the service logging (serve.log.sample_rate above 0)?"
-                )
-            }
+            try Self.forEachServingLogEntry(db, since: request.since, until: request.until, features: false) { table.observe($0) }
+            let firstID = try table.firstEntry()
             let references = try request.features ?? Self.servingLogFeatures(db, entry: firstID)
-            guard !references.isEmpty else { throw OfflineStoreError("serving log entry \(firstID) has no features") }
-
-            let leading = keyNames + ["event_timestamp"]
-            for name in fieldNames where leading.contains(name) {
-                throw OfflineStoreError(
-                    "the request field '\(name)' has the name of another column (a join key or event_timestamp); it cannot be written")
-            }
-            let columns = leading + fieldNames
-            let names = Self.columnNames(references, fullNames: request.fullNames, taken: Set(columns))
-            let featureColumn = Dictionary(references.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
-
-            // Second pass: the rows.
-            let writer = try TableWriter(destination: request.output, format: format, columns: columns + names)
-            var keys = [Value](repeating: .null, count: keyNames.count)
-            var fields = [Value](repeating: .null, count: fieldNames.count)
-            var values = [Value](repeating: .null, count: references.count)
-            try Self.forEachServingLogEntry(db, since: request.since, until: request.until) { entry in
-                for i in keys.indices { keys[i] = .null }
-                for i in fields.indices { fields[i] = .null }
-                for i in values.indices { values[i] = .null }
-                for key in entry.entity { if let i = keyNames.firstIndex(of: key.key) { keys[i] = key.value.untypedValue } }
-                for field in entry.request { if let i = fieldNames.firstIndex(of: field.key) { fields[i] = field.value.untypedValue } }
-                for feature in entry.features {
-                    if let i = featureColumn[feature.reference] { values[i] = feature.value.untypedValue }
-                }
-                writer.beginRow()
-                for key in keys { writer.write(key) }
-                writer.write(.timestamp(entry.servedAt))
-                for field in fields { writer.write(field) }
-                for value in values { writer.write(value) }
-                try writer.endRow()
-            }
-            let outputHash = try writer.commit()
-            let manifest = TrainingSetManifest(
-                commandLine: request.commandLine, source: "serving_log",
-                request: .servingLog(since: request.since, until: request.until, rows: count, firstID: firstID, lastID: lastID!),
-                features: zip(references, names).map { .init(feature: $0, column: $1) },
-                output: .init(
-                    file: request.output, format: format.rawValue, rows: writer.rows, sha256: outputHash, columns: columns + names))
-            let path = try manifest.write(besideOutput: request.output)
-            return TrainingSetSummary(
-                rows: writer.rows, seconds: Date().timeIntervalSince(started), output: request.output, manifest: path,
-                columns: columns + names)
+            try table.start(features: references)
+            try Self.forEachServingLogEntry(db, since: request.since, until: request.until) { try table.write($0) }
+            return try table.finish()
         }
     }
 
@@ -132,7 +69,7 @@ extension OfflineStore {
 
     /// The rule of ``ResolvedFeature/columnNames(_:fullNames:taken:)`` for `view:feature`
     /// references: the short name, or `view__feature` with `fullNames` or on a collision.
-    static func columnNames(_ references: [String], fullNames: Bool, taken: Set<String>) -> [String] {
+    package static func columnNames(_ references: [String], fullNames: Bool, taken: Set<String>) -> [String] {
         let parts = references.map { reference -> (view: Substring, feature: Substring) in
             guard let colon = reference.firstIndex(of: ":") else { return ("", reference[...]) }
             return (reference[..<colon], reference[reference.index(after: colon)...])
@@ -143,5 +80,107 @@ extension OfflineStore {
             fullNames || counts[part.feature]! > 1 || taken.contains(String(part.feature))
                 ? "\(part.view)__\(part.feature)" : String(part.feature)
         }
+    }
+}
+
+/// The table `--from-log` writes, from the entries of the serving log read twice in one
+/// snapshot (either store reads them): ``observe(_:)`` each entry (the columns are every key
+/// and request field the range's entries carry, in order of first appearance), then
+/// ``start(features:)``, ``write(_:)`` each entry again, and ``finish()``.
+package struct ServingLogTable {
+    let request: ServingLogTrainingSetRequest
+    let format: InputFormat
+    let started = Date()
+    private var keyNames: [String] = []
+    private var fieldNames: [String] = []
+    private var count = 0
+    private var firstID: Int64?
+    private var lastID: Int64?
+    private var references: [String] = []
+    private var names: [String] = []
+    private var columns: [String] = []
+    private var featureColumn: [String: Int] = [:]
+    private var writer: TableWriter?
+
+    /// Checks the request: its output format, its range and its features.
+    package init(_ request: ServingLogTrainingSetRequest) throws {
+        guard let format = request.outputFormat ?? InputFormat.infer(fromPath: request.output) else {
+            throw OfflineStoreError("cannot tell the output format from \(request.output); name it .csv or .jsonl, or pass --format")
+        }
+        if let since = request.since, let until = request.until, until <= since {
+            throw OfflineStoreError("the range is empty: --until \(until) is not after --since \(since)")
+        }
+        if let features = request.features, features.isEmpty { throw OfflineStoreError("no features requested") }
+        self.request = request
+        self.format = format
+    }
+
+    /// First pass: the columns, and the entries' id range for the manifest.
+    package mutating func observe(_ entry: ServingLogEntry) {
+        for key in entry.entity where !keyNames.contains(key.key) { keyNames.append(key.key) }
+        for field in entry.request where !fieldNames.contains(field.key) { fieldNames.append(field.key) }
+        count += 1
+        firstID = firstID ?? entry.id
+        lastID = entry.id
+    }
+
+    /// The id of the first entry in the range; throws when there is none.
+    package func firstEntry() throws -> Int64 {
+        guard let firstID else {
+            let range = [request.since.map { "since \($0)" }, request.until.map { "before \($0)" }].compactMap { $0 }
+            throw OfflineStoreError(
+                "the serving log has no entries\(range.isEmpty ? "" : " served " + range.joined(separator: " and ")); is the service logging (serve.log.sample_rate above 0)?"
+            )
+        }
+        return firstID
+    }
+
+    /// Between the passes: opens the output with a column per feature of `references`.
+    package mutating func start(features references: [String]) throws {
+        guard !references.isEmpty else { throw OfflineStoreError("serving log entry \(try firstEntry()) has no features") }
+        let leading = keyNames + ["event_timestamp"]
+        for name in fieldNames where leading.contains(name) {
+            throw OfflineStoreError(
+                "the request field '\(name)' has the name of another column (a join key or event_timestamp); it cannot be written")
+        }
+        self.references = references
+        columns = leading + fieldNames
+        names = OfflineStore.columnNames(references, fullNames: request.fullNames, taken: Set(columns))
+        featureColumn = Dictionary(references.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        writer = try TableWriter(destination: request.output, format: format, columns: columns + names)
+    }
+
+    /// Second pass: one row per entry.
+    package func write(_ entry: ServingLogEntry) throws {
+        let writer = writer!
+        var keys = [Value](repeating: .null, count: keyNames.count)
+        var fields = [Value](repeating: .null, count: fieldNames.count)
+        var values = [Value](repeating: .null, count: references.count)
+        for key in entry.entity { if let i = keyNames.firstIndex(of: key.key) { keys[i] = key.value.untypedValue } }
+        for field in entry.request { if let i = fieldNames.firstIndex(of: field.key) { fields[i] = field.value.untypedValue } }
+        for feature in entry.features {
+            if let i = featureColumn[feature.reference] { values[i] = feature.value.untypedValue }
+        }
+        writer.beginRow()
+        for key in keys { writer.write(key) }
+        writer.write(.timestamp(entry.servedAt))
+        for field in fields { writer.write(field) }
+        for value in values { writer.write(value) }
+        try writer.endRow()
+    }
+
+    /// Commits the output and writes its manifest.
+    package func finish() throws -> TrainingSetSummary {
+        let writer = writer!
+        let outputHash = try writer.commit()
+        let manifest = TrainingSetManifest(
+            commandLine: request.commandLine, source: "serving_log",
+            request: .servingLog(since: request.since, until: request.until, rows: count, firstID: firstID!, lastID: lastID!),
+            features: zip(references, names).map { .init(feature: $0, column: $1) },
+            output: .init(file: request.output, format: format.rawValue, rows: writer.rows, sha256: outputHash, columns: columns + names))
+        let path = try manifest.write(besideOutput: request.output)
+        return TrainingSetSummary(
+            rows: writer.rows, seconds: Date().timeIntervalSince(started), output: request.output, manifest: path,
+            columns: columns + names)
     }
 }

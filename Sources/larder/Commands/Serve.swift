@@ -41,7 +41,7 @@ struct Serve: AsyncParsableCommand {
         logger.logLevel = .info
         // A push (or the serving log) that finds another process writing waits at most 10 s,
         // then answers 503 naming that write: an HTTP client should not hang for minutes.
-        let (configuration, store) = try project.openStore(ifDefinitionsStale: .log(logger), busyTimeoutCap: Self.maxWriteWait)
+        let (configuration, store) = try await project.openBackend(ifDefinitionsStale: .log(logger), busyTimeoutCap: Self.maxWriteWait)
         defer { store.close() }  // after the graceful shutdown, which flushes the serving log
         // Each connection holds a file descriptor: the cap must leave room for the others.
         let fileLimit = OpenFileLimit.raise()

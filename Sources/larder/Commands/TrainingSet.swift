@@ -84,7 +84,7 @@ struct TrainingSet: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (_, store) = try project.openStore(ifDefinitionsStale: .warn)
+        let (_, store) = try await project.openBackend(ifDefinitionsStale: .warn)
         defer { store.close() }
         if fromLog { return try await buildFromLog(store) }
         let resolved: [ResolvedFeature]
@@ -108,7 +108,7 @@ struct TrainingSet: AsyncParsableCommand {
             features: resolved, rows: rows, output: out, outputFormat: format, fullNames: fullNames,
             commandLine: CommandLine.arguments)
         let bar = ProgressBar(label: "training set")
-        let summary = try await TrainingSetBuilder(store: store, repository: Features.repository).build(request) { progress in
+        let summary = try await store.buildTrainingSet(request, repository: Features.repository) { progress in
             guard progress.totalBytes > 16 << 20 else { return }
             bar.update(fraction: Double(progress.bytesRead) / Double(progress.totalBytes), detail: "\(grouped(progress.rows)) rows")
         }
@@ -120,7 +120,7 @@ struct TrainingSet: AsyncParsableCommand {
 
     /// `--from-log`: the served rows, with the features of `--service`/`--features` (their
     /// `view:feature` references) or, without them, those of the first logged row.
-    private func buildFromLog(_ store: OfflineStore) async throws {
+    private func buildFromLog(_ store: any OfflineBackend) async throws {
         var references: [String]? = nil
         do {
             if let service {

@@ -86,7 +86,7 @@ struct Verify: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (configuration, store) = try project.openStore(ifDefinitionsStale: .warn)
+        let (configuration, store) = try await project.openBackend(ifDefinitionsStale: .warn)
         defer { store.close() }
         let requested: [ResolvedFeature]?
         do {

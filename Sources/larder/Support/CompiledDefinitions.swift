@@ -119,17 +119,13 @@ enum StaleDefinitions {
 }
 
 extension ProjectOptions {
-    /// ``openStore()`` for the commands that run the definitions compiled in: first compares
-    /// them with `features/` and does what `stale` says when they differ.
-    func openStore(ifDefinitionsStale stale: StaleDefinitions, busyTimeoutCap: Duration? = nil) throws -> (Configuration, OfflineStore) {
+    /// ``openBackend(busyTimeoutCap:)`` for the commands that run the definitions compiled in:
+    /// first compares them with `features/` and does what `stale` says when they differ.
+    func openBackend(ifDefinitionsStale stale: StaleDefinitions, busyTimeoutCap: Duration? = nil) async throws -> (
+        Configuration, any OfflineBackend
+    ) {
         try Self.check(stale)
-        return try openStore(busyTimeoutCap: busyTimeoutCap)
-    }
-
-    /// ``openBackend()`` after the same check of the definitions compiled in.
-    func openBackend(ifDefinitionsStale stale: StaleDefinitions) async throws -> (Configuration, any OfflineBackend) {
-        try Self.check(stale)
-        return try await openBackend()
+        return try await openBackend(busyTimeoutCap: busyTimeoutCap)
     }
 
     private static func check(_ stale: StaleDefinitions) throws {
