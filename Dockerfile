@@ -55,7 +55,8 @@ COPY --from=build /staging/larder /usr/local/bin/larder
 
 WORKDIR /srv/larder
 COPY deploy/larder.yaml /srv/larder/larder.yaml
-# The offline store (SQLite file, its -wal and -shm) lives in data/, relative to larder.yaml.
+# With offline.path, the offline store (SQLite file, its -wal and -shm) lives in data/, relative
+# to larder.yaml; the shipped larder.yaml uses PostgreSQL (offline.url) instead.
 # Created here and owned by larder, so a new named volume mounted on it is writable.
 RUN mkdir -p /srv/larder/data && chown larder:larder /srv/larder/data
 VOLUME ["/srv/larder/data"]

@@ -118,7 +118,7 @@ public struct ServingLogBatcher: RowBatcher {
 
 extension PostgresStore {
     /// The distinct join keys of a view's feature table, then of its tile table (an entity in
-    /// both comes twice), in batches; none for a view never materialized. What `larder verify`
+    /// both comes twice), each in key order (SQLite's: strings by bytes), in batches; none for a view never materialized. What `larder verify`
     /// samples.
     public func entityKeys(of view: FeatureView, batchSize: Int = 1000) -> CursorBatches<EntityKeyBatcher> {
         CursorBatches(store: self) { connection in
@@ -128,8 +128,9 @@ extension PostgresStore {
             if !view.aggregations.isEmpty { tables.append(PostgresTileTable(view: spec, version: version).name) }
             var selects: [String] = []
             let keys = spec.joinKeys.map(\.name).joined(separator: ", ")
+            let order = spec.joinKeys.map { $0.type == .string ? "\($0.name) COLLATE \"C\"" : $0.name }.joined(separator: ", ")
             for table in tables where try await !PostgresRegistry.columns(connection, table: table, store: self).isEmpty {
-                selects.append("(SELECT DISTINCT \(keys) FROM \(table))")
+                selects.append("(SELECT DISTINCT \(keys) FROM \(table) ORDER BY \(order))")
             }
             guard !selects.isEmpty else { return nil }
             return (selects.joined(separator: " UNION ALL "), EntityKeyBatcher(keys: spec.joinKeys, size: batchSize))

@@ -5,24 +5,20 @@ import Testing
 
 @testable import LarderOffline
 
-/// `OfflineStore.entityKeys`: the entity keys `larder verify` samples from.
+/// `entityKeys` of either store: the entity keys `larder verify` samples from.
 @Suite struct EntityKeysTests {
-    let dir: TemporaryDirectory
-    let store: OfflineStore
+    @Test(arguments: Backend.allCases)
+    func eachMaterializedKeyOncePerTableInKeyOrder(backend: Backend) async throws {
+        let dir = try TemporaryDirectory()
+        let store = try await backend.open(dir)
+        defer { store.close() }
+        try await store.registry.apply(try await store.registry.plan(for: Features.repository))
+        func keys(of view: FeatureView) async throws -> [[Value]] {
+            var out: [[Value]] = []
+            for try await batch in store.entityKeys(of: view) { out += batch }
+            return out
+        }
 
-    init() throws {
-        dir = try TemporaryDirectory()
-        store = try OfflineStore(path: dir.file("offline.sqlite"))
-        try store.registry.apply(try store.registry.plan(for: Features.repository))
-    }
-
-    func keys(of view: FeatureView) async throws -> [[Value]] {
-        var out: [[Value]] = []
-        for try await batch in store.entityKeys(of: view) { out += batch }
-        return out
-    }
-
-    @Test func eachMaterializedKeyOncePerTableInKeyOrder() async throws {
         // Never materialized: no tables, no keys.
         #expect(try await keys(of: driverTrips).isEmpty)
 
@@ -38,8 +34,9 @@ import Testing
                 2,2026-01-01T00:30:00Z,13,5
                 1,2026-01-01T05:00:00Z,14,6
 
-                """))
-        _ = try await store.materialize(driverTrips, mode: .range(start: nil, end: try Timestamp(rfc3339: "2026-01-02T00:00:00Z")))
+                """), format: nil, allowEmpty: false, progress: nil)
+        _ = try await store.materialize(
+            driverTrips, mode: .range(start: nil, end: try Timestamp(rfc3339: "2026-01-02T00:00:00Z")), now: .now(), progress: nil)
         // The feature table's keys, then the tile table's (the view has aggregations).
         let expected: [[Value]] = [[.int64(1)], [.int64(2)], [.int64(3)]]
         #expect(try await keys(of: driverTrips) == expected + expected)
@@ -54,8 +51,9 @@ import Testing
                 5,2026-01-01T00:00:00Z,,0.1,0.2,3
                 7,2026-01-01T01:00:00Z,,0.1,0.2,3
 
-                """))
-        _ = try await store.materialize(driverHourlyStats, mode: .range(start: nil, end: try Timestamp(rfc3339: "2026-01-02T00:00:00Z")))
+                """), format: nil, allowEmpty: false, progress: nil)
+        _ = try await store.materialize(
+            driverHourlyStats, mode: .range(start: nil, end: try Timestamp(rfc3339: "2026-01-02T00:00:00Z")), now: .now(), progress: nil)
         #expect(try await keys(of: driverHourlyStats) == [[.int64(5)], [.int64(7)]])
     }
 }

@@ -91,6 +91,49 @@ import Testing
         #expect(try store.count("larder_ingests") == 0)
     }
 
+    /// A push (`append`) on either store: the same checks and messages, all rows or none, `_seq`
+    /// after the rows already stored, and -0.0 stored and returned as 0.0.
+    @Test(arguments: Backend.allCases)
+    func pushesFollowTheSameRulesOnEitherStore(backend: Backend) async throws {
+        let dir = try TemporaryDirectory()
+        let store = try await backend.open(dir)
+        defer { store.close() }
+        try await store.registry.apply(try await store.registry.plan(for: Features.repository))
+        _ = try await store.ingest(
+            source: "driver_stats", file: dir.write("one.csv", Self.header + "\n" + Self.row("2026-01-01T00:00:00Z") + "\n"),
+            format: nil, allowEmpty: false, progress: nil)
+        func row(_ time: String, _ extra: [String: JSONValue] = [:]) -> [String: JSONValue] {
+            [
+                "driver_id": .int(1001), "event_timestamp": .string(time), "conv_rate": .double(-0.0), "acc_rate": .double(0.25),
+                "avg_daily_trips": .int(1),
+            ].merging(extra) { $1 }
+        }
+        await #expect(
+            performing: {
+                try await store.append(source: "driver_stats", rows: [row("2026-01-01T01:00:00Z"), row(Self.farFuture)], origin: "push")
+            },
+            throws: { error in
+                let text = "\(error)"
+                return text.hasPrefix("row 1: column 'event_timestamp': \"\(Self.farFuture)\": ") && text.hasSuffix(Self.skewReason)
+            })
+        await #expect(
+            performing: {
+                try await store.append(source: "driver_stats", rows: [row("2026-01-01T01:00:00Z", ["speed": .int(3)])], origin: "push")
+            },
+            throws: {
+                "\($0)"
+                    == "row 0: column 'speed': unknown column; the source's columns are event_timestamp, created, driver_id, conv_rate, acc_rate, avg_daily_trips"
+            })
+        #expect(try await store.registry.rowCount(source: "driver_stats") == 1)
+
+        let appended = try await store.append(
+            source: "driver_stats", rows: [row("2026-01-01T01:00:00Z"), row("2026-01-01T02:00:00Z")], origin: "push")
+        #expect(appended.map(\.sequence) == [2, 3])
+        #expect(appended.map(\.eventTime.description) == ["2026-01-01T01:00:00Z", "2026-01-01T02:00:00Z"])
+        #expect(appended.first?.values.compactMap(bits) == [(0.0).bitPattern, (0.25).bitPattern])
+        #expect(try await store.registry.rowCount(source: "driver_stats") == 3)
+    }
+
     /// Clock drift within the skew is accepted; the skew is the store's (from larder.yaml).
     @Test func eventTimesWithinTheConfiguredSkewAreAccepted() throws {
         let soon = Timestamp(microseconds: Timestamp.now().microseconds + 120_000_000).description  // in 2 minutes
