@@ -925,8 +925,7 @@ def start_postgres():
     """A PostgreSQL server (Debian's postgresql package) in a fresh directory on a free loopback
     port, with its default, durable settings: (process, port, bin directory, directory). As root
     it runs as the `postgres` user through setpriv, since initdb refuses root."""
-    import filecmp
-import glob
+    import glob
     bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda b: int(b.split("/")[-2]))
     if not bins:
         sys.exit("PostgreSQL not found: apt-get install postgresql")

@@ -69,36 +69,91 @@ extension PostgresStore {
                         spec: spec, version: version, table: PostgresFeatureTable(view: spec, version: version).name, state: state,
                         offset: plan.viewOffsets[i], aggregation: aggregation.flatMap { $0.layout.isEmpty ? nil : $0 }))
             }
-            return try await body(
-                ChunkedTrainingSet(plan: plan, views: views, lookups: PostgresLookups(connection: connection, logger: self.logger)))
+            // A second connection in the same snapshot (exported, as pg_dump's workers share
+            // one) takes half of each chunk's lookups: a server process works on one core.
+            var snapshot = ""
+            for try await id in try await connection.query("SELECT pg_export_snapshot()", logger: self.logger).decode(String.self) {
+                snapshot = id
+            }
+            let id = snapshot
+            return try await self.client.withConnection { helper in
+                try await helper.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: self.logger)
+                do {
+                    try await helper.query(PostgresQuery(unsafeSQL: "SET TRANSACTION SNAPSHOT '\(id)'"), logger: self.logger)
+                    let lookups = PostgresLookups(connection: connection, helper: helper, logger: self.logger)
+                    let result = try await body(ChunkedTrainingSet(plan: plan, views: views, lookups: lookups))
+                    try await helper.query("COMMIT", logger: self.logger)
+                    return result
+                } catch {
+                    _ = try? await helper.query("ROLLBACK", logger: self.logger)
+                    throw error
+                }
+            }
         }
     }
 }
 
-/// A training set's lookups in PostgreSQL, on the connection of its snapshot: one query per
-/// view per chunk of request rows, the request rows sent as arrays (`unnest`), so the
-/// point-in-time join runs in the database over the view's (keys, event time) index.
+/// A training set's lookups in PostgreSQL, on the connection of its snapshot (and a helper in
+/// the same snapshot): one query per view per chunk of request rows (per half, on each
+/// connection), the request rows sent as arrays (`unnest`), so the point-in-time join runs in
+/// the database over the view's (keys, event time) index.
 package struct PostgresLookups: ChunkedLookups, Sendable {
     let connection: PostgresConnection
+    /// Takes half of each large chunk's row lookups.
+    let helper: PostgresConnection?
     let logger: Logger
+
+    /// Chunks smaller than this are looked up on one connection.
+    static let splitAt = 2_000
 
     /// For each request row, a `LATERAL` subquery takes the view's last row at or before its
     /// instant in the SQLite store's order: event time, created time (PostgreSQL puts NULL
     /// first in a descending order, SQLite last: hence `NULLS LAST`), `_seq`. Rows without
     /// one are absent from the answer (null); freshness is decided here, by the one rule.
     package func rowFeatures(of view: ChunkedView, keys: [[Value]], instants: [Int64]) async throws -> [Value] {
-        let spec = view.spec
-        let count = spec.features.count
-        var values = [Value](repeating: .null, count: instants.count * count)
+        let count = view.spec.features.count
         // Sent in key and time order, so neighbouring lookups share index pages.
         let order = keys.indices.sorted { a, b in
             let c = PointInTimeJoin.compare(keys[a], keys[b])
             return c != 0 ? c < 0 : instants[a] < instants[b]
         }
+        guard let helper, order.count >= Self.splitAt else {
+            var values = [Value](repeating: .null, count: instants.count * count)
+            try await lookUp(view, order[...], keys: keys, instants: instants, on: connection, into: &values)
+            return values
+        }
+        let half = order.count / 2
+        async let second = lookUp(view, order[half...], keys: keys, instants: instants, on: helper)
+        var values = [Value](repeating: .null, count: instants.count * count)
+        try await lookUp(view, order[..<half], keys: keys, instants: instants, on: connection, into: &values)
+        let theirs = try await second
+        for i in order[half...] {
+            for f in 0..<count { values[i * count + f] = theirs[i * count + f] }
+        }
+        return values
+    }
+
+    /// ``lookUp(_:_:keys:instants:on:into:)`` into values of its own.
+    private func lookUp(
+        _ view: ChunkedView, _ rows: ArraySlice<Int>, keys: [[Value]], instants: [Int64], on connection: PostgresConnection
+    ) async throws -> [Value] {
+        var values = [Value](repeating: .null, count: instants.count * view.spec.features.count)
+        try await lookUp(view, rows, keys: keys, instants: instants, on: connection, into: &values)
+        return values
+    }
+
+    /// The lookups of request rows `rows` (indexes into `keys` and `instants`) on `connection`,
+    /// written into `values[i * featureCount + f]`.
+    private func lookUp(
+        _ view: ChunkedView, _ rows: ArraySlice<Int>, keys: [[Value]], instants: [Int64], on connection: PostgresConnection,
+        into values: inout [Value]
+    ) async throws {
+        let spec = view.spec
+        let count = spec.features.count
         var bindings = PostgresBindings()
-        bindings.append(order.map { Int32($0) })
-        bindings.append(order.map { instants[$0] })
-        for (k, key) in spec.joinKeys.enumerated() { try Self.appendArray(order.map { keys[$0][k] }, of: key, to: &bindings) }
+        bindings.append(rows.map { Int32($0) })
+        bindings.append(rows.map { instants[$0] })
+        for (k, key) in spec.joinKeys.enumerated() { try Self.appendArray(rows.map { keys[$0][k] }, of: key, to: &bindings) }
         let keyNames = spec.joinKeys.map(\.name)
         let arrays = ["$1::int4[]", "$2::int8[]"] + spec.joinKeys.enumerated().map { k, key in "$\(k + 3)::\(Self.arrayType(key.type))" }
         let features = spec.features.map { "f.\($0.name)" }.joined(separator: ", ")
@@ -113,15 +168,14 @@ package struct PostgresLookups: ChunkedLookups, Sendable {
             """
         let types = spec.features.map(\.type)
         let ttl = spec.ttlMicroseconds
-        let rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
-        for try await row in rows {
+        let result = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+        for try await row in result {
             let cells = row.makeRandomAccess()
             let i = Int(try cells[0].decode(Int32.self))
             let eventTime = try cells[1].decode(Int64.self)
             guard FeatureRow.isFresh(eventTime: eventTime, at: instants[i], ttl: ttl) else { continue }
             for f in 0..<count { values[i * count + f] = try cells[2 + f].value(as: types[f]) }
         }
-        return values
     }
 
     /// Each entity's source rows in its windows' reach, `[earliest window start, last

@@ -32,7 +32,7 @@ package struct ChunkedView: Sendable {
 /// What a store that answers many request rows per query (PostgreSQL) provides to a
 /// ``ChunkedTrainingSet``. The SQLite store, whose lookups are in-process seeks, has its own
 /// join (``PointInTimeJoin``); both obey the same rule and write the same bytes.
-package protocol ChunkedLookups {
+package protocol ChunkedLookups: Sendable {
     /// The row features of `view` for request rows `(keys[i], instants[i])`, as
     /// `values[i * featureCount + f]`: the view's row with the greatest event time `<=` the
     /// instant (ties: greatest created time, no created time last, then greatest `_seq`),
@@ -48,16 +48,18 @@ package protocol ChunkedLookups {
 }
 
 /// A training set built a chunk of request rows at a time: each chunk's rows are looked up
-/// with one query per view (``ChunkedLookups``), then written in request order. The request
-/// file is read twice, once ahead for the lookups and once for the output, so memory holds a
-/// chunk's values, never the file or the history. The rules and the output are
+/// with one query per view (``ChunkedLookups``), then written in request order, while the
+/// next chunk is read and looked up (``ChunkReader``). The request file is read twice, once
+/// ahead for the lookups and once for the output, so memory holds two chunks' values, never
+/// the file or the history. The rules and the output are
 /// ``TrainingSetBuilder``'s: the same columns, values, bytes and manifest.
 package struct ChunkedTrainingSet<Lookups: ChunkedLookups> {
     package let plan: FeaturePlan
     package let views: [ChunkedView]
     package let lookups: Lookups
-    /// Request rows per chunk (tests make it small to cross chunks).
-    package var chunkSize = 50_000
+    /// Request rows per chunk (tests make it small to cross chunks): small enough that the
+    /// first chunk's lookups, which nothing overlaps, are a small part of a large request.
+    package var chunkSize = 20_000
 
     package init(plan: FeaturePlan, views: [ChunkedView], lookups: Lookups) {
         self.plan = plan
@@ -187,48 +189,90 @@ package struct ChunkedTrainingSet<Lookups: ChunkedLookups> {
         let featureCount = plan.viewValueCount
         let requestFields = plan.requestFields
         var row = plan.emptyRow()
-        var ahead = try rewind()
+        // The next chunk is read and looked up by a task of its own while this one's rows are
+        // emitted here, so the database's work and writing the output overlap.
+        let ahead = ChunkReader(source: try rewind(), views: views, binding: binding, size: chunkSize)
+        let lookups = self.lookups
+        var next = Task { try await ahead.nextChunk(lookups) }
         var first = 0
         while true {
-            // The next chunk's keys and instants, read ahead of the rows emitted.
-            var keys = [[[Value]]](repeating: [], count: views.count)
-            var instants: [Int64] = []
-            while instants.count < chunkSize, try ahead.next() {
-                let rowNumber = first + instants.count
-                let t = try PointInTimeJoin.instant(ahead, binding, row: rowNumber)
-                for (j, view) in views.enumerated() {
-                    try PointInTimeJoin.checkCovered(view: view.spec.name, end: view.state.end, at: t, location: ahead.location)
-                    keys[j].append(try PointInTimeJoin.keys(ahead, of: view.spec, columns: binding.keyColumns[j], row: rowNumber))
-                }
-                instants.append(t.microseconds)
-            }
-            guard !instants.isEmpty else { break }
-            var values: [[Value]] = []
-            for (j, view) in views.enumerated() {
-                values.append(
-                    view.spec.features.isEmpty ? [] : try await lookups.rowFeatures(of: view, keys: keys[j], instants: instants))
-            }
-            for local in instants.indices {
-                guard try requests.next() else {
-                    throw OfflineStoreError("the request rows ended at row \(first + local) for the output but not for the lookups")
-                }
-                let rowNumber = first + local
-                for (j, view) in views.enumerated() {
-                    let count = view.spec.features.count
-                    for i in 0..<count { row[view.offset + i] = values[j][local * count + i] }
-                    if let aggregation = view.aggregation {
-                        let count = aggregation.layout.aggregations.count
-                        for (a, p) in aggregation.positions.enumerated() {
-                            row[view.aggregationOffset + a] = p.map { aggregates[j][rowNumber * count + $0] } ?? .null
+            let chunk = try await next.value
+            guard !chunk.instants.isEmpty else { break }
+            next = Task { try await ahead.nextChunk(lookups) }
+            do {
+                for local in chunk.instants.indices {
+                    guard try requests.next() else {
+                        throw OfflineStoreError("the request rows ended at row \(first + local) for the output but not for the lookups")
+                    }
+                    let rowNumber = first + local
+                    for (j, view) in views.enumerated() {
+                        let count = view.spec.features.count
+                        for i in 0..<count { row[view.offset + i] = chunk.values[j][local * count + i] }
+                        if let aggregation = view.aggregation {
+                            let count = aggregation.layout.aggregations.count
+                            for (a, p) in aggregation.positions.enumerated() {
+                                row[view.aggregationOffset + a] = p.map { aggregates[j][rowNumber * count + $0] } ?? .null
+                            }
                         }
                     }
+                    for (k, c) in binding.fields.enumerated() {
+                        row[featureCount + k] = try requests.value(c, as: requestFields[k].type)
+                    }
+                    try emit(requests, row)
                 }
-                for (k, c) in binding.fields.enumerated() {
-                    row[featureCount + k] = try requests.value(c, as: requestFields[k].type)
-                }
-                try emit(requests, row)
+            } catch {
+                // The lookup ahead must be done with the connection before the snapshot ends.
+                next.cancel()
+                _ = try? await next.value
+                throw error
             }
-            first += instants.count
+            first += chunk.instants.count
         }
     }
+}
+
+/// The request rows read ahead for a ``ChunkedTrainingSet``: each chunk's keys and instants,
+/// then its lookups. Used by one task at a time (each chunk's task starts after the previous
+/// one ended), hence `@unchecked Sendable`.
+final class ChunkReader<Source: TrainingRequestSource>: @unchecked Sendable {
+    private var source: Source
+    private let views: [ChunkedView]
+    private let binding: PointInTimeJoin.Binding
+    private let size: Int
+    private var first = 0
+
+    init(source: Source, views: [ChunkedView], binding: PointInTimeJoin.Binding, size: Int) {
+        self.source = source
+        self.views = views
+        self.binding = binding
+        self.size = size
+    }
+
+    /// The next chunk's instants and each view's row features; no instants at the end.
+    func nextChunk<Lookups: ChunkedLookups>(_ lookups: Lookups) async throws -> LookedUpChunk {
+        var keys = [[[Value]]](repeating: [], count: views.count)
+        var instants: [Int64] = []
+        while instants.count < size, try source.next() {
+            let rowNumber = first + instants.count
+            let t = try PointInTimeJoin.instant(source, binding, row: rowNumber)
+            for (j, view) in views.enumerated() {
+                try PointInTimeJoin.checkCovered(view: view.spec.name, end: view.state.end, at: t, location: source.location)
+                keys[j].append(try PointInTimeJoin.keys(source, of: view.spec, columns: binding.keyColumns[j], row: rowNumber))
+            }
+            instants.append(t.microseconds)
+        }
+        first += instants.count
+        var values: [[Value]] = []
+        for (j, view) in views.enumerated() where !instants.isEmpty {
+            try Task.checkCancellation()
+            values.append(view.spec.features.isEmpty ? [] : try await lookups.rowFeatures(of: view, keys: keys[j], instants: instants))
+        }
+        return LookedUpChunk(instants: instants, values: values)
+    }
+}
+
+/// A chunk of request rows' instants and, per view, their row features.
+struct LookedUpChunk: Sendable {
+    let instants: [Int64]
+    let values: [[Value]]
 }

@@ -72,7 +72,7 @@ package struct PointInTimeJoin {
     }
 
     /// Where the join finds its inputs among the request columns (``bind(columns:file:timestampColumn:)``).
-    package struct Binding {
+    package struct Binding: Sendable {
         let timestamp: Int
         let timestampName: String
         /// The column of each of the plan's request fields.
