@@ -92,38 +92,41 @@ extension PostgresStore {
             // columns as their types.
             let types = [ValueType.int64] + stored.enumerated().map { i, column in i < offset - 1 ? .int64 : column.type }
             var rows = 0
-            for condition in conditions {
-                let select = "SELECT _seq, \(stored.map(\.name).joined(separator: ", ")) FROM \(sourceTable) WHERE \(condition)"
-                try await Self.eachBatch(of: select, on: connection, logger: logger) { batch in
-                    var text: [UInt8] = []
-                    text.reserveCapacity(batch.count * 64)
-                    for row in batch {
-                        let read = try row.values(as: types)
-                        let values = Array(read[offset...])
-                        var out: [Value] = [read[0]]
-                        out += projector.keyPositions.map { values[$0] }
-                        out.append(read[1])
-                        out.append(hasCreated ? read[2] : .null)
-                        out += projector.evaluators.map { evaluate in PostgresFeatureTable.stored(evaluate(values)) }
-                        for (i, value) in out.enumerated() {
-                            if i > 0 { text.append(0x09) }
-                            guard CopyText.append(value, to: &text) else {
-                                throw OfflineStoreError(
-                                    "materialization of \(spec.name): a feature of the row with _seq \(out[0]) is a string holding the NUL character, which PostgreSQL's text cannot store"
-                                )
-                            }
+            let selects = conditions.map { "SELECT _seq, \(stored.map(\.name).joined(separator: ", ")) FROM \(sourceTable) WHERE \($0)" }
+            try await self.eachBatchAhead(of: selects, inSnapshotOf: connection) { batch in
+                var text: [UInt8] = []
+                text.reserveCapacity(batch.count * 64)
+                for row in batch {
+                    let read = try row.values(as: types)
+                    let values = Array(read[offset...])
+                    var out: [Value] = [read[0]]
+                    out += projector.keyPositions.map { values[$0] }
+                    out.append(read[1])
+                    out.append(hasCreated ? read[2] : .null)
+                    out += projector.evaluators.map { evaluate in PostgresFeatureTable.stored(evaluate(values)) }
+                    for (i, value) in out.enumerated() {
+                        if i > 0 { text.append(0x09) }
+                        guard CopyText.append(value, to: &text) else {
+                            throw OfflineStoreError(
+                                "materialization of \(spec.name): a feature of the row with _seq \(out[0]) is a string holding the NUL character, which PostgreSQL's text cannot store"
+                            )
                         }
-                        text.append(0x0A)
                     }
-                    try await connection.copyFrom(table: target, logger: logger) { writer in
-                        try await writer.write(ByteBuffer(bytes: text))
-                    }
-                    rows += batch.count
-                    progress?(MaterializationProgress(view: spec.name, rows: rows, totalRows: total))
+                    text.append(0x0A)
                 }
+                try await connection.copyFrom(table: target, logger: logger) { writer in
+                    try await writer.write(ByteBuffer(bytes: text))
+                }
+                rows += batch.count
+                progress?(MaterializationProgress(view: spec.name, rows: rows, totalRows: total))
             }
             try await Self.finishCopy(
                 into: table.name, from: target, merge: table.merge, staged: rows, existing: existing, on: connection, logger: logger)
+            // A table loaded or largely rewritten has no statistics for the training sets that
+            // follow until autovacuum gets to it; sampling it now costs less than they lose.
+            if rows > 0, rows * 4 >= existing {
+                try await connection.query(PostgresQuery(unsafeSQL: "ANALYZE \(table.name)"), logger: logger)
+            }
 
             let tilesStarted = Date()
             let tiles = try await Self.materializeTiles(
@@ -238,6 +241,53 @@ extension PostgresStore {
         let statements =
             target == table ? merge.buildKeyAndIndexes : merge.statements(from: target, staged: staged, existing: existing)
         for statement in statements { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger) }
+    }
+
+    /// Runs `selects` in turn through a cursor on a connection of its own, in the snapshot of
+    /// `connection`'s transaction (exported to it, so it reads what that transaction reads),
+    /// and hands `body` their rows 10,000 at a time, fetching the next batch while `body`
+    /// handles one: the server reads the source while the caller computes and writes with
+    /// `COPY` on `connection`. Memory holds two batches.
+    func eachBatchAhead(
+        of selects: [String], inSnapshotOf connection: PostgresConnection, _ body: ([PostgresRow]) async throws -> Void
+    ) async throws {
+        let logger = self.logger
+        var snapshot = ""
+        for try await id in try await connection.query("SELECT pg_export_snapshot()", logger: logger).decode(String.self) { snapshot = id }
+        let id = snapshot
+        try await client.withConnection { reader in
+            try await reader.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+            do {
+                try await reader.query(PostgresQuery(unsafeSQL: "SET TRANSACTION SNAPSHOT '\(id)'"), logger: logger)
+                for select in selects {
+                    try await reader.query(PostgresQuery(unsafeSQL: "DECLARE larder_rows NO SCROLL CURSOR FOR \(select)"), logger: logger)
+                    @Sendable func fetch() async throws -> [PostgresRow] {
+                        var batch: [PostgresRow] = []
+                        batch.reserveCapacity(10_000)
+                        for try await row in try await reader.query("FETCH 10000 FROM larder_rows", logger: logger) { batch.append(row) }
+                        return batch
+                    }
+                    var next = Task { try await fetch() }
+                    while true {
+                        let batch = try await next.value
+                        if batch.isEmpty { break }
+                        next = Task { try await fetch() }
+                        do {
+                            try await body(batch)
+                        } catch {
+                            next.cancel()
+                            _ = try? await next.value
+                            throw error
+                        }
+                    }
+                    try await reader.query("CLOSE larder_rows", logger: logger)
+                }
+                try await reader.query("COMMIT", logger: logger)
+            } catch {
+                _ = try? await reader.query("ROLLBACK", logger: logger)
+                throw error
+            }
+        }
     }
 
     /// Runs `select` through a cursor and hands `body` its rows 10,000 at a time, so a read of
