@@ -23,7 +23,7 @@ import Testing
         dir = try TemporaryDirectory()
     }
 
-    static let start = Timestamp(microseconds: 1_767_225_600_000_000)  // 2026-01-01T00:00:00Z
+    static let start = ExampleData.start
 
     // A small repository applied before the example's and then removed by it, so the store
     // holds a removed source's table and two versions of a removed view's feature table, and
@@ -63,27 +63,8 @@ import Testing
         try await PostgresStore(url: try PostgresURL(target.url, environment: [:]))
     }
 
-    /// Driver statistics and trips from a seeded generator (some created times, duplicates).
     func files(seed: UInt64, hours: ClosedRange<Int>) throws -> (stats: String, trips: String) {
-        var random = SeededGenerator(seed: seed)
-        var stats = "driver_id,event_timestamp,created,conv_rate,acc_rate,avg_daily_trips\n"
-        var trips = "driver_id,event_timestamp,fare,distance_km\n"
-        for driver in 1001...1006 {
-            for hour in hours {
-                let time = Self.start.microseconds + Int64(hour) * 3_600_000_000
-                let created = Bool.random(using: &random) ? Timestamp(microseconds: time + 60_000_000).description : ""
-                for _ in 0..<(Int.random(in: 0..<8, using: &random) == 0 ? 2 : 1) {
-                    stats +=
-                        "\(driver),\(Timestamp(microseconds: time)),\(created),\(Double.random(in: 0..<1, using: &random)),\(Double.random(in: -1..<1, using: &random)),\(Int.random(in: 0..<40, using: &random))\n"
-                }
-                for _ in 0..<Int.random(in: 0..<4, using: &random) {
-                    let at = time + Int64.random(in: 0..<3_600_000_000, using: &random)
-                    trips +=
-                        "\(driver),\(Timestamp(microseconds: at)),\(Double.random(in: 2..<80, using: &random)),\(Double.random(in: 0..<30, using: &random))\n"
-                }
-            }
-        }
-        return (try dir.write("stats-\(seed).csv", stats), try dir.write("trips-\(seed).csv", trips))
+        try ExampleData.files(in: dir, seed: seed, hours: hours, drivers: 1001...1006)
     }
 
     /// A SQLite store with a history: the payments repository (v1, then v2), then the

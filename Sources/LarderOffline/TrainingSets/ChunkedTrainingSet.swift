@@ -73,19 +73,14 @@ package struct ChunkedTrainingSet<Lookups: ChunkedLookups> {
         -> TrainingSetSummary
     {
         let started = Date()
-        guard let format = request.outputFormat ?? InputFormat.infer(fromPath: request.output) else {
-            throw OfflineStoreError("cannot tell the output format from \(request.output); name it .csv or .jsonl, or pass --format")
-        }
+        let format = try InputFormat.ofOutput(request.output, given: request.outputFormat)
         let columns: [String]
         let names: [String]
         let writer: TableWriter
         let requestInfo: TrainingSetManifest.Request
         switch request.rows {
         case .file(let path, let fileFormat, let timestampColumn):
-            guard let inputFormat = fileFormat ?? InputFormat.infer(fromPath: path) else {
-                throw IngestError(
-                    file: path, reason: "cannot tell the format of the request file; name it .csv or .jsonl, or pass --entities-format")
-            }
+            let inputFormat = try InputFormat.ofRequests(path, given: fileFormat)
             var requests = try RequestFile(path: path, format: inputFormat, hashing: true)
             columns = requests.columns
             let binding = try PointInTimeJoin.bind(
@@ -102,7 +97,7 @@ package struct ChunkedTrainingSet<Lookups: ChunkedLookups> {
                     progress?(TrainingSetProgress(rows: writer.rows, bytesRead: requests.bytesRead, totalBytes: requests.file.size))
                 }
             }
-            let requestHash = requests.file.digest!.finalize().map { String(format: "%02x", $0) }.joined()
+            let requestHash = requests.sha256()
             requestInfo = .file(path: path, rows: writer.rows, sha256: requestHash, timestampColumn: timestampColumn)
 
         case .snapshot(let at):

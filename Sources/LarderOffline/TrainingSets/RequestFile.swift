@@ -121,3 +121,28 @@ struct RequestFile {
         }
     }
 }
+
+extension RequestFile {
+    /// The hex SHA-256 of the file's bytes read so far (all of them once read to the end);
+    /// only for a file opened with `hashing: true`.
+    func sha256() -> String { file.digest!.finalize().map { String(format: "%02x", $0) }.joined() }
+}
+
+extension InputFormat {
+    /// A training set's output format: `given`, else from the path's extension.
+    static func ofOutput(_ path: String, given: InputFormat?) throws -> InputFormat {
+        guard let format = given ?? infer(fromPath: path) else {
+            throw OfflineStoreError("cannot tell the output format from \(path); name it .csv or .jsonl, or pass --format")
+        }
+        return format
+    }
+
+    /// A request file's format: `given`, else from the path's extension.
+    static func ofRequests(_ path: String, given: InputFormat?) throws -> InputFormat {
+        guard let format = given ?? infer(fromPath: path) else {
+            throw IngestError(
+                file: path, reason: "cannot tell the format of the request file; name it .csv or .jsonl, or pass --entities-format")
+        }
+        return format
+    }
+}

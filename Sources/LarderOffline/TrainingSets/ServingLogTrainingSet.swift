@@ -104,9 +104,7 @@ package struct ServingLogTable {
 
     /// Checks the request: its output format, its range and its features.
     package init(_ request: ServingLogTrainingSetRequest) throws {
-        guard let format = request.outputFormat ?? InputFormat.infer(fromPath: request.output) else {
-            throw OfflineStoreError("cannot tell the output format from \(request.output); name it .csv or .jsonl, or pass --format")
-        }
+        let format = try InputFormat.ofOutput(request.output, given: request.outputFormat)
         if let since = request.since, let until = request.until, until <= since {
             throw OfflineStoreError("the range is empty: --until \(until) is not after --since \(since)")
         }

@@ -91,9 +91,7 @@ public struct TrainingSetBuilder: Sendable {
         -> TrainingSetSummary
     {
         let started = Date()
-        guard let format = request.outputFormat ?? InputFormat.infer(fromPath: request.output) else {
-            throw OfflineStoreError("cannot tell the output format from \(request.output); name it .csv or .jsonl, or pass --format")
-        }
+        let format = try InputFormat.ofOutput(request.output, given: request.outputFormat)
         guard !request.features.isEmpty else { throw OfflineStoreError("no features requested") }
         // The registry is read outside the snapshot below.
         let registered = try PointInTimeJoin.Registered(store: store, repository: repository, features: request.features)
@@ -108,10 +106,7 @@ public struct TrainingSetBuilder: Sendable {
             defer { join.secondReader?.close() }
             switch request.rows {
             case .file(let path, let fileFormat, let timestampColumn):
-                guard let inputFormat = fileFormat ?? InputFormat.infer(fromPath: path) else {
-                    throw IngestError(
-                        file: path, reason: "cannot tell the format of the request file; name it .csv or .jsonl, or pass --entities-format")
-                }
+                let inputFormat = try InputFormat.ofRequests(path, given: fileFormat)
                 var requests = try RequestFile(path: path, format: inputFormat, hashing: true)
                 let columns = requests.columns
                 let binding = try join.bind(columns: columns, file: path, timestampColumn: timestampColumn)
@@ -127,7 +122,7 @@ public struct TrainingSetBuilder: Sendable {
                         progress?(TrainingSetProgress(rows: writer.rows, bytesRead: requests.bytesRead, totalBytes: requests.file.size))
                     }
                 }
-                let requestHash = requests.file.digest!.finalize().map { String(format: "%02x", $0) }.joined()
+                let requestHash = requests.sha256()
                 let outputHash = try writer.commit()
                 let manifest = try Self.writeManifest(
                     request, format: format, joins: join.joins, onDemand: plan.onDemandViews, columns: columns + names,
