@@ -231,7 +231,7 @@ public struct PostgresRegistry: DefinitionRegistry {
             // 999,999).
             let derived =
                 switch spec.kind {
-                case .source: "source_\(spec.name)_agg_00000000"
+                case .source: "source_\(spec.name)_by_event_time"  // longer than _agg_<8 hex digits>
                 case .featureView: "features_\(spec.name)_v999999_by_key_time"
                 default: ""
                 }
@@ -239,7 +239,7 @@ public struct PostgresRegistry: DefinitionRegistry {
         }
         guard tooLong.isEmpty else {
             throw OfflineStoreError(
-                "name(s) too long for PostgreSQL: \(tooLong.joined(separator: ", ")). A source's name may have at most 43 bytes there and a feature view's at most 34: Larder names tables and indexes after them, and PostgreSQL cuts names at 63 bytes"
+                "name(s) too long for PostgreSQL: \(tooLong.joined(separator: ", ")). A source's name may have at most 42 bytes there and a feature view's at most 34: Larder names tables and indexes after them, and PostgreSQL cuts names at 63 bytes"
             )
         }
     }

@@ -141,6 +141,18 @@ import Testing
             "\(error)".contains("name(s) too long for PostgreSQL: feature view vvvv")
         }
         #expect(try await store.registry.definitions().isEmpty)
+
+        // A source of 43 bytes would name its event-time index with 64: refused; 42 is taken.
+        for (length, accepted) in [(43, false), (42, true)] {
+            let long = Source(String(repeating: "s", count: length), columns: [Self.key, Self.amount])
+            let plan = await Result {
+                try await store.registry.plan(
+                    for: FeatureRepository {
+                        Self.entity; long
+                    })
+            }
+            #expect(plan.isSuccess == accepted, "a source name of \(length) bytes")
+        }
     }
 
     @Test func aStalePlanIsRefusedAndWritesNothing() async throws {
