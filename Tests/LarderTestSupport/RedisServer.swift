@@ -133,9 +133,9 @@ public final class RedisServer: @unchecked Sendable {
 
     // MARK: - Launching
 
-    private static func findExecutable() -> String? {
+    static func findExecutable(_ name: String = "redis-server") -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
-        let candidates = path.split(separator: ":").map { "\($0)/redis-server" } + ["/usr/bin/redis-server"]
+        let candidates = path.split(separator: ":").map { "\($0)/\(name)" } + ["/usr/bin/\(name)"]
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
@@ -169,14 +169,15 @@ public final class RedisServer: @unchecked Sendable {
         throw Failure.failedToStart("no answer on 127.0.0.1:\(port) within 10 s; log:\n" + tail(of: directory.file("redis.log")))
     }
 
-    private static let directoryPrefix = "larder-redis-"
+    static let directoryPrefix = "larder-redis-"
 
     /// A test process that crashes never runs `deinit`; ``ChildProcess``'s watchdogs stop its
     /// servers then, but one started in the instant before its watchdog would be left. Once per
     /// process, stop servers whose owning test process is gone: the directory name holds the
     /// owner's pid, `redis.pid` the server's, and the server's working directory must be that
-    /// directory (so a reused pid is never killed).
-    private static let orphansReaped: Void = {
+    /// directory (so a reused pid is never killed). ``RedisCluster``'s nodes live in such
+    /// directories too.
+    static let orphansReaped: Void = {
         let temporary = NSTemporaryDirectory()
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? []
         for entry in entries where entry.hasPrefix(directoryPrefix) {
@@ -197,7 +198,7 @@ public final class RedisServer: @unchecked Sendable {
     }()
 
     /// Sends `INFO server` (after AUTH when needed) and reads `process_id`.
-    private static func serverProcessID(port: Int, password: String?) -> Int32? {
+    static func serverProcessID(port: Int, password: String?) -> Int32? {
         let auth = password.map { resp(["AUTH", $0]) } ?? ""
         let reply = LoopbackSocket.exchange(port: port, request: auth + resp(["INFO", "server"])) { text in
             guard let range = text.range(of: "process_id:") else { return text.hasPrefix("-") }
@@ -208,11 +209,11 @@ public final class RedisServer: @unchecked Sendable {
     }
 
     /// A command in RESP, so that arguments may contain spaces.
-    private static func resp(_ words: [String]) -> String {
+    static func resp(_ words: [String]) -> String {
         "*\(words.count)\r\n" + words.map { "$\($0.utf8.count)\r\n\($0)\r\n" }.joined()
     }
 
-    private static func tail(of path: String) -> String {
+    static func tail(of path: String) -> String {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "(no log)" }
         return text.split(separator: "\n").suffix(10).joined(separator: "\n")
     }
