@@ -3,9 +3,11 @@ import LarderCore
 /// Where and how the online store keeps a feature view's latest rows in Redis.
 /// `schemas/online.md` documents the layout; this type is its single implementation.
 ///
-/// - Key: `larder:<project>:<view>:v<version>:<key>[:<key>...]`, one per entity. Int64 keys
-///   are written in decimal; string keys percent-encode `%`, `:` and bytes outside printable
-///   ASCII, so keys stay readable and unambiguous.
+/// - Key: `larder:<project>:<view>:v<version>:{<key>[:<key>...]}`, one per entity. Int64 keys
+///   are written in decimal; string keys percent-encode `%`, `:`, `{`, `}` and bytes outside
+///   printable ASCII, so keys stay readable and unambiguous. The entity's keys are the key's
+///   Redis Cluster hash tag: every key of one entity (each view's row, its tiles) is in one
+///   slot, and no key value can end the tag early.
 /// - Value: a 48-character ordering prefix, then the encoded row (``OnlineRecord``).
 public struct OnlineViewLayout: Sendable {
     public let project: String
@@ -31,6 +33,9 @@ public struct OnlineViewLayout: Sendable {
             featureTypes: spec.features.map(\.type), ttl: spec.ttlMicroseconds)
     }
 
+    /// The layout's format, in `schemas/online.md`'s title: 2 since entity keys are hash tags.
+    public static let format = 2
+
     /// The key prefix of every entity of this view version.
     public var prefix: String { "larder:\(project):\(view):v\(version):" }
 
@@ -46,13 +51,15 @@ public struct OnlineViewLayout: Sendable {
 
     private func key(for keys: [Value], prefix: String) -> [UInt8] {
         var out = Array(prefix.utf8)
+        out.append(0x7B)  // {
         for (i, key) in keys.enumerated() {
             if i > 0 { out.append(0x3A) }
             switch key {
             case .int64(let v): out += String(v).utf8
             case .string(let s):
                 for b in s.utf8 {
-                    if b == 0x25 || b == 0x3A || b < 0x21 || b > 0x7E {
+                    // `%` and `:` keep keys unambiguous; `{` and `}` keep the hash tag whole.
+                    if b == 0x25 || b == 0x3A || b == 0x7B || b == 0x7D || b < 0x21 || b > 0x7E {
                         out.append(0x25)
                         out += String(b, radix: 16, uppercase: true).leftPadded(to: 2).utf8
                     } else {
@@ -62,6 +69,7 @@ public struct OnlineViewLayout: Sendable {
             default: out += String(describing: key).utf8
             }
         }
+        out.append(0x7D)  // }
         return out
     }
 

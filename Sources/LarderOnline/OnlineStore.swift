@@ -50,9 +50,11 @@ public final class OnlineStore: Sendable {
 
     /// The key of a view version's push marker: a random id each full push leaves, so an
     /// incremental push can tell whether Redis still holds what was pushed (a Redis restarted
-    /// without persistence, or flushed, has lost it). Outside the entity keys' namespace.
+    /// without persistence, or flushed, has lost it). Outside the entity keys' namespace. It
+    /// names the layout's format, so that after an upgrade of the layout the first incremental
+    /// push finds no marker and writes every entity in the new layout.
     static func markerKey(_ layout: OnlineViewLayout) -> [UInt8] {
-        Array("larder:\(layout.project):_pushed:\(layout.view):v\(layout.version)".utf8)
+        Array("larder:\(layout.project):_pushed:f\(OnlineViewLayout.format):\(layout.view):v\(layout.version)".utf8)
     }
 
     /// The view version's push marker, if Redis holds one.

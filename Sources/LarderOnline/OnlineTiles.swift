@@ -1,7 +1,7 @@
 import LarderCore
 
 /// A feature view's aggregation tiles in Redis: one hash per entity,
-/// `larder:<project>:_tiles:<view>:v<version>:<keys>`, with a field per tile,
+/// `larder:<project>:_tiles:<view>:v<version>:{<keys>}`, with a field per tile,
 /// `<hop µs>:<hop start µs>`, whose value is the tile's watermark (16 hex digits) then its
 /// encoded partial aggregates (``TileLayout``). `schemas/online.md` documents it.
 ///

@@ -161,7 +161,7 @@ import Testing
         #expect(example["offline"] as? Double == corrected)
 
         // Driver 1002's online row disappears behind Larder's back: null online only.
-        let keys = try redisCLI("--scan", "--pattern", "larder:cli_test:driver_hourly_stats:*:1002")
+        let keys = try redisCLI("--scan", "--pattern", "larder:cli_test:driver_hourly_stats:*:{1002}")
             .split(separator: "\n").map(String.init)
         #expect(keys.count == 1, "\(keys)")
         for key in keys { _ = try redisCLI("DEL", key) }
@@ -206,7 +206,7 @@ import Testing
         #expect(table.stdout.contains("consistent: 250 values of 10 features compared"), "\(table.stdout)")
 
         // And it gates: a value changed behind Larder's back fails it.
-        let keys = try redisCLI("--scan", "--pattern", "larder:cli_test:driver_hourly_stats:*:1003")
+        let keys = try redisCLI("--scan", "--pattern", "larder:cli_test:driver_hourly_stats:*:{1003}")
             .split(separator: "\n").map(String.init)
         #expect(keys.count == 1, "\(keys)")
         for key in keys { _ = try redisCLI("DEL", key) }

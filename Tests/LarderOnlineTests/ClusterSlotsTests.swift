@@ -79,8 +79,14 @@ struct ClusterSlotsTests {
             try cluster.waitForFailover(of: victim, timeout: 20)
             print("ClusterSlots: failover took \(clock.now - start)")
 
+            // The survivors learn of the promotion by gossip: read the map until the one asked
+            // has (at most 10 s).
             let survivor = try #require(cluster.nodes.first { $0.isRunning })
-            let after = try ClusterSlots(shardsReply: try await Self.shardsReply(from: survivor))
+            var after = try ClusterSlots(shardsReply: try await Self.shardsReply(from: survivor))
+            for _ in 0..<100 where after.primary(for: slot)?.port != replica.endpoint.port {
+                try await Task.sleep(for: .milliseconds(100))
+                after = try ClusterSlots(shardsReply: try await Self.shardsReply(from: survivor))
+            }
             try after.checkCoverage()
             #expect(after.primary(for: slot)?.port == replica.endpoint.port)
             #expect(try cluster.primary(forSlot: slot).port == replica.endpoint.port)

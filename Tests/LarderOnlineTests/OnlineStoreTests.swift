@@ -72,10 +72,21 @@ import Testing
 
     @Test func keysAreNamespacedAndUnambiguous() {
         let layout = Self.layout
-        #expect(String(decoding: layout.key(for: [.int64(1001), .string("ams")]), as: UTF8.self) == "larder:test:every_type:v3:1001:ams")
+        #expect(String(decoding: layout.key(for: [.int64(1001), .string("ams")]), as: UTF8.self) == "larder:test:every_type:v3:{1001:ams}")
         #expect(
-            String(decoding: layout.key(for: [.int64(1), .string("a:b %")]), as: UTF8.self) == "larder:test:every_type:v3:1:a%3Ab%20%25")
+            String(decoding: layout.key(for: [.int64(1), .string("a:b %")]), as: UTF8.self) == "larder:test:every_type:v3:{1:a%3Ab%20%25}")
         #expect(layout.key(for: [.int64(1), .string("a:b")]) != layout.key(for: [.int64(1), .string("a%3Ab")]))
+
+        // The entity's keys are the Redis Cluster hash tag: its row, its tiles and another
+        // view's row of the same entity share a slot, and braces in a value cannot end the tag.
+        let keys: [Value] = [.int64(7), .string("x}{y}")]
+        #expect(String(decoding: layout.key(for: keys), as: UTF8.self) == "larder:test:every_type:v3:{7:x%7D%7By%7D}")
+        let other = OnlineViewLayout(project: "other", view: "other", version: 1, keyTypes: layout.keyTypes, featureTypes: [], ttl: 0)
+        let slot = HashSlot.slot(of: layout.key(for: keys))
+        #expect(HashSlot.slot(of: layout.tileKey(for: keys)) == slot)
+        #expect(HashSlot.slot(of: other.key(for: keys)) == slot)
+        #expect(HashSlot.slot(of: "7:x%7D%7By%7D") == slot)
+        #expect(HashSlot.slot(of: layout.key(for: [.int64(8), .string("x}{y}")])) != slot)
     }
 
     @Test func orderingBytesFollowTheTimeRule() {

@@ -77,7 +77,14 @@ struct RedisClusterTests {
 
             let successor = try cluster.primary(forSlot: slot)
             #expect(successor !== victim)
-            #expect(try cluster.redisCLI("GET", "survivor") == "kept\n")
+            // Every node learns of the promotion by gossip: a node asked before it has may
+            // still redirect to the dead one. The data must be there once they agree.
+            var value = ""
+            for _ in 0..<100 where value != "kept\n" {
+                value = (try? cluster.redisCLI("GET", "survivor")) ?? ""
+                if value != "kept\n" { usleep(100_000) }
+            }
+            #expect(value == "kept\n")
 
             try victim.restart()
             #expect(victim.isRunning && victim.processID != oldPID)
