@@ -97,7 +97,7 @@ import Testing
         _ = try project.run("apply")
         #expect(try project.run("ingest", "driver_stats", try recentStats()).status == 0)
         #expect(try project.run("materialize", environment: env).status == 0)
-        let port = 20_000 + Int.random(in: 0..<20_000)
+        let port = try LoopbackSocket.freePort()
         let server = try project.start("serve", "--port", "\(port)", environment: env)
         defer { if server.isRunning { server.terminate() } }
         var health: Int?

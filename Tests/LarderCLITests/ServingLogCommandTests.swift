@@ -34,7 +34,7 @@ import Testing
         #expect(try project.run("ingest", "driver_stats", stats, environment: env).status == 0)
         #expect(try project.run("materialize", environment: env).status == 0)
 
-        let port = 20_000 + Int.random(in: 0..<20_000)
+        let port = try LoopbackSocket.freePort()
         var serveEnv = env
         serveEnv["LARDER_SERVE_LOG_SAMPLE_RATE"] = "1"
         let server = try project.start("serve", "--port", "\(port)", environment: serveEnv)

@@ -241,7 +241,7 @@ import Testing
 
     @Test func theServingLogIsComparedAtTheInstantsItServed() async throws {
         try materializeRecentData()
-        let port = 20_000 + Int.random(in: 0..<20_000)
+        let port = try LoopbackSocket.freePort()
         var serveEnv = env
         serveEnv["LARDER_SERVE_LOG_SAMPLE_RATE"] = "1"
         let server = try project.start("serve", "--port", "\(port)", environment: serveEnv)

@@ -13,7 +13,7 @@ public enum LoopbackSocket {
     }
 
     /// A port that was free a moment ago: bind port 0, read what the kernel chose, close.
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = try makeSocket()
         defer { close(fd) }
         var address = loopbackAddress(port: 0)
