@@ -95,9 +95,14 @@ struct StagedMerge {
         ["ALTER TABLE \(table) ADD CONSTRAINT \(table)_pkey PRIMARY KEY (\(key.joined(separator: ", ")))"] + indexes.map(\.create)
     }
 
+    /// Whether a run of `staged` rows rewrites a large part of a table holding `existing`:
+    /// then the table's key and indexes are rebuilt rather than updated row by row, and its
+    /// statistics taken again.
+    static func rewritesMuch(staged: Int, existing: Int) -> Bool { staged * 4 >= existing }
+
     /// The statements that move `staged` rows of `stage` into a table holding `existing`.
     func statements(from stage: String, staged: Int, existing: Int) -> [String] {
-        guard staged * 4 >= existing else {
+        guard Self.rewritesMuch(staged: staged, existing: existing) else {
             return [
                 """
                 INSERT INTO \(table) SELECT * FROM \(stage) ON CONFLICT (\(key.joined(separator: ", "))) DO UPDATE SET

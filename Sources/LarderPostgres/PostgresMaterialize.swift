@@ -124,7 +124,7 @@ extension PostgresStore {
                 into: table.name, from: target, merge: table.merge, staged: rows, existing: existing, on: connection, logger: logger)
             // A table loaded or largely rewritten has no statistics for the training sets that
             // follow until autovacuum gets to it; sampling it now costs less than they lose.
-            if rows > 0, rows * 4 >= existing {
+            if rows > 0, StagedMerge.rewritesMuch(staged: rows, existing: existing) {
                 try await connection.query(PostgresQuery(unsafeSQL: "ANALYZE \(table.name)"), logger: logger)
             }
 

@@ -42,13 +42,6 @@ extension PostgresStore {
         }
     }
 
-    /// The number of entries in the serving log.
-    public func servingLogCount() async throws -> Int {
-        try await transaction("counting the serving log", readOnly: true) { connection in
-            Int(try await Self.int64(connection, "SELECT count(*) FROM larder_serving_log", logger: self.logger) ?? 0)
-        }
-    }
-
     /// The serving log as a training set (see `OfflineStore.buildTrainingSetFromServingLog`):
     /// the same table from the same entries, read twice in one snapshot.
     public func buildTrainingSetFromServingLog(_ request: ServingLogTrainingSetRequest) async throws -> TrainingSetSummary {

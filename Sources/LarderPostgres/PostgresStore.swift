@@ -130,7 +130,7 @@ public final class PostgresStore: OfflineBackend {
     /// A read sees one snapshot (REPEATABLE READ), as a read of the SQLite store does. A write
     /// runs in READ COMMITTED: it takes its advisory lock first, and each statement after it
     /// sees what the writer before it committed.
-    func transaction<T: Sendable>(
+    @discardableResult func transaction<T: Sendable>(
         _ operation: String, readOnly: Bool = false, _ body: @Sendable (PostgresConnection) async throws -> T
     ) async throws -> T {
         do {

@@ -50,8 +50,8 @@ package protocol ChunkedLookups: Sendable {
 /// A training set built a chunk of request rows at a time: each chunk's rows are looked up
 /// with one query per view (``ChunkedLookups``), then written in request order, while the
 /// next chunk is read and looked up (``ChunkReader``). The request file is read twice, once
-/// ahead for the lookups and once for the output, so memory holds two chunks' values, never
-/// the file or the history. The rules and the output are
+/// ahead for the lookups and once for the output, so memory holds two chunks' values (fewer
+/// rows per chunk for many features, by the SQLite join's rule), never the file or the history. The rules and the output are
 /// ``TrainingSetBuilder``'s: the same columns, values, bytes and manifest.
 package struct ChunkedTrainingSet<Lookups: ChunkedLookups> {
     package let plan: FeaturePlan
@@ -186,7 +186,9 @@ package struct ChunkedTrainingSet<Lookups: ChunkedLookups> {
         var row = plan.emptyRow()
         // The next chunk is read and looked up by a task of its own while this one's rows are
         // emitted here, so the database's work and writing the output overlap.
-        let ahead = ChunkReader(source: try rewind(), views: views, binding: binding, size: chunkSize)
+        let features = views.reduce(0) { $0 + $1.spec.features.count }
+        let ahead = ChunkReader(
+            source: try rewind(), views: views, binding: binding, size: min(chunkSize, PointInTimeJoin.Chunk.rows(features: features)))
         let lookups = self.lookups
         var next = Task { try await ahead.nextChunk(lookups) }
         var first = 0

@@ -151,7 +151,7 @@ package struct PointInTimeJoin {
     /// Finds the instant, each view's join keys and each request field among `columns`.
     ///
     /// - Parameter file: the request file, named by a missing column's error (nil in memory).
-    mutating func bind(columns: [String], file: String?, timestampColumn: String) throws -> Binding {
+    func bind(columns: [String], file: String?, timestampColumn: String) throws -> Binding {
         let binding = try Self.bind(columns: columns, file: file, timestampColumn: timestampColumn, views: joins.map(\.spec), plan: plan)
         for (join, keyColumns) in zip(joins, binding.keyColumns) { join.keyColumns = keyColumns }
         return binding

@@ -2,7 +2,7 @@ import LarderCore
 
 /// The request rows of a training set, read one at a time: a request file (CSV or JSON
 /// Lines) or ``RequestRows`` in memory. The point-in-time join reads both the same way.
-public protocol TrainingRequestSource {
+public protocol TrainingRequestSource: SendableMetatype {
     /// The column names, in order.
     var columns: [String] { get }
     /// Advances to the next row; false at the end.
