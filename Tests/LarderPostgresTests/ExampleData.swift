@@ -31,3 +31,32 @@ enum ExampleData {
         return (try dir.write("stats-\(seed).csv", stats), try dir.write("trips-\(seed).csv", trips))
     }
 }
+
+extension PostgresServer {
+    /// The rows of `table` printed so that two stores' rows compare as text: doubles as IEEE
+    /// bits, blobs (and with `textAsHex`, strings) as hex, NULL as `null`, columns joined by
+    /// `|`; in `orderBy` order, or sorted when it is nil.
+    func printedRows(database: String, table: String, orderBy: String? = nil, textAsHex: Bool = false) throws -> [String] {
+        let types = try psql(
+            database: database,
+            "SELECT column_name || ' ' || data_type FROM information_schema.columns WHERE table_name = '\(table)' ORDER BY ordinal_position"
+        ).split(separator: "\n").map { $0.split(separator: " ", maxSplits: 1).map(String.init) }
+        let columns = types.map { column -> String in
+            let (name, type) = (column[0], column[1])
+            let text =
+                switch type {
+                case "double precision": "encode(float8send(\(name)), 'hex')"
+                case "bytea": "encode(\(name), 'hex')"
+                case "text" where textAsHex: "encode(convert_to(\(name), 'UTF8'), 'hex')"
+                case "boolean": "(\(name)::int)::text"
+                default: "\(name)::text"
+                }
+            return "coalesce(\(text), 'null')"
+        }
+        let rows = try psql(
+            database: database,
+            "SELECT \(columns.joined(separator: " || '|' || ")) FROM \(table)" + (orderBy.map { " ORDER BY \($0)" } ?? "")
+        ).split(separator: "\n").map(String.init)
+        return orderBy == nil ? rows.sorted() : rows
+    }
+}

@@ -151,24 +151,7 @@ import Testing
     }
 
     func postgresRows(_ target: Target, _ table: String) throws -> [String] {
-        let types = try server.psql(
-            database: target.database,
-            "SELECT column_name || ' ' || data_type FROM information_schema.columns WHERE table_name = '\(table)' ORDER BY ordinal_position"
-        ).split(separator: "\n").map { $0.split(separator: " ", maxSplits: 1).map(String.init) }
-        let columns = types.map { column -> String in
-            let (name, type) = (column[0], column[1])
-            let text =
-                switch type {
-                case "double precision": "encode(float8send(\(name)), 'hex')"
-                case "bytea": "encode(\(name), 'hex')"
-                case "text": "encode(convert_to(\(name), 'UTF8'), 'hex')"
-                case "boolean": "(\(name)::int)::text"
-                default: "\(name)::text"
-                }
-            return "coalesce(\(text), 'null')"
-        }
-        return try server.psql(database: target.database, "SELECT \(columns.joined(separator: " || '|' || ")) FROM \(table)")
-            .split(separator: "\n").map(String.init).sorted()
+        try server.printedRows(database: target.database, table: table, textAsHex: true)
     }
 
     func postgresTables(_ target: Target) throws -> [String] {
