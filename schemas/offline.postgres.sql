@@ -58,6 +58,7 @@ CREATE TABLE larder_materializations (
     online_seq_watermark BIGINT,               -- what the last successful push to Redis covered
     online_end    BIGINT,
     online_marker TEXT,
+    online_marker_slots TEXT,                  -- NULL for one Redis server, else one slot per cluster primary (v5)
     PRIMARY KEY (view, version)
 );
 

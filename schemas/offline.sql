@@ -53,6 +53,8 @@ CREATE TABLE IF NOT EXISTS larder_materializations (
     online_seq_watermark INTEGER,              -- what the last successful push to Redis covered:
     online_end    INTEGER,                     --   rows up to this _seq, latest values as of this end
     online_marker TEXT,                        -- the marker that push left in Redis (migration v2)
+    online_marker_slots TEXT,                  -- where: NULL for one server, else one slot per
+                                               --   cluster primary, space-separated (migration v4)
     PRIMARY KEY (view, version)
 ) STRICT;
 

@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
 # Runs Larder's tests: installs missing Debian packages, then `swift test`.
-# The suite uses a real SQLite file and starts its own redis-server on a free port.
+# The suite uses real SQLite files and starts its own redis-server, Redis Cluster and
+# PostgreSQL servers on free ports. Then the suites that touch the online store (online,
+# service, engine, CLI) run a second time against a six-node Redis Cluster instead of one
+# server (LARDER_TEST_REDIS=cluster), so every one of their tests runs against both.
+# Arguments go to both runs (e.g. --filter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-exec swift test "$@"
+swift test "$@"
+echo "== the online, service, engine and CLI suites again, against a Redis Cluster =="
+LARDER_TEST_REDIS=cluster swift test --skip-build \
+  --filter 'LarderOnlineTests\.OnlineStoreTests|LarderServerTests|LarderEngineTests|LarderCLITests' "$@"

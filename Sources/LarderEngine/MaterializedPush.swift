@@ -27,23 +27,41 @@ public enum MaterializedPush {
         let started = Date()
         let (spec, version) = try await store.registeredView(view)
         let layout = OnlineViewLayout(project: project, spec: spec, version: version)
-        var since = summary.incremental ? try await store.onlinePushState(view: view.name, version: version) : nil
-        if let last = since {
-            let held = try await online.pushMarker(layout: layout)
-            if last.marker == nil || held != last.marker {
-                notice(
-                    "\(view.name) v\(version): Redis no longer holds the last push (restarted without persistence, or flushed); pushing every entity"
-                )
-                since = nil
-            }
-        }
-        // A full push starts a new marker; an incremental one keeps the one Redis holds.
-        let marker = since?.marker ?? UUID().uuidString
         func failed(_ what: String, progress: String = "", _ error: any Error) -> EngineError {
             EngineError(
                 .unavailable,
                 "pushing \(what) to Redis failed\(progress): \(error). The offline part is committed; run `larder materialize\(summary.incremental ? " --incremental" : "")` again to finish the push."
             )
+        }
+        var since = summary.incremental ? try await store.onlinePushState(view: view.name, version: version) : nil
+        if let last = since {
+            // Every place the last push left its marker must still hold it: on a cluster each
+            // primary can lose its data alone.
+            let held: [String?]
+            do {
+                held = try await online.pushMarkers(layout: layout, slots: last.markerSlots)
+            } catch {
+                throw failed(view.name, progress: " after 0 entities", error)
+            }
+            if held.isEmpty || held.contains(where: { last.marker == nil || $0 != last.marker }) {
+                var place = ""
+                if let slots = last.markerSlots, let lost = held.firstIndex(where: { $0 != last.marker }) {
+                    place = " on the primary of slot \(slots[lost])"
+                }
+                notice(
+                    "\(view.name) v\(version): Redis no longer holds the last push\(place) (restarted without persistence, or flushed); pushing every entity"
+                )
+                since = nil
+            }
+        }
+        // A full push starts a new marker; an incremental one keeps the one Redis holds. It
+        // goes to every primary there is now (a primary added since gets it too).
+        let marker = since?.marker ?? UUID().uuidString
+        let markerSlots: [Int]?
+        do {
+            markerSlots = try await online.markerSlots()
+        } catch {
+            throw failed(view.name, progress: " after 0 entities", error)
         }
         var entities = 0
         var tileEntities = 0
@@ -78,8 +96,8 @@ public enum MaterializedPush {
                 }
             }
         }
-        try await online.setPushMarker(marker, layout: layout)
-        try await store.recordOnlinePush(summary.state, marker: marker)
+        try await online.setPushMarker(marker, layout: layout, slots: markerSlots)
+        try await store.recordOnlinePush(summary.state, marker: marker, markerSlots: markerSlots)
         return Summary(entities: max(entities, tileEntities), written: written, seconds: Date().timeIntervalSince(started))
     }
 }

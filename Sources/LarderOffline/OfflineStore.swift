@@ -166,6 +166,9 @@ enum OfflineSchema {
             try db.execute(sql: "ALTER TABLE larder_materializations ADD COLUMN online_marker TEXT")
         }
         migrator.registerMigration("v3: serving log") { db in try db.execute(sql: servingLog) }  // ServingLog.swift
+        migrator.registerMigration("v4: a push marker per Redis Cluster primary") { db in
+            try db.execute(sql: "ALTER TABLE larder_materializations ADD COLUMN online_marker_slots TEXT")
+        }
         return migrator
     }
 

@@ -160,8 +160,9 @@ public protocol OfflineBackend: Sendable {
     func freshness(of view: FeatureViewSpec, version: Int) async throws -> ViewFreshness
     /// The last successful online push of a view version, if any.
     func onlinePushState(view: String, version: Int) async throws -> OnlinePushState?
-    /// Records that the rows a materialization state covers are now online, under `marker`.
-    func recordOnlinePush(_ state: MaterializationState, marker: String) async throws
+    /// Records that the rows a materialization state covers are now online, under `marker`
+    /// left at `markerSlots` (see ``OnlinePushState/markerSlots``).
+    func recordOnlinePush(_ state: MaterializationState, marker: String, markerSlots: [Int]?) async throws
     /// Each entity's latest row before `end`, in batches (see
     /// ``OfflineStore/latestRows(of:end:changedSince:batchSize:)``).
     func latestRows(of view: FeatureView, end: Timestamp, changedSince: OnlinePushState?, batchSize: Int) -> LatestRows

@@ -173,9 +173,7 @@ extension OnlineStore {
     public func writeTiles(_ entities: [EntityTiles], layout: OnlineTiles) async throws -> Int {
         guard !entities.isEmpty else { return 0 }
         let calls = entities.map { layout.call(keys: $0.keys, writes: $0.tiles) }
-        let replies = try await client.withConnection { connection in
-            try OnlineTiles.writeScript.runPipelined(on: connection, calls)
-        }
+        let replies = try await redis.run(OnlineTiles.writeScript, calls)
         var written = 0
         for reply in replies {
             if let message = reply.errorMessage { throw OnlineStoreError("Redis refused a write: \(message)") }
@@ -207,11 +205,12 @@ extension OnlineStore {
                 }
                 return fields
             }
-            let reads: [[[UInt8]]] = zip(pending, touched).map { entity, fields in
-                [Array("HMGET".utf8), layout.view.tileKey(for: entity.key)]
-                    + fields.map { layout.field(group: $0.group, hopStart: $0.hopStart) }
+            let reads: [RoutedCommand] = zip(pending, touched).map { entity, fields in
+                let key = layout.view.tileKey(for: entity.key)
+                return RoutedCommand(
+                    [Array("HMGET".utf8), key] + fields.map { layout.field(group: $0.group, hopStart: $0.hopStart) }, key: key)
             }
-            let current = try await client.pipeline(reads)
+            let current = try await redis.send(reads)
             var calls: [RedisScript.Call] = []
             for (e, (entity, fields)) in zip(pending, touched).enumerated() {
                 if let message = current[e].errorMessage { throw OnlineStoreError("Redis refused a read: \(message)") }
@@ -244,10 +243,7 @@ extension OnlineStore {
                 }
                 calls.append(layout.call(keys: entity.key, writes: writes, expected: expected))
             }
-            let batch = calls
-            let replies = try await client.withConnection { connection in
-                try OnlineTiles.writeScript.runPipelined(on: connection, batch)
-            }
+            let replies = try await redis.run(OnlineTiles.writeScript, calls)
             var conflicted: [([Value], [Int])] = []
             for (e, reply) in replies.enumerated() {
                 if let message = reply.errorMessage { throw OnlineStoreError("Redis refused a write: \(message)") }
@@ -263,29 +259,25 @@ extension OnlineStore {
             "aggregation tiles of \(layout.view.view) kept changing under concurrent pushes; the events are stored offline")
     }
 
-    /// Reads rows (one MGET) and entities' tile hashes (one HGETALL each, for
-    /// ``OnlineTiles/values(_:at:)``) in one pipeline: one round trip for a whole lookup.
+    /// Reads rows (MGET, see ``mgets(_:splitBySlot:)``) and entities' tile hashes (one
+    /// HGETALL each, for ``OnlineTiles/values(_:at:)``) in one pipeline per node: one round
+    /// trip for a whole lookup (one node for one entity, since its keys share a slot).
     public func read(
         _ lookups: [(layout: OnlineViewLayout, keys: [Value])], tiles: [(layout: OnlineTiles, keys: [Value])]
     ) async throws -> (rows: [FeatureRow?], tiles: [RedisReply]) {
-        if tiles.isEmpty { return (try await read(lookups), []) }  // one command, no pipeline
-        let commands = Self.readCommands(lookups, tiles: tiles)
-        return try Self.decode(try await client.pipeline(commands), lookups, tiles: tiles)
-    }
-
-    private static func readCommands(
-        _ lookups: [(layout: OnlineViewLayout, keys: [Value])], tiles: [(layout: OnlineTiles, keys: [Value])]
-    ) -> [[[UInt8]]] {
-        var commands: [[[UInt8]]] = []
-        if !lookups.isEmpty { commands.append([Array("MGET".utf8)] + lookups.map { $0.layout.key(for: $0.keys) }) }
-        for lookup in tiles { commands.append([Array("HGETALL".utf8), lookup.layout.view.tileKey(for: lookup.keys)]) }
-        return commands
-    }
-
-    private static func decode(
-        _ replies: [RedisReply], _ lookups: [(layout: OnlineViewLayout, keys: [Value])], tiles: [(layout: OnlineTiles, keys: [Value])]
-    ) throws -> (rows: [FeatureRow?], tiles: [RedisReply]) {
-        let rows = lookups.isEmpty ? [] : try decode(replies[0], lookups)
-        return (rows, Array(replies.dropFirst(lookups.isEmpty ? 0 : 1)))
+        var commands: [RoutedCommand] = []
+        var places: [(command: Int, item: Int)] = []
+        if !lookups.isEmpty {
+            (commands, places) = Self.mgets(lookups.map { $0.layout.key(for: $0.keys) }, splitBySlot: redis.splitsBySlot)
+        }
+        let mgetCount = commands.count
+        for lookup in tiles {
+            let key = lookup.layout.view.tileKey(for: lookup.keys)
+            commands.append(RoutedCommand([Array("HGETALL".utf8), key], key: key))
+        }
+        guard !commands.isEmpty else { return ([], []) }
+        let replies = try await redis.send(commands)
+        let rows = try Self.decode(replies[..<mgetCount], places: places, lookups)
+        return (rows, Array(replies[mgetCount...]))
     }
 }

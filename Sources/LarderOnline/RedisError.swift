@@ -26,6 +26,9 @@ public enum RedisError: Error, CustomStringConvertible, Sendable, Equatable {
     case protocolError(endpoint: String, reason: String)
     /// The caller asked for something that cannot be sent, such as a command with no words.
     case invalidCommand(reason: String)
+    /// A Redis Cluster could not answer: no node reachable, a slot without a reachable primary
+    /// (a failover in progress), or redirections that did not settle. `cluster` names the seeds.
+    case clusterUnavailable(cluster: String, reason: String)
 
     /// `host:port` of the server involved, when there is one.
     public var endpoint: String? {
@@ -34,7 +37,7 @@ public enum RedisError: Error, CustomStringConvertible, Sendable, Equatable {
             .timeout(let endpoint, _, _), .connectionLost(let endpoint, _, _),
             .serverError(let endpoint, _, _), .protocolError(let endpoint, _):
             return endpoint
-        case .invalidURL, .invalidCommand:
+        case .invalidURL, .invalidCommand, .clusterUnavailable:
             return nil
         }
     }
@@ -58,6 +61,8 @@ public enum RedisError: Error, CustomStringConvertible, Sendable, Equatable {
             return "protocol error talking to Redis at \(endpoint): \(reason)"
         case .invalidCommand(let reason):
             return "invalid Redis command: \(reason)"
+        case .clusterUnavailable(let cluster, let reason):
+            return "Redis Cluster \(cluster) is unavailable: \(reason)"
         }
     }
 

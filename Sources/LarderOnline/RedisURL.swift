@@ -51,6 +51,7 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
         let scheme = string[..<separator.lowerBound].lowercased()
         guard scheme == "redis" else {
             if scheme == "rediss" { throw invalid("TLS (rediss://) is not supported") }
+            if scheme == "redis-cluster" { throw invalid("a cluster URL names seed nodes, not one server: use RedisClusterURL") }
             throw invalid("unsupported scheme '\(scheme)': expected redis://")
         }
         let rest = string[separator.upperBound...]
@@ -61,62 +62,11 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
         let slash = rest.firstIndex(of: "/")
         let authority = slash.map { rest[..<$0] } ?? rest
         let path = slash.map { rest[rest.index(after: $0)...] } ?? ""
-
-        // The password may itself contain '@' if unencoded; the last '@' ends the user info.
-        var hostAndPort = authority
-        var username: String?
-        var password: String?
-        if let at = authority.lastIndex(of: "@") {
-            let userInfo = authority[..<at]
-            hostAndPort = authority[authority.index(after: at)...]
-            guard let colon = userInfo.firstIndex(of: ":") else {
-                throw invalid(
-                    "user info has no password: use redis://:password@host or redis://user:password@host")
-            }
-            guard let user = Self.percentDecode(userInfo[..<colon]),
-                let pass = Self.percentDecode(userInfo[userInfo.index(after: colon)...])
-            else {
-                throw invalid("malformed percent-encoding in user info (expected %XX with hex digits, UTF-8)")
-            }
-            guard !pass.isEmpty else { throw invalid("empty password") }
-            username = user.isEmpty ? nil : user
-            password = pass
+        let (credentials, hostAndPort) = try Self.splitUserInfo(authority, masked: masked)
+        if hostAndPort.contains(",") {
+            throw invalid("redis:// names one server; for a Redis Cluster write redis-cluster://host:port[,host:port...]")
         }
-
-        let host: Substring
-        var portText: Substring?
-        if hostAndPort.hasPrefix("[") {
-            guard let close = hostAndPort.firstIndex(of: "]") else {
-                throw invalid("unterminated IPv6 address: missing ']'")
-            }
-            host = hostAndPort[hostAndPort.index(after: hostAndPort.startIndex)..<close]
-            let after = hostAndPort[hostAndPort.index(after: close)...]
-            if !after.isEmpty {
-                guard after.hasPrefix(":") else { throw invalid("unexpected text '\(after)' after IPv6 address") }
-                portText = after.dropFirst()
-            }
-        } else {
-            let colons = hostAndPort.filter { $0 == ":" }.count
-            if colons > 1 { throw invalid("IPv6 addresses must be written in brackets, e.g. redis://[::1]:6379") }
-            if let colon = hostAndPort.firstIndex(of: ":") {
-                host = hostAndPort[..<colon]
-                portText = hostAndPort[hostAndPort.index(after: colon)...]
-            } else {
-                host = hostAndPort
-            }
-        }
-        guard !host.isEmpty else { throw invalid("missing host") }
-        if host.contains(where: { $0.isWhitespace || $0 == "%" || $0 == "[" || $0 == "]" }) {
-            throw invalid("invalid host '\(host)'")
-        }
-
-        var port = Self.defaultPort
-        if let portText {
-            guard let value = Self.decimal(portText), (1...65535).contains(value) else {
-                throw invalid("invalid port '\(portText)': expected a number from 1 to 65535")
-            }
-            port = value
-        }
+        let (host, port) = try Self.hostAndPort(hostAndPort, masked: masked)
 
         var database = 0
         if !path.isEmpty {
@@ -126,7 +76,65 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
             database = value
         }
 
-        self.init(host: String(host), port: port, database: database, username: username, password: password)
+        self.init(host: host, port: port, database: database, username: credentials.username, password: credentials.password)
+    }
+
+    /// Splits `[user:password@]rest` at the last `@` (an unencoded password may contain `@`)
+    /// and percent-decodes the user and password.
+    static func splitUserInfo(_ authority: Substring, masked: String) throws(RedisError)
+        -> (credentials: (username: String?, password: String?), rest: Substring)
+    {
+        guard let at = authority.lastIndex(of: "@") else { return ((nil, nil), authority) }
+        func invalid(_ reason: String) -> RedisError { .invalidURL(url: masked, reason: reason) }
+        let userInfo = authority[..<at]
+        guard let colon = userInfo.firstIndex(of: ":") else {
+            throw invalid("user info has no password: use redis://:password@host or redis://user:password@host")
+        }
+        guard let user = percentDecode(userInfo[..<colon]), let password = percentDecode(userInfo[userInfo.index(after: colon)...])
+        else {
+            throw invalid("malformed percent-encoding in user info (expected %XX with hex digits, UTF-8)")
+        }
+        guard !password.isEmpty else { throw invalid("empty password") }
+        return ((user.isEmpty ? nil : user, password), authority[authority.index(after: at)...])
+    }
+
+    /// Parses `host[:port]` or `[ipv6][:port]`; the port defaults to 6379.
+    static func hostAndPort(_ text: Substring, masked: String) throws(RedisError) -> (host: String, port: Int) {
+        func invalid(_ reason: String) -> RedisError { .invalidURL(url: masked, reason: reason) }
+        let host: Substring
+        var portText: Substring?
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else {
+                throw invalid("unterminated IPv6 address: missing ']'")
+            }
+            host = text[text.index(after: text.startIndex)..<close]
+            let after = text[text.index(after: close)...]
+            if !after.isEmpty {
+                guard after.hasPrefix(":") else { throw invalid("unexpected text '\(after)' after IPv6 address") }
+                portText = after.dropFirst()
+            }
+        } else {
+            let colons = text.filter { $0 == ":" }.count
+            if colons > 1 { throw invalid("IPv6 addresses must be written in brackets, e.g. redis://[::1]:6379") }
+            if let colon = text.firstIndex(of: ":") {
+                host = text[..<colon]
+                portText = text[text.index(after: colon)...]
+            } else {
+                host = text
+            }
+        }
+        guard !host.isEmpty else { throw invalid("missing host") }
+        if host.contains(where: { $0.isWhitespace || $0 == "%" || $0 == "[" || $0 == "]" || $0 == "," }) {
+            throw invalid("invalid host '\(host)'")
+        }
+        var port = defaultPort
+        if let portText {
+            guard let value = decimal(portText), (1...65535).contains(value) else {
+                throw invalid("invalid port '\(portText)': expected a number from 1 to 65535")
+            }
+            port = value
+        }
+        return (String(host), port)
     }
 
     /// `host:port`, with IPv6 addresses in brackets: how errors name the server.
@@ -146,12 +154,12 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
     // MARK: - Helpers
 
     /// Digits only: no sign, no spaces, no overflow.
-    private static func decimal(_ text: Substring) -> Int? {
+    static func decimal(_ text: Substring) -> Int? {
         guard !text.isEmpty, text.count <= 10, text.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
         return Int(text)
     }
 
-    private static func percentDecode(_ text: Substring) -> String? {
+    static func percentDecode(_ text: Substring) -> String? {
         var bytes: [UInt8] = []
         var utf8 = text.utf8.makeIterator()
         while let byte = utf8.next() {
@@ -178,7 +186,7 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    private static func percentEncode(_ text: String) -> String {
+    static func percentEncode(_ text: String) -> String {
         var result = ""
         for byte in text.utf8 {
             let scalar = Unicode.Scalar(byte)
@@ -193,7 +201,7 @@ public struct RedisURL: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Masks the password in a URL that may not parse, for error messages.
-    private static func mask(_ string: String) -> String {
+    static func mask(_ string: String) -> String {
         guard let separator = string.firstRange(of: "://") else { return string }
         let rest = string[separator.upperBound...]
         let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex

@@ -48,24 +48,30 @@ extension PostgresStore {
         try await transaction("reading the online push of \(view) v\(version)", readOnly: true) { connection in
             let rows = try await connection.query(
                 """
-                SELECT online_seq_watermark, online_end, online_marker FROM larder_materializations
+                SELECT online_seq_watermark, online_end, online_marker, online_marker_slots FROM larder_materializations
                 WHERE view = \(view) AND version = \(version)
                 """, logger: self.logger)
             var state: OnlinePushState?
-            for try await (seq, end, marker) in rows.decode((Int64?, Int64?, String?).self) {
-                if let seq, let end { state = OnlinePushState(seqWatermark: seq, end: Timestamp(microseconds: end), marker: marker) }
+            for try await (seq, end, marker, slots) in rows.decode((Int64?, Int64?, String?, String?).self) {
+                if let seq, let end {
+                    state = OnlinePushState(
+                        seqWatermark: seq, end: Timestamp(microseconds: end), marker: marker,
+                        markerSlots: OnlinePushState.slots(fromText: slots))
+                }
             }
             return state
         }
     }
 
-    /// Records that the rows a materialization state covers are now online, under `marker`.
-    public func recordOnlinePush(_ state: MaterializationState, marker: String) async throws {
+    /// Records that the rows a materialization state covers are now online, under `marker`
+    /// left at `markerSlots` (see ``OnlinePushState/markerSlots``).
+    public func recordOnlinePush(_ state: MaterializationState, marker: String, markerSlots: [Int]?) async throws {
         try await transaction("push of \(state.view) v\(state.version) to Redis (recording it)") { connection in
             try await connection.query(
                 """
                 UPDATE larder_materializations SET online_seq_watermark = \(state.seqWatermark),
-                    online_end = \(state.end.microseconds), online_marker = \(marker)
+                    online_end = \(state.end.microseconds), online_marker = \(marker),
+                    online_marker_slots = \(OnlinePushState.slotsText(markerSlots))
                 WHERE view = \(state.view) AND version = \(state.version)
                 """, logger: self.logger)
         }

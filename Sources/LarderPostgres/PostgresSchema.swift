@@ -17,6 +17,7 @@ enum PostgresSchema {
         ("v2: ingests", ingests),
         ("v3: materializations", materializations),
         ("v4: serving log", servingLog),
+        ("v5: a push marker per Redis Cluster primary", "ALTER TABLE larder_materializations ADD COLUMN online_marker_slots TEXT"),
     ]
 
     static let registry = """

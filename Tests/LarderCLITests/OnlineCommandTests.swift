@@ -5,11 +5,11 @@ import Testing
 /// materialize (with the push to Redis), get and serve, through the built binary.
 @Suite struct OnlineCommandTests {
     let project: LarderProcess
-    let redis: RedisServer
+    let redis: TestRedis
 
     init() throws {
         project = try LarderProcess()
-        redis = try RedisServer()
+        redis = try TestRedis()
     }
 
     var env: [String: String] { ["LARDER_REDIS_URL": redis.url] }

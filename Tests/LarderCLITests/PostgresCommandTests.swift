@@ -45,7 +45,7 @@ import Testing
         #expect(try PostgresServer.shared().psql(database: database, "SELECT count(*) FROM source_driver_stats") == "2\n")
 
         // Materialized there, and pushed from there to Redis.
-        let redis = try RedisServer()
+        let redis = try TestRedis()
         result = try project.run("materialize", environment: environment.merging(["LARDER_REDIS_URL": redis.url]) { $1 })
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("driver_hourly_stats v1: 2 rows"), "\(result.stdout)")

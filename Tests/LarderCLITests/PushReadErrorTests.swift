@@ -8,7 +8,7 @@ import Testing
 @Suite struct PushReadErrorTests {
     @Test func aFailedOfflineReadFailsThePushAndRecordsNothing() throws {
         let project = try LarderProcess()
-        let redis = try RedisServer()
+        let redis = try TestRedis()
         let env = ["LARDER_REDIS_URL": redis.url]
         _ = try project.run("apply")
         // One row per driver, so every leaf page of the table holds some driver's latest row.

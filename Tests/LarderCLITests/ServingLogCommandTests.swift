@@ -11,11 +11,11 @@ import Testing
 /// offline store (the service reads its registry from it and appends pushes and the log to it).
 @Suite struct ServingLogCommandTests {
     let project: LarderProcess
-    let redis: RedisServer
+    let redis: TestRedis
 
     init() throws {
         project = try LarderProcess()
-        redis = try RedisServer()
+        redis = try TestRedis()
     }
 
     var env: [String: String] { ["LARDER_REDIS_URL": redis.url] }

@@ -11,11 +11,11 @@ import Testing
 /// data, against a real redis-server.
 @Suite struct VerifyTests {
     let project: LarderProcess
-    let redis: RedisServer
+    let redis: TestRedis
 
     init() throws {
         project = try LarderProcess()
-        redis = try RedisServer()
+        redis = try TestRedis()
     }
 
     var env: [String: String] { ["LARDER_REDIS_URL": redis.url] }
@@ -161,10 +161,9 @@ import Testing
         #expect(example["offline"] as? Double == corrected)
 
         // Driver 1002's online row disappears behind Larder's back: null online only.
-        let keys = try redisCLI("--scan", "--pattern", "larder:cli_test:driver_hourly_stats:*:{1002}")
-            .split(separator: "\n").map(String.init)
+        let keys = try redis.keys(matching: "larder:cli_test:driver_hourly_stats:*:{1002}")
         #expect(keys.count == 1, "\(keys)")
-        for key in keys { _ = try redisCLI("DEL", key) }
+        for key in keys { _ = try redis.cli("DEL", key) }
         let deleted = try verifyJSON("--service", "driver_ranking")
         #expect(deleted.status == 1)
         for name in Self.serviceFeatures {
@@ -206,10 +205,9 @@ import Testing
         #expect(table.stdout.contains("consistent: 250 values of 10 features compared"), "\(table.stdout)")
 
         // And it gates: a value changed behind Larder's back fails it.
-        let keys = try redisCLI("--scan", "--pattern", "larder:cli_test:driver_hourly_stats:*:{1003}")
-            .split(separator: "\n").map(String.init)
+        let keys = try redis.keys(matching: "larder:cli_test:driver_hourly_stats:*:{1003}")
         #expect(keys.count == 1, "\(keys)")
-        for key in keys { _ = try redisCLI("DEL", key) }
+        for key in keys { _ = try redis.cli("DEL", key) }
         let gate = try verifyJSON()
         #expect(gate.status == 1)
         #expect(gate.features["transformed_conv_rate:conv_rate_plus_val2"]?["online_null"] as? Int == 1)
@@ -323,16 +321,4 @@ import Testing
         #expect((example["row"] as? String)?.hasPrefix("entry ") == true, "\(example)")
     }
 
-    /// Runs `redis-cli` against the test's server.
-    func redisCLI(_ arguments: String...) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["redis-cli", "-p", "\(redis.port)"] + arguments
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
 }

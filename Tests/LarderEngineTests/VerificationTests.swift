@@ -11,7 +11,7 @@ import Testing
 /// repository (features/). The recomputation runs in memory.
 @Suite struct VerificationTests {
     let dir: TemporaryDirectory
-    let redis: RedisServer
+    let redis: TestRedis
     let offline: OfflineStore
     let online: OnlineStore
     /// The start of the current hour: the latest stats rows are stamped with it.
@@ -26,9 +26,9 @@ import Testing
 
     init() async throws {
         dir = try TemporaryDirectory()
-        redis = try RedisServer()
+        redis = try TestRedis()
         offline = try OfflineStore(path: dir.file("offline.sqlite"))
-        online = OnlineStore(client: try RedisClient(url: redis.url, poolSize: 1))
+        online = OnlineStore(redis: try OnlineRedisURL(redis.url).client(poolSize: 1))
         try await offline.registry.apply(try offline.registry.plan(for: Features.repository))
         hour = Timestamp.now().microseconds / Self.hourMicros * Self.hourMicros
     }

@@ -170,7 +170,7 @@ import Testing
         var latest: [Value] = []
         for try await batch in store.latestRows(of: driverHourlyStats, end: first.state.end) { latest += batch.flatMap(\.values) }
         #expect(latest.contains(.int64(1)) && !latest.contains(.int64(2)))
-        try await store.recordOnlinePush(first.state, marker: "first")  // as `larder materialize` does after pushing
+        try await store.recordOnlinePush(first.state, marker: "first", markerSlots: nil)  // as `larder materialize` does after pushing
 
         let later = Timestamp(microseconds: now.microseconds + 180_000_000)
         let second = try await store.materialize(driverHourlyStats, mode: .incremental(end: nil), now: later)

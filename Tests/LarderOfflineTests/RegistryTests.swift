@@ -138,7 +138,7 @@ import Testing
         #expect(
             try reopened.rows("SELECT identifier FROM grdb_migrations ORDER BY identifier") == [
                 ["v1: registry, ingests, materializations".databaseValue], ["v2: online push marker".databaseValue],
-                ["v3: serving log".databaseValue],
+                ["v3: serving log".databaseValue], ["v4: a push marker per Redis Cluster primary".databaseValue],
             ])
     }
 

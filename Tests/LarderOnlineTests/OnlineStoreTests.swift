@@ -4,14 +4,15 @@ import LarderOnline
 import LarderTestSupport
 import Testing
 
-/// The online layout against a real redis-server: encoding, write ordering, expiry, reads.
+/// The online layout against a real Redis (a server, or a cluster when the run's
+/// ``RedisTopology`` says so): encoding, write ordering, expiry, reads.
 @Suite struct OnlineStoreTests {
-    let redis: RedisServer
+    let redis: TestRedis
     let store: OnlineStore
 
     init() throws {
-        redis = try RedisServer()
-        store = OnlineStore(client: RedisClient(configuration: .init(url: try RedisURL(redis.url), poolSize: 2)))
+        redis = try TestRedis()
+        store = OnlineStore(redis: try OnlineRedisURL(redis.url).client(poolSize: 2))
     }
 
     static let types: [ValueType] = [.int64, .double, .string, .bool, .timestamp]
@@ -141,9 +142,8 @@ import Testing
         #expect(fresh.status(at: Timestamp(microseconds: fresh.eventTime.microseconds + ttl), ttl: ttl) == .present)
         #expect(fresh.status(at: Timestamp(microseconds: fresh.eventTime.microseconds + ttl + 1), ttl: ttl) == .expired)
         // Redis holds an expiry on the stale key, none on a view without ttl.
-        let pttl = try await RedisClient(configuration: .init(url: try RedisURL(redis.url))).withConnection { c in
-            try c.command(["PTTL", String(decoding: Self.layout.key(for: stale.keys), as: UTF8.self)])
-        }
+        let staleKey = Self.layout.key(for: stale.keys)
+        let pttl = try await store.redis.send([RoutedCommand([Array("PTTL".utf8), staleKey], key: staleKey)])[0]
         #expect((pttl.intValue ?? -1) > 0)
     }
 }

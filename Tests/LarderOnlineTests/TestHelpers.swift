@@ -66,6 +66,7 @@ extension RedisError {
         case .serverError: "serverError"
         case .protocolError: "protocolError"
         case .invalidCommand: "invalidCommand"
+        case .clusterUnavailable: "clusterUnavailable"
         }
     }
 }

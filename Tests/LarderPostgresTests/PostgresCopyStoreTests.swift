@@ -101,7 +101,9 @@ import Testing
         for view in [driverHourlyStats, driverTrips] {
             let summary = try await sqlite.materialize(view, mode: .range(start: nil, end: nil), now: now)
             #expect(summary.rows > 0)
-            if view.name == driverHourlyStats.name { try await sqlite.recordOnlinePush(summary.state, marker: "marker-1") }
+            if view.name == driverHourlyStats.name {
+                try await sqlite.recordOnlinePush(summary.state, marker: "marker-1", markerSlots: [7])
+            }
         }
         let later = Timestamp(microseconds: now.microseconds + 3_600_000_000)
         _ = try await sqlite.materialize(driverTrips, mode: .incremental(end: nil), now: later)

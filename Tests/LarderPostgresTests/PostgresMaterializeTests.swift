@@ -113,8 +113,12 @@ import Testing
                 let g = try await postgres.freshness(of: spec, version: 1)
                 #expect(f.state == g.state && f.newestEvent == g.newestEvent && f.online == g.online, "\(view.name): freshness")
                 #expect(f.lastRun?.rows == g.lastRun?.rows && f.lastRun?.incremental == g.lastRun?.incremental, "\(view.name)")
-                try await sqlite.recordOnlinePush(a.state, marker: "m")
-                try await postgres.recordOnlinePush(b.state, marker: "m")
+                // A cluster's marker slots (one per primary) come back as they were recorded.
+                try await sqlite.recordOnlinePush(a.state, marker: "m", markerSlots: [0, 5461, 10923])
+                try await postgres.recordOnlinePush(b.state, marker: "m", markerSlots: [0, 5461, 10923])
+                let pushed = try await sqlite.onlinePushState(view: view.name, version: 1)
+                #expect(pushed?.markerSlots == [0, 5461, 10923] && pushed?.marker == "m")
+                #expect(try await postgres.onlinePushState(view: view.name, version: 1) == pushed, "\(view.name): push state")
             }
         }
 

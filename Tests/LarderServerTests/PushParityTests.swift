@@ -61,7 +61,7 @@ import Testing
         for try await batch in store.retainedTiles(of: view, from: nil) {
             try await online.writeTiles(batch, layout: tiles)
         }
-        try await online.setPushMarker(UUID().uuidString, layout: layout)
+        try await online.setPushMarker(UUID().uuidString, layout: layout, slots: try await online.markerSlots())
     }
 
     /// A Redis value as compared: a string's bytes or a hash's field-to-value map.
@@ -71,24 +71,26 @@ import Testing
     }
 
     /// Every key in the Redis database but the push markers, with its value.
-    static func contents(of client: RedisClient) async throws -> [[UInt8]: Stored] {
-        guard case .array(let keys) = try await client.command(["KEYS", "*"]) else {
-            throw OnlineStoreError("KEYS did not answer an array")
-        }
+    /// Every key of `redis` but the push markers, with its value, read through `online`'s client.
+    static func contents(of redis: TestRedis, through online: OnlineStore) async throws -> [[UInt8]: Stored] {
         var out: [[UInt8]: Stored] = [:]
-        for case .bulk(let key) in keys where !key.starts(with: Array("larder:test:_pushed:".utf8)) {
-            switch try await client.command([Array("TYPE".utf8), key]).stringValue {
+        for name in try redis.keys(matching: "*") where !name.hasPrefix("larder:test:_pushed:") {
+            let key = Array(name.utf8)
+            func send(_ command: String) async throws -> RedisReply {
+                try await online.redis.send([RoutedCommand([Array(command.utf8), key], key: key)])[0]
+            }
+            switch try await send("TYPE").stringValue {
             case "string":
-                out[key] = .string(try await client.command([Array("GET".utf8), key]).bytesValue ?? [])
+                out[key] = .string(try await send("GET").bytesValue ?? [])
             case "hash":
-                guard case .array(let items) = try await client.command([Array("HGETALL".utf8), key]) else {
+                guard case .array(let items) = try await send("HGETALL") else {
                     throw OnlineStoreError("HGETALL did not answer an array")
                 }
                 var fields: [[UInt8]: [UInt8]] = [:]
                 for i in stride(from: 0, to: items.count - 1, by: 2) { fields[items[i].bytesValue ?? []] = items[i + 1].bytesValue ?? [] }
                 out[key] = .hash(fields)
             case let other:
-                throw OnlineStoreError("unexpected type \(other ?? "?") of key \(String(decoding: key, as: UTF8.self))")
+                throw OnlineStoreError("unexpected type \(other ?? "?") of key \(name)")
             }
         }
         return out
@@ -120,16 +122,15 @@ import Testing
         let summary = try await offline.materialize(
             Activity.view, mode: .range(start: nil, end: Timestamp(microseconds: server.now.microseconds + 1)))
         #expect(summary.rows == lines.count)
-        let redis = try RedisServer()
+        let redis = try TestRedis()
         let online = OnlineStore(
-            client: RedisClient(
-                configuration: .init(
-                    url: try RedisURL(redis.url), poolSize: 1, connectTimeout: .milliseconds(500), commandTimeout: .milliseconds(500))))
+            redis: try OnlineRedisURL(redis.url).client(poolSize: 1, connectTimeout: .milliseconds(500), commandTimeout: .milliseconds(500))
+        )
         try await Self.pushMaterialized(Activity.view, summary: summary, store: offline, online: online, project: "test")
 
         // 3. The same keys, and the same bytes under each.
-        let pushed = try await Self.contents(of: server.online.client)
-        let materialized = try await Self.contents(of: online.client)
+        let pushed = try await Self.contents(of: server.redis, through: server.online)
+        let materialized = try await Self.contents(of: redis, through: online)
         let rowKeys = pushed.keys.filter { !Self.name($0).hasPrefix("larder:test:_tiles:") }
         let tileKeys = pushed.keys.filter { Self.name($0).hasPrefix("larder:test:_tiles:") }
         #expect(rowKeys.count == 20)

@@ -26,11 +26,12 @@ final class TestClock: @unchecked Sendable {
     }
 }
 
-/// A running service on a free port, over a fresh offline store and a real redis-server,
+/// A running service on a free port, over a fresh offline store and a real Redis (a server, or
+/// a cluster when the run's ``RedisTopology`` says so),
 /// with a feature repo (the example one by default) applied and a fixed clock.
 final class ServerHarness: @unchecked Sendable {
     let directory: TemporaryDirectory
-    let redis: RedisServer
+    let redis: TestRedis
     let offline: OfflineStore
     let online: OnlineStore
     let now: Timestamp
@@ -57,13 +58,12 @@ final class ServerHarness: @unchecked Sendable {
         logger: Logger? = nil
     ) async throws {
         directory = try TemporaryDirectory()
-        redis = try RedisServer()
+        redis = try TestRedis()
         offline = try OfflineStore(path: directory.file("offline.sqlite"), options: storeOptions)
         try await offline.registry.apply(try offline.registry.plan(for: repository))
         online = OnlineStore(
-            client: RedisClient(
-                configuration: .init(
-                    url: try RedisURL(redis.url), poolSize: 2, connectTimeout: .milliseconds(500), commandTimeout: .milliseconds(500))))
+            redis: try OnlineRedisURL(redis.url).client(poolSize: 2, connectTimeout: .milliseconds(500), commandTimeout: .milliseconds(500))
+        )
         self.now = now
         let clock = TestClock(now)
         self.clock = clock

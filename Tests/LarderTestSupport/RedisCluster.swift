@@ -153,6 +153,8 @@ public final class RedisCluster: @unchecked Sendable {
                 "--cluster-replica-validity-factor", "0",
                 // SIGTERM is acted on in the server's cron: at 100 Hz, stopping takes ~10 ms.
                 "--hz", "100",
+                // A replica syncs at once (the default waits 5 s for more replicas to share one transfer).
+                "--repl-diskless-sync-delay", "0",
             ]
             let process = try ChildProcess(executable: executable, arguments: arguments)
             let log = directory.file("redis.log")
@@ -232,7 +234,7 @@ public final class RedisCluster: @unchecked Sendable {
             let running = nodes.filter(\.isRunning)
             var problem: String? = running.isEmpty ? "no node is running" : nil
             for node in running where problem == nil {
-                problem = Self.problem(of: node).map { "\(node): \($0)" }
+                problem = Self.problem(of: node, running: Set(running.map(\.port))).map { "\(node): \($0)" }
             }
             guard let problem else { return }
             if Date() >= deadline {
@@ -321,7 +323,7 @@ public final class RedisCluster: @unchecked Sendable {
     // MARK: - Helpers
 
     /// What keeps `node` from being ready, or nil if nothing does.
-    private static func problem(of node: Node) -> String? {
+    private static func problem(of node: Node, running: Set<Int>) -> String? {
         guard let info = bulkReply(port: node.port, ["CLUSTER", "INFO"]) else { return "no answer to CLUSTER INFO" }
         let fields = Dictionary(
             info.split(whereSeparator: \.isNewline).compactMap { line -> (String, String)? in
@@ -333,6 +335,19 @@ public final class RedisCluster: @unchecked Sendable {
         ]
         for (name, value) in expected.sorted(by: { $0.key < $1.key }) where fields[name] != value {
             return "\(name) is \(fields[name] ?? "missing"), not \(value)"
+        }
+        // Replicas are assigned after the slots, and a node that came back is cleared of its
+        // failure, by gossip: until it reaches this node, it sees a replica-to-be as a primary
+        // without slots, or a running node as failed.
+        guard let nodes = bulkReply(port: node.port, ["CLUSTER", "NODES"]) else { return "no answer to CLUSTER NODES" }
+        for line in nodes.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count >= 8, let port = Int(fields[1].split(separator: "@")[0].split(separator: ":").last ?? ""),
+                running.contains(port)
+            else { continue }
+            let flags = fields[2].split(separator: ",")
+            if flags.contains(where: { $0.hasPrefix("fail") }) { return "sees the running node \(fields[1]) as failed" }
+            if flags.contains("master"), fields.count == 8 { return "sees \(fields[1]) as a primary without slots" }
         }
         guard let replication = bulkReply(port: node.port, ["INFO", "replication"]) else { return "no answer to INFO" }
         if replication.contains("role:slave"), !replication.contains("master_link_status:up") {

@@ -8,11 +8,25 @@ public struct OnlinePushState: Sendable, Equatable {
     public var seqWatermark: Int64
     public var end: Timestamp
     public var marker: String?
+    /// Where the marker was left: `nil` for one Redis server (one marker key), else one slot
+    /// of each primary of the cluster (a marker key in each).
+    public var markerSlots: [Int]?
 
-    package init(seqWatermark: Int64, end: Timestamp, marker: String?) {
+    package init(seqWatermark: Int64, end: Timestamp, marker: String?, markerSlots: [Int]? = nil) {
         self.seqWatermark = seqWatermark
         self.end = end
         self.marker = marker
+        self.markerSlots = markerSlots
+    }
+
+    /// The text the offline stores keep `markerSlots` as: slots separated by spaces.
+    package static func slotsText(_ slots: [Int]?) -> String? {
+        slots.map { $0.map(String.init).joined(separator: " ") }
+    }
+
+    /// `markerSlots` from ``slotsText(_:)``.
+    package static func slots(fromText text: String?) -> [Int]? {
+        text.map { $0.split(separator: " ").compactMap { Int($0) } }
     }
 }
 
@@ -29,28 +43,37 @@ extension OfflineStore {
                 let row = try Row.fetchOne(
                     db,
                     sql:
-                        "SELECT online_seq_watermark, online_end, online_marker FROM larder_materializations WHERE view = ? AND version = ?",
+                        """
+                        SELECT online_seq_watermark, online_end, online_marker, online_marker_slots
+                        FROM larder_materializations WHERE view = ? AND version = ?
+                        """,
                     arguments: [view, version]),
                 let seq = row["online_seq_watermark"] as Int64?, let end = row["online_end"] as Int64?
             else { return nil }
-            return OnlinePushState(seqWatermark: seq, end: Timestamp(microseconds: end), marker: row["online_marker"])
+            return OnlinePushState(
+                seqWatermark: seq, end: Timestamp(microseconds: end), marker: row["online_marker"],
+                markerSlots: OnlinePushState.slots(fromText: row["online_marker_slots"]))
         }
     }
 
-    /// Records that the rows a materialization state covers are now online, under `marker`.
-    public func recordOnlinePush(_ state: MaterializationState, marker: String) async throws {
-        try await writing { try self.recordOnlinePush(state, marker: marker) }
+    /// Records that the rows a materialization state covers are now online, under `marker`
+    /// left at `markerSlots` (see ``OnlinePushState/markerSlots``).
+    public func recordOnlinePush(_ state: MaterializationState, marker: String, markerSlots: [Int]?) async throws {
+        try await writing { try self.recordOnlinePush(state, marker: marker, markerSlots: markerSlots) }
     }
 
-    /// The blocking body of the async ``recordOnlinePush(_:marker:)``, run on ``Blocking``'s pool.
-    func recordOnlinePush(_ state: MaterializationState, marker: String) throws {
+    /// The blocking body of the async ``recordOnlinePush(_:marker:markerSlots:)``, run on ``Blocking``'s pool.
+    func recordOnlinePush(_ state: MaterializationState, marker: String, markerSlots: [Int]?) throws {
         try writeTransaction("push of \(state.view) v\(state.version) to Redis (recording it)") { db in
             try db.execute(
                 sql: """
-                    UPDATE larder_materializations SET online_seq_watermark = ?, online_end = ?, online_marker = ?
+                    UPDATE larder_materializations
+                    SET online_seq_watermark = ?, online_end = ?, online_marker = ?, online_marker_slots = ?
                     WHERE view = ? AND version = ?
                     """,
-                arguments: [state.seqWatermark, state.end.microseconds, marker, state.view, state.version])
+                arguments: [
+                    state.seqWatermark, state.end.microseconds, marker, OnlinePushState.slotsText(markerSlots), state.view, state.version,
+                ])
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import LarderCore
 import LarderOffline
+import LarderOnline
 import LarderPostgres
 import Yams
 
@@ -15,6 +16,7 @@ import Yams
 ///   busy_timeout: 5m               # how long a write waits for another one
 /// online:
 ///   redis_url: redis://127.0.0.1:6379/0
+///   # or a Redis Cluster, by any of its nodes: redis-cluster://10.0.0.1:7000,10.0.0.2:7000
 /// serve:                           # larder serve
 ///   host: 127.0.0.1
 ///   port: 6566
@@ -224,8 +226,12 @@ struct Configuration: Equatable {
     }
 
     private static func checkRedisURL(_ url: String, origin: String) throws(ConfigurationError) {
-        guard url.hasPrefix("redis://"), let parsed = URL(string: url), parsed.host != nil else {
-            throw ConfigurationError("\(origin): '\(url)' is not a Redis URL; expected redis://[user:password@]host:port/db")
+        do {
+            _ = try OnlineRedisURL(url)
+        } catch {
+            throw ConfigurationError(
+                "\(origin): '\(url)' is not a Redis URL (\(error)); expected redis://[user:password@]host:port/db or redis-cluster://[user:password@]host:port[,host:port...]"
+            )
         }
     }
 }
