@@ -64,26 +64,8 @@ struct RedisClusterTests {
             let slot = HashSlot.slot(of: "survivor")
             let victim = try cluster.primary(forSlot: slot)
             _ = try cluster.redisCLI("SET", "survivor", "kept")
-            // Replicated before the primary dies: its replica's offset reaches the primary's.
-            // (WAIT would not do: it waits for its own connection's writes, and redis-cli
-            // sends each command on a connection of its own.)
-            func offset(_ field: String, _ info: String) -> Int? {
-                info.split(whereSeparator: \.isNewline).first { $0.hasPrefix(field + ":") }.flatMap { Int($0.dropFirst(field.count + 1)) }
-            }
-            let written = try #require(offset("master_repl_offset", try cluster.redisCLI(on: victim, ["INFO", "replication"])))
-            var replicated = false
-            for _ in 0..<200 where !replicated {
-                for node in cluster.nodes where node !== victim && node.isRunning {
-                    let info = try cluster.redisCLI(on: node, ["INFO", "replication"])
-                    if info.contains("master_port:\(victim.port)\r") || info.contains("master_port:\(victim.port)\n"),
-                        let have = offset("slave_repl_offset", info), have >= written
-                    {
-                        replicated = true
-                    }
-                }
-                if !replicated { usleep(50_000) }
-            }
-            #expect(replicated, "the replica did not reach the primary's offset \(written) in 10 s")
+            // Replicated before the primary dies.
+            try cluster.waitForReplication(of: victim)
 
             let oldPID = try #require(victim.processID)
             victim.kill()

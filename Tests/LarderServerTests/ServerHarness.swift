@@ -50,7 +50,8 @@ final class ServerHarness: @unchecked Sendable {
     ///
     /// - Parameter logger: the service's logger; by default one that prints warnings and errors.
     init(
-        repository: FeatureRepository = Features.repository, apiToken: String? = nil, maxBodyBytes: Int = 1 << 20,
+        repository: FeatureRepository = Features.repository, redis topology: RedisTopology = .current, apiToken: String? = nil,
+        maxBodyBytes: Int = 1 << 20,
         now: Timestamp = Timestamp(microseconds: Timestamp.now().microseconds / 60_000_000 * 60_000_000),
         configure: (inout ServerConfiguration) -> Void = { _ in },
         storeOptions: OfflineStoreOptions = OfflineStoreOptions(),
@@ -58,7 +59,7 @@ final class ServerHarness: @unchecked Sendable {
         logger: Logger? = nil
     ) async throws {
         directory = try TemporaryDirectory()
-        redis = try TestRedis()
+        redis = try TestRedis(topology)
         offline = try OfflineStore(path: directory.file("offline.sqlite"), options: storeOptions)
         try await offline.registry.apply(try offline.registry.plan(for: repository))
         online = OnlineStore(

@@ -268,6 +268,81 @@ public final class RedisCluster: @unchecked Sendable {
         }
     }
 
+    /// Waits until a replica of `primary` has every write `primary` had when called (its
+    /// replication offset reaches the primary's), so a failover loses nothing. (`WAIT` would not
+    /// do: it counts only its own connection's writes.)
+    ///
+    /// - Throws: ``Failure/commandFailed(_:)`` after `timeout` seconds.
+    public func waitForReplication(of primary: Node, timeout: TimeInterval = 10) throws {
+        func offset(_ field: String, _ info: String) -> Int? {
+            info.split(whereSeparator: \.isNewline).first { $0.hasPrefix(field + ":") }.flatMap { Int($0.dropFirst(field.count + 1)) }
+        }
+        guard let written = offset("master_repl_offset", try redisCLI(on: primary, ["INFO", "replication"])) else {
+            throw Failure.commandFailed("\(primary) reports no master_repl_offset")
+        }
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            for node in nodes where node !== primary && node.isRunning {
+                let info = try redisCLI(on: node, ["INFO", "replication"])
+                let lines = info.split(whereSeparator: \.isNewline)
+                if lines.contains("master_port:\(primary.port)"), let have = offset("slave_repl_offset", info), have >= written {
+                    return
+                }
+            }
+            usleep(20_000)
+        }
+        throw Failure.commandFailed("no replica of \(primary) reached its offset \(written) within \(Int(timeout)) s")
+    }
+
+    /// The running nodes that are primaries serving slots, by `CLUSTER NODES`.
+    public func primaries() throws -> [Node] {
+        try clusterNodes().split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ")
+            guard fields.count > 8, fields[2].split(separator: ",").contains("master"),
+                let port = Int(fields[1].split(separator: "@")[0].split(separator: ":").last ?? "")
+            else { return nil }
+            return nodes.first { $0.port == port && $0.isRunning }
+        }
+    }
+
+    /// The node's 40-character cluster id.
+    public func id(of node: Node) throws -> String {
+        try redisCLI(on: node, ["CLUSTER", "MYID"]).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Starts moving `slot` from its primary to `target` (`CLUSTER SETSLOT ... IMPORTING` on
+    /// the target, `MIGRATING` on the source), as `redis-cli --cluster reshard` does. Keys then
+    /// move with ``migrateKeys(inSlot:from:to:count:)`` and the move ends with
+    /// ``finishMigration(ofSlot:to:)``. Returns the source.
+    @discardableResult
+    public func beginMigration(ofSlot slot: Int, to target: Node) throws -> Node {
+        let source = try primary(forSlot: slot)
+        _ = try redisCLI(on: target, ["CLUSTER", "SETSLOT", String(slot), "IMPORTING", try id(of: source)])
+        _ = try redisCLI(on: source, ["CLUSTER", "SETSLOT", String(slot), "MIGRATING", try id(of: target)])
+        return source
+    }
+
+    /// Moves up to `count` keys of `slot` from `source` to `target` (`MIGRATE`, one key at a
+    /// time). Returns how many it moved.
+    @discardableResult
+    public func migrateKeys(inSlot slot: Int, from source: Node, to target: Node, count: Int = 1000) throws -> Int {
+        let keys = try redisCLI(on: source, ["CLUSTER", "GETKEYSINSLOT", String(slot), String(count)])
+            .split(whereSeparator: \.isNewline).map(String.init)
+        for key in keys {
+            _ = try redisCLI(on: source, ["MIGRATE", "127.0.0.1", String(target.port), key, "0", "5000"])
+        }
+        return keys.count
+    }
+
+    /// Ends a move: every primary learns that `target` owns `slot` (`CLUSTER SETSLOT ... NODE`).
+    public func finishMigration(ofSlot slot: Int, to target: Node) throws {
+        let targetID = try id(of: target)
+        _ = try redisCLI(on: target, ["CLUSTER", "SETSLOT", String(slot), "NODE", targetID])
+        for node in nodes where node !== target && node.isRunning {
+            _ = try redisCLI(on: node, ["CLUSTER", "SETSLOT", String(slot), "NODE", targetID])
+        }
+    }
+
     /// The node that is primary for `slot` according to `CLUSTER NODES` on the first running
     /// node.
     ///

@@ -69,7 +69,7 @@ public final class TestRedis: @unchecked Sendable {
 
     /// Every key matching `pattern` (`SCAN`, on every primary of a cluster).
     public func keys(matching pattern: String) throws -> [String] {
-        let ports = try cluster.map { cluster in try primaryPorts(cluster) } ?? [server!.port]
+        let ports = try cluster.map { cluster in try cluster.primaries().map(\.port) } ?? [server!.port]
         return try ports.flatMap { port in
             try Self.run(["-p", String(port), "--scan", "--pattern", pattern]).split(separator: "\n").map(String.init)
         }
@@ -77,16 +77,8 @@ public final class TestRedis: @unchecked Sendable {
 
     /// Deletes every key (`FLUSHALL` on the server, or on every primary).
     public func flushAll() throws {
-        let ports = try cluster.map { cluster in try primaryPorts(cluster) } ?? [server!.port]
+        let ports = try cluster.map { cluster in try cluster.primaries().map(\.port) } ?? [server!.port]
         for port in ports { _ = try Self.run(["-p", String(port), "FLUSHALL"]) }
-    }
-
-    private func primaryPorts(_ cluster: RedisCluster) throws -> [Int] {
-        try cluster.clusterNodes().split(separator: "\n").compactMap { line in
-            let fields = line.split(separator: " ")
-            guard fields.count > 8, fields[2].split(separator: ",").contains("master") else { return nil }
-            return Int(fields[1].split(separator: "@")[0].split(separator: ":").last ?? "")
-        }
     }
 
     private static func run(_ arguments: [String]) throws -> String {
