@@ -202,6 +202,11 @@ struct LarderProcess {
 
         try project.write("larder.yaml", "project: x\nonline:\n  redis_url: http://localhost\n")
         #expect(try project.run("list").stderr.contains("is not a Redis URL"))
+        // The configuration reads URLs by the client's own rules: a cluster by its seeds, no database.
+        try project.write("larder.yaml", "project: x\nonline:\n  redis_url: redis-cluster://127.0.0.1:7000/1\n")
+        #expect(try project.run("list").stderr.contains("a Redis Cluster has only database 0"))
+        try project.write("larder.yaml", "project: x\nonline:\n  redis_url: redis-cluster://127.0.0.1:7000,127.0.0.1:7001\n")
+        #expect(try project.run("list").status == 0)
 
         try project.write("larder.yaml", "project: Bad-Name\n")
         #expect(try project.run("list").stderr.contains("project 'Bad-Name' is not a safe name"))

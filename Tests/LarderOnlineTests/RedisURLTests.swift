@@ -92,3 +92,49 @@ struct RedisURLTests {
         #expect(RedisURL(host: "h", port: 1).description == "redis://h:1/0")
     }
 }
+
+@Suite("RedisClusterURL")
+struct RedisClusterURLTests {
+    @Test func seedsAndCredentialsForEveryNode() throws {
+        let url = try RedisClusterURL("redis-cluster://app:p%40ss@10.0.0.1:7000,10.0.0.2:7001,[::1]:7002,node-4")
+        #expect(url.seeds.map(\.endpoint) == ["10.0.0.1:7000", "10.0.0.2:7001", "[::1]:7002", "node-4:6379"])
+        #expect(url.seeds.allSatisfy { $0.username == "app" && $0.password == "p@ss" && $0.database == 0 })
+        #expect(url.description == "redis-cluster://app:***@10.0.0.1:7000,10.0.0.2:7001,[::1]:7002,node-4:6379")
+        #expect(try RedisClusterURL("REDIS-CLUSTER://h:1/").seeds.map(\.endpoint) == ["h:1"])
+        #expect(try RedisClusterURL("redis-cluster://h:1,h:1").seeds.count == 1)
+    }
+
+    @Test(
+        "rejects with a reason",
+        arguments: [
+            ("redis-cluster://h:7000/0", "only database 0"),
+            ("redis-cluster://h:7000/3", "remove '/3'"),
+            ("redis-cluster://h:7000,,h:7001", "empty seed node"),
+            ("redis-cluster://", "empty seed node"),
+            ("redis-cluster://:7000", "missing host"),
+            ("redis-cluster://h:99999", "invalid port"),
+            ("redis-cluster://h:1?x=1", "query parameters"),
+            ("redis-cluster://user@h:1", "no password"),
+            ("redis://h:7000,h:7001", "redis-cluster://"),
+            ("redis-cluster://h:1", ""),  // parses as a cluster: see below
+        ])
+    func rejects(text: String, reason: String) throws {
+        guard !reason.isEmpty else {
+            #expect(throws: RedisError.self) { try RedisURL(text) }  // a cluster is not one server
+            return
+        }
+        #expect {
+            _ = try OnlineRedisURL(text)
+        } throws: { error in
+            "\(error)".contains(reason)
+        }
+    }
+
+    @Test func onlineURLPicksTheSchemesKind() throws {
+        guard case .server(let server) = try OnlineRedisURL("redis://h:6380/2") else { Issue.record("not one server"); return }
+        #expect(server.database == 2)
+        guard case .cluster(let cluster) = try OnlineRedisURL("redis-cluster://:pw@h:7000") else { Issue.record("not a cluster"); return }
+        #expect(cluster.seeds.first?.password == "pw")
+        #expect("\(try OnlineRedisURL("redis-cluster://:pw@h:7000"))" == "redis-cluster://:***@h:7000")
+    }
+}
