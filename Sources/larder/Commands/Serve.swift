@@ -25,7 +25,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port to listen on (default: serve.port in larder.yaml, else 6566).")
     var port: Int?
 
-    @Option(help: "Redis connections in the pool.")
+    @Option(help: "Redis connections in the pool (to each primary of a Redis Cluster).")
     var connections = 4
 
     func validate() throws {
