@@ -26,7 +26,7 @@ import Testing
 
     init() async throws {
         dir = try TemporaryDirectory()
-        redis = try TestRedis()
+        redis = try await TestRedis.start()
         offline = try OfflineStore(path: dir.file("offline.sqlite"))
         online = OnlineStore(redis: try OnlineRedisURL(redis.url).client(poolSize: 1))
         try await offline.registry.apply(try offline.registry.plan(for: Features.repository))

@@ -10,8 +10,8 @@ import Testing
     let redis: TestRedis
     let store: OnlineStore
 
-    init() throws {
-        redis = try TestRedis()
+    init() async throws {
+        redis = try await TestRedis.start()
         store = OnlineStore(redis: try OnlineRedisURL(redis.url).client(poolSize: 2))
     }
 

@@ -29,7 +29,7 @@ import Testing
     static let keys = (0..<300).map { "driver-\($0)" } + ["{", "}", "{}", "a{b}c", "}{", "{{x}}"]
 
     @Test func everyKeyGoesToItsSlotsPrimaryAndReadsBackInOneCall() async throws {
-        let cluster = try RedisCluster()
+        let cluster = try await onDedicatedThread { try RedisCluster() }
         let (_, store) = try Self.client(cluster)
         let rows = Self.keys.enumerated().map { Self.row($1, Int64($0)) }
         #expect(try await store.write(rows, layout: Self.layout) == rows.count)
@@ -48,7 +48,7 @@ import Testing
     }
 
     @Test func aSlotThatMovedIsFollowedAndTheMapReadAgain() async throws {
-        let cluster = try RedisCluster()
+        let cluster = try await onDedicatedThread { try RedisCluster() }
         let (client, store) = try Self.client(cluster)
         let row = Self.row("mover", 7)
         try await store.write([row], layout: Self.layout)
@@ -69,7 +69,7 @@ import Testing
     }
 
     @Test func aSlotBeingMigratedIsReadAndWrittenThroughASK() async throws {
-        let cluster = try RedisCluster()
+        let cluster = try await onDedicatedThread { try RedisCluster() }
         let (_, store) = try Self.client(cluster)
         // Two views' rows of one entity: the same slot, read by one MGET.
         let a = Self.row("half", 1)
@@ -101,7 +101,7 @@ import Testing
     }
 
     @Test func aNodeThatForgotTheScriptGetsItAgain() async throws {
-        let cluster = try RedisCluster()
+        let cluster = try await onDedicatedThread { try RedisCluster() }
         let (_, store) = try Self.client(cluster)
         let rows = Self.keys.prefix(50).enumerated().map { Self.row($1, Int64($0)) }
         try await store.write(rows, layout: Self.layout)
@@ -112,7 +112,7 @@ import Testing
     }
 
     @Test func markersGoOnEveryPrimary() async throws {
-        let cluster = try RedisCluster()
+        let cluster = try await onDedicatedThread { try RedisCluster() }
         let (client, store) = try Self.client(cluster)
         let slots = try #require(try await store.markerSlots())
         #expect(slots.count == 3)
@@ -127,7 +127,7 @@ import Testing
     }
 
     @Test func healthNamesEveryPrimary() async throws {
-        let cluster = try RedisCluster()
+        let cluster = try await onDedicatedThread { try RedisCluster() }
         let (client, _) = try Self.client(cluster)
         let health = await client.health()
         #expect(health.isHealthy, "\(health.status)")

@@ -50,7 +50,7 @@ import Testing
             project: "test", spec: try #require(Features.repository.featureView(named: "driver_hourly_stats")).spec,
             version: 1)
         let victim = try cluster.primary(forSlot: HashSlot.slot(of: layout.key(for: [.int64(1001)])))
-        try cluster.waitForReplication(of: victim)
+        try await onDedicatedThread { try cluster.waitForReplication(of: victim) }
 
         // A bounded load: four clients, each one lookup at a time.
         struct Answer { var at: ContinuousClock.Instant; var status: Int; var wrong: [String] }

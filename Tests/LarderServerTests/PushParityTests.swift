@@ -122,7 +122,7 @@ import Testing
         let summary = try await offline.materialize(
             Activity.view, mode: .range(start: nil, end: Timestamp(microseconds: server.now.microseconds + 1)))
         #expect(summary.rows == lines.count)
-        let redis = try TestRedis()
+        let redis = try await TestRedis.start()
         let online = OnlineStore(
             redis: try OnlineRedisURL(redis.url).client(poolSize: 1, connectTimeout: .milliseconds(500), commandTimeout: .milliseconds(500))
         )

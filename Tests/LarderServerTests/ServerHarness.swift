@@ -59,7 +59,7 @@ final class ServerHarness: @unchecked Sendable {
         logger: Logger? = nil
     ) async throws {
         directory = try TemporaryDirectory()
-        redis = try TestRedis(topology)
+        redis = try await TestRedis.start(topology)
         offline = try OfflineStore(path: directory.file("offline.sqlite"), options: storeOptions)
         try await offline.registry.apply(try offline.registry.plan(for: repository))
         online = OnlineStore(
@@ -103,6 +103,8 @@ final class ServerHarness: @unchecked Sendable {
     func stop() async {
         await group.triggerGracefulShutdown()
         _ = try? await task?.value
+        // Stopping a cluster's six nodes blocks: not on the cooperative pool.
+        _ = try? await onDedicatedThread { [redis] in redis.stop() }
     }
 
     struct Reply {

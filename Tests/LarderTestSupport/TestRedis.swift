@@ -38,6 +38,12 @@ public final class TestRedis: @unchecked Sendable {
         }
     }
 
+    /// Starts one off Swift's cooperative pool: a cluster takes seconds to form, and holding one
+    /// of the pool's two threads that long stalls every other test.
+    public static func start(_ topology: RedisTopology = .current) async throws -> TestRedis {
+        try await onDedicatedThread { try TestRedis(topology) }
+    }
+
     public var topology: RedisTopology { cluster == nil ? .server : .cluster }
 
     /// What `online.redis_url` takes: `redis://…` or `redis-cluster://…`.
