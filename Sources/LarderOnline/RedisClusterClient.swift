@@ -25,12 +25,8 @@ public final class RedisClusterClient: Sendable {
     public struct Configuration: Sendable {
         /// Seed nodes and credentials.
         public var url: RedisClusterURL
-        /// Connections per primary.
-        public var poolSize: Int
-        public var connectTimeout: Duration
-        public var commandTimeout: Duration
-        public var initialBackoff: Duration
-        public var maximumBackoff: Duration
+        /// Each primary's client: pool size, timeouts, backoff (its URL becomes the node's).
+        public var node: RedisClient.Configuration
         /// Attempts per command (the first and the retries after a redirection or a failure).
         public var maxAttempts: Int
         /// The pause before the first retry after a failure; it doubles with each retry.
@@ -40,15 +36,11 @@ public final class RedisClusterClient: Sendable {
         /// (about 0.6 s in all before a request gives up during a failover).
         public init(
             url: RedisClusterURL, poolSize: Int = 4, connectTimeout: Duration = .seconds(1), commandTimeout: Duration = .seconds(1),
-            initialBackoff: Duration = .milliseconds(50), maximumBackoff: Duration = .seconds(2), maxAttempts: Int = 6,
-            retryPause: Duration = .milliseconds(20)
+            maxAttempts: Int = 6, retryPause: Duration = .milliseconds(20)
         ) {
             self.url = url
-            self.poolSize = poolSize
-            self.connectTimeout = connectTimeout
-            self.commandTimeout = commandTimeout
-            self.initialBackoff = initialBackoff
-            self.maximumBackoff = maximumBackoff
+            self.node = RedisClient.Configuration(
+                url: url.seeds[0], poolSize: poolSize, connectTimeout: connectTimeout, commandTimeout: commandTimeout)
             self.maxAttempts = max(1, maxAttempts)
             self.retryPause = retryPause
         }
@@ -90,13 +82,10 @@ public final class RedisClusterClient: Sendable {
     func node(_ endpoint: Endpoint) -> RedisClient {
         state.withLock { state in
             if let client = state.nodes[endpoint] { return client }
-            let seed = configuration.url.seeds[0]
-            let client = RedisClient(
-                configuration: .init(
-                    url: RedisURL(host: endpoint.host, port: endpoint.port, username: seed.username, password: seed.password),
-                    poolSize: configuration.poolSize, connectTimeout: configuration.connectTimeout,
-                    commandTimeout: configuration.commandTimeout, initialBackoff: configuration.initialBackoff,
-                    maximumBackoff: configuration.maximumBackoff))
+            var node = configuration.node
+            node.url.host = endpoint.host
+            node.url.port = endpoint.port
+            let client = RedisClient(configuration: node)
             state.nodes[endpoint] = client
             return client
         }
