@@ -108,8 +108,12 @@ import Testing
                 "ClusterServingTests: lookups answered 503 for \(failures.count) of \(all.count) requests; the same values again \(recovered - killed) after the primary was killed"
             )
         }
-        // The service says which primary is gone while the cluster still lists it, and is
-        // healthy once the cluster is.
+        // The promoted replica has never run the write script (scripts are not replicated):
+        // a push loads it there (NOSCRIPT) and lands.
+        let pushed = try await push(server, minutes: -5) { Double($0 - 1000) / 10 }
+        #expect(pushed.status == 200, "\(pushed.text)")
+        let after = try await lookUp(server)
+        #expect(after.status == 200 && Self.drivers.allSatisfy { after.values[$0]?.0 == Double($0 - 1000) / 10 })
         let health = try await server.get("/health")
         #expect((health.json as? [String: Any])?["redis_cluster"] != nil, "\(health.text)")
     }
