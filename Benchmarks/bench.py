@@ -1049,8 +1049,298 @@ def bench_postgres(repeat):
           f"| {median(pg_ts) / median(sqlite_ts):.2f} | | {max(sqlite_ts_mem):.0f} / {max(pg_ts_mem):.0f} |")
 
 
+def redis_cli(port, *args):
+    """`redis-cli -h 127.0.0.1 -p PORT ARGS...`: what it printed, stripped (an error reply is
+    printed as its message)."""
+    return subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(port), *args],
+                          capture_output=True, text=True, timeout=30).stdout.strip()
+
+
+def start_redis_cluster(nodes=6, timeout=20):
+    """A Redis Cluster on loopback: `nodes` redis-server processes with --cluster-enabled, on
+    free ports, each in a temporary directory, without persistence, joined by `redis-cli
+    --cluster create` as primaries (the first half of the ports) with one replica each. Returns
+    once every node says cluster_state:ok and knows all the others, and every replica's link
+    to its primary is up: (processes, ports, directories), for stop_redis_cluster in a
+    `finally`. If starting fails, the nodes started so far are stopped and their directories
+    removed, and the script exits with the reason."""
+    processes, ports, directories = [], [], []
+    taken = set()
+
+    def port():
+        while True:
+            p = free_port()
+            if p not in taken:
+                taken.add(p)
+                return p
+
+    def log_tail(i):
+        with open(os.path.join(directories[i], "redis.log")) as f:
+            return "".join(f.readlines()[-10:])
+
+    try:
+        for i in range(nodes):
+            # The cluster bus port is chosen free too: the default (port + 10000) may be taken,
+            # or above 65535.
+            p, bus = port(), port()
+            directory = tempfile.mkdtemp(prefix=f"larder-bench-cluster-{p}-")
+            directories.append(directory)
+            ports.append(p)
+            with open(os.path.join(directory, "redis.log"), "w") as log:
+                processes.append(subprocess.Popen(
+                    ["redis-server", "--port", str(p), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+                     "--cluster-config-file", f"nodes-{p}.conf", "--cluster-port", str(bus),
+                     "--cluster-node-timeout", "2000", "--save", "", "--appendonly", "no", "--dir", directory],
+                    stdout=log, stderr=subprocess.STDOUT, cwd=directory))
+        for i, p in enumerate(ports):
+            deadline = time.monotonic() + 10
+            while redis_cli(p, "PING") != "PONG":
+                if processes[i].poll() is not None:
+                    sys.exit(f"cluster node 127.0.0.1:{p} exited with status {processes[i].returncode}:\n{log_tail(i)}")
+                if time.monotonic() > deadline:
+                    sys.exit(f"cluster node 127.0.0.1:{p} did not answer PING within 10 s:\n{log_tail(i)}")
+                time.sleep(0.05)
+        created = subprocess.run(["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
+                                  "--cluster-replicas", "1", "--cluster-yes"], capture_output=True, text=True, timeout=60)
+        if created.returncode != 0:
+            sys.exit(f"redis-cli --cluster create failed ({created.returncode}):\n{created.stdout}\n{created.stderr}")
+        deadline = time.monotonic() + timeout
+        while True:
+            problem = None
+            for p in ports:
+                info = dict(l.split(":", 1) for l in redis_cli(p, "CLUSTER", "INFO").splitlines() if ":" in l)
+                if info.get("cluster_state") != "ok" or info.get("cluster_known_nodes") != str(nodes):
+                    problem = (f"127.0.0.1:{p} says cluster_state:{info.get('cluster_state', '(no answer)')}, "
+                               f"cluster_known_nodes:{info.get('cluster_known_nodes', '(no answer)')}")
+                    break
+                # And a replica's link to its primary is up (its first sync done), so no sync
+                # runs during the measurements.
+                replication = redis_cli(p, "INFO", "replication")
+                if "role:slave" in replication and "master_link_status:up" not in replication:
+                    problem = f"127.0.0.1:{p} is a replica whose link to its primary is not up"
+                    break
+            if problem is None:
+                return processes, ports, directories
+            if time.monotonic() > deadline:
+                sys.exit(f"the Redis Cluster was not ready within {timeout} s: {problem}")
+            time.sleep(0.1)
+    except BaseException:
+        stop_redis_cluster(processes, directories)
+        raise
+
+
+def stop_redis_cluster(processes, directories):
+    """Stops the nodes of start_redis_cluster (terminate all, then wait for each; kill one that
+    has not exited after 10 s) and removes their directories."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    for directory in directories:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def cluster_primaries(ports):
+    """The ports, of those given, whose node is a primary now (ROLE)."""
+    return [p for p in ports if redis_cli(p, "ROLE").splitlines()[:1] == ["master"]]
+
+
+def bench_cluster(repeat):
+    """The online store on a Redis Cluster of 6 nodes (3 primaries, 3 replicas) against one
+    redis-server, same data, same run: the push of 10,000 entities by `larder materialize`
+    (floor on the cluster: < 0.5 s), and lookups through `larder serve` under wrk as in
+    `online`, single server and cluster alternating (floors on the cluster: 1 entity x 3
+    features p99 <= 2 ms and requests/s >= 0.8x the single server's; 100 entities x 3
+    features p99 <= 5 ms). Both services must give the same answers for 20 fixed drivers,
+    and every lookup must answer 2xx."""
+    import datetime as dt
+    import http.client
+    import json
+    import urllib.request
+    end = dt.datetime.now(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
+    stats = os.path.join(WORK, "driver_stats_recent.csv")
+    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "generate_data.py"), "driver_stats", stats,
+                    "--drivers", "10000", "--hours", "3", "--end", end.strftime("%Y-%m-%dT%H:%M:%SZ")], check=True)
+    features = ["driver_hourly_stats:conv_rate", "driver_hourly_stats:acc_rate", "driver_hourly_stats:avg_daily_trips"]
+    targets = ["single server", "cluster"]
+    redis, redis_port = start_redis()
+    nodes, node_ports, directories = [], [], []
+    servers = {}
+    try:
+        nodes, node_ports, directories = start_redis_cluster()
+        urls = {"single server": f"redis://127.0.0.1:{redis_port}/0",
+                "cluster": "redis-cluster://" + ",".join(f"127.0.0.1:{p}" for p in node_ports[:3])}
+        # A project per online store, the same rows ingested into each.
+        projects = {t: fresh_project(f"cluster_{t.replace(' ', '_')}") for t in targets}
+        envs = {t: dict(os.environ, LARDER_REDIS_URL=urls[t]) for t in targets}
+
+        def larder(target, *args):
+            out = subprocess.run([LARDER, *args], cwd=projects[target], env=envs[target], capture_output=True, text=True)
+            if out.returncode != 0:
+                sys.exit(f"larder {' '.join(args)} on the {target} failed ({out.returncode}): {out.stdout}\n{out.stderr}")
+            return out.stdout
+
+        def flush(target):
+            """Empties the online store: FLUSHALL on the single server, on every primary of the
+            cluster (replicas follow); then checks that no key is left."""
+            primaries = [redis_port] if target == "single server" else cluster_primaries(node_ports)
+            if target == "cluster" and len(primaries) != 3:
+                sys.exit(f"the cluster has {len(primaries)} primaries, not 3: {redis_cli(node_ports[0], 'CLUSTER', 'NODES')}")
+            for p in primaries:
+                out = redis_cli(p, "FLUSHALL")
+                if out != "OK":
+                    sys.exit(f"FLUSHALL on 127.0.0.1:{p} ({target}) answered: {out}")
+            return primaries
+
+        def keys(primaries):
+            return [int(redis_cli(p, "DBSIZE")) for p in primaries]
+
+        for t in targets:
+            larder(t, "apply")
+            larder(t, "ingest", "driver_stats", stats)
+        push_times = {t: [] for t in targets}
+        pushed = {}
+        key_counts = {}
+        for i in range(repeat):
+            for t in (targets if i % 2 == 0 else targets[::-1]):
+                primaries = flush(t)
+                if sum(keys(primaries)):
+                    sys.exit(f"FLUSHALL left keys on the {t}: {keys(primaries)}")
+                out = larder(t, "materialize", "--views", "driver_hourly_stats")
+                line = next((l for l in out.splitlines() if "pushed" in l), None)
+                if line is None:
+                    sys.exit(f"larder materialize on the {t} printed no push:\n{out}")
+                pushed[t] = int(line.split("pushed ")[1].split(" ")[0].replace(",", ""))
+                push_times[t].append(float(line.split(" in ")[1].split(" s")[0]))
+                key_counts[t] = keys(primaries)
+        for t in targets:
+            if pushed[t] != 10000:
+                sys.exit(f"larder materialize pushed {pushed[t]:,} entities to the {t}, not 10,000")
+
+        def serve(target):
+            log = os.path.join(projects[target], "serve.log")
+            port = free_port()
+            with open(log, "w") as f:
+                server = subprocess.Popen([LARDER, "serve", "--port", str(port)], cwd=projects[target], env=envs[target],
+                                          stdout=subprocess.DEVNULL, stderr=f)
+            servers[target] = (server, port, log)
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+                    return
+                except Exception as e:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        sys.exit(f"larder serve on the {target} did not become healthy ({e}; "
+                                 f"exit status {server.poll()}):\n{open(log).read()[-2000:]}")
+                    time.sleep(0.1)
+
+        def alive(target):
+            server, _, log = servers[target]
+            if server.poll() is not None:
+                sys.exit(f"larder serve on the {target} exited with status {server.returncode}:\n{open(log).read()[-2000:]}")
+
+        for t in targets:
+            serve(t)
+
+        # The same answers from both: one lookup of 20 fixed drivers (the last unknown), the
+        # values' ages (which depend on the instant of the request) left out.
+        drivers = [1001 + 523 * k for k in range(19)] + [99999]
+        body = json.dumps({"features": features, "entities": [{"driver_id": k} for k in drivers]})
+        answers = {}
+        for t in targets:
+            conn = http.client.HTTPConnection("127.0.0.1", servers[t][1], timeout=30)
+            conn.request("POST", "/v1/features", body=body, headers={"Content-Type": "application/json"})
+            response = conn.getresponse()
+            data = response.read().decode()
+            conn.close()
+            if response.status // 100 != 2:
+                sys.exit(f"POST /v1/features on the {t} answered {response.status}: {data[:2000]}")
+            answer = json.loads(data)
+            for row in answer["rows"]:
+                for value in row["features"].values():
+                    value.pop("age_seconds", None)
+            answers[t] = answer
+        if answers["single server"] != answers["cluster"]:
+            a, b = answers["single server"], answers["cluster"]
+            first = next((k for k, (x, y) in enumerate(zip(a.get("rows", []), b.get("rows", []))) if x != y), None)
+            detail = (f"first differing row {first}:\n  single server: {json.dumps(a['rows'][first])}\n"
+                      f"  cluster:       {json.dumps(b['rows'][first])}") if first is not None else \
+                f"single server: {json.dumps(a)[:1000]}\ncluster: {json.dumps(b)[:1000]}"
+            sys.exit(f"the single server's and the cluster's answers differ; {detail}")
+        present = sum(v["status"] == "present" for row in answers["cluster"]["rows"] for v in row["features"].values())
+        if present == 0:
+            sys.exit("both answers agree but hold no present value: nothing was compared")
+
+        for t in targets:
+            wrk(servers[t][1], "/v1/features", 1, seconds=3)  # warm-up
+            alive(t)
+        loads = [("POST /v1/features, 1 entity x 3 features", 1), ("POST /v1/features, 100 entities x 3 features", 100)]
+        runs = {(n, t): [] for _, n in loads for t in targets}
+        # Alternating, the order reversed every other round: the VM's throughput drifts by
+        # about 10% between runs, and each store should see the same drift.
+        for i in range(repeat):
+            for _, n in loads:
+                for t in (targets if i % 2 == 0 else targets[::-1]):
+                    runs[(n, t)].append(wrk(servers[t][1], "/v1/features", n))
+                    alive(t)
+    finally:
+        for server, _, _ in servers.values():
+            if server.poll() is None:
+                server.terminate()
+            server.wait()
+        stop_redis_cluster(nodes, directories)
+        redis.terminate()
+        redis.wait()
+
+    version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()[2].split("=")[1]
+    print(f"\n## cluster: the online store on one redis-server and on a Redis Cluster of 6 nodes (3 primaries, "
+          f"3 replicas), redis {version}, loopback; 10,000 drivers materialized; wrk -t2 -c8 -d10s, random drivers, "
+          f"median of {repeat} runs, the two stores alternating; release build")
+    print(f"materialize push of {pushed['cluster']:,} entities (larder's figure): single server "
+          f"{median(push_times['single server']):.2f} s (runs: {', '.join(f'{s:.2f}' for s in push_times['single server'])}), "
+          f"cluster {median(push_times['cluster']):.2f} s (runs: {', '.join(f'{s:.2f}' for s in push_times['cluster'])})")
+    print(f"keys after the push: single server {sum(key_counts['single server']):,}, cluster "
+          f"{sum(key_counts['cluster']):,} ({' + '.join(f'{k:,}' for k in key_counts['cluster'])} on its primaries)")
+    print(f"answers for {len(drivers)} drivers (1 unknown) x {len(features)} features: the same from both "
+          f"({present} values present), ages left out")
+    print("| load | online store | requests/s | p50 ms | p99 ms | non-2xx |")
+    print("|---|---|---|---|---|---|")
+    figures = {}
+    errors = 0
+    for label, n in loads:
+        for t in targets:
+            r = runs[(n, t)]
+            figures[(n, t)] = (median([x[0] for x in r]), median([x[1] for x in r]), median([x[2] for x in r]))
+            errors += sum(x[3] for x in r)
+            print(f"| {label} | {t} | {figures[(n, t)][0]:,.0f} | {figures[(n, t)][1]:.3f} | {figures[(n, t)][2]:.3f} "
+                  f"| {sum(x[3] for x in r)} |")
+    for label, n in loads:
+        single, cluster = figures[(n, "single server")], figures[(n, "cluster")]
+        print(f"ratio cluster / single server, {label}: requests/s {cluster[0] / single[0]:.2f}, p50 {cluster[1] / single[1]:.2f}, "
+              f"p99 {cluster[2] / single[2]:.2f}")
+    print(f"ratio cluster / single server, push: {median(push_times['cluster']) / median(push_times['single server']):.2f}")
+    one, hundred = figures[(1, "cluster")], figures[(100, "cluster")]
+    rps_ratio = one[0] / figures[(1, "single server")][0]
+    print("| floor (on the cluster) | measured | met |")
+    print("|---|---|---|")
+    for floor, measured, met in [
+            ("push of 10,000 entities < 0.5 s", f"{median(push_times['cluster']):.2f} s", median(push_times["cluster"]) < 0.5),
+            ("1 entity x 3 features, p99 <= 2 ms", f"{one[2]:.3f} ms", one[2] <= 2),
+            ("1 entity x 3 features, requests/s >= 0.8x the single server's", f"{rps_ratio:.2f}x", rps_ratio >= 0.8),
+            ("100 entities x 3 features, p99 <= 5 ms", f"{hundred[2]:.3f} ms", hundred[2] <= 5)]:
+        print(f"| {floor} | {measured} | {'yes' if met else 'NO'} |")
+    if errors:
+        sys.exit(f"{errors} lookups answered non-2xx (see the table)")
+
+
 BENCHES = {"ingest": bench_ingest, "postgres": bench_postgres, "offline": bench_offline, "online": bench_online, "aggregations": bench_aggregations,
-           "limits": bench_limits, "verify": bench_verify, "ab": bench_ab}
+           "limits": bench_limits, "verify": bench_verify, "ab": bench_ab, "cluster": bench_cluster}
 
 
 def main():
