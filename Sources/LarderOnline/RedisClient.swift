@@ -52,10 +52,10 @@ public final class RedisClient: Sendable {
         var firstWaiter = 0  // index of the oldest waiter; avoids O(n) removeFirst
     }
 
-    /// Commands waiting to be sent together (``batchedCommand(_:)``), and whether a
+    /// Callers' commands waiting to be sent together (``batchedCommands(_:)``), and whether a
     /// connection is sending them.
     private struct BatchState {
-        var pending: [(command: [[UInt8]], continuation: CheckedContinuation<RedisReply, any Error>)] = []
+        var pending: [(commands: [[[UInt8]]], continuation: CheckedContinuation<[RedisReply], any Error>)] = []
         var sending = false
     }
 
@@ -146,13 +146,20 @@ public final class RedisClient: Sendable {
     ///
     /// For short commands of independent callers (lookups); not cancellable once queued.
     public func batchedCommand(_ args: [[UInt8]]) async throws -> RedisReply {
+        try await batchedCommands([args])[0]
+    }
+
+    /// Sends a caller's commands in order, in one pipeline with the other callers' commands
+    /// that wait at the same moment (see ``batchedCommand(_:)``); replies in command order.
+    public func batchedCommands(_ commands: [[[UInt8]]]) async throws -> [RedisReply] {
+        guard !commands.isEmpty else { return [] }
         try Task.checkCancellation()
         return try await withCheckedThrowingContinuation { continuation in
-            // Unless a connection is sending already (it takes this command with its next
+            // Unless a connection is sending already (it takes these commands with its next
             // batch), send on a free one, or on the first one freed.
             enum Sender { case sending, on(ConnectionSlot), whenFree }
             let sender: Sender = batch.withLock { state in
-                state.pending.append((args, continuation))
+                state.pending.append((commands, continuation))
                 if state.sending { return .sending }
                 state.sending = true
                 return tryAcquire().map { .on($0) } ?? .whenFree
@@ -165,22 +172,33 @@ public final class RedisClient: Sendable {
         }
     }
 
-    /// On `slot`'s queue: sends the waiting commands as one pipeline, resumes their callers,
-    /// and repeats until none wait; then gives the connection back.
+    /// On `slot`'s queue: sends the waiting callers' commands as one pipeline (about 64
+    /// commands at most, a caller's never split), resumes the callers, and repeats until none
+    /// wait; then gives the connection back.
     private func sendBatches(on slot: ConnectionSlot) {
         slot.queue.async {
             while true {
                 let taken = self.batch.withLock { state in
-                    let taken = Array(state.pending.prefix(64))
-                    state.pending.removeFirst(taken.count)
+                    var count = 0
+                    var callers = 0
+                    while callers < state.pending.count, callers == 0 || count + state.pending[callers].commands.count <= 64 {
+                        count += state.pending[callers].commands.count
+                        callers += 1
+                    }
+                    let taken = Array(state.pending.prefix(callers))
+                    state.pending.removeFirst(callers)
                     if taken.isEmpty { state.sending = false }
                     return taken
                 }
                 if taken.isEmpty { break }
-                let replies = Result { try slot.run { connection in try connection.pipeline(taken.map(\.command)) } }
+                let replies = Result { try slot.run { connection in try connection.pipeline(taken.flatMap(\.commands)) } }
                 switch replies {
                 case .success(let replies):
-                    for (waiting, reply) in zip(taken, replies) { waiting.continuation.resume(returning: reply) }
+                    var next = 0
+                    for waiting in taken {
+                        waiting.continuation.resume(returning: Array(replies[next..<next + waiting.commands.count]))
+                        next += waiting.commands.count
+                    }
                 case .failure(let error):
                     for waiting in taken { waiting.continuation.resume(throwing: error) }
                 }

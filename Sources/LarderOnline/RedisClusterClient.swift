@@ -283,22 +283,21 @@ public final class RedisClusterClient: Sendable {
     }
 
     /// Sends each node its commands as one pipeline (`ASKING` before the redirected ones),
-    /// nodes concurrently. A node's single command is batched with other callers'.
+    /// nodes concurrently, batched with other callers' commands to that node.
     private func sendGroups(
         _ groups: [Endpoint: [(index: Int, asking: Bool)]], _ commands: [RoutedCommand]
     ) async -> [(Endpoint, [(index: Int, asking: Bool)], Result<[RedisReply], any Error>)] {
         @Sendable func sendOne(_ endpoint: Endpoint, _ members: [(index: Int, asking: Bool)]) async -> Result<[RedisReply], any Error> {
             let client = node(endpoint)
             do {
-                if members.count == 1, !members[0].asking {
-                    return .success([try await client.batchedCommand(commands[members[0].index].words)])
-                }
                 var pipeline: [[[UInt8]]] = []
                 for member in members {
                     if member.asking { pipeline.append([Array("ASKING".utf8)]) }
                     pipeline.append(commands[member.index].words)
                 }
-                let replies = try await client.pipeline(pipeline)
+                // ASKING holds for the next command on its connection: a batch keeps each
+                // caller's commands together and in order, so that is the redirected one.
+                let replies = try await client.batchedCommands(pipeline)
                 var out: [RedisReply] = []
                 var r = 0
                 for member in members {

@@ -39,7 +39,7 @@ public struct ClusterHealth: Sendable {
 /// failures, and a cluster that cannot answer, throw ``RedisError``.
 public protocol RedisKeyspace: Sendable {
     /// Sends the commands and returns their replies in command order: one round trip per
-    /// node involved, nodes concurrently. A single command is batched with other callers'.
+    /// node involved, nodes concurrently, in one pipeline with other callers' commands.
     func send(_ commands: [RoutedCommand]) async throws -> [RedisReply]
 
     /// Runs `script` once per call (each call's keys in one slot); a node that does not know
@@ -61,11 +61,7 @@ public protocol RedisKeyspace: Sendable {
 
 extension RedisClient: RedisKeyspace {
     public func send(_ commands: [RoutedCommand]) async throws -> [RedisReply] {
-        switch commands.count {
-        case 0: return []
-        case 1: return [try await batchedCommand(commands[0].words)]
-        default: return try await pipeline(commands.map(\.words))
-        }
+        try await batchedCommands(commands.map(\.words))
     }
 
     public func run(_ script: RedisScript, _ calls: [RedisScript.Call]) async throws -> [RedisReply] {
