@@ -262,7 +262,18 @@ public final class RedisClusterClient: Sendable {
                 }
             }
             for i in splitGets { replies[i] = try await getEach(commands[i]) }
-            if let script { for endpoint in loadOn { try await load(script, on: endpoint) } }
+            if let script {
+                for endpoint in loadOn {
+                    do {
+                        try await load(script, on: endpoint)
+                    } catch {
+                        // Unreachable since it answered: retry after a pause, as for a failure.
+                        problem = "\(endpoint): \(error)"
+                        readMap = true
+                        pause = true
+                    }
+                }
+            }
             if pending.isEmpty { return replies.map { $0! } }
             guard attempt + 1 < configuration.maxAttempts else { break }
             pending.sort()
