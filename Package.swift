@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),  // sslmode for PostgreSQL
     ],
     targets: [
+        // Parquet: the encodings and the Thrift compact metadata, no I/O beyond byte buffers.
+        .target(name: "LarderParquet"),
         // Definitions DSL, values, time, validation. No I/O.
         .target(
             name: "LarderCore",
@@ -113,6 +115,7 @@ let package = Package(
             dependencies: ["LarderEngine", "LarderTestSupport", "Features", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(name: "LarderCoreTests", dependencies: ["LarderCore", "Features", "LarderTestSupport"]),
+        .testTarget(name: "LarderParquetTests", dependencies: ["LarderParquet"]),
         .testTarget(
             name: "LarderOfflineTests",
             dependencies: [
