@@ -25,7 +25,11 @@ let package = Package(
     ],
     targets: [
         // Parquet: the encodings and the Thrift compact metadata, no I/O beyond byte buffers.
-        .target(name: "LarderParquet"),
+        .target(name: "LarderParquet", dependencies: ["CZstd", "CSnappy", "CZlib"]),
+        // Parquet's page compression codecs, Debian's C libraries (as hiredis, no pkgConfig).
+        .systemLibrary(name: "CZstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CSnappy", providers: [.apt(["libsnappy-dev"])]),
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // Definitions DSL, values, time, validation. No I/O.
         .target(
             name: "LarderCore",

@@ -2,7 +2,7 @@
 # Installs the Debian packages Larder needs, if any is missing. Extra package names may be
 # given as arguments (the benchmarks add sqlite3 and wrk).
 set -euo pipefail
-packages=(libsqlite3-dev libhiredis-dev redis-server postgresql "$@")
+packages=(libsqlite3-dev libhiredis-dev redis-server postgresql libzstd-dev libsnappy-dev zlib1g-dev "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
