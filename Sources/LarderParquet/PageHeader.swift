@@ -5,11 +5,16 @@
 public struct DataPageHeader: ThriftStruct {
     /// Values in the page, nulls included.
     public var numValues: Int32
+    /// The encoding of the values.
     public var encoding: Encoding
+    /// The encoding of the definition levels (RLE).
     public var definitionLevelEncoding: Encoding
+    /// The encoding of the repetition levels (RLE).
     public var repetitionLevelEncoding: Encoding
+    /// The page's statistics, if the writer wrote them per page.
     public var statistics: Statistics?
 
+    /// Creates the struct from its fields; optional ones default to absent.
     public init(
         numValues: Int32, encoding: Encoding, definitionLevelEncoding: Encoding, repetitionLevelEncoding: Encoding,
         statistics: Statistics? = nil
@@ -58,16 +63,23 @@ public struct DataPageHeader: ThriftStruct {
 /// The header of a data page, version 2 (parquet.thrift `DataPageHeaderV2`): levels come
 /// first, uncompressed, with their byte lengths here.
 public struct DataPageHeaderV2: ThriftStruct {
+    /// Values in the page, nulls included.
     public var numValues: Int32
+    /// Nulls in the page.
     public var numNulls: Int32
+    /// Rows in the page (a page v2 starts at a row boundary).
     public var numRows: Int32
+    /// The encoding of the values.
     public var encoding: Encoding
+    /// The byte lengths of the definition and repetition levels, which precede the values.
     public var definitionLevelsByteLength: Int32
     public var repetitionLevelsByteLength: Int32
     /// Whether the values section is compressed; absent means true.
     public var isCompressed: Bool?
+    /// The page's statistics, if the writer wrote them per page.
     public var statistics: Statistics?
 
+    /// Creates the struct from its fields; optional ones default to absent.
     public init(
         numValues: Int32, numNulls: Int32, numRows: Int32, encoding: Encoding, definitionLevelsByteLength: Int32,
         repetitionLevelsByteLength: Int32, isCompressed: Bool? = nil, statistics: Statistics? = nil
@@ -130,11 +142,14 @@ public struct DataPageHeaderV2: ThriftStruct {
 
 /// The header of a dictionary page (parquet.thrift `DictionaryPageHeader`).
 public struct DictionaryPageHeader: ThriftStruct {
+    /// Entries in the dictionary.
     public var numValues: Int32
     /// PLAIN, or PLAIN_DICTIONARY from format 1.0 writers.
     public var encoding: Encoding
+    /// Whether the entries are sorted.
     public var isSorted: Bool?
 
+    /// Creates the struct from its fields; optional ones default to absent.
     public init(numValues: Int32, encoding: Encoding, isSorted: Bool? = nil) {
         self.numValues = numValues
         self.encoding = encoding
@@ -171,15 +186,22 @@ public struct DictionaryPageHeader: ThriftStruct {
 ///
 /// The index page header (6) is skipped: no writer produces index pages.
 public struct PageHeader: ThriftStruct {
+    /// Which of the page headers below is set.
     public var type: PageType
+    /// The page's size after decompression.
     public var uncompressedPageSize: Int32
     /// The page's size on disk after this header.
     public var compressedPageSize: Int32
+    /// The CRC-32 of the page's bytes, if the writer wrote one.
     public var crc: Int32?
+    /// Set for a ``PageType/dataPage``.
     public var dataPageHeader: DataPageHeader?
+    /// Set for a ``PageType/dictionaryPage``.
     public var dictionaryPageHeader: DictionaryPageHeader?
+    /// Set for a ``PageType/dataPageV2``.
     public var dataPageHeaderV2: DataPageHeaderV2?
 
+    /// Creates the struct from its fields; optional ones default to absent.
     public init(
         type: PageType, uncompressedPageSize: Int32, compressedPageSize: Int32, crc: Int32? = nil,
         dataPageHeader: DataPageHeader? = nil, dictionaryPageHeader: DictionaryPageHeader? = nil,

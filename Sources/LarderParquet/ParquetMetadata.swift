@@ -80,9 +80,12 @@ func required<T>(_ value: T?, _ field: String, _ reader: ThriftCompactReader) th
 /// A key and optional value of file or column metadata (parquet.thrift `KeyValue`); pyarrow
 /// keeps its Arrow schema under `ARROW:schema`.
 public struct KeyValue: ThriftStruct {
+    /// The key, unique in its list by convention.
     public var key: String
+    /// The value; absent and empty are different.
     public var value: String?
 
+    /// Creates the struct from its fields; optional ones default to absent.
     public init(key: String, value: String?) {
         self.key = key
         self.value = value
@@ -283,12 +286,16 @@ public struct SchemaElement: ThriftStruct {
     public var typeLength: Int32?
     /// Nil only for the root.
     public var repetitionType: FieldRepetitionType?
+    /// The field's name (the root's is the writer's choice, often `schema`).
     public var name: String
     /// The number of children of a group; nil for a leaf.
     public var numChildren: Int32?
+    /// The legacy annotation, which writers still write beside ``logicalType``.
     public var convertedType: ConvertedType?
+    /// The logical type (STRING, TIMESTAMP, LIST, INTEGER, ...).
     public var logicalType: LogicalType?
 
+    /// Creates the struct from its fields; optional ones default to absent.
     public init(
         type: PhysicalType? = nil, typeLength: Int32? = nil, repetitionType: FieldRepetitionType? = nil, name: String,
         numChildren: Int32? = nil, convertedType: ConvertedType? = nil, logicalType: LogicalType? = nil
@@ -345,12 +352,18 @@ public struct Statistics: ThriftStruct {
     /// The deprecated max (1) and min (2): old writers' only statistics, whose sort order
     /// is signed bytes and so wrong for strings; kept for reading such files.
     public var max: [UInt8]?
+    /// The deprecated min (2); see ``max``.
     public var min: [UInt8]?
+    /// Null values (not rows) in the chunk or page.
     public var nullCount: Int64?
+    /// Distinct values, if the writer counted them (few do).
     public var distinctCount: Int64?
+    /// The largest value in the column's sort order.
     public var maxValue: [UInt8]?
+    /// The smallest value in the column's sort order.
     public var minValue: [UInt8]?
 
+    /// Creates the struct from its fields; optional ones default to absent.
     public init(
         max: [UInt8]? = nil, min: [UInt8]? = nil, nullCount: Int64? = nil, distinctCount: Int64? = nil, maxValue: [UInt8]? = nil,
         minValue: [UInt8]? = nil
@@ -395,24 +408,32 @@ public struct Statistics: ThriftStruct {
 
 /// The metadata of one column chunk (parquet.thrift `ColumnMetaData`).
 public struct ColumnMetaData: ThriftStruct {
+    /// The physical type of the column's values.
     public var type: PhysicalType
     /// Every encoding used in the chunk's pages, levels included.
     public var encodings: [Encoding]
     /// The leaf's path from the root, without the root (`["hist", "list", "element"]`).
     public var pathInSchema: [String]
+    /// The compression of every page of the chunk.
     public var codec: CompressionCodec
     /// Values including nulls (and, for repeated columns, list entries rather than rows).
     public var numValues: Int64
+    /// The chunk's size before compression, page headers included.
     public var totalUncompressedSize: Int64
+    /// The chunk's size in the file, page headers included.
     public var totalCompressedSize: Int64
+    /// Free-form metadata of the chunk.
     public var keyValueMetadata: [KeyValue]?
     /// The file offset of the first data page.
     public var dataPageOffset: Int64
+    /// The file offset of an index page (no known writer writes one).
     public var indexPageOffset: Int64?
     /// The file offset of the dictionary page, before the data pages.
     public var dictionaryPageOffset: Int64?
+    /// The chunk's statistics.
     public var statistics: Statistics?
 
+    /// Creates column metadata; the optional fields default to absent.
     public init(
         type: PhysicalType, encodings: [Encoding], pathInSchema: [String], codec: CompressionCodec, numValues: Int64,
         totalUncompressedSize: Int64, totalCompressedSize: Int64, keyValueMetadata: [KeyValue]? = nil, dataPageOffset: Int64,
@@ -500,11 +521,14 @@ public struct ColumnChunk: ThriftStruct {
     public var fileOffset: Int64
     /// Absent only with column encryption, which Larder does not support.
     public var metaData: ColumnMetaData?
+    /// Where the chunk's offset index (page locations) is, and its length.
     public var offsetIndexOffset: Int64?
     public var offsetIndexLength: Int32?
+    /// Where the chunk's column index (page statistics) is, and its length.
     public var columnIndexOffset: Int64?
     public var columnIndexLength: Int32?
 
+    /// Creates the struct from its fields; optional ones default to absent.
     public init(
         filePath: String? = nil, fileOffset: Int64, metaData: ColumnMetaData?, offsetIndexOffset: Int64? = nil,
         offsetIndexLength: Int32? = nil, columnIndexOffset: Int64? = nil, columnIndexLength: Int32? = nil
@@ -552,14 +576,20 @@ public struct ColumnChunk: ThriftStruct {
 
 /// A horizontal slice of the file: one chunk per leaf column (parquet.thrift `RowGroup`).
 public struct RowGroup: ThriftStruct {
+    /// One chunk per leaf column, in schema order.
     public var columns: [ColumnChunk]
     /// The uncompressed size of all the group's column data.
     public var totalByteSize: Int64
+    /// Rows in the group.
     public var numRows: Int64
+    /// The file offset of the group's first page.
     public var fileOffset: Int64?
+    /// The size of the group's column chunks in the file.
     public var totalCompressedSize: Int64?
+    /// The group's index in the file.
     public var ordinal: Int16?
 
+    /// Creates the struct from its fields; optional ones default to absent.
     public init(
         columns: [ColumnChunk], totalByteSize: Int64, numRows: Int64, fileOffset: Int64? = nil, totalCompressedSize: Int64? = nil,
         ordinal: Int16? = nil
@@ -616,12 +646,16 @@ public struct FileMetaData: ThriftStruct {
     public var version: Int32
     /// The schema tree, flattened depth first; the first element is the root.
     public var schema: [SchemaElement]
+    /// Rows in the file: the sum over the row groups.
     public var numRows: Int64
+    /// The row groups, in file order.
     public var rowGroups: [RowGroup]
+    /// Free-form metadata of the file (pyarrow's `ARROW:schema`, pandas' `pandas`).
     public var keyValueMetadata: [KeyValue]?
     /// The writer's name and version, as `parquet-cpp-arrow version 26.0.1`.
     public var createdBy: String?
 
+    /// Creates the struct from its fields; optional ones default to absent.
     public init(
         version: Int32, schema: [SchemaElement], numRows: Int64, rowGroups: [RowGroup], keyValueMetadata: [KeyValue]? = nil,
         createdBy: String? = nil

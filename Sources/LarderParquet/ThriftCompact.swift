@@ -71,12 +71,14 @@ public struct ThriftDecodingError: Error, Equatable, Sendable, CustomStringConve
         case nestingTooDeep
     }
 
+    /// What kind of defect this is.
     public let kind: Kind
     /// The byte offset in the reader's buffer where the defect was found.
     public let offset: Int
     /// What was expected at ``offset``, in words.
     public let expected: String
 
+    /// An error of `kind` at byte `offset`, where `expected` was expected.
     public init(_ kind: Kind, offset: Int, expected: String) {
         self.kind = kind
         self.offset = offset
@@ -100,7 +102,9 @@ public struct ThriftDecodingError: Error, Equatable, Sendable, CustomStringConve
 
 /// A field header read from a struct: its id and wire type.
 public struct ThriftFieldHeader: Equatable, Sendable {
+    /// The field id, absolute (the delta already applied).
     public let id: Int16
+    /// The wire type; for a bool, the value waits for ``ThriftCompactReader/readBool()``.
     public let type: ThriftType
     /// The byte offset of the header, for errors about the field.
     public let offset: Int
@@ -116,6 +120,7 @@ public struct ThriftCompactReader: Sendable {
     /// recursed into, so a malicious footer cannot overflow the stack.
     public static let maximumDepth = 64
 
+    /// The buffer read from (all of it, also when the reader reads a range).
     public let bytes: [UInt8]
     /// The offset of the next byte to read.
     public private(set) var position: Int
@@ -184,7 +189,9 @@ public struct ThriftCompactReader: Sendable {
             id = sum
         }
         lastFieldID = id
-        if type == .bool { pendingBool = nibble == 1 }
+        // Set or cleared on every header, so a bool field left unread never becomes the
+        // value of a later list element.
+        pendingBool = type == .bool ? nibble == 1 : nil
         return ThriftFieldHeader(id: id, type: type, offset: offset)
     }
 
@@ -206,18 +213,22 @@ public struct ThriftCompactReader: Sendable {
         }
     }
 
+    /// Reads a byte (Thrift `i8`).
     public mutating func readByte() throws(ThriftDecodingError) -> Int8 {
         Int8(bitPattern: try readRawByte(expected: "a byte"))
     }
 
+    /// Reads an i16: a zigzag varint of at most 3 bytes.
     public mutating func readI16() throws(ThriftDecodingError) -> Int16 {
         Int16(try readZigZag(bits: 16, expected: "an i16"))
     }
 
+    /// Reads an i32: a zigzag varint of at most 5 bytes.
     public mutating func readI32() throws(ThriftDecodingError) -> Int32 {
         Int32(try readZigZag(bits: 32, expected: "an i32"))
     }
 
+    /// Reads an i64: a zigzag varint of at most 10 bytes.
     public mutating func readI64() throws(ThriftDecodingError) -> Int64 {
         try readZigZag(bits: 64, expected: "an i64")
     }
@@ -404,10 +415,12 @@ public struct ThriftCompactWriter: Sendable {
     private var lastFieldID: Int16 = 0
     private var fieldIDStack: [Int16] = []
 
+    /// An empty writer.
     public init() {}
 
     // MARK: Structs
 
+    /// Enters a struct: field ids inside it count from zero.
     public mutating func beginStruct() {
         fieldIDStack.append(lastFieldID)
         lastFieldID = 0
@@ -446,24 +459,31 @@ public struct ThriftCompactWriter: Sendable {
     /// Writes a bool as a list element (one byte; a field uses ``writeBoolField(_:_:)``).
     public mutating func writeBool(_ value: Bool) { bytes.append(value ? 1 : 2) }
 
+    /// Writes a byte (Thrift `i8`).
     public mutating func writeByte(_ value: Int8) { bytes.append(UInt8(bitPattern: value)) }
 
+    /// Writes an i16 as a zigzag varint.
     public mutating func writeI16(_ value: Int16) { writeZigZag(Int64(value)) }
 
+    /// Writes an i32 as a zigzag varint.
     public mutating func writeI32(_ value: Int32) { writeZigZag(Int64(value)) }
 
+    /// Writes an i64 as a zigzag varint.
     public mutating func writeI64(_ value: Int64) { writeZigZag(value) }
 
+    /// Writes a double: 8 bytes, little-endian.
     public mutating func writeDouble(_ value: Double) {
         let bits = value.bitPattern
         for index in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: bits >> (8 * UInt64(index)))) }
     }
 
+    /// Writes a binary: a varint length, then the bytes.
     public mutating func writeBinary(_ value: some Collection<UInt8>) {
         writeVarint(UInt64(value.count))
         bytes.append(contentsOf: value)
     }
 
+    /// Writes a string as a binary of its UTF-8 bytes.
     public mutating func writeString(_ value: String) { writeBinary(Array(value.utf8)) }
 
     /// Writes a UUID's 16 bytes.
@@ -477,6 +497,7 @@ public struct ThriftCompactWriter: Sendable {
 
     // MARK: Containers
 
+    /// Writes a list header: the count in the header byte below 15, else a varint after it.
     public mutating func writeListHeader(_ elementType: ThriftType, count: Int) {
         precondition(count >= 0 && count <= Int(UInt32.max), "list size out of range")
         if count < 15 {
@@ -487,10 +508,12 @@ public struct ThriftCompactWriter: Sendable {
         }
     }
 
+    /// Writes a set header, which has the form of a list header.
     public mutating func writeSetHeader(_ elementType: ThriftType, count: Int) {
         writeListHeader(elementType, count: count)
     }
 
+    /// Writes a map header: a varint count, then the key and value types unless it is empty.
     public mutating func writeMapHeader(_ keyType: ThriftType, _ valueType: ThriftType, count: Int) {
         precondition(count >= 0 && count <= Int(UInt32.max), "map size out of range")
         writeVarint(UInt64(count))
@@ -499,26 +522,31 @@ public struct ThriftCompactWriter: Sendable {
 
     // MARK: Field shorthands
 
+    /// Writes an i16 field: its header and value.
     public mutating func writeI16Field(_ id: Int16, _ value: Int16) {
         writeFieldHeader(id, .i16)
         writeI16(value)
     }
 
+    /// Writes an i32 field: its header and value.
     public mutating func writeI32Field(_ id: Int16, _ value: Int32) {
         writeFieldHeader(id, .i32)
         writeI32(value)
     }
 
+    /// Writes an i64 field: its header and value.
     public mutating func writeI64Field(_ id: Int16, _ value: Int64) {
         writeFieldHeader(id, .i64)
         writeI64(value)
     }
 
+    /// Writes a binary field: its header and value.
     public mutating func writeBinaryField(_ id: Int16, _ value: [UInt8]) {
         writeFieldHeader(id, .binary)
         writeBinary(value)
     }
 
+    /// Writes a string field: its header and value.
     public mutating func writeStringField(_ id: Int16, _ value: String) {
         writeFieldHeader(id, .binary)
         writeString(value)
