@@ -209,3 +209,59 @@ private func pageHeader(_ bytes: [UInt8], at offset: Int64) throws -> PageHeader
         }
     }
 }
+
+@Suite struct MalformedFooterFuzzTests {
+    /// Every byte of a real footer replaced by several values: each decode either succeeds
+    /// or throws a typed error, and never traps (a trap would end the test process).
+    @Test func corruptedFootersNeverTrap() throws {
+        let original = try fixture("basic.parquet")
+        let size = original.count
+        let length = Int(original[size - 8]) | Int(original[size - 7]) << 8
+        var failures = 0
+        for index in (size - 8 - length)..<(size - 8) {
+            for value: UInt8 in [0x00, 0x0F, 0x19, 0x1C, 0x7F, 0x80, 0xF9, 0xFF] where original[index] != value {
+                var bytes = original
+                bytes[index] = value
+                do {
+                    _ = try ParquetFooter.read(fileBytes: bytes)
+                } catch {
+                    guard case .metadata = error else {
+                        Issue.record("a corrupted footer gave \(error)")
+                        continue
+                    }
+                    failures += 1
+                }
+            }
+        }
+        // Most corruptions are caught; some (a changed digit of a size) are valid metadata.
+        #expect(failures > length)
+    }
+
+    /// Random bytes as a footer, with a fixed seed so a failure repeats.
+    @Test func randomFootersNeverTrap() {
+        var generator = SplitMix64(seed: 16)
+        for _ in 0..<2000 {
+            let count = Int(generator.next() % 200)
+            let footer = (0..<count).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+            var reader = ThriftCompactReader(footer)
+            _ = try? FileMetaData(reading: &reader)
+            var pageReader = ThriftCompactReader(footer)
+            _ = try? PageHeader(reading: &pageReader)
+            var skipReader = ThriftCompactReader(footer)
+            _ = try? skipReader.skip(.struct)
+        }
+    }
+}
+
+/// A small seeded generator (SplitMix64), so the random inputs are the same on every run.
+private struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

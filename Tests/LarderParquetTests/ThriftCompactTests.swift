@@ -410,6 +410,22 @@ private func decodingError(_ body: () throws -> Void) -> ThriftDecodingError? {
         #expect(missing?.description.contains("KeyValue.key") == true)
     }
 
+    @Test func listOfTheWrongElementType() {
+        // FileMetaData.schema (2) as a list of i32 instead of structs.
+        var writer = ThriftCompactWriter()
+        writer.beginStruct()
+        writer.writeI32Field(1, 2)
+        writer.writeFieldHeader(2, .list)
+        writer.writeListHeader(.i32, count: 1)
+        writer.writeI32(5)
+        writer.endStruct()
+        var reader = ThriftCompactReader(writer.bytes)
+        let error = decodingError { _ = try FileMetaData(reading: &reader) }
+        #expect(error?.kind == .invalidType)
+        #expect(error?.offset == 3)
+        #expect(error?.description.contains("FileMetaData.schema as a list of struct, found a list of i32") == true)
+    }
+
     @Test func deepNestingIsRejectedNotRecursed() {
         // 10,000 nested structs (field 1 of each) must not overflow the stack when skipped.
         let bytes = Array(repeating: UInt8(0x1C), count: 10_000) + Array(repeating: 0, count: 10_001)
