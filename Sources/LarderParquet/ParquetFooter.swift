@@ -59,8 +59,8 @@ public enum ParquetFooter {
         // The footer sits between the leading magic and the length.
         guard Int(length) <= size - 12 else { throw .footerLengthPastStart(footerLength: length, fileSize: size) }
         let footerStart = size - 8 - Int(length)
-        var reader = ThriftCompactReader(fileBytes, range: footerStart..<(size - 8))
         do {
+            var reader = try ThriftCompactReader(fileBytes, range: footerStart..<(size - 8))
             return try FileMetaData(reading: &reader)
         } catch {
             throw .metadata(error)

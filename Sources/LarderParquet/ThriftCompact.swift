@@ -134,11 +134,23 @@ public struct ThriftCompactReader: Sendable {
     // A bool field's value is in its header; it waits here for readBool().
     private var pendingBool: Bool?
 
-    /// A reader of `bytes[range]` (the whole buffer by default). Offsets in errors are
-    /// offsets in `bytes`.
-    public init(_ bytes: [UInt8], range: Range<Int>? = nil) {
-        let range = range ?? bytes.startIndex..<bytes.endIndex
-        precondition(range.lowerBound >= bytes.startIndex && range.upperBound <= bytes.endIndex, "range outside the buffer")
+    /// A reader of all of `bytes`.
+    public init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+        self.position = bytes.startIndex
+        self.end = bytes.endIndex
+    }
+
+    /// A reader of `bytes[range]`; offsets in errors are offsets in `bytes`.
+    ///
+    /// Throws rather than traps when the range is not inside the buffer, because ranges
+    /// come from offsets in a file (a page header at a column chunk's data page offset).
+    public init(_ bytes: [UInt8], range: Range<Int>) throws(ThriftDecodingError) {
+        guard range.lowerBound >= bytes.startIndex && range.upperBound <= bytes.endIndex else {
+            throw ThriftDecodingError(
+                .lengthPastEnd, offset: range.lowerBound,
+                expected: "bytes \(range.lowerBound)..<\(range.upperBound) inside the \(bytes.count) of the input")
+        }
         self.bytes = bytes
         self.position = range.lowerBound
         self.end = range.upperBound

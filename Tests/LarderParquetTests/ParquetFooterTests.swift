@@ -25,7 +25,7 @@ private func littleEndian64(_ value: Int64) -> [UInt8] {
 
 /// The page header at `offset` of the file.
 private func pageHeader(_ bytes: [UInt8], at offset: Int64) throws -> PageHeader {
-    var reader = ThriftCompactReader(bytes, range: Int(offset)..<bytes.count)
+    var reader = try ThriftCompactReader(bytes, range: Int(offset)..<bytes.count)
     return try PageHeader(reading: &reader)
 }
 

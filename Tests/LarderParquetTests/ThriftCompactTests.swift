@@ -371,13 +371,15 @@ private func decodingError(_ body: () throws -> Void) -> ThriftDecodingError? {
     @Test func offsetsAreInTheWholeBuffer() {
         // A reader of a range reports offsets in the buffer, so in the file.
         let bytes: [UInt8] = Array(repeating: 0, count: 100) + [0x15, 0x80]
-        var reader = ThriftCompactReader(bytes, range: 100..<102)
         let error = decodingError {
+            var reader = try ThriftCompactReader(bytes, range: 100..<102)
             try reader.beginStruct()
             _ = try reader.readFieldHeader()
             _ = try reader.readI32()
         }
         #expect(error?.offset == 102)
+        // A range outside the buffer (an offset from a corrupt file) is an error too.
+        #expect(decodingError { _ = try ThriftCompactReader(bytes, range: 90..<200) }?.kind == .lengthPastEnd)
     }
 
     @Test func invalidInput() {
