@@ -98,6 +98,9 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // Parquet's file format, written for Larder (no Swift package for it is available):
+        // the Thrift compact protocol and the footer and page header metadata.
+        .target(name: "LarderParquet"),
         // Shared by the test targets: a real redis-server on a free port, temp directories.
         .target(name: "LarderTestSupport", path: "Tests/LarderTestSupport"),
         // A test process that leaves a redis-server running, to check that it never outlives it.
@@ -137,6 +140,8 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),  // compares with the SQLite store's rows
             ]
         ),
+        // The fixtures are Parquet files written by pyarrow, read through #filePath.
+        .testTarget(name: "LarderParquetTests", dependencies: ["LarderParquet"], exclude: ["Fixtures"]),
         // Runs the built `larder` binary as a user would.
         .testTarget(
             name: "LarderCLITests",
