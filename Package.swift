@@ -24,7 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),  // sslmode for PostgreSQL
     ],
     targets: [
-        // Parquet: the encodings and the Thrift compact metadata, no I/O beyond byte buffers.
+        // Parquet's file format, written for Larder (no Swift package for it is available): the
+        // Thrift compact metadata, the value encodings, page compression. Byte buffers only.
         .target(name: "LarderParquet", dependencies: ["CZstd", "CSnappy", "CZlib"]),
         // Parquet's page compression codecs, Debian's C libraries (as hiredis, no pkgConfig).
         .systemLibrary(name: "CZstd", providers: [.apt(["libzstd-dev"])]),
@@ -98,9 +99,6 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
-        // Parquet's file format, written for Larder (no Swift package for it is available):
-        // the Thrift compact protocol and the footer and page header metadata.
-        .target(name: "LarderParquet"),
         // Shared by the test targets: a real redis-server on a free port, temp directories.
         .target(name: "LarderTestSupport", path: "Tests/LarderTestSupport"),
         // A test process that leaves a redis-server running, to check that it never outlives it.
@@ -122,7 +120,6 @@ let package = Package(
             dependencies: ["LarderEngine", "LarderTestSupport", "Features", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(name: "LarderCoreTests", dependencies: ["LarderCore", "Features", "LarderTestSupport"]),
-        .testTarget(name: "LarderParquetTests", dependencies: ["LarderParquet"]),
         .testTarget(
             name: "LarderOfflineTests",
             dependencies: [
