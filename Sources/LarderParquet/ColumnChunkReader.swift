@@ -42,38 +42,51 @@ public struct ColumnChunkReader {
         self.path = metadata.pathInSchema.joined(separator: ".")
     }
 
-    /// Decodes the chunk from the whole file's bytes.
-    public func read(file bytes: [UInt8]) throws(ParquetDecodingError) -> ColumnValues {
-        let codec = try compression()
+    /// The file range the chunk's pages occupy, checked against the file's size.
+    public func byteRange(fileSize: Int) throws(ParquetDecodingError) -> Range<Int> {
         // Some writers set the dictionary page offset to 0 when there is none.
         let dictionaryOffset = metadata.dictionaryPageOffset.flatMap { $0 > 0 ? $0 : nil }
         let start = min(dictionaryOffset ?? metadata.dataPageOffset, metadata.dataPageOffset)
         let (end, overflow) = start.addingReportingOverflow(metadata.totalCompressedSize)
-        guard start >= 4, !overflow, end <= Int64(bytes.count) else {
+        guard start >= 4, metadata.totalCompressedSize >= 0, !overflow, end <= Int64(fileSize) else {
             throw ParquetDecodingError(
                 offset: Int(clamping: start),
-                "column \(path): its pages [\(start), \(end)) are not within the file (\(bytes.count) bytes)")
+                "column \(path): its pages [\(start), \(end)) are not within the file (\(fileSize) bytes)")
         }
-        var position = Int(start)
+        return Int(start)..<Int(end)
+    }
+
+    /// Decodes the chunk from `region`, the file's bytes from offset `base` on, which hold
+    /// the chunk's ``byteRange(fileSize:)``. Offsets in errors are the file's.
+    public func read(region: [UInt8], base: Int) throws(ParquetDecodingError) -> ColumnValues {
+        let codec = try compression()
+        let range = try byteRange(fileSize: base + region.count)
+        guard range.lowerBound >= base else {
+            throw ParquetDecodingError(offset: range.lowerBound, "column \(path): its pages start before the bytes read")
+        }
+        let bytes = region
+        let end = range.upperBound - base
+        let start = range.lowerBound
+        var position = start - base
         var dictionary: ColumnValues?
         var values = Accumulator(type: metadata.type)
         let expected = Int(clamping: metadata.numValues)
-        while position < Int(end), values.count < expected {
-            let pageOffset = position
+        while position < end, values.count < expected {
+            let pageOffset = base + position
             func failure(_ reason: String) -> ParquetDecodingError {
                 ParquetDecodingError(offset: pageOffset, "column \(path), page at byte \(pageOffset): \(reason)")
             }
             let header: PageHeader
             var reader: ThriftCompactReader
             do {
-                reader = try ThriftCompactReader(bytes, range: position..<Int(end))
+                reader = try ThriftCompactReader(bytes, range: position..<end)
                 header = try PageHeader(reading: &reader)
             } catch {
                 throw failure("its header does not decode: \(error)")
             }
             let bodyStart = reader.position
             let bodyLength = Int(header.compressedPageSize)
-            guard bodyLength >= 0, header.uncompressedPageSize >= 0, bodyLength <= Int(end) - bodyStart else {
+            guard bodyLength >= 0, header.uncompressedPageSize >= 0, bodyLength <= end - bodyStart else {
                 throw failure("a page of \(bodyLength) bytes does not fit in the column chunk")
             }
             let body = bytes[bodyStart..<bodyStart + bodyLength]
@@ -137,7 +150,7 @@ public struct ColumnChunkReader {
         }
         guard values.count == expected else {
             throw ParquetDecodingError(
-                offset: Int(start), "column \(path): its pages hold \(values.count) values, its metadata says \(expected)")
+                offset: start, "column \(path): its pages hold \(values.count) values, its metadata says \(expected)")
         }
         return values.result
     }

@@ -1,5 +1,5 @@
-/// A Parquet file in memory: its footer, its top-level columns, and their values one row
-/// group at a time.
+/// A Parquet file: its footer, its top-level columns, and their values one row group at a
+/// time.
 public struct ParquetFile {
     /// One top-level field of the schema.
     public struct Column: Sendable, Equatable {
@@ -15,15 +15,26 @@ public struct ParquetFile {
         public var leafIndex: Int
     }
 
-    public let bytes: [UInt8]
+    /// The file's size in bytes.
+    public let size: Int
+    /// Reads a range of the file's bytes.
+    let read: (Range<Int>) throws -> [UInt8]
     public let metadata: FileMetaData
     public let columns: [Column]
 
-    /// Reads and checks the footer.
-    public init(bytes: [UInt8]) throws(ParquetFooterError) {
-        self.bytes = bytes
-        self.metadata = try ParquetFooter.read(fileBytes: bytes)
+    /// A file of `size` bytes read through `read`, which returns the bytes of a range of the
+    /// file: the footer now, then one read per row group (``values(of:inRowGroup:)``), so
+    /// memory holds one row group at a time, never the whole file.
+    public init(size: Int, read: @escaping (Range<Int>) throws -> [UInt8]) throws {
+        self.size = size
+        self.read = read
+        self.metadata = try ParquetFooter.read(size: size, read)
         self.columns = Self.topLevelColumns(metadata.schema)
+    }
+
+    /// A file already in memory.
+    public init(bytes: [UInt8]) throws {
+        try self.init(size: bytes.count) { Array(bytes[$0]) }
     }
 
     public var rowGroupCount: Int { metadata.rowGroups.count }
@@ -31,25 +42,43 @@ public struct ParquetFile {
     /// The rows of row group `index`.
     public func rowCount(ofRowGroup index: Int) -> Int { Int(clamping: metadata.rowGroups[index].numRows) }
 
-    /// The values of a flat column in row group `rowGroup`, one per row.
-    public func values(of column: Column, inRowGroup rowGroup: Int) throws(ParquetDecodingError) -> ColumnValues {
-        guard column.physicalType != nil else {
-            throw ParquetDecodingError(offset: 0, "column \(column.name) is a group (a list or a struct); only flat columns are read")
-        }
+    /// The values of flat columns in row group `rowGroup`, one per row, from one read of the
+    /// bytes their chunks span.
+    public func values(of wanted: [Column], inRowGroup rowGroup: Int) throws -> [ColumnValues] {
         let chunks = metadata.rowGroups[rowGroup].columns
-        guard column.leafIndex < chunks.count, let chunk = chunks[column.leafIndex].metaData else {
-            throw ParquetDecodingError(offset: 0, "row group \(rowGroup) has no column chunk for \(column.name)")
+        var readers: [ColumnChunkReader] = []
+        var span: Range<Int>?
+        for column in wanted {
+            guard column.physicalType != nil else {
+                throw ParquetDecodingError(offset: 0, "column \(column.name) is a group (a list or a struct); only flat columns are read")
+            }
+            guard column.leafIndex < chunks.count, let chunk = chunks[column.leafIndex].metaData else {
+                throw ParquetDecodingError(offset: 0, "row group \(rowGroup) has no column chunk for \(column.name)")
+            }
+            if let path = chunks[column.leafIndex].filePath {
+                throw ParquetDecodingError(offset: 0, "column \(column.name) is in another file (\(path)), which Larder does not read")
+            }
+            let reader = ColumnChunkReader(metadata: chunk, maxDefinitionLevel: column.isOptional ? 1 : 0)
+            let range = try reader.byteRange(fileSize: size)
+            span = span.map { min($0.lowerBound, range.lowerBound)..<max($0.upperBound, range.upperBound) } ?? range
+            readers.append(reader)
         }
-        if let path = chunks[column.leafIndex].filePath {
-            throw ParquetDecodingError(offset: 0, "column \(column.name) is in another file (\(path)), which Larder does not read")
+        guard let span else { return [] }
+        let region = try read(span)
+        return try zip(wanted, readers).map { column, reader in
+            let values = try reader.read(region: region, base: span.lowerBound)
+            guard values.count == rowCount(ofRowGroup: rowGroup) else {
+                throw ParquetDecodingError(
+                    offset: span.lowerBound,
+                    "column \(column.name) has \(values.count) values in row group \(rowGroup) of \(rowCount(ofRowGroup: rowGroup)) rows")
+            }
+            return values
         }
-        let values = try ColumnChunkReader(metadata: chunk, maxDefinitionLevel: column.isOptional ? 1 : 0).read(file: bytes)
-        guard values.count == rowCount(ofRowGroup: rowGroup) else {
-            throw ParquetDecodingError(
-                offset: Int(clamping: chunk.dataPageOffset),
-                "column \(column.name) has \(values.count) values in row group \(rowGroup) of \(rowCount(ofRowGroup: rowGroup)) rows")
-        }
-        return values
+    }
+
+    /// The values of one flat column in row group `rowGroup`.
+    public func values(of column: Column, inRowGroup rowGroup: Int) throws -> ColumnValues {
+        try values(of: [column], inRowGroup: rowGroup)[0]
     }
 
     /// The root's children, in order; a group's leaves are counted so that later columns

@@ -67,6 +67,29 @@ public enum ParquetFooter {
         }
     }
 
+    /// Reads the file metadata of a file of `size` bytes through `read`, which returns the
+    /// bytes of a range of the file: three small reads (the leading magic, the length and
+    /// trailing magic, the footer), not the whole file.
+    public static func read(size: Int, _ read: (Range<Int>) throws -> [UInt8]) throws -> FileMetaData {
+        guard size >= 12 else { throw ParquetFooterError.fileTooShort(fileSize: size) }
+        let leading = try read(0..<4)
+        guard leading == magic else { throw ParquetFooterError.badLeadingMagic(leading) }
+        let end = try read((size - 8)..<size)
+        guard Array(end[4..<8]) == magic else { throw ParquetFooterError.badTrailingMagic(Array(end[4..<8])) }
+        var length: UInt32 = 0
+        for index in 0..<4 { length |= UInt32(end[index]) << (8 * UInt32(index)) }
+        guard Int(length) <= size - 12 else { throw ParquetFooterError.footerLengthPastStart(footerLength: length, fileSize: size) }
+        let footerStart = size - 8 - Int(length)
+        // Offsets in errors are the file's: decode the footer where it sits in a sparse copy.
+        let footer = try read(footerStart..<(size - 8))
+        do {
+            var reader = try ThriftCompactReader(footer, range: 0..<footer.count)
+            return try FileMetaData(reading: &reader)
+        } catch {
+            throw ParquetFooterError.metadata(error.shifted(by: footerStart))
+        }
+    }
+
     /// The end of a file for `metadata`: the encoded footer, its length and the magic, to
     /// append after the last column chunk (the file starts with ``magic``).
     public static func encode(_ metadata: FileMetaData) -> [UInt8] {

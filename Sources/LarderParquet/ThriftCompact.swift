@@ -579,3 +579,11 @@ public struct ThriftCompactWriter: Sendable {
         writeVarint(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
     }
 }
+
+extension ThriftDecodingError {
+    /// The same error with its offset moved by `delta`: for input decoded from a copy of part
+    /// of a file, so that the error names the file's offset.
+    func shifted(by delta: Int) -> ThriftDecodingError {
+        ThriftDecodingError(kind, offset: offset + delta, expected: expected)
+    }
+}

@@ -6,10 +6,12 @@ import Testing
 /// Column values read from files pyarrow wrote (Fixtures/make_fixtures.py) with every page
 /// version, encoding and codec Larder reads, equal to the rows the script wrote.
 @Suite struct ColumnReadingTests {
-    static func file(_ name: String) throws -> ParquetFile {
+    static func bytes(_ name: String) throws -> [UInt8] {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name)")
-        return try ParquetFile(bytes: Array(try Data(contentsOf: url)))
+        return Array(try Data(contentsOf: url))
     }
+
+    static func file(_ name: String) throws -> ParquetFile { try ParquetFile(bytes: try bytes(name)) }
 
     /// The `flat` table of make_fixtures.py, row `i`.
     static let rows = 0..<300
@@ -75,6 +77,23 @@ import Testing
         #expect(try Self.file("flat_zstd_v2_plain.parquet").rowGroupCount == 3)
     }
 
+    /// Read through ranges, the footer and each row group are separate reads, and the whole
+    /// file is never asked for.
+    @Test func aFileIsReadARowGroupAtATime() throws {
+        let bytes = try Self.bytes("flat_zstd_v2_plain.parquet")
+        var reads: [Range<Int>] = []
+        let file = try ParquetFile(size: bytes.count) { range in
+            reads.append(range)
+            return Array(bytes[range])
+        }
+        #expect(reads.count == 3 && reads.map(\.count).reduce(0, +) < bytes.count / 2, "\(reads)")
+        reads = []
+        let values = try file.values(of: file.columns, inRowGroup: 1)
+        #expect(values.count == 7 && values.allSatisfy { $0.count == 128 })
+        #expect(reads.count == 1 && reads[0].count < bytes.count / 2)
+        #expect(values[0] == .integers(Array(Self.driverID[128..<256])))
+    }
+
     @Test func groupsAreNamedNotRead() throws {
         let file = try Self.file("basic.parquet")
         let hist = try #require(file.columns.first { $0.name == "hist" })
@@ -91,7 +110,7 @@ import Testing
         let file = try Self.file("flat_zstd_v1_dict.parquet")
         let column = try #require(file.columns.first { $0.name == "rate" })
         let chunk = try #require(file.metadata.rowGroups[0].columns[column.leafIndex].metaData)
-        var bytes = file.bytes
+        var bytes = try Self.bytes("flat_zstd_v1_dict.parquet")
         // Overwrite the middle of the chunk: a header or a zstd frame breaks.
         let middle = Int(chunk.dataPageOffset) + 20
         for i in middle..<middle + 16 { bytes[i] ^= 0x5A }
