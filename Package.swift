@@ -41,7 +41,7 @@ let package = Package(
         .target(
             name: "LarderOffline",
             dependencies: [
-                "LarderCore",
+                "LarderCore", "LarderParquet",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -128,7 +128,8 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),  // fails a step on purpose (ReadErrorTests)
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "LarderPostgresTests",

@@ -116,7 +116,8 @@ extension InputFormat {
     package static func resolve(_ format: InputFormat?, path: String) throws(IngestError) -> InputFormat {
         guard let format = format ?? infer(fromPath: path) else {
             throw IngestError(
-                file: path, reason: "cannot tell the format from the file name; name it .csv or .jsonl, or pass --format csv|jsonl")
+                file: path,
+                reason: "cannot tell the format from the file name; name it .csv, .jsonl or .parquet, or pass --format csv|jsonl|parquet")
         }
         return format
     }
@@ -189,6 +190,7 @@ package struct IngestFileReader<Sink: IngestRowSink> {
             switch format {
             case .csv: rows = try copyCSV(CSVReader(file: file), progress: progress, totalBytes: file.size)
             case .jsonl: rows = try copyJSONLines(JSONLinesReader(file: file), progress: progress, totalBytes: file.size)
+            case .parquet: rows = try copyParquet(file, progress: progress)
             }
         } catch let error as IngestError {
             // A bad record in a file that changed under the reader is the change's doing.
@@ -204,7 +206,7 @@ package struct IngestFileReader<Sink: IngestRowSink> {
 
     /// Maps file columns (header names or JSON keys) to stored columns: every required column
     /// must be present, no unknown column may be.
-    func columnIndex(for names: [String], line: Int) throws(IngestError) -> [Int] {
+    func columnIndex(for names: [String], line: Int?) throws(IngestError) -> [Int] {
         var seen = Set<String>()
         var out: [Int] = []
         let known = columns.map(\.name)

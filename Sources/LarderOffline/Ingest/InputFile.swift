@@ -18,6 +18,8 @@ package final class InputFile {
     private(set) var end = 0
     private(set) var bytesRead: Int64 = 0
     private(set) var atEOF = false
+    /// Whether the file was read by ranges (``bytes(in:)``), which need not cover every byte.
+    private var readByRange = false
     /// When set, every byte read is hashed (training-set manifests record the request file's hash).
     var digest: SHA256?
 
@@ -60,7 +62,7 @@ package final class InputFile {
         }
         let nowSize = Int64(info.st_size)
         let nowModified = Self.modificationTime(info)
-        let readAll = !atEOF || bytesRead == size
+        let readAll = !atEOF || bytesRead == size || readByRange
         guard nowSize != size || nowModified != modified || !readAll else { return nil }
         var what: [String] = []
         if nowSize != size { what.append("its size went from \(size) to \(nowSize) bytes") }
@@ -72,6 +74,27 @@ package final class InputFile {
     deinit {
         close(fd)
         buffer.deallocate()
+    }
+
+    /// The bytes of `range` of the file, read where they are (`pread`), for formats read out of
+    /// order (Parquet: the footer, then each row group). Counts towards ``bytesRead``.
+    func bytes(in range: Range<Int>) throws(IngestError) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: range.count)
+        var done = 0
+        while done < range.count {
+            let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, range.count - done, off_t(range.lowerBound + done)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw IngestError(file: path, reason: "read failed: \(String(cString: strerror(errno)))")
+            }
+            guard n > 0 else {
+                throw IngestError(file: path, reason: "the file ends at byte \(range.lowerBound + done), before \(range.upperBound)")
+            }
+            done += n
+        }
+        bytesRead += Int64(range.count)
+        readByRange = true
+        return out
     }
 
     /// Drops `buffer[0..<keepFrom]`, moving the rest to the front, growing the buffer if it is

@@ -45,6 +45,8 @@ struct RequestFile {
             }
             columns = names
             self.csv = csv
+        case .parquet:
+            throw IngestError(file: path, reason: "request files are read as CSV or JSON Lines, not Parquet (yet)")
         case .jsonl:
             let jsonl = JSONLinesReader(file: file)
             self.jsonl = jsonl
@@ -134,6 +136,7 @@ extension InputFormat {
         guard let format = given ?? infer(fromPath: path) else {
             throw OfflineStoreError("cannot tell the output format from \(path); name it .csv or .jsonl, or pass --format")
         }
+        guard format != .parquet else { throw OfflineStoreError("training sets are written as CSV or JSON Lines, not Parquet (yet)") }
         return format
     }
 
@@ -142,6 +145,9 @@ extension InputFormat {
         guard let format = given ?? infer(fromPath: path) else {
             throw IngestError(
                 file: path, reason: "cannot tell the format of the request file; name it .csv or .jsonl, or pass --entities-format")
+        }
+        guard format != .parquet else {
+            throw IngestError(file: path, reason: "request files are read as CSV or JSON Lines, not Parquet (yet)")
         }
         return format
     }

@@ -66,6 +66,8 @@ final class TableWriter {
             if column > 0 { buffer.append(0x2C) }
             appendJSONString(columns[column])
             buffer.append(0x3A)
+        case .parquet:
+            preconditionFailure("training sets refuse Parquet before writing (InputFormat.ofOutput)")
         }
         column += 1
     }
@@ -82,6 +84,8 @@ final class TableWriter {
             case .string(let s): appendCSVText(Array(s.utf8), forceQuotes: s.isEmpty)
             default: buffer.append(contentsOf: json.text.utf8)
             }
+        case (.parquet, _):
+            preconditionFailure("training sets refuse Parquet before writing (InputFormat.ofOutput)")
         case (.jsonl, .json(let json)):
             JSONText.appendValue(json.scalar ?? .null, to: &buffer)
         case (.jsonl, .csv(let bytes, let quoted)):

@@ -22,7 +22,7 @@ struct Ingest: AsyncParsableCommand {
     @Argument(help: "The file to read.")
     var file: String
 
-    @Option(help: "The file format: csv or jsonl (default: from the extension).")
+    @Option(help: "The file format: csv, jsonl or parquet (default: from the extension).")
     var format: InputFormat?
 
     @Flag(help: "Accept a file with no data rows (ingesting nothing) instead of failing.")

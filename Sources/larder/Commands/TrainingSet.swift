@@ -39,7 +39,7 @@ struct TrainingSet: AsyncParsableCommand {
     @Option(help: "Output file (.csv or .jsonl).")
     var out: String
 
-    @Option(help: "Output format: csv or jsonl (default: from --out's extension).")
+    @Option(help: "Output format: csv or jsonl (default: from --out's extension; Parquet output is not built yet).")
     var format: InputFormat?
 
     @Option(name: .customLong("entities-format"), help: "Request file format: csv or jsonl (default: from its extension).")

@@ -1,0 +1,170 @@
+import LarderCore
+import LarderParquet
+
+extension IngestFileReader {
+    /// Reads a Parquet file into the sink one row group at a time (memory holds one row group
+    /// of the columns, never the file), with the same rules as CSV: columns matched by name,
+    /// in any order; every required column present, no unknown one; a value of the wrong
+    /// type, a naive timestamp or an event time past the limit rejected, naming the row,
+    /// column and value.
+    ///
+    /// Types: INT64 and INT32 (widened) into int64 columns, and into double columns when
+    /// exact; DOUBLE and FLOAT (widened) into double; BOOLEAN into bool; UTF-8 BYTE_ARRAY into
+    /// string; timestamps with `isAdjustedToUTC` in millis, micros or nanos (whole
+    /// microseconds) and INT96 (UTC, as Spark writes it) into timestamp.
+    func copyParquet(_ file: InputFile, progress: (@Sendable (IngestProgress) -> Void)?) throws -> Int {
+        let parquet: ParquetFile
+        do {
+            parquet = try ParquetFile(size: Int(file.size)) { range in try file.bytes(in: range) }
+        } catch let error as IngestError {
+            throw error
+        } catch {
+            throw IngestError(file: path, reason: "not a Parquet file Larder can read: \(error)")
+        }
+        let targets = try columnIndex(for: parquet.columns.map(\.name), line: nil)
+        let conversions = try zip(parquet.columns, targets).map { column, k in try ParquetConversion(column, into: columns[k], file: path) }
+        let absent = columns.indices.filter { !targets.contains($0) }
+        var rows = 0
+        for group in 0..<parquet.rowGroupCount {
+            let values: [ColumnValues]
+            do {
+                values = try parquet.values(of: parquet.columns, inRowGroup: group)
+            } catch let error as IngestError {
+                throw error
+            } catch {
+                throw IngestError(file: path, reason: "row group \(group) does not decode: \(error)")
+            }
+            for r in 0..<parquet.rowCount(ofRowGroup: group) {
+                let row = rows + 1
+                for (c, conversion) in conversions.enumerated() {
+                    let k = targets[c]
+                    let value = try conversion.value(values[c], r, row: row, file: path)
+                    if value.isNull {
+                        guard columns[k].nullable else {
+                            throw IngestError(file: path, row: row, column: conversion.name, reason: "null, but the column is not nullable")
+                        }
+                        sink.setNull(k)
+                        continue
+                    }
+                    if k == Self.eventTimeColumn, case .timestamp(let t) = value, !eventTimes.admits(t) {
+                        throw IngestError(
+                            file: path, row: row, column: conversion.name, value: t.description, reason: eventTimes.rejection(of: t))
+                    }
+                    sink.set(value, k)
+                }
+                for k in absent { sink.setNull(k) }
+                try sink.endRow(line: row)
+                rows += 1
+            }
+            progress?(IngestProgress(bytesRead: file.bytesRead, totalBytes: file.size, rows: rows))
+        }
+        return rows
+    }
+}
+
+/// How one Parquet column's values become one source column's, decided from the schema once.
+struct ParquetConversion {
+    enum Kind {
+        case integer, unsignedInteger64, integerAsDouble, double, bool, string
+        /// An INT64 timestamp: multiply (millis) or divide (nanos) to microseconds.
+        case timestamp(TimeUnit)
+        case int96
+    }
+
+    let name: String
+    let kind: Kind
+
+    init(_ column: ParquetFile.Column, into spec: ColumnSpec, file: String) throws(IngestError) {
+        name = column.name
+        func refuse(_ reason: String) -> IngestError { IngestError(file: file, column: column.name, reason: reason) }
+        guard let physical = column.physicalType else {
+            throw refuse("a Parquet group (a list or a struct); the source's column is \(spec.type)")
+        }
+        let described = Self.describe(column)
+        switch (spec.type, physical) {
+        case (.int64, .int64), (.int64, .int32):
+            guard Self.timestampUnit(column) == nil else { throw refuse("\(described), but the source's column is int64") }
+            if case .integer(64, false)? = column.logicalType {
+                kind = .unsignedInteger64
+            } else if column.convertedType == .uint64 {
+                kind = .unsignedInteger64
+            } else {
+                kind = .integer
+            }
+        case (.double, .double), (.double, .float): kind = .double
+        case (.double, .int64), (.double, .int32):
+            guard Self.timestampUnit(column) == nil else { throw refuse("\(described), but the source's column is double") }
+            kind = .integerAsDouble
+        case (.bool, .boolean): kind = .bool
+        case (.string, .byteArray): kind = .string
+        case (.timestamp, .int96): kind = .int96
+        case (.timestamp, .int64):
+            if case .timestamp(false, _)? = column.logicalType {
+                throw refuse(
+                    "a naive timestamp (isAdjustedToUTC=false), rejected as in CSV; write it with a time zone (pyarrow: pa.timestamp('us', tz='UTC'))"
+                )
+            }
+            guard let unit = Self.timestampUnit(column) else { throw refuse("\(described), but the source's column is a timestamp") }
+            kind = .timestamp(unit)
+        default:
+            throw refuse("\(described), but the source's column is \(spec.type)")
+        }
+    }
+
+    /// The unit of an INT64 timestamp column (legacy TIMESTAMP_MILLIS/MICROS annotations mean UTC).
+    static func timestampUnit(_ column: ParquetFile.Column) -> TimeUnit? {
+        if case .timestamp(_, let unit)? = column.logicalType { return unit }
+        switch column.convertedType {
+        case .timestampMillis?: return .millis
+        case .timestampMicros?: return .micros
+        default: return nil
+        }
+    }
+
+    static func describe(_ column: ParquetFile.Column) -> String {
+        var text = "a Parquet \(column.physicalType.map { "\($0)" } ?? "group")"
+        if let logical = column.logicalType { text += " (\(logical))" }
+        return text
+    }
+
+    func value(_ values: ColumnValues, _ r: Int, row: Int, file: String) throws(IngestError) -> Value {
+        func bad(_ value: String, _ reason: String) -> IngestError {
+            IngestError(file: file, row: row, column: name, value: value, reason: reason)
+        }
+        switch (kind, values) {
+        case (.integer, .integers(let v)): return v[r].map(Value.int64) ?? .null
+        case (.unsignedInteger64, .integers(let v)):
+            guard let x = v[r] else { return .null }
+            guard x >= 0 else { throw bad(String(UInt64(bitPattern: x)), "an unsigned integer past the int64 range") }
+            return .int64(x)
+        case (.integerAsDouble, .integers(let v)):
+            guard let x = v[r] else { return .null }
+            guard x.magnitude <= 1 << 53 else { throw bad(String(x), "an integer a double cannot hold exactly") }
+            return .double(Double(x))
+        case (.double, .doubles(let v)): return v[r].map(Value.double) ?? .null
+        case (.bool, .booleans(let v)): return v[r].map(Value.bool) ?? .null
+        case (.string, .byteArrays(let v)):
+            guard let bytes = v[r] else { return .null }
+            let text = String(decoding: bytes, as: UTF8.self)
+            guard Array(text.utf8) == bytes else { throw bad(String(describing: bytes.prefix(32)), "not valid UTF-8") }
+            return .string(text)
+        case (.int96, .int96Timestamps(let v)): return v[r].map { .timestamp(Timestamp(microseconds: $0)) } ?? .null
+        case (.timestamp(let unit), .integers(let v)):
+            guard let x = v[r] else { return .null }
+            switch unit {
+            case .micros: return .timestamp(Timestamp(microseconds: x))
+            case .millis:
+                let (micros, overflow) = x.multipliedReportingOverflow(by: 1000)
+                guard !overflow else { throw bad(String(x), "milliseconds past the range of timestamps") }
+                return .timestamp(Timestamp(microseconds: micros))
+            case .nanos:
+                guard x % 1000 == 0 else {
+                    throw bad(String(x), "nanoseconds below a microsecond; Larder keeps timestamps to the microsecond")
+                }
+                return .timestamp(Timestamp(microseconds: x / 1000))
+            }
+        default:
+            throw bad("", "a value of another type than the column's chunk metadata says")
+        }
+    }
+}
