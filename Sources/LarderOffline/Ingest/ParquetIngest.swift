@@ -10,8 +10,8 @@ extension IngestFileReader {
     ///
     /// Types: INT64 and INT32 (widened) into int64 columns, and into double columns when
     /// exact; DOUBLE and FLOAT (widened) into double; BOOLEAN into bool; UTF-8 BYTE_ARRAY into
-    /// string; timestamps with `isAdjustedToUTC` in millis, micros or nanos (whole
-    /// microseconds) and INT96 (UTC, as Spark writes it) into timestamp.
+    /// string; timestamps with `isAdjustedToUTC` in millis, micros or nanos (to the microsecond
+    /// below, as CSV) and INT96 (UTC, as Spark writes it) into timestamp.
     func copyParquet(_ file: InputFile, progress: (@Sendable (IngestProgress) -> Void)?) throws -> Int {
         let parquet: ParquetFile
         do {
@@ -158,10 +158,8 @@ struct ParquetConversion {
                 guard !overflow else { throw bad(String(x), "milliseconds past the range of timestamps") }
                 return .timestamp(Timestamp(microseconds: micros))
             case .nanos:
-                guard x % 1000 == 0 else {
-                    throw bad(String(x), "nanoseconds below a microsecond; Larder keeps timestamps to the microsecond")
-                }
-                return .timestamp(Timestamp(microseconds: x / 1000))
+                // To the microsecond below, as digits of a CSV fraction past the sixth are dropped.
+                return .timestamp(Timestamp(microseconds: x >= 0 ? x / 1000 : (x - 999) / 1000))
             }
         default:
             throw bad("", "a value of another type than the column's chunk metadata says")
