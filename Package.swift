@@ -139,7 +139,7 @@ let package = Package(
             ]
         ),
         // The fixtures are Parquet files written by pyarrow, read through #filePath.
-        .testTarget(name: "LarderParquetTests", dependencies: ["LarderParquet"], exclude: ["Fixtures"]),
+        .testTarget(name: "LarderParquetTests", dependencies: ["LarderParquet", "LarderTestSupport"], exclude: ["Fixtures"]),
         // Runs the built `larder` binary as a user would.
         .testTarget(
             name: "LarderCLITests",

@@ -38,7 +38,7 @@ public enum DeltaBinaryPacked {
                 guard width <= 64 else { throw ParquetDecodingError(offset: w, "miniblock bit width \(width) is over 64") }
                 let packed = try cursor.take(perMiniblock * width / 8, "a miniblock of \(perMiniblock) \(width)-bit deltas")
                 deltas.removeAll(keepingCapacity: true)
-                BitPacking.unpack64(cursor.bytes, packed.lowerBound, bitWidth: width, count: perMiniblock, into: &deltas)
+                BitPacking.unpack(cursor.bytes, packed.lowerBound, bitWidth: width, count: perMiniblock, into: &deltas)
                 for delta in deltas where values.count < Int(total) {
                     last = last &+ minDelta &+ Int64(bitPattern: delta)
                     values.append(last)

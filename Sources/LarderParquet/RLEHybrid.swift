@@ -97,13 +97,11 @@ public enum RLEHybrid {
 /// hybrid's bit-packed runs, PLAIN booleans and DELTA_BINARY_PACKED miniblocks store them.
 enum BitPacking {
     /// Appends `count` values unpacked from `bytes` starting at `start` (the caller checked
-    /// that `ceil(count * bitWidth / 8)` bytes are there).
-    static func unpack(_ bytes: [UInt8], _ start: Int, bitWidth: Int, count: Int, into out: inout [UInt32]) {
-        guard bitWidth > 0 else {
-            out.append(contentsOf: repeatElement(0, count: count))
-            return
-        }
-        let mask: UInt64 = bitWidth == 64 ? ~0 : (1 << UInt64(bitWidth)) - 1
+    /// that `ceil(count * bitWidth / 8)` bytes are there). 32-bit values for levels and
+    /// dictionary indices, 64-bit ones for DELTA_BINARY_PACKED's miniblocks.
+    static func unpack<Value: FixedWidthInteger>(
+        _ bytes: [UInt8], _ start: Int, bitWidth: Int, count: Int, into out: inout [Value]
+    ) {
         var bit = 0
         for _ in 0..<count {
             var value: UInt64 = 0
@@ -116,25 +114,7 @@ enum BitPacking {
                 got += take
                 bit += take
             }
-            out.append(UInt32(truncatingIfNeeded: value & mask))
-        }
-    }
-
-    /// 64-bit values, for DELTA_BINARY_PACKED's miniblocks (widths up to 64).
-    static func unpack64(_ bytes: [UInt8], _ start: Int, bitWidth: Int, count: Int, into out: inout [UInt64]) {
-        var bit = 0
-        for _ in 0..<count {
-            var value: UInt64 = 0
-            var got = 0
-            while got < bitWidth {
-                let byte = UInt64(bytes[start + (bit >> 3)])
-                let shift = bit & 7
-                let take = min(8 - shift, bitWidth - got)
-                value |= ((byte >> UInt64(shift)) & ((1 << UInt64(take)) - 1)) << UInt64(got)
-                got += take
-                bit += take
-            }
-            out.append(value)
+            out.append(Value(truncatingIfNeeded: value))
         }
     }
 

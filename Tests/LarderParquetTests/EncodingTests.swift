@@ -1,3 +1,4 @@
+import LarderTestSupport
 import Testing
 
 @testable import LarderParquet
@@ -26,7 +27,7 @@ import Testing
 
     @Test(arguments: [0, 1, 2, 3, 7, 8, 13, 20, 31, 32])
     func hybridRoundTrips(bitWidth: Int) throws {
-        var generator = SplitMix(seed: UInt64(bitWidth))
+        var generator = SeededGenerator(seed: UInt64(bitWidth))
         let maximum = bitWidth == 32 ? UInt64(UInt32.max) : (1 << UInt64(bitWidth)) - 1
         for _ in 0..<20 {
             // Runs of random lengths, some long enough to repeat, some not.
@@ -65,7 +66,7 @@ import Testing
     }
 
     @Test func deltaBinaryPackedRoundTripsAnyInt64() throws {
-        var generator = SplitMix(seed: 7)
+        var generator = SeededGenerator(seed: 7)
         let cases: [[Int64]] = [
             [], [42], [.min, .max, .min, 0, -1, 1],
             (0..<1000).map { 1_700_000_000_000_000 + Int64($0) * 1_000_000 },  // timestamps a second apart
@@ -127,18 +128,5 @@ import Testing
         #expect(throws: ParquetDecodingError.self) {
             try PlainEncoding.int96Timestamps(int96(day: 2_440_588, nanos: 86_400_000_000_000), count: 1)
         }
-    }
-}
-
-/// A small deterministic generator for the round trips.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

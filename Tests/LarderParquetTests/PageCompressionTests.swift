@@ -1,3 +1,4 @@
+import LarderTestSupport
 import Testing
 
 @testable import LarderParquet
@@ -9,7 +10,7 @@ import Testing
 
     @Test(arguments: PageCompression.allCases)
     func roundTrips(codec: PageCompression) throws {
-        var generator = SplitMix(seed: 11)
+        var generator = SeededGenerator(seed: 11)
         let random = (0..<10_000).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
         let repetitive = Array(repeating: Self.text, count: 500).flatMap { $0 }
         for data in [[], [0x00], Self.text, random, repetitive] {

@@ -1,4 +1,5 @@
 import Foundation
+import LarderTestSupport
 import Testing
 
 @testable import LarderParquet
@@ -239,7 +240,7 @@ private func pageHeader(_ bytes: [UInt8], at offset: Int64) throws -> PageHeader
 
     /// Random bytes as a footer, with a fixed seed so a failure repeats.
     @Test func randomFootersNeverTrap() {
-        var generator = SplitMix64(seed: 16)
+        var generator = SeededGenerator(seed: 16)
         for _ in 0..<2000 {
             let count = Int(generator.next() % 200)
             let footer = (0..<count).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
@@ -250,18 +251,5 @@ private func pageHeader(_ bytes: [UInt8], at offset: Int64) throws -> PageHeader
             var skipReader = ThriftCompactReader(footer)
             _ = try? skipReader.skip(.struct)
         }
-    }
-}
-
-/// A small seeded generator (SplitMix64), so the random inputs are the same on every run.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
