@@ -16,7 +16,7 @@ FROM swift:${SWIFT_VERSION}-bookworm AS build
 
 RUN export DEBIAN_FRONTEND=noninteractive \
     && apt-get -q update \
-    && apt-get -q install -y --no-install-recommends libsqlite3-dev libhiredis-dev \
+    && apt-get -q install -y --no-install-recommends libsqlite3-dev libhiredis-dev libzstd-dev libsnappy-dev zlib1g-dev \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /build
@@ -45,7 +45,7 @@ FROM swift:${SWIFT_VERSION}-bookworm-slim
 
 RUN export DEBIAN_FRONTEND=noninteractive \
     && apt-get -q update \
-    && apt-get -q install -y --no-install-recommends libsqlite3-0 libhiredis0.14 ca-certificates \
+    && apt-get -q install -y --no-install-recommends libsqlite3-0 libhiredis0.14 libzstd1 libsnappy1v5 zlib1g ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --system --user-group --uid 10001 --home-dir /srv/larder --no-create-home \
