@@ -640,7 +640,7 @@ public struct RowGroup: ThriftStruct {
 
 /// The footer's content (parquet.thrift `FileMetaData`).
 ///
-/// Column orders (7) and encryption (8, 9) are skipped when read and not written.
+/// Encryption (8, 9) is skipped when read and not written.
 public struct FileMetaData: ThriftStruct {
     /// The format version the writer claims (1 or 2; pyarrow writes 2).
     public var version: Int32
@@ -654,11 +654,14 @@ public struct FileMetaData: ThriftStruct {
     public var keyValueMetadata: [KeyValue]?
     /// The writer's name and version, as `parquet-cpp-arrow version 26.0.1`.
     public var createdBy: String?
+    /// The order each leaf column's statistics follow, in leaf order. Without it readers
+    /// must ignore `min_value` and `max_value` (pyarrow does).
+    public var columnOrders: [ColumnOrder]?
 
     /// Creates the struct from its fields; optional ones default to absent.
     public init(
         version: Int32, schema: [SchemaElement], numRows: Int64, rowGroups: [RowGroup], keyValueMetadata: [KeyValue]? = nil,
-        createdBy: String? = nil
+        createdBy: String? = nil, columnOrders: [ColumnOrder]? = nil
     ) {
         self.version = version
         self.schema = schema
@@ -666,6 +669,7 @@ public struct FileMetaData: ThriftStruct {
         self.rowGroups = rowGroups
         self.keyValueMetadata = keyValueMetadata
         self.createdBy = createdBy
+        self.columnOrders = columnOrders
     }
 
     public init(reading reader: inout ThriftCompactReader) throws(ThriftDecodingError) {
@@ -682,6 +686,7 @@ public struct FileMetaData: ThriftStruct {
             case (4, .list): rowGroups = try reader.readStructList("FileMetaData.row_groups")
             case (5, .list): keyValueMetadata = try reader.readStructList("FileMetaData.key_value_metadata")
             case (6, .binary): createdBy = try reader.readString()
+            case (7, .list): columnOrders = try reader.readStructList("FileMetaData.column_orders")
             default: try reader.skip(field.type)
             }
         }
@@ -700,6 +705,37 @@ public struct FileMetaData: ThriftStruct {
         writer.writeStructListField(4, rowGroups)
         if let keyValueMetadata { writer.writeStructListField(5, keyValueMetadata) }
         if let createdBy { writer.writeStringField(6, createdBy) }
+        if let columnOrders { writer.writeStructListField(7, columnOrders) }
+        writer.endStruct()
+    }
+}
+
+/// How a column's statistics are ordered (parquet.thrift `ColumnOrder`, a union).
+public enum ColumnOrder: ThriftStruct, Hashable, Sendable {
+    /// TYPE_ORDER (1): the order of the column's logical type (signed integers, unsigned
+    /// bytes for strings, IEEE 754 order without NaN for doubles).
+    case typeDefined
+    /// A member added after this reader was written, by field id.
+    case other(fieldID: Int16)
+
+    public init(reading reader: inout ThriftCompactReader) throws(ThriftDecodingError) {
+        try reader.beginStruct()
+        var order: ColumnOrder?
+        while let field = try reader.readFieldHeader() {
+            if order == nil { order = field.id == 1 && field.type == .struct ? .typeDefined : .other(fieldID: field.id) }
+            try reader.skip(field.type)  // TypeDefinedOrder is an empty struct
+        }
+        reader.endStruct()
+        self = order ?? .other(fieldID: 0)
+    }
+
+    public func write(to writer: inout ThriftCompactWriter) {
+        writer.beginStruct()
+        if case .typeDefined = self {
+            writer.writeFieldHeader(1, .struct)
+            writer.beginStruct()
+            writer.endStruct()
+        }
         writer.endStruct()
     }
 }
