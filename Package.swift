@@ -123,7 +123,7 @@ let package = Package(
         .testTarget(
             name: "LarderOfflineTests",
             dependencies: [
-                "LarderOffline", "Features", "LarderTestSupport",
+                "LarderOffline", "Features", "LarderTestSupport", "LarderParquet",
                 "LarderPostgres",  // the store-level tests run against both offline stores
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),  // fails a step on purpose (ReadErrorTests)

@@ -2,6 +2,7 @@ import Features
 import Foundation
 import GRDB
 import LarderCore
+import LarderParquet
 import LarderTestSupport
 import Testing
 
@@ -91,5 +92,32 @@ import Testing
             message = "\(error)"
         }
         #expect(message.contains("unknown column"), "\(message)")
+    }
+
+    /// A file Larder's writer made: the event-time rule of every way in applies.
+    @Test func aFarFutureEventTimeIsRefusedAsInCSV() throws {
+        let dir = try TemporaryDirectory()
+        let store = try OfflineStore(path: dir.file("offline.sqlite"))
+        try store.registry.apply(try store.registry.plan(for: Features.repository))
+        func write(_ name: String, eventTime: Int64) throws -> String {
+            var bytes: [UInt8] = []
+            var writer = try ParquetWriter(
+                columns: [
+                    .init(name: "driver_id", type: .int64, nullable: false),
+                    .init(name: "event_timestamp", type: .timestamp, nullable: false),
+                    .init(name: "conv_rate", type: .double, nullable: false), .init(name: "acc_rate", type: .double, nullable: false),
+                    .init(name: "avg_daily_trips", type: .int64, nullable: false),
+                ], compression: .snappy
+            ) { bytes += $0 }
+            try writer.writeRowGroup([.integers([7]), .integers([eventTime]), .doubles([-0.0]), .doubles([0.5]), .integers([3])])
+            try writer.finish()
+            let path = dir.file(name)
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            return path
+        }
+        _ = try store.ingest(source: "driver_stats", file: try write("past.parquet", eventTime: 1_767_225_600_000_000))
+        let future = Timestamp.now().microseconds + 3_600_000_000
+        #expect(throws: IngestError.self) { try store.ingest(source: "driver_stats", file: try write("future.parquet", eventTime: future)) }
+        #expect(try store.registry.rowCount(source: "driver_stats") == 1)
     }
 }

@@ -34,27 +34,38 @@ extension IngestFileReader {
             } catch {
                 throw IngestError(file: path, reason: "row group \(group) does not decode: \(error)")
             }
-            for r in 0..<parquet.rowCount(ofRowGroup: group) {
-                let row = rows + 1
-                for (c, conversion) in conversions.enumerated() {
-                    let k = targets[c]
-                    let value = try conversion.value(values[c], r, row: row, file: path)
-                    if value.isNull {
-                        guard columns[k].nullable else {
-                            throw IngestError(file: path, row: row, column: conversion.name, reason: "null, but the column is not nullable")
-                        }
-                        sink.setNull(k)
-                        continue
-                    }
-                    if k == Self.eventTimeColumn, case .timestamp(let t) = value, !eventTimes.admits(t) {
-                        throw IngestError(
-                            file: path, row: row, column: conversion.name, value: t.description, reason: eventTimes.rejection(of: t))
-                    }
-                    sink.set(value, k)
+            // Column by column, a slice of rows at a time: one type switch per column and
+            // slice, not per value.
+            let count = parquet.rowCount(ofRowGroup: group)
+            for sliceStart in stride(from: 0, to: count, by: 1 << 14) {
+                let slice = sliceStart..<min(sliceStart + (1 << 14), count)
+                let converted = try conversions.enumerated().map { c, conversion in
+                    try conversion.values(values[c], slice, firstRow: rows + 1, file: path)
                 }
-                for k in absent { sink.setNull(k) }
-                try sink.endRow(line: row)
-                rows += 1
+                for r in slice.indices {
+                    let row = rows + 1
+                    for c in converted.indices {
+                        let k = targets[c]
+                        let value = converted[c][r - sliceStart]
+                        if value.isNull {
+                            guard columns[k].nullable else {
+                                throw IngestError(
+                                    file: path, row: row, column: conversions[c].name, reason: "null, but the column is not nullable")
+                            }
+                            sink.setNull(k)
+                            continue
+                        }
+                        if k == Self.eventTimeColumn, case .timestamp(let t) = value, !eventTimes.admits(t) {
+                            throw IngestError(
+                                file: path, row: row, column: conversions[c].name, value: t.description, reason: eventTimes.rejection(of: t)
+                            )
+                        }
+                        sink.set(value, k)
+                    }
+                    for k in absent { sink.setNull(k) }
+                    try sink.endRow(line: row)
+                    rows += 1
+                }
             }
             progress?(IngestProgress(bytesRead: file.bytesRead, totalBytes: file.size, rows: rows))
         }
@@ -127,42 +138,72 @@ struct ParquetConversion {
         return text
     }
 
-    func value(_ values: ColumnValues, _ r: Int, row: Int, file: String) throws(IngestError) -> Value {
-        func bad(_ value: String, _ reason: String) -> IngestError {
-            IngestError(file: file, row: row, column: name, value: value, reason: reason)
+    /// The values of rows `slice` of a row group's column; `firstRow` is the file's row number
+    /// of `slice.lowerBound`, for errors.
+    func values(_ values: ColumnValues, _ slice: Range<Int>, firstRow: Int, file: String) throws(IngestError) -> [Value] {
+        func bad(_ r: Int, _ value: String, _ reason: String) -> IngestError {
+            IngestError(file: file, row: firstRow + r - slice.lowerBound, column: name, value: value, reason: reason)
         }
+        var out: [Value] = []
+        out.reserveCapacity(slice.count)
         switch (kind, values) {
-        case (.integer, .integers(let v)): return v[r].map(Value.int64) ?? .null
+        case (.integer, .integers(let v)):
+            for r in slice { out.append(v[r].map(Value.int64) ?? .null) }
         case (.unsignedInteger64, .integers(let v)):
-            guard let x = v[r] else { return .null }
-            guard x >= 0 else { throw bad(String(UInt64(bitPattern: x)), "an unsigned integer past the int64 range") }
-            return .int64(x)
+            for r in slice {
+                guard let x = v[r] else {
+                    out.append(.null)
+                    continue
+                }
+                guard x >= 0 else { throw bad(r, String(UInt64(bitPattern: x)), "an unsigned integer past the int64 range") }
+                out.append(.int64(x))
+            }
         case (.integerAsDouble, .integers(let v)):
-            guard let x = v[r] else { return .null }
-            guard x.magnitude <= 1 << 53 else { throw bad(String(x), "an integer a double cannot hold exactly") }
-            return .double(Double(x))
-        case (.double, .doubles(let v)): return v[r].map(Value.double) ?? .null
-        case (.bool, .booleans(let v)): return v[r].map(Value.bool) ?? .null
+            for r in slice {
+                guard let x = v[r] else {
+                    out.append(.null)
+                    continue
+                }
+                guard x.magnitude <= 1 << 53 else { throw bad(r, String(x), "an integer a double cannot hold exactly") }
+                out.append(.double(Double(x)))
+            }
+        case (.double, .doubles(let v)):
+            // One form for doubles, as everywhere values enter: -0.0 is stored as 0.0.
+            for r in slice { out.append(v[r].map { .double($0 == 0 ? 0 : $0) } ?? .null) }
+        case (.bool, .booleans(let v)):
+            for r in slice { out.append(v[r].map(Value.bool) ?? .null) }
         case (.string, .byteArrays(let v)):
-            guard let bytes = v[r] else { return .null }
-            let text = String(decoding: bytes, as: UTF8.self)
-            guard Array(text.utf8) == bytes else { throw bad(String(describing: bytes.prefix(32)), "not valid UTF-8") }
-            return .string(text)
-        case (.int96, .int96Timestamps(let v)): return v[r].map { .timestamp(Timestamp(microseconds: $0)) } ?? .null
+            for r in slice {
+                guard let bytes = v[r] else {
+                    out.append(.null)
+                    continue
+                }
+                let text = String(decoding: bytes, as: UTF8.self)
+                guard text.utf8.elementsEqual(bytes) else { throw bad(r, String(describing: bytes.prefix(32)), "not valid UTF-8") }
+                out.append(.string(text))
+            }
+        case (.int96, .int96Timestamps(let v)):
+            for r in slice { out.append(v[r].map { .timestamp(Timestamp(microseconds: $0)) } ?? .null) }
         case (.timestamp(let unit), .integers(let v)):
-            guard let x = v[r] else { return .null }
-            switch unit {
-            case .micros: return .timestamp(Timestamp(microseconds: x))
-            case .millis:
-                let (micros, overflow) = x.multipliedReportingOverflow(by: 1000)
-                guard !overflow else { throw bad(String(x), "milliseconds past the range of timestamps") }
-                return .timestamp(Timestamp(microseconds: micros))
-            case .nanos:
-                // To the microsecond below, as digits of a CSV fraction past the sixth are dropped.
-                return .timestamp(Timestamp(microseconds: x >= 0 ? x / 1000 : (x - 999) / 1000))
+            for r in slice {
+                guard let x = v[r] else {
+                    out.append(.null)
+                    continue
+                }
+                switch unit {
+                case .micros: out.append(.timestamp(Timestamp(microseconds: x)))
+                case .millis:
+                    let (micros, overflow) = x.multipliedReportingOverflow(by: 1000)
+                    guard !overflow else { throw bad(r, String(x), "milliseconds past the range of timestamps") }
+                    out.append(.timestamp(Timestamp(microseconds: micros)))
+                case .nanos:
+                    // To the microsecond below, as digits of a CSV fraction past the sixth are dropped.
+                    out.append(.timestamp(Timestamp(microseconds: x >= 0 ? x / 1000 : (x - 999) / 1000)))
+                }
             }
         default:
-            throw bad("", "a value of another type than the column's chunk metadata says")
+            throw IngestError(file: file, column: name, reason: "values of another type than the column's chunk metadata says")
         }
+        return out
     }
 }
