@@ -69,8 +69,9 @@ public struct ColumnChunkReader {
         let start = range.lowerBound
         var position = start - base
         var dictionary: ColumnValues?
-        var values = Accumulator(type: metadata.type)
         let expected = Int(clamping: metadata.numValues)
+        // Capped: the count comes from the file, and a wrong one must not allocate the moon.
+        var values = Accumulator(type: metadata.type, count: min(expected, 1 << 24))
         while position < end, values.count < expected {
             let pageOffset = base + position
             func failure(_ reason: String) -> ParquetDecodingError {
@@ -252,7 +253,17 @@ public struct ColumnChunkReader {
         var byteArrays: [[UInt8]?] = []
         private(set) var count = 0
 
-        init(type: PhysicalType) { self.type = type }
+        /// Room for the chunk's `count` values at once: growing page by page would copy them
+        /// again with every page.
+        init(type: PhysicalType, count: Int) {
+            self.type = type
+            switch type {
+            case .int32, .int64, .int96: integers.reserveCapacity(count)
+            case .float, .double: doubles.reserveCapacity(count)
+            case .boolean: booleans.reserveCapacity(count)
+            default: byteArrays.reserveCapacity(count)
+            }
+        }
 
         var result: ColumnValues {
             switch type {
@@ -271,7 +282,6 @@ public struct ColumnChunkReader {
                     return
                 }
                 var next = 0
-                all.reserveCapacity(all.count + levels.count)
                 for level in levels {
                     if level == 1 {
                         all.append(present[next])
