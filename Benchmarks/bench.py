@@ -1339,8 +1339,48 @@ def bench_cluster(repeat):
         sys.exit(f"{errors} lookups answered non-2xx (see the table)")
 
 
+def pyarrow_python():
+    """A Python with pyarrow: a virtualenv under Benchmarks/work, made on first use."""
+    venv = os.path.join(WORK, "venv-pyarrow")
+    python = os.path.join(venv, "bin", "python")
+    if not os.path.exists(python):
+        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
+        subprocess.run([python, "-m", "pip", "install", "-q", "pyarrow"], check=True)
+    return python
+
+
+def bench_parquet(repeat):
+    """The same 1,000,000 driver_stats rows (time-ordered) as CSV and as Parquet written by
+    pyarrow with its defaults (snappy, dictionary pages, one row group): larder ingest of each
+    into an empty store, in the same run (floor: Parquet no slower than CSV)."""
+    csv = generate("driver_stats", os.path.join(WORK, "driver_stats_1m.csv"), "--drivers", "10000", "--hours", "100")
+    parquet = os.path.join(WORK, "driver_stats_1m.parquet")
+    subprocess.run([pyarrow_python(), "-c",
+                    "import sys, pyarrow.csv as c, pyarrow.parquet as p; p.write_table(c.read_csv(sys.argv[1]), sys.argv[2])",
+                    csv, parquet], check=True)
+    rows = sum(1 for _ in open(csv)) - 1
+    times = {"CSV": [], "Parquet": []}
+    memory = {"CSV": [], "Parquet": []}
+    for i in range(repeat):
+        for kind in (("CSV", "Parquet") if i % 2 == 0 else ("Parquet", "CSV")):
+            d = fresh_project("ingest_parquet")
+            run([LARDER, "apply"], d)
+            s, m, out = run([LARDER, "ingest", "driver_stats", csv if kind == "CSV" else parquet], d)
+            if f"ingested {rows:,} rows" not in out:
+                sys.exit(f"unexpected output: {out}")
+            times[kind].append(s)
+            memory[kind].append(m)
+    print(f"\n## parquet: larder ingest of {rows:,} driver_stats rows, CSV ({os.path.getsize(csv) / 1e6:.0f} MB) and "
+          f"Parquet ({os.path.getsize(parquet) / 1e6:.0f} MB, pyarrow's defaults), median of {repeat}, alternating")
+    print("| file | seconds | rows/s | peak MiB |")
+    print("|---|---|---|---|")
+    for kind in ("CSV", "Parquet"):
+        print(f"| {kind} | {median(times[kind]):.2f} | {rows / median(times[kind]):,.0f} | {max(memory[kind]):.0f} |")
+    print(f"ratio Parquet / CSV: {median(times['Parquet']) / median(times['CSV']):.2f} (floor <= 1.00)")
+
+
 BENCHES = {"ingest": bench_ingest, "postgres": bench_postgres, "offline": bench_offline, "online": bench_online, "aggregations": bench_aggregations,
-           "limits": bench_limits, "verify": bench_verify, "ab": bench_ab, "cluster": bench_cluster}
+           "limits": bench_limits, "verify": bench_verify, "ab": bench_ab, "cluster": bench_cluster, "parquet": bench_parquet}
 
 
 def main():
