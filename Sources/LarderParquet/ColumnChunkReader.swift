@@ -100,8 +100,8 @@ public struct ColumnChunkReader {
                     dictionary = try plain(page, from: 0, count: Int(dictionaryHeader.numValues)).values
                 case .dataPage:
                     guard let dataHeader = header.dataPageHeader else { throw failure("a data page without its header") }
+                    let count = try pageCount(dataHeader.numValues, gathered: values.count, expected: expected, failure)
                     let page = try codec.decompress(body, uncompressedSize: Int(header.uncompressedPageSize))
-                    let count = Int(dataHeader.numValues)
                     var at = 0
                     var defined: [UInt32]? = nil
                     if maxDefinitionLevel > 0 {
@@ -125,7 +125,7 @@ public struct ColumnChunkReader {
                         throw failure("levels of \(repetitionLength) + \(definitionLength) bytes in a page of \(body.count)")
                     }
                     guard repetitionLength == 0 else { throw failure("repetition levels in a flat column") }
-                    let count = Int(v2.numValues)
+                    let count = try pageCount(v2.numValues, gathered: values.count, expected: expected, failure)
                     // Levels are never compressed in a v2 page; the values may be.
                     let levelsEnd = body.startIndex + definitionLength
                     var defined: [UInt32]? = nil
@@ -156,6 +156,17 @@ public struct ColumnChunkReader {
         return values.result
     }
 
+    /// A data page's value count, which must fit in what the chunk's metadata leaves: decoding
+    /// is then bounded by the footer's counts, whatever a page header claims.
+    private func pageCount(
+        _ numValues: Int32, gathered: Int, expected: Int, _ failure: (String) -> ParquetDecodingError
+    ) throws(ParquetDecodingError) -> Int {
+        guard numValues >= 0, Int(numValues) <= expected - gathered else {
+            throw failure("a page of \(numValues) values where the column chunk has \(expected - gathered) left")
+        }
+        return Int(numValues)
+    }
+
     private func compression() throws(ParquetDecodingError) -> PageCompression {
         switch metadata.codec {
         case .uncompressed: return .uncompressed
@@ -183,10 +194,7 @@ public struct ColumnChunkReader {
             let indices = try RLEHybrid.decode(page, from: cursor.offset, bitWidth: bitWidth, count: count)
             return try Self.lookUp(indices, in: dictionary)
         case .deltaBinaryPacked where metadata.type == .int32 || metadata.type == .int64:
-            let (decoded, _) = try DeltaBinaryPacked.decode(page, from: start)
-            guard decoded.count == count else {
-                throw ParquetDecodingError(offset: start, "\(decoded.count) delta-encoded values, \(count) expected")
-            }
+            let (decoded, _) = try DeltaBinaryPacked.decode(page, from: start, count: count)
             return .integers(metadata.type == .int32 ? decoded.map { Int64(Int32(truncatingIfNeeded: $0)) } : decoded)
         case .rle where metadata.type == .boolean:
             var cursor = ByteCursor(page, from: start)

@@ -8,8 +8,12 @@
 public enum DeltaBinaryPacked {
     /// Decodes the values in `bytes[start..<end]`; returns them and the offset where the
     /// encoded data ended (a data page v1 stores levels before the values, not after).
+    ///
+    /// - Parameter count: when given, the number of values the page says it holds: a header
+    ///   that promises another number throws before anything is decoded (miniblocks of width
+    ///   0 cost no bytes, so the header alone could ask for billions).
     public static func decode(
-        _ bytes: [UInt8], from start: Int = 0, to end: Int? = nil
+        _ bytes: [UInt8], from start: Int = 0, to end: Int? = nil, count: Int? = nil
     ) throws(ParquetDecodingError) -> (values: [Int64], end: Int) {
         var cursor = ByteCursor(bytes, from: start, to: end)
         let blockSize = try cursor.uleb128()
@@ -23,9 +27,12 @@ public enum DeltaBinaryPacked {
             throw cursor.failure("\(miniblocks) miniblocks do not divide a block of \(blockSize) into multiples of 32")
         }
         guard total <= UInt64(Int32.max) else { throw cursor.failure("\(total) values in one page") }
+        if let count, total != UInt64(count) {
+            throw cursor.failure("the header promises \(total) values, the page holds \(count)")
+        }
         let perMiniblock = Int(blockSize / miniblocks)
         var values: [Int64] = []
-        values.reserveCapacity(Int(total))
+        values.reserveCapacity(min(Int(total), 1 << 20))
         if total > 0 { values.append(last) }
         var deltas: [UInt64] = []
         deltas.reserveCapacity(perMiniblock)

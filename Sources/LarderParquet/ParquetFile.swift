@@ -58,6 +58,14 @@ public struct ParquetFile {
             if let path = chunks[column.leafIndex].filePath {
                 throw ParquetDecodingError(offset: 0, "column \(column.name) is in another file (\(path)), which Larder does not read")
             }
+            // A flat column has one value per row: a chunk that says otherwise is refused before
+            // anything is decoded.
+            guard chunk.numValues == metadata.rowGroups[rowGroup].numRows else {
+                throw ParquetDecodingError(
+                    offset: Int(clamping: chunk.dataPageOffset),
+                    "column \(column.name) has \(chunk.numValues) values in row group \(rowGroup) of \(rowCount(ofRowGroup: rowGroup)) rows"
+                )
+            }
             let reader = ColumnChunkReader(metadata: chunk, maxDefinitionLevel: column.isOptional ? 1 : 0)
             let range = try reader.byteRange(fileSize: size)
             span = span.map { min($0.lowerBound, range.lowerBound)..<max($0.upperBound, range.upperBound) } ?? range

@@ -49,7 +49,7 @@ public enum PlainEncoding {
     ) throws(ParquetDecodingError) -> (values: [Range<Int>], end: Int) {
         var cursor = ByteCursor(bytes, from: start, to: end)
         var values: [Range<Int>] = []
-        values.reserveCapacity(count)
+        values.reserveCapacity(min(count, cursor.remaining / 4))  // each has a 4-byte length
         for i in 0..<count {
             let length = try cursor.littleEndian(width: 4)
             values.append(try cursor.take(Int(length), "byte array \(i) of \(count)"))
@@ -65,7 +65,7 @@ public enum PlainEncoding {
     ) throws(ParquetDecodingError) -> (values: [Int64], end: Int) {
         var cursor = ByteCursor(bytes, from: start, to: end)
         var values: [Int64] = []
-        values.reserveCapacity(count)
+        values.reserveCapacity(min(count, cursor.remaining / 12))
         for _ in 0..<count {
             let at = cursor.offset
             let nanos = Int64(bitPattern: try cursor.littleEndian(width: 8))

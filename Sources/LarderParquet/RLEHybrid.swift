@@ -22,7 +22,8 @@ public enum RLEHybrid {
         var cursor = ByteCursor(bytes, from: start, to: end)
         guard (0...32).contains(bitWidth) else { throw cursor.failure("bit width \(bitWidth) is not in 0...32") }
         var out: [UInt32] = []
-        out.reserveCapacity(count)
+        // Runs can promise far more values than the input holds bytes: grow, do not trust.
+        out.reserveCapacity(min(count, 1 << 20))
         let valueBytes = (bitWidth + 7) / 8
         while out.count < count {
             guard !cursor.isAtEnd else {

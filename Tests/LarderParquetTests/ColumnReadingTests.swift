@@ -122,3 +122,35 @@ import Testing
         }
     }
 }
+
+/// Counts in headers are the file's word: a page or a delta header that promises billions of
+/// values is refused before anything is allocated for them.
+@Suite struct HostileCountTests {
+    @Test func aPageMayNotPromiseMoreValuesThanItsChunk() throws {
+        // A required INT64 column chunk of 3 values whose one page claims a billion (as RLE
+        // definition levels could describe in a few bytes).
+        var header = ThriftCompactWriter()
+        PageHeader(
+            type: .dataPage, uncompressedPageSize: 24, compressedPageSize: 24,
+            dataPageHeader: DataPageHeader(
+                numValues: 1_000_000_000, encoding: .plain, definitionLevelEncoding: .rle, repetitionLevelEncoding: .rle)
+        ).write(to: &header)
+        let region = header.bytes + [UInt8](repeating: 0, count: 24)
+        let metadata = ColumnMetaData(
+            type: .int64, encodings: [.plain], pathInSchema: ["id"], codec: .uncompressed, numValues: 3,
+            totalUncompressedSize: Int64(region.count), totalCompressedSize: Int64(region.count), dataPageOffset: 4)
+        #expect {
+            _ = try ColumnChunkReader(metadata: metadata, maxDefinitionLevel: 0).read(region: region, base: 4)
+        } throws: { error in
+            "\(error)".contains("a page of 1000000000 values where the column chunk has 3 left")
+        }
+    }
+
+    @Test func aDeltaHeaderMustPromiseThePagesCount() {
+        // Block 128, 4 miniblocks, 2^31 - 1 values, first value 0: all widths 0 would cost nothing.
+        var bytes: [UInt8] = [0x80, 0x01, 0x04]
+        ByteWriter.uleb128(UInt64(Int32.max), to: &bytes)
+        bytes += [0x00, 0x00, 0x00, 0x00, 0x00, 0x00]
+        #expect(throws: ParquetDecodingError.self) { try DeltaBinaryPacked.decode(bytes, count: 5) }
+    }
+}
