@@ -138,13 +138,16 @@ CREATE INDEX driver_stats_by_event_time ON driver_stats (event_timestamp);
           f"peak {max(trips_mem):.0f} MiB")
 
 
-def duckdb_python():
-    """A virtualenv with DuckDB from PyPI, made once under Benchmarks/work."""
+def bench_python(*packages):
+    """A virtualenv under Benchmarks/work with the PyPI packages the baselines need (duckdb,
+    pyarrow), made on first use and given whatever package it lacks."""
     venv = os.path.join(WORK, "venv")
     python = os.path.join(venv, "bin", "python")
     if not os.path.exists(python):
         subprocess.run([sys.executable, "-m", "venv", venv], check=True)
-        subprocess.run([python, "-m", "pip", "install", "-q", "duckdb"], check=True)
+    missing = [p for p in packages if subprocess.run([python, "-c", f"import {p}"], capture_output=True).returncode != 0]
+    if missing:
+        subprocess.run([python, "-m", "pip", "install", "-q", *missing], check=True)
     return python
 
 
@@ -200,7 +203,7 @@ INSERT INTO copy SELECT _seq, driver_id, event_timestamp, created, conv_rate, ac
             subprocess.run(["sqlite3", store, "DROP TABLE copy"], check=True)
     larder_out = os.path.join(d, "train.csv")
 
-    python = duckdb_python()
+    python = bench_python("duckdb")
     bench = os.path.join(ROOT, "Benchmarks", "duckdb_asof.py")
     db = os.path.join(WORK, "duckdb.db")
     if os.path.exists(db):
@@ -433,7 +436,7 @@ def aggregations_offline(repeat):
                            capture_output=True, text=True, check=True).stdout.strip().split("|")
     larder_out = os.path.join(d, "train.csv")
 
-    python = duckdb_python()
+    python = bench_python("duckdb")
     bench = os.path.join(ROOT, "Benchmarks", "duckdb_windows.py")
     db = os.path.join(WORK, "duckdb_trips.db")
     if os.path.exists(db):
@@ -1339,23 +1342,13 @@ def bench_cluster(repeat):
         sys.exit(f"{errors} lookups answered non-2xx (see the table)")
 
 
-def pyarrow_python():
-    """A Python with pyarrow: a virtualenv under Benchmarks/work, made on first use."""
-    venv = os.path.join(WORK, "venv-pyarrow")
-    python = os.path.join(venv, "bin", "python")
-    if not os.path.exists(python):
-        subprocess.run([sys.executable, "-m", "venv", venv], check=True)
-        subprocess.run([python, "-m", "pip", "install", "-q", "pyarrow"], check=True)
-    return python
-
-
 def bench_parquet(repeat):
     """The same 1,000,000 driver_stats rows (time-ordered) as CSV and as Parquet written by
     pyarrow with its defaults (snappy, dictionary pages, one row group): larder ingest of each
     into an empty store, in the same run (floor: Parquet no slower than CSV)."""
     csv = generate("driver_stats", os.path.join(WORK, "driver_stats_1m.csv"), "--drivers", "10000", "--hours", "100")
     parquet = os.path.join(WORK, "driver_stats_1m.parquet")
-    subprocess.run([pyarrow_python(), "-c",
+    subprocess.run([bench_python("pyarrow"), "-c",
                     "import sys, pyarrow.csv as c, pyarrow.parquet as p; p.write_table(c.read_csv(sys.argv[1]), sys.argv[2])",
                     csv, parquet], check=True)
     rows = sum(1 for _ in open(csv)) - 1
