@@ -72,6 +72,21 @@ final class TableWriter {
         column += 1
     }
 
+    /// One training-set row from a request file: the request's fields as read, then the
+    /// plan's outputs from the joined row; progress every 16,384 rows. Both stores' joins
+    /// write through it, so their files are the same bytes.
+    func writeRow(
+        _ requests: RequestFile, plan: FeaturePlan, joined row: [Value], progress: (@Sendable (TrainingSetProgress) -> Void)?
+    ) throws {
+        beginRow()
+        for c in requests.columns.indices { write(requests.field(c)) }
+        for i in plan.outputs.indices { write(plan.value(i, in: row)) }
+        try endRow()
+        if rows & 0x3FFF == 0 {
+            progress?(TrainingSetProgress(rows: rows, bytesRead: requests.bytesRead, totalBytes: requests.file.size))
+        }
+    }
+
     /// A request field carried through as it was read.
     func write(_ field: RequestField) {
         beginCell()

@@ -114,13 +114,7 @@ public struct TrainingSetBuilder: Sendable {
                 let writer = try TableWriter(destination: request.output, format: format, columns: columns + names)
                 try join.join(&requests, binding, rewind: { try RequestFile(path: path, format: inputFormat, hashing: false) }) {
                     requests, row in
-                    writer.beginRow()
-                    for c in columns.indices { writer.write(requests.field(c)) }
-                    for i in plan.outputs.indices { writer.write(plan.value(i, in: row)) }
-                    try writer.endRow()
-                    if writer.rows & 0x3FFF == 0 {
-                        progress?(TrainingSetProgress(rows: writer.rows, bytesRead: requests.bytesRead, totalBytes: requests.file.size))
-                    }
+                    try writer.writeRow(requests, plan: plan, joined: row, progress: progress)
                 }
                 let requestHash = requests.sha256()
                 let outputHash = try writer.commit()
