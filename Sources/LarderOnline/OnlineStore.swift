@@ -106,13 +106,14 @@ public final class OnlineStore: Sendable {
         places.reserveCapacity(keys.count)
         for key in keys {
             let slot = HashSlot.slot(of: key)
-            let c =
-                commandOfSlot[slot]
-                ?? {
-                    commands.append(RoutedCommand([mget], key: key))
-                    commandOfSlot[slot] = commands.count - 1
-                    return commands.count - 1
-                }()
+            let c: Int
+            if let known = commandOfSlot[slot] {
+                c = known
+            } else {
+                c = commands.count
+                commandOfSlot[slot] = c
+                commands.append(RoutedCommand([mget], slot: slot))
+            }
             commands[c].words.append(key)
             places.append((c, commands[c].words.count - 2))
         }

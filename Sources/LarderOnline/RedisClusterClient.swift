@@ -73,9 +73,7 @@ public final class RedisClusterClient: Sendable {
     /// Sends one command to any reachable primary (or to the primary of `slot`), for commands
     /// such as `CLUSTER INFO`, or `FLUSHALL` in tests.
     public func command(_ words: [String], slot: Int? = nil) async throws -> RedisReply {
-        var routed = RoutedCommand(words.map { Array($0.utf8) }, key: nil)
-        routed.slot = slot
-        return try await send([routed])[0]
+        try await send([RoutedCommand(words.map { Array($0.utf8) }, slot: slot)])[0]
     }
 
     /// The client for one node, created on first use. Every node takes the seed's credentials.

@@ -7,8 +7,13 @@ public struct RoutedCommand: Sendable {
 
     /// A command whose keys all share `key`'s slot (`nil`: a command without keys).
     public init(_ words: [[UInt8]], key: [UInt8]?) {
+        self.init(words, slot: key.map(HashSlot.slot(of:)))
+    }
+
+    /// A command whose keys lie in `slot` (`nil`: no keys).
+    public init(_ words: [[UInt8]], slot: Int?) {
         self.words = words
-        self.slot = key.map(HashSlot.slot(of:))
+        self.slot = slot
     }
 }
 
