@@ -259,7 +259,15 @@ public struct ColumnChunkReader {
         var doubles: [Double?] = []
         var booleans: [Bool?] = []
         var byteArrays: [[UInt8]?] = []
-        private(set) var count = 0
+
+        var count: Int {
+            switch type {
+            case .int32, .int64, .int96: integers.count
+            case .float, .double: doubles.count
+            case .boolean: booleans.count
+            default: byteArrays.count
+            }
+        }
 
         /// Room for the chunk's `count` values at once: growing page by page would copy them
         /// again with every page.
@@ -306,7 +314,6 @@ public struct ColumnChunkReader {
             case (.byteArray, .byteArrays(let v)): merge(&byteArrays, v)
             default: throw ParquetDecodingError(offset: 0, "a page's values are not of the column's type \(type)")
             }
-            count += levels?.count ?? page.count
         }
     }
 }

@@ -69,7 +69,12 @@ public final class TestRedis: @unchecked Sendable {
     /// Runs one command with `redis-cli` (on a cluster, on any node, following redirections)
     /// and returns its raw output.
     public func cli(_ arguments: String...) throws -> String {
-        if let cluster { return try cluster.redisCLI(on: cluster.nodes.first { $0.isRunning }!, arguments) }
+        if let cluster {
+            guard let node = cluster.nodes.first(where: \.isRunning) else {
+                throw RedisCluster.Failure.commandFailed("no node of the cluster is running")
+            }
+            return try cluster.redisCLI(on: node, arguments)
+        }
         return try Self.run(["-p", String(server!.port)] + arguments)
     }
 
