@@ -9,6 +9,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 swift test "$@"
-echo "== the online, service, engine and CLI suites again, against a Redis Cluster =="
+echo "== the online store's, service, engine and online CLI suites again, against a Redis Cluster =="
 LARDER_TEST_REDIS=cluster swift test --skip-build \
   --filter 'LarderOnlineTests\.OnlineStoreTests|LarderServerTests|LarderEngineTests|LarderCLITests\.(OnlineCommandTests|VerifyTests|ServingLogCommandTests|PushReadErrorTests|PostgresCommandTests)' "$@"
