@@ -94,8 +94,8 @@ let package = Package(
         .executableTarget(
             name: "larder",
             dependencies: [
-                "LarderCore", "LarderOffline", "LarderOnline", "LarderEngine", "LarderServer", "LarderPostgres", "Features",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "LarderCore", "LarderOffline", "LarderOnline", "LarderEngine", "LarderServer", "LarderPostgres", "LarderParquet",
+                "Features", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),

@@ -1,15 +1,19 @@
-/// Writes a Parquet file of flat columns, a row group at a time, to a byte sink: the file
-/// streams out, and memory holds one row group.
+/// Writes a Parquet file a row group at a time to a byte sink: the file streams out, and
+/// memory holds one row group.
 ///
-/// Each column chunk is one data page v1: definition levels (RLE/bit-packing hybrid) for a
-/// nullable column, then PLAIN values, compressed by the file's codec. Every chunk carries
-/// statistics (min, max, null count). Strings are BYTE_ARRAY annotated STRING, timestamps INT64
-/// annotated TIMESTAMP(MICROS, isAdjustedToUTC=true), as pandas, Polars, DuckDB and Spark read
-/// them.
+/// Each column chunk is one data page v1: repetition levels (a list column), definition
+/// levels (a nullable or list column), both RLE/bit-packing hybrid, then PLAIN values,
+/// compressed by the file's codec. Every chunk carries statistics (min, max, null count).
+/// Strings are BYTE_ARRAY annotated STRING, timestamps INT64 annotated
+/// TIMESTAMP(MICROS, isAdjustedToUTC=true), lists the standard three-level LIST group, as
+/// pandas, Polars, DuckDB and Spark read them.
 public struct ParquetWriter {
     /// A column's type as Larder writes it.
-    public enum ColumnType: Sendable, Equatable {
+    public indirect enum ColumnType: Sendable, Equatable {
         case int64, double, bool, string, timestamp
+        /// A list of elements of a flat type: always nullable, its elements too
+        /// (`optional group NAME (LIST) { repeated group list { optional T element; } }`).
+        case list(ColumnType)
     }
 
     /// One column of the file.
@@ -25,6 +29,22 @@ public struct ParquetWriter {
         }
     }
 
+    /// One column's values in a row group.
+    public enum ColumnInput: Sendable {
+        /// A flat column's values, nil for null.
+        case flat(ColumnValues)
+        /// A list column: each row's list length (nil: a null list), and the elements of
+        /// every row's list, in row order (nil: a null element).
+        case lists(lengths: [Int?], elements: ColumnValues)
+
+        var rows: Int {
+            switch self {
+            case .flat(let values): values.count
+            case .lists(let lengths, _): lengths.count
+            }
+        }
+    }
+
     public let columns: [ColumnSchema]
     public let compression: PageCompression
     private let sink: ([UInt8]) throws -> Void
@@ -34,6 +54,12 @@ public struct ParquetWriter {
 
     /// Starts a file: writes the leading magic to `sink`.
     public init(columns: [ColumnSchema], compression: PageCompression = .zstd, sink: @escaping ([UInt8]) throws -> Void) throws {
+        for column in columns {
+            if case .list(let element) = column.type {
+                precondition(column.nullable, "list columns are nullable")
+                if case .list = element { preconditionFailure("a list's elements are of a flat type") }
+            }
+        }
         self.columns = columns
         self.compression = compression
         self.sink = sink
@@ -45,26 +71,33 @@ public struct ParquetWriter {
         offset += bytes.count
     }
 
-    /// Writes one row group: one value array per column, in column order, all of one length.
+    /// Writes one row group of flat columns: one value array per column, in column order,
+    /// all of one length (see ``writeRowGroup(_:)-([ColumnInput])``).
+    public mutating func writeRowGroup(_ values: [ColumnValues]) throws {
+        try writeRowGroup(values.map(ColumnInput.flat))
+    }
+
+    /// Writes one row group: one input per column, in column order, all of one row count.
     /// `.integers` for int64 and timestamp (microseconds), `.doubles`, `.booleans`,
     /// `.byteArrays` (UTF-8) for string; nil is null and only allowed in a nullable column.
-    public mutating func writeRowGroup(_ values: [ColumnValues]) throws {
-        precondition(values.count == columns.count, "one value array per column")
-        let count = values.first?.count ?? 0
+    public mutating func writeRowGroup(_ values: [ColumnInput]) throws {
+        precondition(values.count == columns.count, "one input per column")
+        let count = values.first?.rows ?? 0
         guard count > 0 else { return }
         var chunks: [ColumnChunk] = []
         var groupBytes: Int64 = 0
         var groupCompressed: Int64 = 0
         let groupStart = offset
         for (column, data) in zip(columns, values) {
-            precondition(data.count == count, "every column of a row group has its rows")
+            precondition(data.rows == count, "every column of a row group has its rows")
             let page = try Self.page(column, data)
             let compressed = compression.compress(page.bytes)
             var header = ThriftCompactWriter()
             PageHeader(
                 type: .dataPage, uncompressedPageSize: Int32(page.bytes.count), compressedPageSize: Int32(compressed.count),
                 dataPageHeader: DataPageHeader(
-                    numValues: Int32(count), encoding: .plain, definitionLevelEncoding: .rle, repetitionLevelEncoding: .rle)
+                    numValues: Int32(page.levelCount), encoding: .plain, definitionLevelEncoding: .rle,
+                    repetitionLevelEncoding: .rle)
             ).write(to: &header)
             let pageOffset = offset
             try emit(header.bytes)
@@ -74,8 +107,8 @@ public struct ParquetWriter {
             groupBytes += uncompressedSize
             groupCompressed += compressedSize
             let metadata = ColumnMetaData(
-                type: Self.physicalType(column.type), encodings: [.plain, .rle], pathInSchema: [column.name],
-                codec: Self.codec(compression), numValues: Int64(count), totalUncompressedSize: uncompressedSize,
+                type: Self.physicalType(column.type), encodings: [.plain, .rle], pathInSchema: Self.path(column),
+                codec: Self.codec(compression), numValues: Int64(page.levelCount), totalUncompressedSize: uncompressedSize,
                 totalCompressedSize: compressedSize, dataPageOffset: Int64(pageOffset), statistics: page.statistics)
             chunks.append(ColumnChunk(fileOffset: Int64(pageOffset), metaData: metadata))
         }
@@ -90,12 +123,14 @@ public struct ParquetWriter {
     public mutating func finish() throws {
         var schema = [SchemaElement(name: "schema", numChildren: Int32(columns.count))]
         for column in columns {
+            guard case .list(let element) = column.type else {
+                schema.append(Self.leaf(column.name, column.type, repetition: column.nullable ? .optional : .required))
+                continue
+            }
             schema.append(
-                SchemaElement(
-                    type: Self.physicalType(column.type), repetitionType: column.nullable ? .optional : .required, name: column.name,
-                    convertedType: column.type == .string ? .utf8 : column.type == .timestamp ? .timestampMicros : nil,
-                    logicalType: column.type == .string
-                        ? .string : column.type == .timestamp ? .timestamp(isAdjustedToUTC: true, unit: .micros) : nil))
+                SchemaElement(repetitionType: .optional, name: column.name, numChildren: 1, convertedType: .list, logicalType: .list))
+            schema.append(SchemaElement(repetitionType: .repeated, name: "list", numChildren: 1))
+            schema.append(Self.leaf("element", element, repetition: .optional))
         }
         let metadata = FileMetaData(
             version: 1, schema: schema, numRows: rows, rowGroups: rowGroups, createdBy: "larder",
@@ -103,7 +138,19 @@ public struct ParquetWriter {
         try emit(ParquetFooter.encode(metadata))
     }
 
-    // MARK: - Pages
+    // MARK: - Schema
+
+    static func leaf(_ name: String, _ type: ColumnType, repetition: FieldRepetitionType) -> SchemaElement {
+        SchemaElement(
+            type: physicalType(type), repetitionType: repetition, name: name,
+            convertedType: type == .string ? .utf8 : type == .timestamp ? .timestampMicros : nil,
+            logicalType: type == .string ? .string : type == .timestamp ? .timestamp(isAdjustedToUTC: true, unit: .micros) : nil)
+    }
+
+    /// The leaf's path: the column, or for a list its `list.element`.
+    static func path(_ column: ColumnSchema) -> [String] {
+        if case .list = column.type { [column.name, "list", "element"] } else { [column.name] }
+    }
 
     static func physicalType(_ type: ColumnType) -> PhysicalType {
         switch type {
@@ -111,6 +158,7 @@ public struct ParquetWriter {
         case .double: .double
         case .bool: .boolean
         case .string: .byteArray
+        case .list(let element): physicalType(element)
         }
     }
 
@@ -123,26 +171,86 @@ public struct ParquetWriter {
         }
     }
 
-    /// The page's bytes (levels, then values) and the chunk's statistics.
-    static func page(_ column: ColumnSchema, _ data: ColumnValues) throws -> (bytes: [UInt8], statistics: Statistics) {
-        var levels: [UInt32] = []
-        var values: [UInt8] = []
-        var nulls: Int64 = 0
-        var minimum: [UInt8]?
-        var maximum: [UInt8]?
-        func level(_ present: Bool) throws {
-            if !present {
-                guard column.nullable else { throw ParquetWriteError("column \(column.name) is not nullable but has a null") }
-                nulls += 1
-            }
-            levels.append(present ? 1 : 0)
+    // MARK: - Pages
+
+    /// The page's bytes (levels, then values), its count of level entries (the page's and
+    /// chunk's `num_values`: rows for a flat column, elements and empty or null lists for a
+    /// list column) and the chunk's statistics.
+    static func page(_ column: ColumnSchema, _ data: ColumnInput) throws -> (
+        bytes: [UInt8], levelCount: Int, statistics: Statistics
+    ) {
+        var bytes: [UInt8] = []
+        func appendLevels(_ levels: [UInt32], bitWidth: Int) {
+            let encoded = RLEHybrid.encode(levels, bitWidth: bitWidth)
+            ByteWriter.littleEndian(UInt64(encoded.count), width: 4, to: &bytes)
+            bytes += encoded
         }
         switch (column.type, data) {
+        case (.list(let element), .lists(let lengths, let elements)):
+            let encoded = try plainValues(of: elements, as: element, column: column.name)
+            // Levels: repetition 0 starts a row, 1 continues its list; definition 0 is a null
+            // list, 1 an empty one, 2 a null element, 3 an element.
+            var repetition: [UInt32] = []
+            var definition: [UInt32] = []
+            var e = 0
+            for length in lengths {
+                guard let length else {
+                    repetition.append(0)
+                    definition.append(0)
+                    continue
+                }
+                guard length > 0 else {
+                    repetition.append(0)
+                    definition.append(1)
+                    continue
+                }
+                precondition(e + length <= encoded.present.count, "list lengths past the elements given")
+                for i in 0..<length {
+                    repetition.append(i == 0 ? 0 : 1)
+                    definition.append(encoded.present[e] ? 3 : 2)
+                    e += 1
+                }
+            }
+            precondition(e == encoded.present.count, "elements left over past the list lengths")
+            appendLevels(repetition, bitWidth: 1)
+            appendLevels(definition, bitWidth: 2)
+            bytes += encoded.values
+            let nulls = Int64(definition.count) - Int64(encoded.present.count { $0 })
+            return (bytes, definition.count, Statistics(nullCount: nulls, maxValue: encoded.maximum, minValue: encoded.minimum))
+        case (.list, .flat), (_, .lists):
+            throw ParquetWriteError("column \(column.name) is \(column.type) but was given \(data)")
+        case (_, .flat(let values)):
+            let encoded = try plainValues(of: values, as: column.type, column: column.name)
+            let nulls = encoded.present.count { !$0 }
+            if column.nullable {
+                appendLevels(encoded.present.map { $0 ? 1 : 0 }, bitWidth: 1)
+            } else if nulls > 0 {
+                throw ParquetWriteError("column \(column.name) is not nullable but has a null")
+            }
+            bytes += encoded.values
+            return (
+                bytes, values.count, Statistics(nullCount: Int64(nulls), maxValue: encoded.maximum, minValue: encoded.minimum)
+            )
+        }
+    }
+
+    /// The PLAIN bytes of the non-null values, which values are present, and the bounds of
+    /// the statistics.
+    static func plainValues(of data: ColumnValues, as type: ColumnType, column: String) throws -> (
+        values: [UInt8], present: [Bool], minimum: [UInt8]?, maximum: [UInt8]?
+    ) {
+        var values: [UInt8] = []
+        var present: [Bool] = []
+        present.reserveCapacity(data.count)
+        var minimum: [UInt8]?
+        var maximum: [UInt8]?
+        switch (type, data) {
         case (.int64, .integers(let v)), (.timestamp, .integers(let v)):
+            values.reserveCapacity(v.count * 8)
             var low: Int64?
             var high: Int64?
             for x in v {
-                try level(x != nil)
+                present.append(x != nil)
                 guard let x else { continue }
                 ByteWriter.littleEndian(UInt64(bitPattern: x), width: 8, to: &values)
                 low = min(low ?? x, x)
@@ -151,10 +259,11 @@ public struct ParquetWriter {
             minimum = low.map { Self.plain($0) }
             maximum = high.map { Self.plain($0) }
         case (.double, .doubles(let v)):
+            values.reserveCapacity(v.count * 8)
             var low: Double?
             var high: Double?
             for x in v {
-                try level(x != nil)
+                present.append(x != nil)
                 guard let x else { continue }
                 ByteWriter.littleEndian(x.bitPattern, width: 8, to: &values)
                 // NaN is in no order: it is left out of the bounds, as the format asks.
@@ -166,19 +275,19 @@ public struct ParquetWriter {
             minimum = low.map { Self.plain($0 == 0 ? -0.0 : $0) }
             maximum = high.map { Self.plain($0 == 0 ? 0.0 : $0) }
         case (.bool, .booleans(let v)):
-            var present: [Bool] = []
+            var booleans: [Bool] = []
             for x in v {
-                try level(x != nil)
-                if let x { present.append(x) }
+                present.append(x != nil)
+                if let x { booleans.append(x) }
             }
-            PlainEncoding.append(booleans: present, to: &values)
-            if !present.isEmpty {
-                minimum = [present.contains(false) ? 0 : 1]
-                maximum = [present.contains(true) ? 1 : 0]
+            PlainEncoding.append(booleans: booleans, to: &values)
+            if !booleans.isEmpty {
+                minimum = [booleans.contains(false) ? 0 : 1]
+                maximum = [booleans.contains(true) ? 1 : 0]
             }
         case (.string, .byteArrays(let v)):
             for x in v {
-                try level(x != nil)
+                present.append(x != nil)
                 guard let x else { continue }
                 PlainEncoding.append(byteArray: x, to: &values)
                 // Unsigned byte order, as the STRING annotation asks.
@@ -186,16 +295,9 @@ public struct ParquetWriter {
                 if maximum == nil || maximum!.lexicographicallyPrecedes(x) { maximum = x }
             }
         default:
-            throw ParquetWriteError("column \(column.name) is \(column.type) but was given \(data)")
+            throw ParquetWriteError("column \(column) is \(type) but was given \(data)")
         }
-        var bytes: [UInt8] = []
-        if column.nullable {
-            let encoded = RLEHybrid.encode(levels, bitWidth: 1)
-            ByteWriter.littleEndian(UInt64(encoded.count), width: 4, to: &bytes)
-            bytes += encoded
-        }
-        bytes += values
-        return (bytes, Statistics(nullCount: nulls, maxValue: maximum, minValue: minimum))
+        return (values, present, minimum, maximum)
     }
 
     static func plain(_ value: Int64) -> [UInt8] {

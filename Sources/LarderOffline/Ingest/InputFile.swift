@@ -79,6 +79,13 @@ package final class InputFile {
     /// The bytes of `range` of the file, read where they are (`pread`), for formats read out of
     /// order (Parquet: the footer, then each row group). Counts towards ``bytesRead``.
     func bytes(in range: Range<Int>) throws(IngestError) -> [UInt8] {
+        let out = try readRange(range)
+        bytesRead += Int64(range.count)
+        readByRange = true
+        return out
+    }
+
+    private func readRange(_ range: Range<Int>) throws(IngestError) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: range.count)
         var done = 0
         while done < range.count {
@@ -92,8 +99,6 @@ package final class InputFile {
             }
             done += n
         }
-        bytesRead += Int64(range.count)
-        readByRange = true
         return out
     }
 
@@ -126,5 +131,20 @@ package final class InputFile {
             bytesRead += Int64(n)
             return (keepFrom, n > 0)
         }
+    }
+}
+
+extension InputFile {
+    /// Hashes the whole file into ``digest``, for a file read by ranges (Parquet), whose
+    /// reads cover only what the reader needs and not in order. Not counted in ``bytesRead``.
+    func hashEveryByte() throws(IngestError) {
+        var hasher = SHA256()
+        var offset = 0
+        while offset < Int(size) {
+            let chunk = try readRange(offset..<min(offset + (1 << 20), Int(size)))
+            hasher.update(data: chunk)
+            offset += chunk.count
+        }
+        digest = hasher
     }
 }

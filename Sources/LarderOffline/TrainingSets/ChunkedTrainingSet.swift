@@ -73,7 +73,7 @@ package struct ChunkedTrainingSet<Lookups: ChunkedLookups> {
         -> TrainingSetSummary
     {
         let started = Date()
-        let format = try InputFormat.ofOutput(request.output, given: request.outputFormat)
+        let format = try request.format()
         let columns: [String]
         let names: [String]
         let writer: TableWriter
@@ -86,7 +86,11 @@ package struct ChunkedTrainingSet<Lookups: ChunkedLookups> {
             let binding = try PointInTimeJoin.bind(
                 columns: columns, file: path, timestampColumn: timestampColumn, views: views.map(\.spec), plan: plan)
             names = ResolvedFeature.columnNames(request.features, fullNames: request.fullNames, taken: Set(columns))
-            writer = try TableWriter(destination: request.output, format: format, columns: columns + names)
+            writer = try request.writer(
+                columns,
+                types: requests.outputTypes(
+                    timestampColumn: timestampColumn, keys: views.flatMap(\.spec.joinKeys), requestFields: plan.requestFields),
+                names: names)
             try await join(&requests, binding, rewind: { try RequestFile(path: path, format: inputFormat, hashing: false) }) {
                 requests, row in
                 try writer.writeRow(requests, plan: plan, joined: row, progress: progress)
@@ -104,7 +108,7 @@ package struct ChunkedTrainingSet<Lookups: ChunkedLookups> {
             for view in views { try PointInTimeJoin.checkCovered(view: view.spec.name, end: view.state.end, at: at, location: nil) }
             columns = keySpecs.map(\.name) + ["event_timestamp"]
             names = ResolvedFeature.columnNames(request.features, fullNames: request.fullNames, taken: Set(columns))
-            writer = try TableWriter(destination: request.output, format: format, columns: columns + names)
+            writer = try request.writer(columns, types: keySpecs.map(\.type) + [.timestamp], names: names)
             // Each batch of entities is a request of its own, every row at `at`; request
             // fields of on-demand features are null, as in the SQLite store.
             let snapshotColumns = columns + plan.requestFields.map(\.key)
@@ -117,8 +121,10 @@ package struct ChunkedTrainingSet<Lookups: ChunkedLookups> {
                 var rows = batch
                 try await join(&rows, binding, rewind: { batch.rewound() }) { requests, row in
                     writer.beginRow()
-                    for c in columns.indices { writer.write(try requests.value(c, as: c < keySpecs.count ? keySpecs[c].type : .timestamp)) }
-                    for i in plan.outputs.indices { writer.write(plan.value(i, in: row)) }
+                    for c in columns.indices {
+                        try writer.write(try requests.value(c, as: c < keySpecs.count ? keySpecs[c].type : .timestamp))
+                    }
+                    for i in plan.outputs.indices { try writer.write(plan.value(i, in: row)) }
                     try writer.endRow()
                 }
             }
@@ -165,7 +171,7 @@ package struct ChunkedTrainingSet<Lookups: ChunkedLookups> {
             while try pass.next() {
                 let t = try PointInTimeJoin.instant(pass, binding, row: rows)
                 for (j, view) in views.enumerated() where view.aggregation != nil {
-                    try PointInTimeJoin.checkCovered(view: view.spec.name, end: view.state.end, at: t, location: pass.location)
+                    try PointInTimeJoin.checkCovered(view: view.spec.name, end: view.state.end, at: t, location: pass.requestLocation)
                     let keys = try PointInTimeJoin.keys(pass, of: view.spec, columns: binding.keyColumns[j], row: rows)
                     collected[j][keys, default: []].append((t.microseconds, rows))
                 }
@@ -247,7 +253,7 @@ final class ChunkReader<Source: TrainingRequestSource>: @unchecked Sendable {
             let rowNumber = first + instants.count
             let t = try PointInTimeJoin.instant(source, binding, row: rowNumber)
             for (j, view) in views.enumerated() {
-                try PointInTimeJoin.checkCovered(view: view.spec.name, end: view.state.end, at: t, location: source.location)
+                try PointInTimeJoin.checkCovered(view: view.spec.name, end: view.state.end, at: t, location: source.requestLocation)
                 keys[j].append(try PointInTimeJoin.keys(source, of: view.spec, columns: binding.keyColumns[j], row: rowNumber))
             }
             instants.append(t.microseconds)

@@ -205,7 +205,7 @@ package struct PointInTimeJoin {
             while try pass.next() {
                 let t = try Self.instant(pass, binding, row: rows)
                 for (j, join) in joins.enumerated() where join.aggregation != nil {
-                    try Self.checkCovered(join, at: t, location: pass.location)
+                    try Self.checkCovered(join, at: t, location: pass.requestLocation)
                     let keys = try Self.keys(pass, join: join, row: rows)
                     collected[j][keys, default: []].append((t.microseconds, rows))
                 }
@@ -345,7 +345,7 @@ package struct PointInTimeJoin {
                 let row = first + instants.count
                 let t = try Self.instant(ahead, binding, row: row)
                 for (j, join) in joins.enumerated() {
-                    try Self.checkCovered(join, at: t, location: ahead.location)
+                    try Self.checkCovered(join, at: t, location: ahead.requestLocation)
                     entities[j].add(try Self.keys(ahead, join: join, row: row))
                 }
                 instants.append(t)
@@ -459,15 +459,15 @@ package struct PointInTimeJoin {
     }
 
     /// An error in a request row: the file and line for a file, the row number in memory.
-    private static func rowError(_ location: (file: String, line: Int)?, row: Int, column: String, _ reason: String) -> any Error {
-        if let location { return IngestError(file: location.file, line: location.line, column: column, reason: reason) }
+    private static func rowError(_ location: RequestLocation?, row: Int, column: String, _ reason: String) -> any Error {
+        if let location { return location.error(column: column, reason) }
         return OfflineStoreError("request row \(row + 1), column '\(column)': \(reason)")
     }
 
     /// The request row's instant.
     package static func instant<Source: TrainingRequestSource>(_ requests: Source, _ binding: Binding, row: Int) throws -> Timestamp {
         guard case .timestamp(let t) = try requests.value(binding.timestamp, as: .timestamp) else {
-            throw rowError(requests.location, row: row, column: binding.timestampName, "empty; every request row needs an instant")
+            throw rowError(requests.requestLocation, row: row, column: binding.timestampName, "empty; every request row needs an instant")
         }
         return t
     }
@@ -484,7 +484,7 @@ package struct PointInTimeJoin {
         try spec.joinKeys.enumerated().map { k, key in
             let v = try requests.value(columns[k], as: key.type)
             if v.isNull {
-                throw rowError(requests.location, row: row, column: key.name, "empty; every request row needs its entity key")
+                throw rowError(requests.requestLocation, row: row, column: key.name, "empty; every request row needs its entity key")
             }
             return v
         }
@@ -512,16 +512,16 @@ package struct PointInTimeJoin {
 
     /// Refuses an instant the view's materialization does not cover; the error names the
     /// request file's line when there is one.
-    static func checkCovered(_ join: ViewJoin, at t: Timestamp, location: (file: String, line: Int)?) throws {
+    static func checkCovered(_ join: ViewJoin, at t: Timestamp, location: RequestLocation?) throws {
         try checkCovered(view: join.spec.name, end: join.state.end, at: t, location: location)
     }
 
     /// Refuses an instant at or after `end`, the end of what `view` has materialized.
-    package static func checkCovered(view: String, end: Timestamp, at t: Timestamp, location: (file: String, line: Int)?) throws {
+    package static func checkCovered(view: String, end: Timestamp, at t: Timestamp, location: RequestLocation?) throws {
         guard t >= end else { return }
         let message =
             "the request instant \(t) is at or after the end of what feature view \(view) has materialized (\(end)); run `larder materialize --incremental`, or `larder materialize --end T` past it"
-        if let location { throw IngestError(file: location.file, line: location.line, reason: message) }
+        if let location { throw location.error(message) }
         throw OfflineStoreError(message)
     }
 }

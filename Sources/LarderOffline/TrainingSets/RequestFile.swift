@@ -1,21 +1,24 @@
 import LarderCore
+import LarderParquet
 
-/// One field of a request row as read: CSV bytes (with whether they were quoted) or a JSON
-/// scalar. Converted to a typed ``Value`` only for the columns Larder uses; carried through
-/// as they are otherwise.
+/// One field of a request row as read: CSV bytes (with whether they were quoted), a JSON
+/// scalar, or a Parquet column's value. Converted to a typed ``Value`` only for the columns
+/// Larder uses; carried through as they are otherwise.
 enum RequestField {
     case csv(UnsafeBufferPointer<UInt8>, quoted: Bool)
     case json(JSONValue)
+    case value(Value)
 }
 
-/// The rows of a request file (CSV or JSON Lines), with the columns in file order.
+/// The rows of a request file (CSV, JSON Lines or Parquet), with the columns in file order.
 /// For JSON Lines, the keys of the first object are the columns; later objects may omit
 /// keys (null) but not add new ones.
 struct RequestFile {
-    // One of the two is set. Stored apart (not in an enum) so `csv!.next()` mutates in place
+    // One of the three is set. Stored apart (not in an enum) so `csv!.next()` mutates in place
     // instead of copying the reader's field arrays on every row.
     private var csv: CSVReader?
     private var jsonl: JSONLinesReader?
+    private var parquet: ParquetRequestRows?
     let path: String
     let file: InputFile
     private(set) var columns: [String] = []
@@ -46,7 +49,11 @@ struct RequestFile {
             columns = names
             self.csv = csv
         case .parquet:
-            throw IngestError(file: path, reason: "request files are read as CSV or JSON Lines, not Parquet (yet)")
+            let rows = try ParquetRequestRows(file, path: path)
+            columns = rows.columns
+            parquet = rows
+            // Read by ranges, not from first byte to last: hashed whole, for the manifest.
+            if hashing { try file.hashEveryByte() }
         case .jsonl:
             let jsonl = JSONLinesReader(file: file)
             self.jsonl = jsonl
@@ -89,20 +96,63 @@ struct RequestFile {
             }
             return true
         }
+        if parquet != nil {
+            guard try parquet!.next() else { return false }
+            line = parquet!.row
+            return true
+        }
         return false
     }
 
     /// Field `i` of the current row.
     func field(_ i: Int) -> RequestField {
-        if let csv { .csv(csv.field(i), quoted: csv.quoted[i]) } else { .json(jsonRow[i]) }
+        if let csv { .csv(csv.field(i), quoted: csv.quoted[i]) } else if let parquet { .value(parquet.value(i)) } else { .json(jsonRow[i]) }
+    }
+
+    /// Where the current row is: its line, or its row in a Parquet file.
+    var location: RequestLocation {
+        parquet == nil ? RequestLocation(file: path, line: line) : RequestLocation(file: path, row: line)
+    }
+
+    /// The type of each column as the file has it, for a typed output: string in a CSV file,
+    /// the column's own in a Parquet file, nil (settled by the values) in a JSON Lines file.
+    var fileTypes: [ValueType?] {
+        if let parquet { return parquet.types }
+        return Array(repeating: csv == nil ? nil : .string, count: columns.count)
+    }
+
+    /// The types of a typed output's request columns: the instant's and the join keys' as the
+    /// join reads them, on-demand request fields' as declared, the file's own for the rest
+    /// (``fileTypes``).
+    func outputTypes(timestampColumn: String, keys: [ColumnSpec], requestFields: [InputSpec]) -> [ValueType?] {
+        var types = fileTypes
+        for (c, name) in columns.enumerated() {
+            if name == timestampColumn {
+                types[c] = .timestamp
+            } else if let key = keys.first(where: { $0.name == name }) {
+                types[c] = key.type
+            } else if let field = requestFields.first(where: { $0.key == name }) {
+                types[c] = field.type
+            }
+        }
+        return types
+    }
+
+    /// Field `i` as a value to carry through into a typed output: as `type` when given (see
+    /// ``value(_:as:)``), else a JSON scalar as the value it reads as.
+    func carriedValue(_ i: Int, as type: ValueType?) throws -> Value {
+        if let type { return try value(i, as: type) }
+        switch field(i) {
+        case .json(let json): return json.untypedValue
+        case .value(let value): return value
+        case .csv: return try value(i, as: .string)
+        }
     }
 
     /// Field `i` as a typed value; empty (unquoted) CSV fields and JSON nulls are null.
     func value(_ i: Int, as type: ValueType) throws -> Value {
         let column = columns[i]
-        func bad(_ shown: String, _ reason: String) -> IngestError {
-            IngestError(file: path, line: line, column: column, value: shown, reason: reason)
-        }
+        func bad(_ shown: String, _ reason: String) -> IngestError { location.error(column: column, value: shown, reason) }
         switch field(i) {
         case .csv(let bytes, let quoted):
             if bytes.isEmpty && !quoted { return .null }
@@ -120,6 +170,24 @@ struct RequestFile {
                 case .timestamp(let reason): throw bad(json.text, reason.reason)
                 }
             }
+        case .value(let value):
+            switch (value, type) {
+            case (.null, _): return .null
+            case (.int64(let i), .double): return .double(Double(i))
+            case (.string(let s), _):
+                // A string column holding the type's text, as a CSV field would.
+                let parsed = Array(s.utf8).withUnsafeBufferPointer { bytes in
+                    Result { () throws(FieldParsing.Invalid) in try FieldParsing.value(bytes, as: type) }
+                }
+                do {
+                    return try parsed.get()
+                } catch {
+                    throw bad(s, error.reason)
+                }
+            default:
+                guard value.type == type else { throw bad(value.description, "expected \(type), got the Parquet column's \(value.type!)") }
+                return value
+            }
         }
     }
 }
@@ -131,12 +199,15 @@ extension RequestFile {
 }
 
 extension InputFormat {
-    /// A training set's output format: `given`, else from the path's extension.
-    static func ofOutput(_ path: String, given: InputFormat?) throws -> InputFormat {
+    /// A training set's output format: `given`, else from the path's extension. A Parquet
+    /// codec is only for Parquet output.
+    static func ofOutput(_ path: String, given: InputFormat?, compression: PageCompression? = nil) throws -> InputFormat {
         guard let format = given ?? infer(fromPath: path) else {
-            throw OfflineStoreError("cannot tell the output format from \(path); name it .csv or .jsonl, or pass --format")
+            throw OfflineStoreError("cannot tell the output format from \(path); name it .csv, .jsonl or .parquet, or pass --format")
         }
-        guard format != .parquet else { throw OfflineStoreError("training sets are written as CSV or JSON Lines, not Parquet (yet)") }
+        if let compression, format != .parquet {
+            throw OfflineStoreError("--compression \(compression) is for Parquet output; \(path) is written as \(format)")
+        }
         return format
     }
 
@@ -144,10 +215,8 @@ extension InputFormat {
     static func ofRequests(_ path: String, given: InputFormat?) throws -> InputFormat {
         guard let format = given ?? infer(fromPath: path) else {
             throw IngestError(
-                file: path, reason: "cannot tell the format of the request file; name it .csv or .jsonl, or pass --entities-format")
-        }
-        guard format != .parquet else {
-            throw IngestError(file: path, reason: "request files are read as CSV or JSON Lines, not Parquet (yet)")
+                file: path,
+                reason: "cannot tell the format of the request file; name it .csv, .jsonl or .parquet, or pass --entities-format")
         }
         return format
     }

@@ -1,7 +1,7 @@
 import LarderCore
 
-/// The request rows of a training set, read one at a time: a request file (CSV or JSON
-/// Lines) or ``RequestRows`` in memory. The point-in-time join reads both the same way.
+/// The request rows of a training set, read one at a time: a request file (CSV, JSON Lines
+/// or Parquet) or ``RequestRows`` in memory. The point-in-time join reads both the same way.
 public protocol TrainingRequestSource: SendableMetatype {
     /// The column names, in order.
     var columns: [String] { get }
@@ -9,12 +9,30 @@ public protocol TrainingRequestSource: SendableMetatype {
     mutating func next() throws -> Bool
     /// Column `column` of the current row as `type` (null when empty); throws naming where.
     func value(_ column: Int, as type: ValueType) throws -> Value
-    /// The file and line of the current row, for messages; nil for rows in memory.
-    var location: (file: String, line: Int)? { get }
+    /// Where the current row is in its file, for messages; nil for rows in memory.
+    var requestLocation: RequestLocation? { get }
+}
+
+/// Where a request row is: its file, and its line (CSV, JSON Lines) or row (Parquet).
+public struct RequestLocation: Sendable {
+    public var file: String
+    public var line: Int?
+    public var row: Int?
+
+    public init(file: String, line: Int? = nil, row: Int? = nil) {
+        self.file = file
+        self.line = line
+        self.row = row
+    }
+
+    /// An error about this row.
+    func error(column: String? = nil, value: String? = nil, _ reason: String) -> IngestError {
+        IngestError(file: file, line: line, row: row, column: column, value: value, reason: reason)
+    }
 }
 
 extension RequestFile: TrainingRequestSource {
-    var location: (file: String, line: Int)? { (path, line) }
+    var requestLocation: RequestLocation? { location }
 }
 
 /// Request rows in memory: typed values, one array per row in ``columns`` order.
@@ -49,7 +67,7 @@ public struct RequestRows: TrainingRequestSource, Sendable {
         return value
     }
 
-    public var location: (file: String, line: Int)? { nil }
+    public var requestLocation: RequestLocation? { nil }
 
     /// The same rows from the first again.
     func rewound() -> RequestRows { RequestRows(columns: columns, rows: rows) }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import LarderCore
+import LarderParquet
 
 /// A training set built from the serving log: what the service actually served, rather than
 /// what the offline store says it would have (`larder training-set --from-log`).
@@ -14,6 +15,11 @@ public struct ServingLogTrainingSetRequest: Sendable {
     public var features: [String]?
     public var output: String
     public var outputFormat: InputFormat?
+    /// A Parquet output's codec (nil: zstd); only for Parquet.
+    public var compression: PageCompression?
+    /// The types of features by `view:feature` reference, for a Parquet output's columns;
+    /// a feature not in it gets the type its logged values settle (see ``ParquetTable``).
+    public var featureTypes: [String: ValueType]
     /// Name feature columns `view__feature` (automatic for names that would collide).
     public var fullNames: Bool
     /// Recorded in the manifest.
@@ -21,13 +27,16 @@ public struct ServingLogTrainingSetRequest: Sendable {
 
     public init(
         since: Timestamp? = nil, until: Timestamp? = nil, features: [String]? = nil, output: String, outputFormat: InputFormat? = nil,
-        fullNames: Bool = false, commandLine: [String] = []
+        compression: PageCompression? = nil, featureTypes: [String: ValueType] = [:], fullNames: Bool = false,
+        commandLine: [String] = []
     ) {
         self.since = since
         self.until = until
         self.features = features
         self.output = output
         self.outputFormat = outputFormat
+        self.compression = compression
+        self.featureTypes = featureTypes
         self.fullNames = fullNames
         self.commandLine = commandLine
     }
@@ -104,7 +113,7 @@ package struct ServingLogTable {
 
     /// Checks the request: its output format, its range and its features.
     package init(_ request: ServingLogTrainingSetRequest) throws {
-        let format = try InputFormat.ofOutput(request.output, given: request.outputFormat)
+        let format = try InputFormat.ofOutput(request.output, given: request.outputFormat, compression: request.compression)
         if let since = request.since, let until = request.until, until <= since {
             throw OfflineStoreError("the range is empty: --until \(until) is not after --since \(since)")
         }
@@ -145,7 +154,13 @@ package struct ServingLogTable {
         columns = leading + fieldNames
         names = OfflineStore.columnNames(references, fullNames: request.fullNames, taken: Set(columns))
         featureColumn = Dictionary(references.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
-        writer = try TableWriter(destination: request.output, format: format, columns: columns + names)
+        // Keys and request fields are typed by their values (the log keeps JSON), the instant
+        // and the features by what they are.
+        let types: [ValueType?] =
+            Array(repeating: nil, count: keyNames.count) + [.timestamp] + Array(repeating: nil, count: fieldNames.count)
+            + references.map { request.featureTypes[$0] }
+        writer = try TableWriter(
+            destination: request.output, format: format, columns: columns + names, types: types, compression: request.compression)
     }
 
     /// Second pass: one row per entry.
@@ -160,10 +175,10 @@ package struct ServingLogTable {
             if let i = featureColumn[feature.reference] { values[i] = feature.value.untypedValue }
         }
         writer.beginRow()
-        for key in keys { writer.write(key) }
-        writer.write(.timestamp(entry.servedAt))
-        for field in fields { writer.write(field) }
-        for value in values { writer.write(value) }
+        for key in keys { try writer.write(key) }
+        try writer.write(.timestamp(entry.servedAt))
+        for field in fields { try writer.write(field) }
+        for value in values { try writer.write(value) }
         try writer.endRow()
     }
 

@@ -1,10 +1,11 @@
 import Crypto
 import Foundation
 import LarderCore
+import LarderParquet
 
-/// Writes a training set as CSV or JSON Lines into a temporary file beside the destination,
-/// hashing what it writes; `commit()` renames it into place, so a failure never leaves a
-/// half-written file at the destination.
+/// Writes a training set as CSV, JSON Lines or Parquet into a temporary file beside the
+/// destination, hashing what it writes; `commit()` renames it into place, so a failure never
+/// leaves a half-written file at the destination.
 final class TableWriter {
     let format: InputFormat
     let destination: String
@@ -13,14 +14,25 @@ final class TableWriter {
     private var buffer: [UInt8] = []
     private var digest = SHA256()
     private let columns: [String]
+    /// Each column's type in a Parquet file (nil: settled by its values); CSV and JSON Lines
+    /// write values as they are.
+    private let types: [ValueType?]
+    /// The row groups being built, for Parquet.
+    private var parquet: ParquetTable?
     private var column = 0
     private(set) var rows = 0
     private var committed = false
 
-    init(destination: String, format: InputFormat, columns: [String]) throws {
+    /// A writer of `columns` (with their `types`, for Parquet) to `destination`; `compression`
+    /// is Parquet's codec (zstd when nil).
+    init(
+        destination: String, format: InputFormat, columns: [String], types: [ValueType?], compression: PageCompression? = nil
+    ) throws {
+        precondition(columns.count == types.count, "a type (or nil) for every column")
         self.destination = destination
         self.format = format
         self.columns = columns
+        self.types = types
         let directory = (destination as NSString).deletingLastPathComponent
         temporary = (directory.isEmpty ? "." : directory) + "/.\((destination as NSString).lastPathComponent).tmp-\(getpid())"
         guard FileManager.default.createFile(atPath: temporary, contents: nil), let handle = FileHandle(forWritingAtPath: temporary) else {
@@ -28,12 +40,19 @@ final class TableWriter {
         }
         self.handle = handle
         buffer.reserveCapacity(1 << 20)
-        if format == .csv {
+        switch format {
+        case .csv:
             for (i, name) in columns.enumerated() {
                 if i > 0 { buffer.append(0x2C) }
                 appendCSVText(Array(name.utf8), forceQuotes: false)
             }
             buffer.append(0x0A)
+        case .jsonl:
+            break
+        case .parquet:
+            parquet = ParquetTable(
+                columns: zip(columns, types).map { ($0, $1) }, compression: compression ?? .zstd,
+                sink: { [unowned self] bytes in try self.take(bytes) })
         }
     }
 
@@ -52,9 +71,10 @@ final class TableWriter {
     }
 
     func endRow() throws {
+        rows += 1
+        if parquet != nil { return try parquet!.endRow() }
         buffer.append(format == .jsonl ? 0x7D : 0x0A)
         if format == .jsonl { buffer.append(0x0A) }
-        rows += 1
         if buffer.count >= 1 << 20 { try flush() }
     }
 
@@ -67,7 +87,7 @@ final class TableWriter {
             appendJSONString(columns[column])
             buffer.append(0x3A)
         case .parquet:
-            preconditionFailure("training sets refuse Parquet before writing (InputFormat.ofOutput)")
+            preconditionFailure("Parquet cells go to the ParquetTable")
         }
         column += 1
     }
@@ -79,16 +99,22 @@ final class TableWriter {
         _ requests: RequestFile, plan: FeaturePlan, joined row: [Value], progress: (@Sendable (TrainingSetProgress) -> Void)?
     ) throws {
         beginRow()
-        for c in requests.columns.indices { write(requests.field(c)) }
-        for i in plan.outputs.indices { write(plan.value(i, in: row)) }
+        if parquet != nil {
+            for c in requests.columns.indices { try write(requests.carriedValue(c, as: types[c])) }
+        } else {
+            for c in requests.columns.indices { write(requests.field(c)) }
+        }
+        for i in plan.outputs.indices { try write(plan.value(i, in: row)) }
         try endRow()
         if rows & 0x3FFF == 0 {
             progress?(TrainingSetProgress(rows: rows, bytesRead: requests.bytesRead, totalBytes: requests.file.size))
         }
     }
 
-    /// A request field carried through as it was read.
-    func write(_ field: RequestField) {
+    /// A request field carried through as it was read, to CSV or JSON Lines.
+    private func write(_ field: RequestField) {
+        // From a Parquet request file: a typed value, written as a computed one is.
+        if case .value(let value) = field { return writeText(value) }
         beginCell()
         switch (format, field) {
         case (.csv, .csv(let bytes, let quoted)):
@@ -100,7 +126,9 @@ final class TableWriter {
             default: buffer.append(contentsOf: json.text.utf8)
             }
         case (.parquet, _):
-            preconditionFailure("training sets refuse Parquet before writing (InputFormat.ofOutput)")
+            preconditionFailure("Parquet cells go to the ParquetTable")
+        case (_, .value):
+            preconditionFailure("typed values are written by writeText")
         case (.jsonl, .json(let json)):
             JSONText.appendValue(json.scalar ?? .null, to: &buffer)
         case (.jsonl, .csv(let bytes, let quoted)):
@@ -118,8 +146,17 @@ final class TableWriter {
     }
 
     /// A computed value: nulls as empty CSV fields or JSON null, doubles in shortest
-    /// round-trip form, timestamps in RFC 3339 UTC.
-    func write(_ value: Value) {
+    /// round-trip form, timestamps in RFC 3339 UTC; in Parquet, a value of its column's type.
+    func write(_ value: Value) throws {
+        guard parquet == nil else {
+            try parquet!.append(value, column: column)
+            column += 1
+            return
+        }
+        writeText(value)
+    }
+
+    private func writeText(_ value: Value) {
         beginCell()
         switch value {
         case .null:
@@ -159,8 +196,15 @@ final class TableWriter {
         buffer.removeAll(keepingCapacity: true)
     }
 
+    /// Bytes the Parquet writer made.
+    private func take(_ bytes: [UInt8]) throws {
+        buffer += bytes
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+
     /// Flushes, syncs and renames the file into place. Returns the SHA-256 of its bytes.
     func commit() throws -> String {
+        try parquet?.finish()
         try flush()
         try handle.synchronize()
         try handle.close()

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import GRDBSQLite
 import LarderCore
+import LarderParquet
 
 /// What a training set is built from and where it goes.
 public struct TrainingSetRequest: Sendable {
@@ -17,21 +18,35 @@ public struct TrainingSetRequest: Sendable {
     public var rows: Rows
     public var output: String
     public var outputFormat: InputFormat?
+    /// A Parquet output's codec (nil: zstd); only for Parquet.
+    public var compression: PageCompression?
     /// Name feature columns `view__feature` (automatic for names that would collide).
     public var fullNames: Bool
     /// Recorded in the manifest.
     public var commandLine: [String]
 
     public init(
-        features: [ResolvedFeature], rows: Rows, output: String, outputFormat: InputFormat? = nil, fullNames: Bool = false,
-        commandLine: [String] = []
+        features: [ResolvedFeature], rows: Rows, output: String, outputFormat: InputFormat? = nil, compression: PageCompression? = nil,
+        fullNames: Bool = false, commandLine: [String] = []
     ) {
         self.features = features
         self.rows = rows
         self.output = output
         self.outputFormat = outputFormat
+        self.compression = compression
         self.fullNames = fullNames
         self.commandLine = commandLine
+    }
+
+    /// Output format for this request, checked against the compression.
+    func format() throws -> InputFormat { try InputFormat.ofOutput(output, given: outputFormat, compression: compression) }
+
+    /// A writer of the output: `leading` columns (request columns, or keys and the instant)
+    /// with their types, then a column per feature named `names`.
+    func writer(_ leading: [String], types: [ValueType?], names: [String]) throws -> TableWriter {
+        try TableWriter(
+            destination: output, format: format(), columns: leading + names, types: types + features.map(\.type),
+            compression: compression)
     }
 }
 
@@ -91,7 +106,7 @@ public struct TrainingSetBuilder: Sendable {
         -> TrainingSetSummary
     {
         let started = Date()
-        let format = try InputFormat.ofOutput(request.output, given: request.outputFormat)
+        let format = try request.format()
         guard !request.features.isEmpty else { throw OfflineStoreError("no features requested") }
         // The registry is read outside the snapshot below.
         let registered = try PointInTimeJoin.Registered(store: store, repository: repository, features: request.features)
@@ -111,7 +126,11 @@ public struct TrainingSetBuilder: Sendable {
                 let columns = requests.columns
                 let binding = try join.bind(columns: columns, file: path, timestampColumn: timestampColumn)
                 let names = ResolvedFeature.columnNames(request.features, fullNames: request.fullNames, taken: Set(columns))
-                let writer = try TableWriter(destination: request.output, format: format, columns: columns + names)
+                let writer = try request.writer(
+                    columns,
+                    types: requests.outputTypes(
+                        timestampColumn: timestampColumn, keys: join.joins.flatMap(\.spec.joinKeys), requestFields: plan.requestFields),
+                    names: names)
                 try join.join(&requests, binding, rewind: { try RequestFile(path: path, format: inputFormat, hashing: false) }) {
                     requests, row in
                     try writer.writeRow(requests, plan: plan, joined: row, progress: progress)
@@ -139,7 +158,7 @@ public struct TrainingSetBuilder: Sendable {
                 let keyNames = keySpecs.map(\.name)
                 let columns = keyNames + ["event_timestamp"]
                 let names = ResolvedFeature.columnNames(request.features, fullNames: request.fullNames, taken: Set(columns))
-                let writer = try TableWriter(destination: request.output, format: format, columns: columns + names)
+                let writer = try request.writer(columns, types: keySpecs.map(\.type) + [.timestamp], names: names)
                 // Entities known at `at`: with at least one materialized row at or before it.
                 let union = joins.map { "SELECT DISTINCT \(keyNames.joined(separator: ", ")) FROM \($0.table.name) WHERE _event_ts <= ?" }
                     .joined(separator: " UNION ")
@@ -161,9 +180,9 @@ public struct TrainingSetBuilder: Sendable {
                         }
                         for k in plan.requestFields.indices { row[featureCount + k] = .null }
                         writer.beginRow()
-                        for key in keys { writer.write(key) }
-                        writer.write(.timestamp(at))
-                        for i in plan.outputs.indices { writer.write(plan.value(i, in: row)) }
+                        for key in keys { try writer.write(key) }
+                        try writer.write(.timestamp(at))
+                        for i in plan.outputs.indices { try writer.write(plan.value(i, in: row)) }
                         try writer.endRow()
                     }
                 }

@@ -3,6 +3,7 @@ import Features
 import Foundation
 import LarderCore
 import LarderOffline
+import LarderParquet
 
 struct TrainingSet: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,6 +16,12 @@ struct TrainingSet: AsyncParsableCommand {
             every request column carried through. A manifest is written beside the output \
             (OUT.manifest.json). Nothing is left at --out if it fails.
 
+            Parquet output (--out FILE.parquet) is typed: features, join keys and the instant \
+            with their types, last(n) as lists; request columns keep the types of a Parquet \
+            request file, take them from the values in a JSON Lines one, and are strings from \
+            a CSV one (which has no types). Row groups of 65,536 rows, zstd unless \
+            --compression says otherwise.
+
             With --from-log, the rows are what the service actually served (its serving log, \
             see serve.log in larder.yaml): one row per logged entity row served in \
             [--since, --until), with the keys, the served instant, the request fields and the \
@@ -24,7 +31,7 @@ struct TrainingSet: AsyncParsableCommand {
 
     @OptionGroup var project: ProjectOptions
 
-    @Option(help: "Request file (CSV or JSON Lines): entity keys, an event_timestamp column, labels.")
+    @Option(help: "Request file (CSV, JSON Lines or Parquet): entity keys, an event_timestamp column, labels.")
     var entities: String?
 
     @Option(help: "Instead of a request file: every entity known to the views at this instant (RFC 3339).", transform: parseTimestamp)
@@ -36,13 +43,16 @@ struct TrainingSet: AsyncParsableCommand {
     @Option(help: "Comma-separated view:feature references (or view for all its features).")
     var features: String?
 
-    @Option(help: "Output file (.csv or .jsonl).")
+    @Option(help: "Output file (.csv, .jsonl or .parquet).")
     var out: String
 
-    @Option(help: "Output format: csv or jsonl (default: from --out's extension; Parquet output is not built yet).")
+    @Option(help: "Output format: csv, jsonl or parquet (default: from --out's extension).")
     var format: InputFormat?
 
-    @Option(name: .customLong("entities-format"), help: "Request file format: csv or jsonl (default: from its extension).")
+    @Option(help: "Parquet output's compression: none, snappy, gzip or zstd (default: zstd).")
+    var compression: PageCompression?
+
+    @Option(name: .customLong("entities-format"), help: "Request file format: csv, jsonl or parquet (default: from its extension).")
     var entitiesFormat: InputFormat?
 
     @Option(help: "The request column holding each row's instant.")
@@ -105,7 +115,7 @@ struct TrainingSet: AsyncParsableCommand {
                 .snapshot(at: at!)
             }
         let request = TrainingSetRequest(
-            features: resolved, rows: rows, output: out, outputFormat: format, fullNames: fullNames,
+            features: resolved, rows: rows, output: out, outputFormat: format, compression: compression, fullNames: fullNames,
             commandLine: CommandLine.arguments)
         let bar = ProgressBar(label: "training set")
         let summary = try await store.buildTrainingSet(request, repository: Features.repository) { progress in
@@ -133,12 +143,26 @@ struct TrainingSet: AsyncParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
+        // Every feature's type, for typed Parquet columns (a logged feature since removed is
+        // typed by its values).
+        let featureTypes = Dictionary(
+            Features.repository.allFeatures.map { ($0.reference, $0.type) }, uniquingKeysWith: { first, _ in first })
         let summary = try await store.buildTrainingSetFromServingLog(
             ServingLogTrainingSetRequest(
-                since: since, until: until, features: references, output: out, outputFormat: format, fullNames: fullNames,
-                commandLine: CommandLine.arguments))
+                since: since, until: until, features: references, output: out, outputFormat: format, compression: compression,
+                featureTypes: featureTypes, fullNames: fullNames, commandLine: CommandLine.arguments))
         print(
             "wrote \(grouped(summary.rows)) rows from the serving log to \(summary.output) in \(String(format: "%.2f", summary.seconds)) s; manifest \(summary.manifest)"
         )
     }
+}
+
+/// `--compression none|snappy|gzip|zstd`.
+extension PageCompression: ExpressibleByArgument {
+    public init?(argument: String) {
+        self.init(rawValue: argument == "none" ? "uncompressed" : argument)
+    }
+
+    public static var allValueStrings: [String] { ["none", "snappy", "gzip", "zstd"] }
+    public var defaultValueDescription: String { self == .uncompressed ? "none" : rawValue }
 }
