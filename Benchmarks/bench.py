@@ -1370,6 +1370,53 @@ def bench_parquet(repeat):
     for kind in ("CSV", "Parquet"):
         print(f"| {kind} | {median(times[kind]):.2f} | {rows / median(times[kind]):,.0f} | {max(memory[kind]):.0f} |")
     print(f"ratio Parquet / CSV: {median(times['Parquet']) / median(times['CSV']):.2f} (floor <= 1.00)")
+    bench_parquet_training_sets(repeat)
+
+
+def bench_parquet_training_sets(repeat):
+    """A training set of 100,000 requests x 3 features (the offline benchmark's) written as CSV
+    and as Parquet (zstd, Larder's default) from one materialized store, alternating; and from
+    the same requests as a Parquet request file (floor: to Parquet no slower than to CSV)."""
+    stats = generate("driver_stats", os.path.join(WORK, "driver_stats_1m_missing.csv"),
+                     "--drivers", "10000", "--hours", "100", "--missing", "0.02", "--end", "2026-01-05T03:00:00Z")
+    requests = generate("requests", os.path.join(WORK, "requests_100k.csv"), "--drivers", "10000", "--rows", "100000",
+                        "--unknown", "0.05", "--start", "2025-12-31T20:00:00Z", "--end", "2026-01-05T08:00:00Z")
+    requests_parquet = os.path.join(WORK, "requests_100k.parquet")
+    subprocess.run([bench_python("pyarrow"), "-c",
+                    "import sys, pyarrow.csv as c, pyarrow.parquet as p; p.write_table(c.read_csv(sys.argv[1]), sys.argv[2])",
+                    requests, requests_parquet], check=True)
+    features = "driver_hourly_stats:conv_rate,driver_hourly_stats:acc_rate,driver_hourly_stats:avg_daily_trips"
+    d, _, _ = materialized_stats("training_parquet", stats)
+    kinds = {"CSV requests to CSV": (requests, "train.csv"), "CSV requests to Parquet": (requests, "train.parquet"),
+             "Parquet requests to Parquet": (requests_parquet, "train_from_parquet.parquet")}
+    times = {k: [] for k in kinds}
+    memory = {k: [] for k in kinds}
+    for i in range(repeat):
+        order = list(kinds) if i % 2 == 0 else list(reversed(kinds))
+        for kind in order:
+            entities, out = kinds[kind]
+            s, m, text = run([LARDER, "training-set", "--entities", entities, "--features", features, "--out", out], d)
+            if "wrote 100,000 rows" not in text:
+                sys.exit(f"unexpected output: {text}")
+            times[kind].append(s)
+            memory[kind].append(m)
+    # The Parquet file holds the CSV's values (pyarrow reads both).
+    check = ("import sys, pyarrow.csv as c, pyarrow.parquet as p\n"
+             "a = c.read_csv(sys.argv[1]); b = p.read_table(sys.argv[2])\n"
+             "assert a.num_rows == b.num_rows == 100000, (a.num_rows, b.num_rows)\n"
+             "for n in ('conv_rate', 'acc_rate', 'avg_daily_trips'):\n"
+             "    x, y = a.column(n).to_pylist(), b.column(n).to_pylist()\n"
+             "    assert x == y, n\n")
+    subprocess.run([bench_python("pyarrow"), "-c", check, os.path.join(d, "train.csv"), os.path.join(d, "train.parquet")],
+                   check=True)
+    print(f"\n## parquet: larder training-set of 100,000 requests x 3 features from one store, median of {repeat}, alternating")
+    print("| requests to output | seconds | output MB | peak MiB |")
+    print("|---|---|---|---|")
+    for kind, (_, out) in kinds.items():
+        size = os.path.getsize(os.path.join(d, out)) / 1e6
+        print(f"| {kind} | {median(times[kind]):.2f} | {size:.1f} | {max(memory[kind]):.0f} |")
+    ratio = median(times["CSV requests to Parquet"]) / median(times["CSV requests to CSV"])
+    print(f"ratio to Parquet / to CSV: {ratio:.2f} (floor <= 1.00)")
 
 
 BENCHES = {"ingest": bench_ingest, "postgres": bench_postgres, "offline": bench_offline, "online": bench_online, "aggregations": bench_aggregations,

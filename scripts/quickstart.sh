@@ -43,6 +43,16 @@ python3 scripts/generate_data.py requests data/requests.csv --drivers 5 --rows 8
 sed -i '1s/$/,val_to_add,val_to_add_2/; 2,$s/$/,1,2/' data/requests.csv
 step training-set --entities data/requests.csv --service driver_ranking --out data/train.csv
 cat data/train.csv
+# The same training set as Parquet (typed, zstd), read by pandas when it is installed (or
+# in the tests' virtualenv, .build/oracle-venv).
+step training-set --entities data/requests.csv --service driver_ranking --out data/train.parquet
+py=python3
+[ -x .build/oracle-venv/bin/python ] && py=.build/oracle-venv/bin/python
+if "$py" -c 'import pandas, pyarrow' 2>/dev/null; then
+  "$py" -c 'import pandas; t = pandas.read_parquet("data/train.parquet"); print(t.dtypes.to_string()); print(t.head(3).to_string())'
+else
+  echo "(pandas with pyarrow is not installed here; pandas.read_parquet(\"data/train.parquet\") reads the file as is)"
+fi
 step training-set --at "$(date -u -d '-1 hours' +%Y-%m-%dT%H:%M:%SZ)" --features driver_hourly_stats --out data/snapshot.jsonl
 cat data/snapshot.jsonl
 step get --service driver_ranking --entity driver_id=1001 --entity driver_id=1002 --request val_to_add=1 --request val_to_add_2=2

@@ -51,6 +51,25 @@ import Testing
         #expect(lines.count == 100)
         #expect(lines.first == #"{"driver_id":1000,"event_timestamp":"2026-01-01T01:00:00Z","avg_daily_trips":100}"#)
 
+        // Parquet: the same rows, typed (ParquetTrainingSetTests reads them back with pyarrow).
+        let parquet = try project.run(
+            "training-set", "--entities", requests, "--features", "driver_hourly_stats:conv_rate", "--out", "train.parquet",
+            "--compression", "none")
+        #expect(parquet.status == 0, "\(parquet.stderr)")
+        #expect(parquet.stdout.hasPrefix("wrote 3 rows to train.parquet in "))
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: project.directory + "/train.parquet"))
+        #expect(bytes.prefix(4) == Data("PAR1".utf8) && bytes.suffix(4) == Data("PAR1".utf8))
+        let manifest = try String(contentsOfFile: project.directory + "/train.parquet.manifest.json", encoding: .utf8)
+        #expect(manifest.contains(#""format" : "parquet""#) || manifest.contains(#""format":"parquet""#), "\(manifest)")
+        let badCodec = try project.run(
+            "training-set", "--entities", requests, "--features", "driver_hourly_stats:conv_rate", "--out", "x.parquet",
+            "--compression", "lz4")
+        #expect(badCodec.status != 0 && badCodec.stderr.contains("'none', 'snappy', 'gzip' or 'zstd'"), "\(badCodec.stderr)")
+        let codecForCSV = try project.run(
+            "training-set", "--entities", requests, "--features", "driver_hourly_stats:conv_rate", "--out", "x.csv",
+            "--compression", "zstd")
+        #expect(codecForCSV.status != 0 && codecForCSV.stderr.contains("--compression zstd is for Parquet output"))
+
         let unknown = try project.run("training-set", "--entities", requests, "--features", "driver_hourly_stats:nope", "--out", "x.csv")
         #expect(unknown.status != 0)
         #expect(unknown.stderr.contains("view driver_hourly_stats has no feature 'nope'"))
