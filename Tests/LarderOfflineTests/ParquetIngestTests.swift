@@ -9,8 +9,11 @@ import Testing
 @testable import LarderOffline
 
 /// `larder ingest` of Parquet files that pyarrow wrote (Fixtures/make_parquet_sources.py: its
-/// defaults, Spark's INT96 timestamps, data page v2 with zstd; columns in another order, INT32
-/// and FLOAT widened, millisecond timestamps): the same rows as the CSV of the same data.
+/// defaults, INT96 timestamps with gzip, data page v2 with zstd; columns in another order, INT32
+/// and FLOAT widened, millisecond timestamps) and one that Apache Spark 4.3.0 wrote with its
+/// defaults (Fixtures/make_spark_sources.py: parquet-mr 1.17.0, snappy, every column
+/// PLAIN_DICTIONARY in data page v1 and OPTIONAL, timestamps INT96 in UTC): the same rows as
+/// the CSV of the same data.
 @Suite struct ParquetIngestTests {
     static func fixture(_ name: String) -> String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/\(name)").path
@@ -18,7 +21,7 @@ import Testing
 
     static let columns = "driver_id, event_timestamp, created, conv_rate, acc_rate, avg_daily_trips"
 
-    @Test(arguments: ["driver_stats.parquet", "driver_stats_int96.parquet", "driver_stats_v2.parquet"])
+    @Test(arguments: ["driver_stats.parquet", "driver_stats_int96.parquet", "driver_stats_v2.parquet", "driver_stats_spark.parquet"])
     func theSameRowsAsTheCSVOfTheSameData(file: String) throws {
         let dir = try TemporaryDirectory()
         func ingested(_ path: String) throws -> [[DatabaseValue]] {
