@@ -77,7 +77,9 @@ enum ByteWriter {
         uleb128(UInt64(bitPattern: (value << 1) ^ (value >> 63)), to: &out)
     }
 
+    @inline(__always)
     static func littleEndian(_ value: UInt64, width: Int, to out: inout [UInt8]) {
-        for i in 0..<width { out.append(UInt8(truncatingIfNeeded: value >> (8 * UInt64(i)))) }
+        // One append of the bytes, not one per byte: this runs for every value written.
+        withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0.prefix(width)) }
     }
 }

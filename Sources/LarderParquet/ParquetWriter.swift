@@ -82,15 +82,74 @@ public struct ParquetWriter {
     /// `.byteArrays` (UTF-8) for string; nil is null and only allowed in a nullable column.
     public mutating func writeRowGroup(_ values: [ColumnInput]) throws {
         precondition(values.count == columns.count, "one input per column")
-        let count = values.first?.rows ?? 0
+        var builders = columns.map(ColumnBuilder.init)
+        for (c, input) in values.enumerated() {
+            switch (columns[c].type, input) {
+            case (.list, .lists(let lengths, let elements)):
+                var e = 0
+                for length in lengths {
+                    guard let length else {
+                        builders[c].appendNull()
+                        continue
+                    }
+                    builders[c].beginList()
+                    for i in e..<(e + length) { try Self.append(elements, i, to: &builders[c]) }
+                    e += length
+                    builders[c].endList()
+                }
+            case (.list, .flat), (_, .lists):
+                throw ParquetWriteError("column \(columns[c].name) is \(columns[c].type) but was given \(input)")
+            case (_, .flat(let data)):
+                for i in 0..<data.count { try Self.append(data, i, to: &builders[c]) }
+            }
+        }
+        try writeRowGroup(&builders)
+    }
+
+    /// Value `i` of `data` into `builder`, checking its type and nullability.
+    private static func append(_ data: ColumnValues, _ i: Int, to builder: inout ColumnBuilder) throws {
+        func mismatch() -> ParquetWriteError {
+            ParquetWriteError("column \(builder.schema.name) is \(builder.schema.type) but was given \(data)")
+        }
+        let isNull: Bool
+        switch (builder.valueType, data) {
+        case (.int64, .integers(let v)), (.timestamp, .integers(let v)):
+            isNull = v[i] == nil
+            if let x = v[i] { builder.append(x) }
+        case (.double, .doubles(let v)):
+            isNull = v[i] == nil
+            if let x = v[i] { builder.append(x) }
+        case (.bool, .booleans(let v)):
+            isNull = v[i] == nil
+            if let x = v[i] { builder.append(x) }
+        case (.string, .byteArrays(let v)):
+            isNull = v[i] == nil
+            if let x = v[i] { builder.append(utf8: x) }
+        default:
+            throw mismatch()
+        }
+        if isNull {
+            guard builder.schema.nullable || builder.isList else {
+                throw ParquetWriteError("column \(builder.schema.name) is not nullable but has a null")
+            }
+            builder.appendNull()
+        }
+    }
+
+    /// Writes one row group from builders (one per column, in column order, each holding the
+    /// same number of rows) and empties them for the next.
+    public mutating func writeRowGroup(_ builders: inout [ColumnBuilder]) throws {
+        precondition(builders.map(\.schema) == columns, "one builder per column, in order")
+        let count = builders.first?.rows ?? 0
         guard count > 0 else { return }
         var chunks: [ColumnChunk] = []
         var groupBytes: Int64 = 0
         var groupCompressed: Int64 = 0
         let groupStart = offset
-        for (column, data) in zip(columns, values) {
-            precondition(data.rows == count, "every column of a row group has its rows")
-            let page = try Self.page(column, data)
+        for c in builders.indices {
+            let column = columns[c]
+            precondition(builders[c].rows == count, "every column of a row group has its rows")
+            let page = builders[c].takePage()
             let compressed = compression.compress(page.bytes)
             var header = ThriftCompactWriter()
             PageHeader(
@@ -169,147 +228,6 @@ public struct ParquetWriter {
         case .gzip: .gzip
         case .zstd: .zstd
         }
-    }
-
-    // MARK: - Pages
-
-    /// The page's bytes (levels, then values), its count of level entries (the page's and
-    /// chunk's `num_values`: rows for a flat column, elements and empty or null lists for a
-    /// list column) and the chunk's statistics.
-    static func page(_ column: ColumnSchema, _ data: ColumnInput) throws -> (
-        bytes: [UInt8], levelCount: Int, statistics: Statistics
-    ) {
-        var bytes: [UInt8] = []
-        func appendLevels(_ levels: [UInt32], bitWidth: Int) {
-            let encoded = RLEHybrid.encode(levels, bitWidth: bitWidth)
-            ByteWriter.littleEndian(UInt64(encoded.count), width: 4, to: &bytes)
-            bytes += encoded
-        }
-        switch (column.type, data) {
-        case (.list(let element), .lists(let lengths, let elements)):
-            let encoded = try plainValues(of: elements, as: element, column: column.name)
-            // Levels: repetition 0 starts a row, 1 continues its list; definition 0 is a null
-            // list, 1 an empty one, 2 a null element, 3 an element.
-            var repetition: [UInt32] = []
-            var definition: [UInt32] = []
-            var e = 0
-            for length in lengths {
-                guard let length else {
-                    repetition.append(0)
-                    definition.append(0)
-                    continue
-                }
-                guard length > 0 else {
-                    repetition.append(0)
-                    definition.append(1)
-                    continue
-                }
-                precondition(e + length <= encoded.present.count, "list lengths past the elements given")
-                for i in 0..<length {
-                    repetition.append(i == 0 ? 0 : 1)
-                    definition.append(encoded.present[e] ? 3 : 2)
-                    e += 1
-                }
-            }
-            precondition(e == encoded.present.count, "elements left over past the list lengths")
-            appendLevels(repetition, bitWidth: 1)
-            appendLevels(definition, bitWidth: 2)
-            bytes += encoded.values
-            let nulls = Int64(definition.count) - Int64(encoded.present.count { $0 })
-            return (bytes, definition.count, Statistics(nullCount: nulls, maxValue: encoded.maximum, minValue: encoded.minimum))
-        case (.list, .flat), (_, .lists):
-            throw ParquetWriteError("column \(column.name) is \(column.type) but was given \(data)")
-        case (_, .flat(let values)):
-            let encoded = try plainValues(of: values, as: column.type, column: column.name)
-            let nulls = encoded.present.count { !$0 }
-            if column.nullable {
-                appendLevels(encoded.present.map { $0 ? 1 : 0 }, bitWidth: 1)
-            } else if nulls > 0 {
-                throw ParquetWriteError("column \(column.name) is not nullable but has a null")
-            }
-            bytes += encoded.values
-            return (
-                bytes, values.count, Statistics(nullCount: Int64(nulls), maxValue: encoded.maximum, minValue: encoded.minimum)
-            )
-        }
-    }
-
-    /// The PLAIN bytes of the non-null values, which values are present, and the bounds of
-    /// the statistics.
-    static func plainValues(of data: ColumnValues, as type: ColumnType, column: String) throws -> (
-        values: [UInt8], present: [Bool], minimum: [UInt8]?, maximum: [UInt8]?
-    ) {
-        var values: [UInt8] = []
-        var present: [Bool] = []
-        present.reserveCapacity(data.count)
-        var minimum: [UInt8]?
-        var maximum: [UInt8]?
-        switch (type, data) {
-        case (.int64, .integers(let v)), (.timestamp, .integers(let v)):
-            values.reserveCapacity(v.count * 8)
-            var low: Int64?
-            var high: Int64?
-            for x in v {
-                present.append(x != nil)
-                guard let x else { continue }
-                ByteWriter.littleEndian(UInt64(bitPattern: x), width: 8, to: &values)
-                low = min(low ?? x, x)
-                high = max(high ?? x, x)
-            }
-            minimum = low.map { Self.plain($0) }
-            maximum = high.map { Self.plain($0) }
-        case (.double, .doubles(let v)):
-            values.reserveCapacity(v.count * 8)
-            var low: Double?
-            var high: Double?
-            for x in v {
-                present.append(x != nil)
-                guard let x else { continue }
-                ByteWriter.littleEndian(x.bitPattern, width: 8, to: &values)
-                // NaN is in no order: it is left out of the bounds, as the format asks.
-                guard !x.isNaN else { continue }
-                low = min(low ?? x, x)
-                high = max(high ?? x, x)
-            }
-            // A zero bound is written -0.0 as a minimum and +0.0 as a maximum (the format's rule).
-            minimum = low.map { Self.plain($0 == 0 ? -0.0 : $0) }
-            maximum = high.map { Self.plain($0 == 0 ? 0.0 : $0) }
-        case (.bool, .booleans(let v)):
-            var booleans: [Bool] = []
-            for x in v {
-                present.append(x != nil)
-                if let x { booleans.append(x) }
-            }
-            PlainEncoding.append(booleans: booleans, to: &values)
-            if !booleans.isEmpty {
-                minimum = [booleans.contains(false) ? 0 : 1]
-                maximum = [booleans.contains(true) ? 1 : 0]
-            }
-        case (.string, .byteArrays(let v)):
-            for x in v {
-                present.append(x != nil)
-                guard let x else { continue }
-                PlainEncoding.append(byteArray: x, to: &values)
-                // Unsigned byte order, as the STRING annotation asks.
-                if minimum == nil || x.lexicographicallyPrecedes(minimum!) { minimum = x }
-                if maximum == nil || maximum!.lexicographicallyPrecedes(x) { maximum = x }
-            }
-        default:
-            throw ParquetWriteError("column \(column) is \(type) but was given \(data)")
-        }
-        return (values, present, minimum, maximum)
-    }
-
-    static func plain(_ value: Int64) -> [UInt8] {
-        var out: [UInt8] = []
-        ByteWriter.littleEndian(UInt64(bitPattern: value), width: 8, to: &out)
-        return out
-    }
-
-    static func plain(_ value: Double) -> [UInt8] {
-        var out: [UInt8] = []
-        ByteWriter.littleEndian(value.bitPattern, width: 8, to: &out)
-        return out
     }
 }
 

@@ -53,12 +53,17 @@ import Testing
         }
         // Statistics of the first row group: nulls counted, bounds in the format's encodings.
         let stats = file.metadata.rowGroups[0].columns.map { $0.metaData!.statistics! }
-        #expect(stats[0].nullCount == 0 && stats[0].minValue == ParquetWriter.plain(Int64(-500)))
-        #expect(stats[0].maxValue == ParquetWriter.plain(Int64(-201)))
+        #expect(stats[0].nullCount == 0 && stats[0].minValue == Self.plain(Int64(-500)))
+        #expect(stats[0].maxValue == Self.plain(Int64(-201)))
         #expect(stats[1].nullCount == Int64((0..<300).count { $0 % 7 == 0 }))
-        #expect(stats[1].minValue == ParquetWriter.plain(-0.0), "a zero minimum is -0.0")
+        #expect(stats[1].minValue == Self.plain((-0.0).bitPattern), "a zero minimum is -0.0")
         #expect(stats[2].minValue == [0] && stats[2].maxValue == [1])
         #expect(stats[3].minValue == Array("é-1".utf8) && stats[3].maxValue == Array("é-98".utf8))
+    }
+
+    /// A value's PLAIN bytes (8, little-endian).
+    static func plain<T: FixedWidthInteger>(_ bits: T) -> [UInt8] {
+        withUnsafeBytes(of: UInt64(truncatingIfNeeded: bits).littleEndian, Array.init)
     }
 
     @Test func aNullInARequiredColumnIsRefused() throws {

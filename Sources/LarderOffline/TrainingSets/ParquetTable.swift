@@ -21,14 +21,19 @@ struct ParquetTable {
         var type: ValueType?
         /// Whether the values settled the type (nil given).
         let settles: Bool
-        var values: [Value] = []
+        /// A column without a type: its values until the first row group settles it.
+        var pending: [Value] = []
     }
 
     private var columns: [Column]
+    /// The row group being built, one builder per column (a column without a type has a
+    /// placeholder until it is settled).
+    private var builders: [ColumnBuilder]
     private let compression: PageCompression
     private let rowGroupRows: Int
     private let sink: ([UInt8]) throws -> Void
     private var writer: ParquetWriter?
+    private var bufferedRows = 0
     private var bufferedBytes = 0
     /// Rows written to row groups so far.
     private var rowsWritten = 0
@@ -42,30 +47,39 @@ struct ParquetTable {
         sink: @escaping ([UInt8]) throws -> Void
     ) {
         self.columns = columns.map { Column(name: $0.name, type: $0.type, settles: $0.type == nil) }
+        builders = columns.map { ColumnBuilder(Self.schema($0.name, $0.type ?? .string)) }
         self.compression = compression
         self.rowGroupRows = rowGroupRows
         self.sink = sink
     }
 
+    private static func schema(_ name: String, _ type: ValueType) -> ParquetWriter.ColumnSchema {
+        ParquetWriter.ColumnSchema(name: name, type: columnType(type), nullable: true)
+    }
+
     /// Adds `value` to column `c` of the current row; a value of a given or settled type
     /// it does not fit is refused.
     mutating func append(_ value: Value, column c: Int) throws {
-        var value = value
-        if let type = columns[c].type, !value.isNull {
-            guard let converted = Self.convert(value, to: type) else {
-                throw OfflineStoreError(
-                    "row \(rowsWritten + columns[c].values.count + 1), column '\(columns[c].name)': the \(value.type.map { "\($0) " } ?? "")value \(value) does not fit the Parquet column's type, \(type)\(columns[c].settles ? " (settled by the first \(settlingRows) rows)" : ""); write CSV or JSON Lines, or give the column one type"
-                )
-            }
-            value = converted
-        }
         bufferedBytes += Self.size(of: value)
-        columns[c].values.append(value)
+        guard let type = columns[c].type else { return columns[c].pending.append(value) }
+        guard Self.append(value, as: type, to: &builders[c]) else {
+            throw OfflineStoreError(
+                "row \(rowsWritten + bufferedRows + 1), column '\(columns[c].name)': the \(value.type.map { "\($0) " } ?? "")value \(value) does not fit the Parquet column's type, \(type)\(columns[c].settles ? " (settled by the first \(settlingRows) rows)" : ""); write CSV or JSON Lines, or give the column one type"
+            )
+        }
+    }
+
+    /// Adds a string given as its UTF-8 bytes to column `c`, a string column.
+    mutating func append(utf8 bytes: UnsafeBufferPointer<UInt8>, column c: Int) {
+        precondition(columns[c].type == .string, "UTF-8 bytes into the string column")
+        bufferedBytes += 16 + bytes.count
+        builders[c].append(utf8: bytes)
     }
 
     /// Ends a row: writes a row group once one is full.
     mutating func endRow() throws {
-        if columns[0].values.count >= rowGroupRows || bufferedBytes >= Self.rowGroupBytes { try writeRowGroup() }
+        bufferedRows += 1
+        if bufferedRows >= rowGroupRows || bufferedBytes >= Self.rowGroupBytes { try writeRowGroup() }
     }
 
     /// Writes the buffered rows and the footer.
@@ -79,25 +93,52 @@ struct ParquetTable {
 
     private mutating func startIfNeeded() throws {
         guard writer == nil else { return }
-        settlingRows = columns[0].values.count
+        settlingRows = bufferedRows
         for c in columns.indices where columns[c].type == nil {
-            columns[c].type = Self.settledType(of: columns[c].values)
-            columns[c].values = columns[c].values.map { $0.isNull ? $0 : Self.convert($0, to: columns[c].type!)! }
+            let type = Self.settledType(of: columns[c].pending)
+            columns[c].type = type
+            builders[c] = ColumnBuilder(Self.schema(columns[c].name, type))
+            for value in columns[c].pending {
+                let fits = Self.append(value, as: type, to: &builders[c])
+                precondition(fits, "a settled type fits the values that settled it")
+            }
+            columns[c].pending = []
         }
-        writer = try ParquetWriter(
-            columns: columns.map { .init(name: $0.name, type: Self.columnType($0.type!), nullable: true) }, compression: compression,
-            sink: sink)
+        writer = try ParquetWriter(columns: builders.map(\.schema), compression: compression, sink: sink)
     }
 
     private mutating func writeRowGroup() throws {
-        let rows = columns[0].values.count
-        guard rows > 0 else { return }
+        guard bufferedRows > 0 else { return }
         try startIfNeeded()
-        let inputs = columns.map { Self.input($0.values, as: $0.type!) }
-        try writer!.writeRowGroup(inputs)
-        for c in columns.indices { columns[c].values.removeAll(keepingCapacity: true) }
-        rowsWritten += rows
+        try writer!.writeRowGroup(&builders)
+        rowsWritten += bufferedRows
+        bufferedRows = 0
         bufferedBytes = 0
+    }
+
+    /// Appends `value` as a value of `type` (see ``convert(_:to:)``); false when it does not fit.
+    private static func append(_ value: Value, as type: ValueType, to builder: inout ColumnBuilder) -> Bool {
+        switch (value, type) {
+        case (.null, _): builder.appendNull()
+        case (.int64(let i), .int64): builder.append(i)
+        case (.double(let d), .double): builder.append(d)
+        case (.bool(let b), .bool): builder.append(b)
+        case (.string(let s), .string): builder.append(utf8: s.utf8)
+        case (.timestamp(let t), .timestamp): builder.append(t.microseconds)
+        case (.list(let items), _) where type.element != nil:
+            // Converted whole first, so a list that does not fit leaves nothing behind.
+            guard case .list(let converted)? = convert(value, to: type) else { return false }
+            builder.beginList()
+            for item in converted {
+                let fits = append(item, as: type.element!, to: &builder)
+                precondition(fits, "converted elements fit")
+            }
+            builder.endList()
+        default:
+            guard let converted = convert(value, to: type), converted != value else { return false }
+            return append(converted, as: type, to: &builder)
+        }
+        return true
     }
 
     // MARK: Types
@@ -163,40 +204,6 @@ struct ParquetTable {
         case .string: .string
         case .timestamp: .timestamp
         case .int64List, .doubleList, .stringList, .boolList, .timestampList: .list(columnType(type.element!))
-        }
-    }
-
-    /// A column's buffered values (every one of `type` or null) as the writer takes them.
-    static func input(_ values: [Value], as type: ValueType) -> ParquetWriter.ColumnInput {
-        guard let element = type.element else { return .flat(flat(values, as: type)) }
-        var lengths: [Int?] = []
-        lengths.reserveCapacity(values.count)
-        var items: [Value] = []
-        for value in values {
-            guard case .list(let list) = value else {
-                lengths.append(nil)
-                continue
-            }
-            lengths.append(list.count)
-            items += list
-        }
-        return .lists(lengths: lengths, elements: flat(items, as: element))
-    }
-
-    private static func flat(_ values: [Value], as type: ValueType) -> ColumnValues {
-        switch type {
-        case .int64, .timestamp:
-            .integers(
-                values.map {
-                    switch $0 {
-                    case .int64(let i): i
-                    case .timestamp(let t): t.microseconds
-                    default: nil
-                    }
-                })
-        case .double: .doubles(values.map { if case .double(let d) = $0 { d } else { nil } })
-        case .bool: .booleans(values.map { if case .bool(let b) = $0 { b } else { nil } })
-        default: .byteArrays(values.map { if case .string(let s) = $0 { Array(s.utf8) } else { nil } })
         }
     }
 

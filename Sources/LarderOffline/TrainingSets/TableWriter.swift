@@ -100,7 +100,18 @@ final class TableWriter {
     ) throws {
         beginRow()
         if parquet != nil {
-            for c in requests.columns.indices { try write(requests.carriedValue(c, as: types[c])) }
+            for c in requests.columns.indices {
+                // CSV text into a string column goes as its bytes, with no String made.
+                if types[c] == .string, case .csv(let bytes, let quoted) = requests.field(c), !bytes.isEmpty || quoted {
+                    guard FieldParsing.isValidUTF8(bytes) else {
+                        throw requests.location.error(column: requests.columns[c], value: FieldParsing.display(bytes), "not valid UTF-8")
+                    }
+                    parquet!.append(utf8: bytes, column: column)
+                    column += 1
+                    continue
+                }
+                try write(requests.carriedValue(c, as: types[c]))
+            }
         } else {
             for c in requests.columns.indices { write(requests.field(c)) }
         }
