@@ -92,6 +92,11 @@ public struct ColumnChunkReader {
             }
             let body = bytes[bodyStart..<bodyStart + bodyLength]
             position = bodyStart + bodyLength
+            // A page that carries a checksum (parquet-mr, so Spark, writes one) must match it: a
+            // damaged byte is refused rather than read as another value.
+            if let crc = header.crc, PageCompression.crc32(body) != UInt32(bitPattern: crc) {
+                throw failure("its CRC-32 does not match its bytes: the page is damaged")
+            }
             do throws(ParquetDecodingError) {
                 switch header.type {
                 case .dictionaryPage:

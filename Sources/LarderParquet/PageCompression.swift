@@ -160,3 +160,10 @@ public enum PageCompression: String, Sendable, CaseIterable {
         return out
     }
 }
+
+extension PageCompression {
+    /// The CRC-32 (zlib's, as the format's page checksum is) of `bytes`.
+    static func crc32(_ bytes: ArraySlice<UInt8>) -> UInt32 {
+        bytes.withUnsafeBufferPointer { UInt32(CZlib.crc32(0, $0.baseAddress, uInt($0.count))) }
+    }
+}

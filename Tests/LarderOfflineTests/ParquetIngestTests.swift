@@ -85,6 +85,13 @@ import Testing
         for i in 2000..<2100 { damaged[i] ^= 0xA5 }  // inside the first row group's pages
         try Data(damaged).write(to: URL(fileURLWithPath: corrupt))
         #expect(refusal(corrupt).contains("row group 0"))
+        // Spark's pages carry a CRC-32: one damaged byte in a page is refused as such, even
+        // where it would still decode (as another value).
+        var spark = Array(try Data(contentsOf: URL(fileURLWithPath: Self.fixture("driver_stats_spark.parquet"))))
+        let chunk = try ParquetFile(bytes: spark).metadata.rowGroups[0].columns[1].metaData!
+        spark[Int(chunk.dictionaryPageOffset ?? chunk.dataPageOffset) + Int(chunk.totalCompressedSize) / 2] ^= 0x01
+        let flipped = try dir.write("flipped.parquet", spark)
+        #expect(refusal(flipped).contains("CRC-32 does not match"), "\(refusal(flipped))")
         #expect(try store.registry.rowCount(source: "driver_stats") == 0)
         // Into a source whose columns do not match: trips has no conv_rate.
         let message: String
