@@ -13,27 +13,13 @@ extension IngestFileReader {
     /// string; timestamps with `isAdjustedToUTC` in millis, micros or nanos (to the microsecond
     /// below, as CSV) and INT96 (UTC, as Spark writes it) into timestamp.
     func copyParquet(_ file: InputFile, progress: (@Sendable (IngestProgress) -> Void)?) throws -> Int {
-        let parquet: ParquetFile
-        do {
-            parquet = try ParquetFile(size: Int(file.size)) { range in try file.bytes(in: range) }
-        } catch let error as IngestError {
-            throw error
-        } catch {
-            throw IngestError(file: path, reason: "not a Parquet file Larder can read: \(error)")
-        }
+        let parquet = try ParquetFile.open(file, path: path)
         let targets = try columnIndex(for: parquet.columns.map(\.name), line: nil)
         let conversions = try zip(parquet.columns, targets).map { column, k in try ParquetConversion(column, into: columns[k], file: path) }
         let absent = columns.indices.filter { !targets.contains($0) }
         var rows = 0
         for group in 0..<parquet.rowGroupCount {
-            let values: [ColumnValues]
-            do {
-                values = try parquet.values(of: parquet.columns, inRowGroup: group)
-            } catch let error as IngestError {
-                throw error
-            } catch {
-                throw IngestError(file: path, reason: "row group \(group) does not decode: \(error)")
-            }
+            let values = try parquet.rowGroup(group, path: path)
             // Column by column, a slice of rows at a time: one type switch per column and
             // slice, not per value.
             let count = parquet.rowCount(ofRowGroup: group)
@@ -70,6 +56,30 @@ extension IngestFileReader {
             progress?(IngestProgress(bytesRead: file.bytesRead, totalBytes: file.size, rows: rows))
         }
         return rows
+    }
+}
+
+extension ParquetFile {
+    /// Opens `file` (at `path`, for messages) as Parquet: its footer, read by ranges.
+    static func open(_ file: InputFile, path: String) throws -> ParquetFile {
+        do {
+            return try ParquetFile(size: Int(file.size)) { range in try file.bytes(in: range) }
+        } catch let error as IngestError {
+            throw error
+        } catch {
+            throw IngestError(file: path, reason: "not a Parquet file Larder can read: \(error)")
+        }
+    }
+
+    /// Every column's values in row group `group`; an error names the group.
+    func rowGroup(_ group: Int, path: String) throws -> [ColumnValues] {
+        do {
+            return try values(of: columns, inRowGroup: group)
+        } catch let error as IngestError {
+            throw error
+        } catch {
+            throw IngestError(file: path, reason: "row group \(group) does not decode: \(error)")
+        }
     }
 }
 

@@ -19,13 +19,7 @@ struct ParquetRequestRows {
 
     init(_ file: InputFile, path: String) throws {
         self.path = path
-        do {
-            parquet = try ParquetFile(size: Int(file.size)) { range in try file.bytes(in: range) }
-        } catch let error as IngestError {
-            throw error
-        } catch {
-            throw IngestError(file: path, reason: "not a Parquet file Larder can read: \(error)")
-        }
+        parquet = try ParquetFile.open(file, path: path)
         var seen = Set<String>()
         for column in parquet.columns where !seen.insert(column.name).inserted {
             throw IngestError(file: path, column: column.name, reason: "the column appears twice")
@@ -42,14 +36,7 @@ struct ParquetRequestRows {
         while index + 1 >= (values.first?.count ?? 0) {
             guard group + 1 < parquet.rowGroupCount else { return false }
             group += 1
-            let decoded: [ColumnValues]
-            do {
-                decoded = try parquet.values(of: parquet.columns, inRowGroup: group)
-            } catch let error as IngestError {
-                throw error
-            } catch {
-                throw IngestError(file: path, reason: "row group \(group) does not decode: \(error)")
-            }
+            let decoded = try parquet.rowGroup(group, path: path)
             let count = parquet.rowCount(ofRowGroup: group)
             values = try conversions.enumerated().map { c, conversion in
                 try conversion.values(decoded[c], 0..<count, firstRow: row + 1, file: path)
