@@ -99,7 +99,8 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
-        // Shared by the test targets: a real redis-server on a free port, temp directories.
+        // Shared by the test targets: a real redis-server on a free port, temp directories, the
+        // Python virtualenv of the oracles (pyarrow, DuckDB, pandas, Polars from PyPI).
         .target(name: "LarderTestSupport", path: "Tests/LarderTestSupport"),
         // A test process that leaves a redis-server running, to check that it never outlives it.
         .executableTarget(name: "larder-test-helper", dependencies: ["LarderTestSupport"], path: "Tests/LarderTestHelper"),
