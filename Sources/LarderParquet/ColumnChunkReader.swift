@@ -22,8 +22,9 @@ public enum ColumnValues: Sendable, Equatable {
 
 /// Reads the pages of one column chunk of a flat (not nested) column: a dictionary page if
 /// there is one, then data pages v1 or v2, each compressed by the chunk's codec; values PLAIN,
-/// dictionary-encoded (PLAIN_DICTIONARY, RLE_DICTIONARY), DELTA_BINARY_PACKED (integers) or
-/// RLE (booleans); nulls from the definition levels (RLE/bit-packed hybrid).
+/// dictionary-encoded (PLAIN_DICTIONARY, RLE_DICTIONARY), DELTA_BINARY_PACKED (integers),
+/// BYTE_STREAM_SPLIT (FLOAT, DOUBLE, INT32, INT64) or RLE (booleans); nulls from the
+/// definition levels (RLE/bit-packed hybrid).
 ///
 /// Every defect throws ``ParquetDecodingError`` at the file offset of the page concerned,
 /// naming the column.
@@ -201,6 +202,22 @@ public struct ColumnChunkReader {
         case .deltaBinaryPacked where metadata.type == .int32 || metadata.type == .int64:
             let (decoded, _) = try DeltaBinaryPacked.decode(page, from: start, count: count)
             return .integers(metadata.type == .int32 ? decoded.map { Int64(Int32(truncatingIfNeeded: $0)) } : decoded)
+        case .byteStreamSplit:
+            let width: Int
+            switch metadata.type {
+            case .int32, .float: width = 4
+            case .int64, .double: width = 8
+            default:
+                throw ParquetDecodingError(
+                    offset: start, "values encoded \(encoding) in a \(metadata.type) column, which Larder does not read")
+            }
+            let raw = try ByteStreamSplit.decode(page, from: start, width: width, count: count)
+            switch metadata.type {
+            case .int32: return .integers(raw.map { Int64(Int32(truncatingIfNeeded: $0)) })
+            case .int64: return .integers(raw.map { Int64(bitPattern: $0) })
+            case .float: return .doubles(raw.map { Double(Float(bitPattern: UInt32(truncatingIfNeeded: $0))) })
+            default: return .doubles(raw.map { Double(bitPattern: $0) })
+            }
         case .rle where metadata.type == .boolean:
             var cursor = ByteCursor(page, from: start)
             let length = Int(try cursor.littleEndian(width: 4))

@@ -123,6 +123,65 @@ import Testing
     }
 }
 
+/// BYTE_STREAM_SPLIT pages (DuckDB's doubles in its Parquet version 2 files; pyarrow's on
+/// request) of every physical type the encoding has, nulls put back from the levels. The
+/// oracle tests read such files whole (LarderOfflineTests' ParquetOracleIngestTests).
+@Suite struct ByteStreamSplitColumnTests {
+    /// An uncompressed chunk of one data page v1: the definition levels of `defined` (when
+    /// the column is optional), then `values` BYTE_STREAM_SPLIT at `width` bytes.
+    static func read(_ type: PhysicalType, width: Int, _ values: [UInt64], defined: [UInt32]?) throws -> ColumnValues {
+        var body: [UInt8] = []
+        if let defined {
+            let levels = RLEHybrid.encode(defined, bitWidth: 1)
+            ByteWriter.littleEndian(UInt64(levels.count), width: 4, to: &body)
+            body += levels
+        }
+        body += ByteStreamSplit.encode(values, width: width)
+        let count = defined?.count ?? values.count
+        var header = ThriftCompactWriter()
+        PageHeader(
+            type: .dataPage, uncompressedPageSize: Int32(body.count), compressedPageSize: Int32(body.count),
+            dataPageHeader: DataPageHeader(
+                numValues: Int32(count), encoding: .byteStreamSplit, definitionLevelEncoding: .rle, repetitionLevelEncoding: .rle)
+        ).write(to: &header)
+        let region = header.bytes + body
+        let metadata = ColumnMetaData(
+            type: type, encodings: [.byteStreamSplit, .rle], pathInSchema: ["x"], codec: .uncompressed, numValues: Int64(count),
+            totalUncompressedSize: Int64(region.count), totalCompressedSize: Int64(region.count), dataPageOffset: 4)
+        return try ColumnChunkReader(metadata: metadata, maxDefinitionLevel: defined == nil ? 0 : 1).read(region: region, base: 4)
+    }
+
+    @Test func doublesFloatsAndIntegersWithNulls() throws {
+        let doubles = [0.1, -2.5, .greatestFiniteMagnitude, .leastNonzeroMagnitude]
+        #expect(
+            try Self.read(.double, width: 8, doubles.map(\.bitPattern), defined: [1, 0, 1, 1, 0, 1])
+                == .doubles([0.1, nil, -2.5, .greatestFiniteMagnitude, nil, .leastNonzeroMagnitude]))
+        let floats: [Float] = [1.5, -0.125, .leastNonzeroMagnitude]
+        #expect(
+            try Self.read(.float, width: 4, floats.map { UInt64($0.bitPattern) }, defined: nil)
+                == .doubles(floats.map { Double($0) }))
+        let int64s: [Int64] = [1_767_225_600_000_000, -1, .min, .max]
+        #expect(
+            try Self.read(.int64, width: 8, int64s.map { UInt64(bitPattern: $0) }, defined: [1, 1, 0, 1, 1])
+                == .integers([1_767_225_600_000_000, -1, nil, .min, .max]))
+        // INT32 sign-extends.
+        let int32s: [Int32] = [7, -7, .min]
+        #expect(
+            try Self.read(.int32, width: 4, int32s.map { UInt64(UInt32(bitPattern: $0)) }, defined: nil)
+                == .integers([7, -7, Int64(Int32.min)]))
+    }
+
+    @Test func otherTypesAndShortStreamsAreRefused() {
+        #expect(throws: ParquetDecodingError.self) { try Self.read(.boolean, width: 1, [1, 0], defined: nil) }
+        // A page of 4 doubles whose streams hold 3: refused, not read past.
+        #expect {
+            try Self.read(.double, width: 8, [1, 2, 3], defined: [1, 1, 1, 1])
+        } throws: { error in
+            "\(error)".contains("column x") && "\(error)".contains("BYTE_STREAM_SPLIT")
+        }
+    }
+}
+
 /// Counts in headers are the file's word: a page or a delta header that promises billions of
 /// values is refused before anything is allocated for them.
 @Suite struct HostileCountTests {

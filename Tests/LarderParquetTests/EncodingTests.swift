@@ -84,6 +84,31 @@ import Testing
         #expect(throws: ParquetDecodingError.self) { try DeltaBinaryPacked.decode([0x80, 0x01, 0x04, 0x05, 0x02, 0x02]) }
     }
 
+    /// The specification's example: 4-byte values AA BB CC DD and 00 11 22 33 are stored as
+    /// their first bytes, then their second bytes, and so on.
+    @Test func byteStreamSplitDecodesTheSpecificationsExample() throws {
+        let bytes: [UInt8] = [0xAA, 0x00, 0xBB, 0x11, 0xCC, 0x22, 0xDD, 0x33]
+        #expect(try ByteStreamSplit.decode(bytes, width: 4, count: 2) == [0xDDCC_BBAA, 0x3322_1100])
+        #expect(ByteStreamSplit.encode([0xDDCC_BBAA, 0x3322_1100], width: 4) == bytes)
+        // The streams' stride is the data's length over the width, whatever count is wanted.
+        #expect(try ByteStreamSplit.decode(bytes, width: 4, count: 1) == [0xDDCC_BBAA])
+        #expect(try ByteStreamSplit.decode([0xEE] + bytes, from: 1, width: 4, count: 2) == [0xDDCC_BBAA, 0x3322_1100])
+        // More values than the streams hold.
+        #expect(throws: ParquetDecodingError.self) { try ByteStreamSplit.decode(bytes, width: 4, count: 3) }
+        #expect(throws: ParquetDecodingError.self) { try ByteStreamSplit.decode(bytes, width: 8, count: 2) }
+    }
+
+    @Test func byteStreamSplitRoundTripsAnyBits() throws {
+        var generator = SeededGenerator(seed: 11)
+        for width in [4, 8] {
+            for count in [0, 1, 7, 1000] {
+                let mask: UInt64 = width == 8 ? .max : 0xFFFF_FFFF
+                let values = (0..<count).map { _ in generator.next() & mask }
+                #expect(try ByteStreamSplit.decode(ByteStreamSplit.encode(values, width: width), width: width, count: count) == values)
+            }
+        }
+    }
+
     @Test func plainValuesRoundTrip() throws {
         var out: [UInt8] = []
         PlainEncoding.append(integers: [0, -1, .max, .min], width: 8, to: &out)
