@@ -130,7 +130,7 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),  // fails a step on purpose (ReadErrorTests)
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            exclude: ["Fixtures"]
+            exclude: ["Fixtures", "Oracles"]  // Oracles: the scripts that make files with pyarrow, DuckDB, pandas, Polars
         ),
         .testTarget(
             name: "LarderPostgresTests",
