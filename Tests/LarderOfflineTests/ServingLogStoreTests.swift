@@ -55,4 +55,28 @@ import Testing
         #expect(outputs[0] == outputs[1])
         #expect(String(decoding: outputs[0], as: UTF8.self).hasPrefix("driver_id,event_timestamp,val_to_add,conv_rate,trips_1h\n"))
     }
+
+    /// In Parquet: the features typed as the repository declares them (`featureTypes`), keys,
+    /// request fields and undeclared features by their logged values; read back by pyarrow.
+    @Test func theServingLogTableIsTypedInParquet() async throws {
+        var outputs: [Data] = []
+        for backend in Backend.allCases {
+            let dir = try TemporaryDirectory()
+            let store = try await backend.open(dir)
+            defer { store.close() }
+            try await store.appendServingLog(Self.entries)
+            for out in ["served.parquet", "served.jsonl"] {
+                _ = try await store.buildTrainingSetFromServingLog(
+                    ServingLogTrainingSetRequest(output: dir.file(out), featureTypes: ["driver_hourly_stats:conv_rate": .double]))
+            }
+            try ParquetTrainingSetTests.expectSameTable(
+                try await ParquetTrainingSetTests.dump(dir.file("served.parquet")), jsonl: dir.file("served.jsonl"),
+                schema: [
+                    ("driver_id", "int64"), ("event_timestamp", "timestamp[us, tz=UTC]"), ("val_to_add", "int64"),
+                    ("conv_rate", "double"), ("trips_1h", "string"),
+                ])
+            outputs.append(try Data(contentsOf: URL(fileURLWithPath: dir.file("served.parquet"))))
+        }
+        #expect(outputs[0] == outputs[1])
+    }
 }
