@@ -80,6 +80,6 @@ enum ByteWriter {
     @inline(__always)
     static func littleEndian(_ value: UInt64, width: Int, to out: inout [UInt8]) {
         // One append of the bytes, not one per byte: this runs for every value written.
-        withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0.prefix(width)) }
+        withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0.prefix(width))) }
     }
 }

@@ -17,31 +17,29 @@ public enum PageCompression: String, Sendable, CaseIterable {
         case .uncompressed:
             return bytes
         case .snappy:
-            var length = snappy_max_compressed_length(bytes.count)
-            var out = [UInt8](repeating: 0, count: length)
-            let status = bytes.withUnsafeBufferPointer { input in
-                out.withUnsafeMutableBufferPointer { output in
+            // Output buffers are left uninitialized: zero-filling a page's bound costs as much
+            // as compressing it.
+            return [UInt8](unsafeUninitializedCapacity: snappy_max_compressed_length(bytes.count)) { output, count in
+                var length = output.count
+                let status = bytes.withUnsafeBufferPointer { input in
                     input.withMemoryRebound(to: CChar.self) { input in
                         output.withMemoryRebound(to: CChar.self) { output in
                             snappy_compress(input.baseAddress, input.count, output.baseAddress, &length)
                         }
                     }
                 }
+                precondition(status == SNAPPY_OK, "snappy_compress failed with a buffer of its own maximum size")
+                count = length
             }
-            precondition(status == SNAPPY_OK, "snappy_compress failed with a buffer of its own maximum size")
-            out.removeLast(out.count - length)
-            return out
         case .zstd:
-            let capacity = ZSTD_compressBound(bytes.count)
-            var out = [UInt8](repeating: 0, count: capacity)
-            let written = bytes.withUnsafeBytes { input in
-                out.withUnsafeMutableBytes { output in
-                    ZSTD_compress(output.baseAddress, capacity, input.baseAddress, input.count, 3)
+            // Level 1, Arrow's default: about twice level 3's speed for a few percent of size.
+            return [UInt8](unsafeUninitializedCapacity: ZSTD_compressBound(bytes.count)) { output, count in
+                let written = bytes.withUnsafeBytes { input in
+                    ZSTD_compress(output.baseAddress, output.count, input.baseAddress, input.count, 1)
                 }
+                precondition(ZSTD_isError(written) == 0, "ZSTD_compress failed with a buffer of its own bound")
+                count = written
             }
-            precondition(ZSTD_isError(written) == 0, "ZSTD_compress failed with a buffer of its own bound")
-            out.removeLast(out.count - written)
-            return out
         case .gzip:
             return Self.deflate(bytes)
         }

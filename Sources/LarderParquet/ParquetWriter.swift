@@ -82,7 +82,7 @@ public struct ParquetWriter {
     /// `.byteArrays` (UTF-8) for string; nil is null and only allowed in a nullable column.
     public mutating func writeRowGroup(_ values: [ColumnInput]) throws {
         precondition(values.count == columns.count, "one input per column")
-        var builders = columns.map(ColumnBuilder.init)
+        var builders = columns.map { ColumnBuilder($0, compression: compression) }
         for (c, input) in values.enumerated() {
             switch (columns[c].type, input) {
             case (.list, .lists(let lengths, let elements)):
@@ -149,27 +149,32 @@ public struct ParquetWriter {
         for c in builders.indices {
             let column = columns[c]
             precondition(builders[c].rows == count, "every column of a row group has its rows")
-            let page = builders[c].takePage()
-            let compressed = compression.compress(page.bytes)
-            var header = ThriftCompactWriter()
-            PageHeader(
-                type: .dataPage, uncompressedPageSize: Int32(page.bytes.count), compressedPageSize: Int32(compressed.count),
-                dataPageHeader: DataPageHeader(
-                    numValues: Int32(page.levelCount), encoding: .plain, definitionLevelEncoding: .rle,
-                    repetitionLevelEncoding: .rle)
-            ).write(to: &header)
-            let pageOffset = offset
-            try emit(header.bytes)
-            try emit(compressed)
-            let uncompressedSize = Int64(header.bytes.count + page.bytes.count)
-            let compressedSize = Int64(header.bytes.count + compressed.count)
+            precondition(builders[c].compression == compression, "builders compress with the file's codec")
+            let chunk = builders[c].takeChunk()
+            let chunkStart = offset
+            var uncompressedSize: Int64 = 0
+            var levels: Int64 = 0
+            for page in chunk.pages {
+                var header = ThriftCompactWriter()
+                PageHeader(
+                    type: .dataPage, uncompressedPageSize: Int32(page.uncompressedSize), compressedPageSize: Int32(page.bytes.count),
+                    dataPageHeader: DataPageHeader(
+                        numValues: Int32(page.levelCount), encoding: .plain, definitionLevelEncoding: .rle,
+                        repetitionLevelEncoding: .rle)
+                ).write(to: &header)
+                try emit(header.bytes)
+                try emit(page.bytes)
+                uncompressedSize += Int64(header.bytes.count + page.uncompressedSize)
+                levels += Int64(page.levelCount)
+            }
+            let compressedSize = Int64(offset - chunkStart)
             groupBytes += uncompressedSize
             groupCompressed += compressedSize
             let metadata = ColumnMetaData(
                 type: Self.physicalType(column.type), encodings: [.plain, .rle], pathInSchema: Self.path(column),
-                codec: Self.codec(compression), numValues: Int64(page.levelCount), totalUncompressedSize: uncompressedSize,
-                totalCompressedSize: compressedSize, dataPageOffset: Int64(pageOffset), statistics: page.statistics)
-            chunks.append(ColumnChunk(fileOffset: Int64(pageOffset), metaData: metadata))
+                codec: Self.codec(compression), numValues: levels, totalUncompressedSize: uncompressedSize,
+                totalCompressedSize: compressedSize, dataPageOffset: Int64(chunkStart), statistics: chunk.statistics)
+            chunks.append(ColumnChunk(fileOffset: Int64(chunkStart), metaData: metadata))
         }
         rowGroups.append(
             RowGroup(

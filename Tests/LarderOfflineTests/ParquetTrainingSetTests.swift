@@ -343,6 +343,46 @@ import Testing
     }
 }
 
+extension ParquetTrainingSetTests {
+    /// Column chunks of several pages (a page ends at a row past 16,384 level entries), lists
+    /// crossing no page, read back by pyarrow.
+    @Test func chunksOfSeveralPagesReadBack() async throws {
+        let dir = try TemporaryDirectory()
+        var bytes: [UInt8] = []
+        var table = ParquetTable(
+            columns: [("n", .int64), ("tags", .int64List), ("s", .string)], compression: .snappy, rowGroupRows: 30_000,
+            sink: { bytes += $0 })
+        var expected: [JSONValue] = []
+        for i in 0..<40_000 {
+            let tags: [Int64] = (0..<(i % 4)).map { Int64(i + $0) }
+            try table.append(i % 9 == 0 ? .null : .int64(Int64(i)), column: 0)
+            try table.append(i % 5 == 0 ? .null : .list(tags.map(Value.int64)), column: 1)
+            try table.append(.string("s\(i % 13)"), column: 2)
+            try table.endRow()
+            expected.append(
+                .array([i % 9 == 0 ? .null : .int(Int64(i)), i % 5 == 0 ? .null : .array(tags.map(JSONValue.int)), .string("s\(i % 13)")]))
+        }
+        try table.finish()
+        let file = try dir.write("pages.parquet", bytes)
+        let metadata = try ParquetFile(bytes: bytes).metadata
+        #expect(metadata.rowGroups.map(\.numRows) == [30_000, 10_000])
+        // The list column's first chunk holds about 45,000 level entries: three pages.
+        let listChunk = metadata.rowGroups[0].columns[1].metaData!
+        #expect(listChunk.numValues > 40_000)
+        var pages = 0
+        var at = Int(listChunk.dataPageOffset)
+        while at < Int(listChunk.dataPageOffset + listChunk.totalCompressedSize) {
+            var reader = try ThriftCompactReader(bytes, range: at..<bytes.count)
+            let header = try PageHeader(reading: &reader)
+            at = reader.position + Int(header.compressedPageSize)
+            pages += 1
+        }
+        #expect(pages == 3)
+        let dumped = try await Self.dump(file)
+        #expect(dumped["rows"] == .array(expected))
+    }
+}
+
 extension JSONValue {
     /// A member of an object, or an element of an array, by key or index (test inspection).
     subscript(_ key: String) -> JSONValue? {

@@ -47,7 +47,7 @@ struct ParquetTable {
         sink: @escaping ([UInt8]) throws -> Void
     ) {
         self.columns = columns.map { Column(name: $0.name, type: $0.type, settles: $0.type == nil) }
-        builders = columns.map { ColumnBuilder(Self.schema($0.name, $0.type ?? .string)) }
+        builders = columns.map { ColumnBuilder(Self.schema($0.name, $0.type ?? .string), compression: compression) }
         self.compression = compression
         self.rowGroupRows = rowGroupRows
         self.sink = sink
@@ -60,7 +60,10 @@ struct ParquetTable {
     /// Adds `value` to column `c` of the current row; a value of a given or settled type
     /// it does not fit is refused.
     mutating func append(_ value: Value, column c: Int) throws {
-        bufferedBytes += Self.size(of: value)
+        switch value {
+        case .string, .list: bufferedBytes += Self.size(of: value)
+        default: bufferedBytes += 9
+        }
         guard let type = columns[c].type else { return columns[c].pending.append(value) }
         guard Self.append(value, as: type, to: &builders[c]) else {
             throw OfflineStoreError(
@@ -97,7 +100,7 @@ struct ParquetTable {
         for c in columns.indices where columns[c].type == nil {
             let type = Self.settledType(of: columns[c].pending)
             columns[c].type = type
-            builders[c] = ColumnBuilder(Self.schema(columns[c].name, type))
+            builders[c] = ColumnBuilder(Self.schema(columns[c].name, type), compression: compression)
             for value in columns[c].pending {
                 let fits = Self.append(value, as: type, to: &builders[c])
                 precondition(fits, "a settled type fits the values that settled it")
