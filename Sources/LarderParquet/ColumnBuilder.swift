@@ -97,7 +97,7 @@ public struct ColumnBuilder: Sendable {
     }
 
     /// A string's UTF-8 bytes (any bytes for a BYTE_ARRAY).
-    public mutating func append<Bytes: Collection<UInt8>>(utf8 bytes: Bytes) {
+    public mutating func append(utf8 bytes: UnsafeBufferPointer<UInt8>) {
         precondition(physical == .byteArray, "a string in a \(valueType) column")
         ByteWriter.littleEndian(UInt64(bytes.count), width: 4, to: &values)
         let start = values.count
@@ -108,6 +108,17 @@ public struct ColumnBuilder: Sendable {
         if highBytes.map({ $0.lexicographicallyPrecedes(added) }) ?? true { highBytes = Array(added) }
         bounded = true
         present()
+    }
+
+    /// A string (its UTF-8 bytes).
+    public mutating func append(_ string: String) {
+        var string = string
+        string.withUTF8 { append(utf8: $0) }
+    }
+
+    /// Bytes (UTF-8 for a string column).
+    public mutating func append(utf8 bytes: [UInt8]) {
+        bytes.withUnsafeBufferPointer { append(utf8: $0) }
     }
 
     /// A null value (a null list, outside a list; a null element, inside one).

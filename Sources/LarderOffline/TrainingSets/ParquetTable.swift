@@ -126,7 +126,7 @@ struct ParquetTable {
         case (.int64(let i), .int64): builder.append(i)
         case (.double(let d), .double): builder.append(d)
         case (.bool(let b), .bool): builder.append(b)
-        case (.string(let s), .string): builder.append(utf8: s.utf8)
+        case (.string(let s), .string): builder.append(s)
         case (.timestamp(let t), .timestamp): builder.append(t.microseconds)
         case (.list(let items), _) where type.element != nil:
             // Converted whole first, so a list that does not fit leaves nothing behind.
