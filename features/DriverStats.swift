@@ -25,9 +25,9 @@ public let driverHourlyStats = FeatureView(
     owner: "ranking@example.com",
     tags: ["team": "ranking"]
 ) {
-    Feature(DriverStats.convRate)
-    Feature(DriverStats.accRate)
-    Feature(DriverStats.avgDailyTrips)
+    Feature(DriverStats.convRate, description: "Share of the driver's offers that became trips, last hour", tags: ["unit": "ratio"])
+    Feature(DriverStats.accRate, description: "Share of the driver's offers the driver accepted, last hour", tags: ["unit": "ratio"])
+    Feature(DriverStats.avgDailyTrips, description: "Trips per day, averaged over the last 30 days", tags: ["unit": "trips"])
 }
 
 /// Request-time adjustments of the conversion rate, from two values the caller sends.

@@ -25,7 +25,10 @@ public let driverTrips = FeatureView(
     description: "Fares and distances of a driver's trips",
     owner: "ranking@example.com"
 ) {
-    Feature("fare_per_km", from: Trips.fare, Trips.distanceKm) { fare, km in fare / max(km, 0.1) }
+    Feature(
+        "fare_per_km", from: Trips.fare, Trips.distanceKm,
+        description: "Fare per kilometre of the trip (distances under 100 m count as 100 m)", tags: ["unit": "EUR/km"]
+    ) { fare, km in fare / max(km, 0.1) }
 } aggregations: {
     Aggregate(.count, windows: .hours(1), name: "trips")  // trips_1h
     Aggregate(.sum, of: Trips.fare, windows: .hours(24))  // fare_sum_24h

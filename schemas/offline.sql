@@ -8,7 +8,7 @@ CREATE TABLE IF NOT EXISTS larder_registry (
     name        TEXT    NOT NULL PRIMARY KEY,  -- unique across all kinds
     kind        TEXT    NOT NULL,              -- entity | source | feature_view | on_demand_view | feature_service
     version     INTEGER NOT NULL,              -- 1 when first added, +1 on every change
-    fingerprint TEXT    NOT NULL,              -- 16 hex digits of SHA-256(kind, definition)
+    fingerprint TEXT    NOT NULL,              -- 16 hex digits of SHA-256(kind, definition without description/owner/tags)
     definition  TEXT    NOT NULL,              -- canonical JSON (snake_case keys, sorted), see docs/CLI.md
     created_at  INTEGER NOT NULL,
     updated_at  INTEGER NOT NULL
@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS larder_registry_history (
     kind        TEXT    NOT NULL,
     name        TEXT    NOT NULL,
     version     INTEGER NOT NULL,              -- the version after the change (for removed: the last one)
-    change      TEXT    NOT NULL,              -- added | changed | removed
+    change      TEXT    NOT NULL,              -- added | changed | removed | described (metadata only, same version)
     details     TEXT    NOT NULL,              -- JSON array of readable lines ("ttl: 2h -> 3h")
     fingerprint TEXT    NOT NULL,
     definition  TEXT    NOT NULL

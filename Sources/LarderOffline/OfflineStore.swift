@@ -169,6 +169,21 @@ enum OfflineSchema {
         migrator.registerMigration("v4: a push marker per Redis Cluster primary") { db in
             try db.execute(sql: "ALTER TABLE larder_materializations ADD COLUMN online_marker_slots TEXT")
         }
+        migrator.registerMigration("v5: fingerprints of the computation only") { db in
+            // Descriptions, owners and tags no longer count: every stored fingerprint is
+            // recomputed by the new rule, so no version changes number and nothing compiled
+            // from the same features/ turns stale.
+            for table in ["larder_registry", "larder_registry_history"] {
+                let key = table == "larder_registry" ? "name" : "id"
+                for row in try Row.fetchAll(db, sql: "SELECT \(key) AS key, kind, definition FROM \(table)") {
+                    guard let fingerprint = RegisteredDefinition.fingerprint(kind: row["kind"], definition: row["definition"]) else {
+                        continue
+                    }
+                    try db.execute(
+                        sql: "UPDATE \(table) SET fingerprint = ? WHERE \(key) = ?", arguments: [fingerprint, row["key"] as DatabaseValue])
+                }
+            }
+        }
         return migrator
     }
 

@@ -5,6 +5,18 @@ import LarderCore
 /// How a definition changes in an apply.
 public enum ChangeKind: String, Sendable, Codable {
     case added, changed, removed
+    /// Only a description, an owner or tags changed: recorded in place, the version kept.
+    case described
+}
+
+extension RegisteredDefinition {
+    /// The fingerprint of a stored definition (`kind`, its JSON) by today's rule: what the
+    /// stores' upgrade writes over fingerprints computed when metadata still counted. Nil
+    /// when the JSON does not decode (left as it is).
+    package static func fingerprint(kind: String, definition: String) -> String? {
+        guard let kind = DefinitionKind(rawValue: kind) else { return nil }
+        return (try? DefinitionSpec(kind: kind, json: Data(definition.utf8)))?.fingerprint
+    }
 }
 
 /// A definition as registered: its spec, version and fingerprint.
@@ -357,7 +369,7 @@ public struct Registry: DefinitionRegistry {
                         arguments: [
                             change.name, change.kind.rawValue, change.version, fingerprint, json, now.microseconds, now.microseconds,
                         ])
-                case .changed:
+                case .changed, .described:
                     try db.execute(
                         sql: "UPDATE larder_registry SET version = ?, fingerprint = ?, definition = ?, updated_at = ? WHERE name = ?",
                         arguments: [change.version, fingerprint, json, now.microseconds, change.name])

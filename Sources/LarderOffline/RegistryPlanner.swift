@@ -85,7 +85,16 @@ package struct RegistryPlanner: Sendable {
                 )
                 continue
             }
-            guard current.fingerprint != spec.fingerprint else { continue }
+            guard current.fingerprint != spec.fingerprint else {
+                // The same computation: only metadata can differ, and it is recorded in place.
+                if spec != current.spec {
+                    changes.append(
+                        PlannedChange(
+                            change: .described, spec: spec, version: current.version, previousVersion: current.version,
+                            details: spec.changes(from: current.spec)))
+                }
+                continue
+            }
             var details = spec.changes(from: current.spec)
             if case .source(let new) = spec, case .source(let old) = current.spec {
                 let migration = SourceTable.migration(from: old, to: new)

@@ -115,7 +115,7 @@ public struct PostgresRegistry: DefinitionRegistry {
                         INSERT INTO larder_registry (name, kind, version, fingerprint, definition, created_at, updated_at)
                         VALUES (\(name), \(kind), \(version), \(fingerprint), \(json), \(at), \(at))
                         """, logger: logger)
-                case .changed:
+                case .changed, .described:
                     try await connection.query(
                         """
                         UPDATE larder_registry SET version = \(version), fingerprint = \(fingerprint), definition = \(json),

@@ -18,7 +18,34 @@ enum PostgresSchema {
         ("v3: materializations", materializations),
         ("v4: serving log", servingLog),
         ("v5: a push marker per Redis Cluster primary", "ALTER TABLE larder_materializations ADD COLUMN online_marker_slots TEXT"),
+        (fingerprintsMigration, ""),  // recomputeFingerprints, in Swift
     ]
+
+    /// Descriptions, owners and tags no longer count in fingerprints: every stored one is
+    /// recomputed by the new rule, as in SQLite's v5.
+    static let fingerprintsMigration = "v6: fingerprints of the computation only"
+
+    static func recomputeFingerprints(_ connection: PostgresConnection, logger: Logger) async throws {
+        for (table, key) in [("larder_registry", "name"), ("larder_registry_history", "id::text")] {
+            var updates: [(key: String, fingerprint: String)] = []
+            let rows = try await connection.query(
+                PostgresQuery(unsafeSQL: "SELECT \(key), kind, definition FROM \(table)"), logger: logger)
+            for try await (rowKey, kind, definition) in rows.decode((String, String, String).self) {
+                if let fingerprint = RegisteredDefinition.fingerprint(kind: kind, definition: definition) {
+                    updates.append((rowKey, fingerprint))
+                }
+            }
+            for update in updates {
+                try await connection.query(
+                    PostgresQuery(
+                        unsafeSQL: "UPDATE \(table) SET fingerprint = $1 WHERE \(key) = $2",
+                        binds: try {
+                            var b = PostgresBindings(); b.append(update.fingerprint); b.append(update.key); return b
+                        }()),
+                    logger: logger)
+            }
+        }
+    }
 
     static let registry = """
         CREATE TABLE larder_registry (
@@ -119,6 +146,7 @@ enum PostgresSchema {
                     for statement in statements(migration.sql) {
                         try await connection.query(PostgresQuery(unsafeSQL: statement), logger: store.logger)
                     }
+                    if migration.name == fingerprintsMigration { try await recomputeFingerprints(connection, logger: store.logger) }
                     try await connection.query(
                         "INSERT INTO larder_schema_migrations (name, applied_at) VALUES (\(migration.name), (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)",
                         logger: store.logger)

@@ -147,6 +147,23 @@ struct LarderProcess {
         let definition = try #require(view["definition"] as? [String: Any])
         #expect(definition["ttl_microseconds"] as? Int == 7_200_000_000)
 
+        // Filters and search: by the definition or one of its features.
+        func names(_ arguments: String...) throws -> [String] {
+            let listed = try project.run(arguments: ["list", "--json"] + arguments)
+            let items = try #require(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]])
+            return items.compactMap { $0["name"] as? String }.sorted()
+        }
+        #expect(try names("--tag", "team=ranking") == ["driver_hourly_stats"])
+        #expect(try names("--tag", "unit=EUR/km") == ["driver_trips"], "a feature's tag")
+        #expect(try names("--tag", "unit=ratio", "--tag", "team=ranking") == ["driver_hourly_stats"])
+        #expect(try names("--tag", "unit=ratio", "--tag", "team=other").isEmpty)
+        #expect(try names("--owner", "ranking@example.com") == ["driver", "driver_hourly_stats", "driver_trips"])
+        #expect(try names("--search", "KILOMETRE") == ["driver_trips"], "a feature's description, any case")
+        #expect(try names("views", "--search", "conv") == ["driver_hourly_stats", "transformed_conv_rate"])
+        #expect(try project.run("list", "--search", "nothing like it").stdout.contains("No registered definition matches."))
+        let badTag = try project.run("list", "--tag", "nokey")
+        #expect(badTag.status != 0 && badTag.stderr.contains("--tag"))
+
         let describe = try project.run("describe", "driver_hourly_stats")
         #expect(describe.stdout.contains("ttl: 2h"))
         #expect(describe.stdout.contains("conv_rate"))

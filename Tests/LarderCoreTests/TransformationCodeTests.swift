@@ -63,6 +63,36 @@ import Testing
         #expect(spec.features[0].code == nil)
     }
 
+    /// A feature's description, owner and tags are arguments of its declaring call, but not
+    /// part of its code: adding or editing them keeps the code hash and the view's fingerprint.
+    @Test func metadataArgumentsAreNotCode() {
+        let key = Column<Int64>("id")
+        let amount = Column<Double>("amount")
+        let entity = Entity("e", joinKeys: [key])
+        let source = Source("s", columns: [key, amount])
+        func view(_ file: String, description: String = "", tags: [String: String] = [:], viewOwner: String = "") -> FeatureView {
+            FeatureView("v", entity: entity, source: source, ttl: .zero, owner: viewOwner) {
+                Feature("double", from: amount, description: description, tags: tags, fileID: file, line: 1, column: 1) { $0 * 2 }
+            }
+        }
+        TransformationCode.register([
+            "M/bare.swift": "Feature(\"double\", from: amount) { $0 * 2 }",
+            "M/described.swift": #"Feature("double", from: amount, description: "twice, (in \"EUR\")", tags: ["a": "b,c"]) { $0 * 2 }"#,
+            "M/changed.swift": #"Feature("double", from: amount, description: "twice") { $0 * 3 }"#,
+        ])
+        let bare = DefinitionSpec.featureView(view("M/bare.swift").spec)
+        let described = DefinitionSpec.featureView(
+            view("M/described.swift", description: #"twice, (in "EUR")"#, tags: ["a": "b,c"], viewOwner: "risk@").spec)
+        let changed = DefinitionSpec.featureView(view("M/changed.swift", description: "twice").spec)
+        #expect(bare.fingerprint == described.fingerprint)
+        #expect(bare != described, "the metadata is kept in the spec")
+        #expect(bare.fingerprint != changed.fingerprint)
+        #expect(
+            TransformationCode.withoutMetadataArguments(#"Feature("d",from:a,description:"x, (y",owner:"o",tags:["k":"v,w"]){$0}"#)
+                == #"Feature("d",from:a){$0}"#)
+        #expect(TransformationCode.withoutMetadataArguments(#"Feature("d",from:a){$0}"#) == #"Feature("d",from:a){$0}"#)
+    }
+
     /// The build embeds the example repo's files: its computed features have code hashes.
     @Test func exampleRepositoryCarriesCodeHashes() throws {
         let specs = Features.repository.specs

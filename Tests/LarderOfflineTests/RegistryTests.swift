@@ -139,7 +139,87 @@ import Testing
             try reopened.rows("SELECT identifier FROM grdb_migrations ORDER BY identifier") == [
                 ["v1: registry, ingests, materializations".databaseValue], ["v2: online push marker".databaseValue],
                 ["v3: serving log".databaseValue], ["v4: a push marker per Redis Cluster primary".databaseValue],
+                ["v5: fingerprints of the computation only".databaseValue],
             ])
+    }
+
+    static func described(_ description: String, owner: String = "", tags: [String: String] = [:], ttl: Duration = .hours(2))
+        -> FeatureRepository
+    {
+        let view = FeatureView("payment_stats", entity: entity, source: source, ttl: ttl, description: description) {
+            Feature(amount, description: description, owner: owner, tags: tags)
+            Feature("amount_x2", from: amount, description: description, tags: tags) { $0 * 2 }
+        }
+        return FeatureRepository {
+            entity; source; view
+        }
+    }
+
+    /// Metadata is not part of the computation: editing a view's or a feature's description,
+    /// owner or tags is recorded in place, with no new version, and the compiled view stays
+    /// the registered one.
+    @Test func metadataEditsAreRecordedInPlaceWithoutANewVersion() throws {
+        let store = try store()
+        try store.registry.apply(try store.registry.plan(for: Self.described("")))
+        let before = try #require(try store.registry.definition(named: "payment_stats"))
+        let edited = Self.described("Payments in EUR", owner: "risk@", tags: ["pii": "no"])
+        let plan = try store.registry.plan(for: edited)
+        #expect(plan.changes.map(\.change) == [.described])
+        #expect(plan.changes.first?.version == 1)
+        #expect(plan.changes.first?.details.contains(#"description: "" -> "Payments in EUR""#) == true)
+        #expect(plan.changes.first?.details.contains { $0.hasPrefix("feature changed: amount (description") } == true)
+        try store.registry.apply(plan)
+        let after = try #require(try store.registry.definition(named: "payment_stats"))
+        #expect(after.version == 1 && after.fingerprint == before.fingerprint)
+        guard case .featureView(let spec) = after.spec else {
+            Issue.record("not a view")
+            return
+        }
+        #expect(spec.description == "Payments in EUR" && spec.features[0].owner == "risk@" && spec.features[1].tags == ["pii": "no"])
+        #expect(try store.registry.history(named: "payment_stats").map(\.change) == [.added, .described])
+        let view = try #require(edited.featureViews.first)
+        #expect(Registration(.featureView(view.spec), registered: after) == .current(version: 1))
+        #expect(try store.registry.plan(for: edited).isEmpty)
+        // A change of computation still makes a version.
+        #expect(try store.registry.plan(for: Self.described("Payments in EUR", ttl: .hours(3))).changes.map(\.version) == [2])
+    }
+
+    /// A store made before metadata left the fingerprints (Fixtures/store-made-before-metadata-
+    /// fingerprints.sqlite, made by the release before, from the example features/): opened, its
+    /// fingerprints are recomputed, no version changes number, nothing is stale, and `apply`
+    /// has nothing to do.
+    @Test func aStoreMadeByTheReleaseBeforeUpgradesWithoutNewVersions() throws {
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/store-made-before-metadata-fingerprints.sqlite")
+        try FileManager.default.copyItem(atPath: fixture.path, toPath: dir.file("offline.sqlite"))
+        let old = try DatabaseQueue(path: dir.file("offline.sqlite")).read { db in
+            try Dictionary(
+                uniqueKeysWithValues: Row.fetchAll(db, sql: "SELECT name, fingerprint FROM larder_registry").map {
+                    ($0["name"] as String, $0["fingerprint"] as String)
+                })
+        }
+        #expect(old["driver_hourly_stats"] == "f375c4c3d12af137")
+        let store = try store()
+        let registered = try store.registry.definitions()
+        #expect(registered.count == 7 && registered.allSatisfy { $0.version == 1 })
+        #expect(registered.allSatisfy { old[$0.name] != $0.fingerprint }, "every fingerprint recomputed")
+        let standing = try store.registry.registrations(of: Features.repository.specs)
+        #expect(standing.values.allSatisfy { $0 == .current(version: 1) }, "\(standing)")
+        // The example's features have gained descriptions and tags since (fare_per_km's in its
+        // declaring call, whose code hash is unchanged): recorded in place, versions kept.
+        let plan = try store.registry.plan(for: Features.repository)
+        #expect(
+            plan.changes.map { "\($0.change) \($0.name) v\($0.version)" } == [
+                "described driver_hourly_stats v1", "described driver_trips v1",
+            ])
+        try store.registry.apply(plan)
+        #expect(try store.registry.plan(for: Features.repository).isEmpty)
+        #expect(try store.registry.definitions().allSatisfy { $0.version == 1 })
+        let history = try store.registry.history(named: "driver_hourly_stats")
+        #expect(history.map(\.change) == [.added, .described])
+        #expect(history.allSatisfy { $0.fingerprint == registered.first { $0.name == "driver_hourly_stats" }!.fingerprint })
+        // Its materialization is still there, under the same version.
+        #expect(try store.materializationState(view: "driver_hourly_stats", version: 1) != nil)
     }
 
     @Test func schemaFileMatchesTheCode() throws {

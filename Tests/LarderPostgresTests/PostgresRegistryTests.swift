@@ -218,6 +218,34 @@ import Testing
                 == PostgresSchema.migrations.map { $0.name + "\n" }.joined())
     }
 
+    /// A database whose fingerprints were computed with metadata counted (the fingerprints
+    /// the release before wrote for the example features/, as in the SQLite fixture) and
+    /// without migration v6: opened, its fingerprints are recomputed, no version changes
+    /// number, and nothing compiled is stale; a metadata-only edit is then recorded in place.
+    @Test func fingerprintsWrittenBeforeMetadataLeftThemAreRecomputed() async throws {
+        let first = try await store()
+        try await first.registry.apply(try await first.registry.plan(for: Features.repository))
+        let current = Dictionary(uniqueKeysWithValues: try await first.registry.definitions().map { ($0.name, $0.fingerprint) })
+        first.close()
+        let before = [
+            "driver": "5d6d880cb2ea8c03", "driver_stats": "04c28ecd0c57eb62", "trips": "ce989ba27fb190d9",
+            "driver_hourly_stats": "f375c4c3d12af137", "driver_trips": "d85410cb29502867",
+            "transformed_conv_rate": "9d55b572353ea5e5", "driver_ranking": "eef6585b3ce041db",
+        ]
+        var sql = before.map { "UPDATE larder_registry SET fingerprint = '\($1)' WHERE name = '\($0)';" }.joined(separator: "\n")
+        sql += "\nUPDATE larder_registry_history SET fingerprint = 'f375c4c3d12af137';"
+        sql += "\nDELETE FROM larder_schema_migrations WHERE name = '\(PostgresSchema.fingerprintsMigration)';"
+        _ = try server.psql(database: database, sql)
+        let old = try await store()
+        #expect(
+            try await old.registry.registrations(of: Features.repository.specs).values.contains { $0 != .current(version: 1) } == false)
+        let upgraded = try await old.registry.definitions()
+        #expect(upgraded.allSatisfy { $0.version == 1 && $0.fingerprint == current[$0.name] })
+        #expect(try await old.registry.history(named: "driver").map(\.fingerprint) == [current["driver"]])
+        #expect(try await old.registry.plan(for: Features.repository).isEmpty)
+        old.close()
+    }
+
     @Test func aPasswordFromTheEnvironmentConnects() async throws {
         let bare = server.urlWithoutPassword(database: database)
         let store = try await PostgresStore(url: try PostgresURL(bare, environment: ["PGPASSWORD": server.password]))

@@ -12,21 +12,30 @@ public struct Feature: Sendable {
     public let isComputed: Bool
     /// Where a computed feature's closure is declared: its code is part of the fingerprint.
     public let location: CodeLocation?
+    /// What the feature means, who owns it, and labels for the catalog: none of it counts in
+    /// the fingerprint, so editing it makes no new version.
+    public let description: String
+    public let owner: String
+    public let tags: [String: String]
 
     /// A source column passed through under its own name.
-    public init<T: ColumnValue>(_ column: Column<T>) {
-        self.name = column.name
-        self.transformation = Transformation(passthrough: column)
-        self.isComputed = false
-        self.location = nil
+    public init<T: ColumnValue>(
+        _ column: Column<T>, description: String = "", owner: String = "", tags: [String: String] = [:]
+    ) {
+        self.init(column.name, from: column, description: description, owner: owner, tags: tags)
     }
 
     /// A source column passed through under another name.
-    public init<T: ColumnValue>(_ name: String, from column: Column<T>) {
+    public init<T: ColumnValue>(
+        _ name: String, from column: Column<T>, description: String = "", owner: String = "", tags: [String: String] = [:]
+    ) {
         self.name = name
         self.transformation = Transformation(passthrough: column)
         self.isComputed = false
         self.location = nil
+        self.description = description
+        self.owner = owner
+        self.tags = tags
     }
 
     /// A feature computed from one row of the source by a Swift closure. If a column the
@@ -37,6 +46,7 @@ public struct Feature: Sendable {
     public init<each C: ColumnValue, Output: ColumnValue>(
         _ name: String,
         from columns: repeat Column<each C>,
+        description: String = "", owner: String = "", tags: [String: String] = [:],
         fileID: String = #fileID, line: Int = #line, column: Int = #column,
         transform: @escaping @Sendable (repeat each C) -> Output
     ) {
@@ -44,6 +54,9 @@ public struct Feature: Sendable {
         self.transformation = Transformation(inputs: repeat each columns, body: transform)
         self.isComputed = true
         self.location = CodeLocation(fileID: fileID, line: line, column: column)
+        self.description = description
+        self.owner = owner
+        self.tags = tags
     }
 
     public var type: ValueType { transformation.outputType }

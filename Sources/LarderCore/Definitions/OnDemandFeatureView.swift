@@ -16,18 +16,27 @@ public struct OnDemandFeature: Sendable {
     public let transformation: Transformation
     /// Where the closure is declared: its code is part of the fingerprint.
     public let location: CodeLocation
+    /// What the feature means, who owns it, and labels for the catalog: none of it counts in
+    /// the fingerprint.
+    public let description: String
+    public let owner: String
+    public let tags: [String: String]
 
     /// `fileID`, `line` and `column` locate the closure's code for the fingerprint; leave
     /// them to their defaults.
     public init<each I: TransformationInput, Output: ColumnValue>(
         _ name: String,
         from inputs: repeat each I,
+        description: String = "", owner: String = "", tags: [String: String] = [:],
         fileID: String = #fileID, line: Int = #line, column: Int = #column,
         transform: @escaping @Sendable (repeat (each I).Value) -> Output
     ) {
         self.name = name
         self.transformation = Transformation(inputs: repeat each inputs, body: transform)
         self.location = CodeLocation(fileID: fileID, line: line, column: column)
+        self.description = description
+        self.owner = owner
+        self.tags = tags
     }
 
     public var type: ValueType { transformation.outputType }

@@ -50,7 +50,8 @@ public enum TransformationCode {
         if let known { return known }
         var hash: String? = nil
         if let text, let code = call(in: text, at: location) {
-            hash = SHA256.hash(data: Data(normalized(code).utf8)).prefix(8).map { String(format: "%02x", $0) }.joined()
+            hash = SHA256.hash(data: Data(withoutMetadataArguments(normalized(code)).utf8)).prefix(8)
+                .map { String(format: "%02x", $0) }.joined()
         }
         registry.withLock { state in
             // Only if the files did not change meanwhile.
@@ -114,6 +115,52 @@ public enum TransformationCode {
             out.append(b)
             scanner.index += 1
         }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The labels of a feature's metadata arguments, which the code hash leaves out: editing
+    /// a description is not a change of computation.
+    static let metadataLabels = ["description:", "owner:", "tags:"]
+
+    /// A normalized call (``normalized(_:)``) without its top-level `description:`, `owner:`
+    /// and `tags:` arguments.
+    public static func withoutMetadataArguments(_ call: String) -> String {
+        let bytes = Array(call.utf8)
+        var scanner = Scanner(bytes: bytes, index: 0)
+        guard scanner.skip(to: 0x28) else { return call }
+        // The argument list's top-level arguments, as byte ranges without their commas.
+        var arguments: [Range<Int>] = []
+        var start = scanner.index + 1
+        var depth = 0
+        var end = bytes.count
+        scan: while let b = scanner.peek {
+            if (b == 0x22 || b == 0x23) && scanner.skipStringLiteral() { continue }
+            switch b {
+            case 0x28, 0x5B, 0x7B: depth += 1
+            case 0x29, 0x5D, 0x7D:
+                depth -= 1
+                if depth == 0 {
+                    arguments.append(start..<scanner.index)
+                    end = scanner.index
+                    break scan
+                }
+            case 0x2C where depth == 1:
+                arguments.append(start..<scanner.index)
+                start = scanner.index + 1
+            default: break
+            }
+            scanner.index += 1
+        }
+        let kept = arguments.filter { range in
+            !metadataLabels.contains { bytes[range].starts(with: Array($0.utf8)) }
+        }
+        guard kept.count != arguments.count, let open = arguments.first?.lowerBound else { return call }
+        var out = Array(bytes[..<open])
+        for (i, range) in kept.enumerated() {
+            if i > 0 { out.append(0x2C) }
+            out += bytes[range]
+        }
+        out += bytes[end...]
         return String(decoding: out, as: UTF8.self)
     }
 

@@ -55,6 +55,25 @@ public struct FeatureSpec: Sendable, Hashable, Codable {
     /// The hash of the closure's code (``TransformationCode``); absent for passthroughs and
     /// when the definition's source text is unknown.
     public var code: String?
+    /// The feature's metadata, absent when empty (so specs written before features had any
+    /// keep their JSON); not in the fingerprint.
+    public var description: String?
+    public var owner: String?
+    public var tags: [String: String]?
+
+    public init(
+        name: String, type: ValueType, transformation: String, inputs: [InputSpec], code: String?, description: String = "",
+        owner: String = "", tags: [String: String] = [:]
+    ) {
+        self.name = name
+        self.type = type
+        self.transformation = transformation
+        self.inputs = inputs
+        self.code = code
+        self.description = description.isEmpty ? nil : description
+        self.owner = owner.isEmpty ? nil : owner
+        self.tags = tags.isEmpty ? nil : tags
+    }
 }
 
 /// A windowed aggregation as registered. Times in microseconds.
@@ -164,12 +183,44 @@ public enum DefinitionSpec: Sendable, Hashable {
         }
     }
 
-    /// The first 16 hex digits of the SHA-256 of the kind and the canonical JSON.
+    /// The first 16 hex digits of the SHA-256 of the kind and the canonical JSON of the
+    /// computation: the spec ``withoutMetadata``, so a description, an owner or tags can be
+    /// edited without making a new version (`larder apply` records them in place).
     public var fingerprint: String {
         var hasher = SHA256()
         hasher.update(data: Data(kind.rawValue.utf8))
-        hasher.update(data: json())
+        hasher.update(data: withoutMetadata.json())
         return hasher.finalize().prefix(8).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The spec with every description, owner and tags emptied, its own and its features'.
+    public var withoutMetadata: DefinitionSpec {
+        func bare(_ features: [FeatureSpec]) -> [FeatureSpec] {
+            features.map { feature in
+                var feature = feature
+                (feature.description, feature.owner, feature.tags) = (nil, nil, nil)
+                return feature
+            }
+        }
+        switch self {
+        case .entity(var s):
+            (s.description, s.owner, s.tags) = ("", "", [:])
+            return .entity(s)
+        case .source(var s):
+            (s.description, s.owner, s.tags) = ("", "", [:])
+            return .source(s)
+        case .featureView(var s):
+            (s.description, s.owner, s.tags) = ("", "", [:])
+            s.features = bare(s.features)
+            return .featureView(s)
+        case .onDemandView(var s):
+            (s.description, s.owner, s.tags) = ("", "", [:])
+            s.features = bare(s.features)
+            return .onDemandView(s)
+        case .featureService(var s):
+            (s.description, s.owner, s.tags) = ("", "", [:])
+            return .featureService(s)
+        }
     }
 }
 
@@ -202,7 +253,7 @@ extension Feature {
     public var spec: FeatureSpec {
         FeatureSpec(
             name: name, type: type, transformation: isComputed ? "swift" : "passthrough", inputs: transformation.inputs,
-            code: location.flatMap(TransformationCode.hash(at:)))
+            code: location.flatMap(TransformationCode.hash(at:)), description: description, owner: owner, tags: tags)
     }
 }
 
@@ -263,7 +314,7 @@ extension OnDemandFeatureView {
             features: features.map {
                 FeatureSpec(
                     name: $0.name, type: $0.type, transformation: "swift", inputs: $0.transformation.inputs,
-                    code: TransformationCode.hash(at: $0.location))
+                    code: TransformationCode.hash(at: $0.location), description: $0.description, owner: $0.owner, tags: $0.tags)
             },
             description: description, owner: owner, tags: tags)
     }
@@ -272,5 +323,39 @@ extension OnDemandFeatureView {
 extension FeatureService {
     func spec(features: [ResolvedFeature]) -> FeatureServiceSpec {
         FeatureServiceSpec(name: name, features: features.map(\.reference), description: description, owner: owner, tags: tags)
+    }
+}
+
+extension DefinitionSpec {
+    /// A definition's metadata and its features' (names, descriptions, owners, tags), for
+    /// filtering and search: the definition's own first.
+    public var metadata: [(name: String, description: String, owner: String, tags: [String: String])] {
+        func features(_ specs: [FeatureSpec]) -> [(String, String, String, [String: String])] {
+            specs.map { ($0.name, $0.description ?? "", $0.owner ?? "", $0.tags ?? [:]) }
+        }
+        switch self {
+        case .entity(let s): return [(s.name, s.description, s.owner, s.tags)]
+        case .source(let s): return [(s.name, s.description, s.owner, s.tags)]
+        case .featureView(let s): return [(s.name, s.description, s.owner, s.tags)] + features(s.features)
+        case .onDemandView(let s): return [(s.name, s.description, s.owner, s.tags)] + features(s.features)
+        case .featureService(let s): return [(s.name, s.description, s.owner, s.tags)]
+        }
+    }
+
+    /// Whether the definition, or one of its features, has every tag of `tags` (key and
+    /// value), the owner `owner` when given, and `search` (case-insensitive) in its name or
+    /// description when given. Each condition may be met by a different one of them.
+    public func matches(tags: [String: String] = [:], owner: String? = nil, search: String? = nil) -> Bool {
+        let entries = metadata
+        for (key, value) in tags where !entries.contains(where: { $0.tags[key] == value }) { return false }
+        if let owner, !entries.contains(where: { $0.owner == owner }) { return false }
+        if let search, !search.isEmpty,
+            !entries.contains(where: {
+                $0.name.localizedCaseInsensitiveContains(search) || $0.description.localizedCaseInsensitiveContains(search)
+            })
+        {
+            return false
+        }
+        return true
     }
 }

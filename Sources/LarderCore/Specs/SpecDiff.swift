@@ -33,6 +33,14 @@ extension DefinitionSpec {
             if a.inputs != b.inputs {
                 parts.append("inputs \(a.inputs.map(\.key).joined(separator: ",")) -> \(b.inputs.map(\.key).joined(separator: ","))")
             }
+            if a.description != b.description { parts.append("description \"\(a.description ?? "")\" -> \"\(b.description ?? "")\"") }
+            if a.owner != b.owner { parts.append("owner \"\(a.owner ?? "")\" -> \"\(b.owner ?? "")\"") }
+            if a.tags != b.tags {
+                func text(_ tags: [String: String]?) -> String {
+                    (tags ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+                }
+                parts.append("tags \(text(a.tags)) -> \(text(b.tags))")
+            }
             return parts
         }
 

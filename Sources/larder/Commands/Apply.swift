@@ -55,6 +55,8 @@ struct Apply: AsyncParsableCommand {
                 lines.append("~ \(change.kind.label) \(change.name) (v\(change.previousVersion ?? 0) -> v\(change.version))")
             case .removed:
                 lines.append("- \(change.kind.label) \(change.name) (was v\(change.version))")
+            case .described:
+                lines.append("~ \(change.kind.label) \(change.name) (v\(change.version), description, owner or tags only)")
             }
             lines += change.details.map { "    \($0)" }
         }

@@ -7,8 +7,9 @@ struct List: AsyncParsableCommand {
         abstract: "List registered definitions.",
         discussion: """
             Without a kind, lists everything. `views` lists feature views and on-demand views. \
-            --json prints an array of objects with kind, name, version, fingerprint, \
-            created_at, updated_at and definition (see docs/CLI.md).
+            --tag, --owner and --search keep the definitions that match, themselves or by one \
+            of their features. --json prints an array of objects with kind, name, version, \
+            fingerprint, created_at, updated_at and definition (see docs/CLI.md).
             """
     )
 
@@ -21,8 +22,29 @@ struct List: AsyncParsableCommand {
     @Argument(help: "What to list: entities, sources, views or services (default: all).")
     var kind: Kind?
 
+    @Option(help: "Only definitions (or with features) tagged KEY=VALUE; repeatable, all must match.")
+    var tag: [TagFilter] = []
+
+    @Option(help: "Only definitions (or with features) owned by OWNER.")
+    var owner: String?
+
+    @Option(help: "Only definitions whose name or description, or a feature's, contains TEXT (any case).")
+    var search: String?
+
     @Flag(help: "Print JSON instead of a table.")
     var json = false
+
+    /// `KEY=VALUE`.
+    struct TagFilter: ExpressibleByArgument {
+        let key: String
+        let value: String
+
+        init?(argument: String) {
+            guard let equals = argument.firstIndex(of: "="), equals != argument.startIndex else { return nil }
+            key = String(argument[..<equals])
+            value = String(argument[argument.index(after: equals)...])
+        }
+    }
 
     func run() async throws {
         let (_, store) = try await project.openBackend()
@@ -35,12 +57,19 @@ struct List: AsyncParsableCommand {
             case .views: [.featureView, .onDemandView]
             case .services: [.featureService]
             }
-        let definitions = try await store.registry.definitions().filter { kinds.contains($0.kind) }
+        let tags = Dictionary(tag.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last })
+        let definitions = try await store.registry.definitions().filter {
+            kinds.contains($0.kind) && $0.spec.matches(tags: tags, owner: owner, search: search)
+        }
         if json {
             print(try JSONOutput.render(definitions.map(Describe.summaryObject)))
             return
         }
         if definitions.isEmpty {
+            if !tag.isEmpty || owner != nil || search != nil {
+                print("No registered definition matches.")
+                return
+            }
             print("Nothing registered\(kind.map { " (\($0.rawValue))" } ?? ""). Run `larder apply` to register features/.")
             return
         }
