@@ -166,6 +166,7 @@ struct LarderProcess {
 
         let describe = try project.run("describe", "driver_hourly_stats")
         #expect(describe.stdout.contains("ttl: 2h"))
+        #expect(describe.stdout.contains("Share of the driver's offers that became trips, last hour"))
         #expect(describe.stdout.contains("conv_rate"))
         let describeJSON = try project.run("describe", "driver_stats", "--json")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(describeJSON.stdout.utf8)) as? [String: Any])

@@ -37,7 +37,8 @@ extension DefinitionSpec {
             if a.owner != b.owner { parts.append("owner \"\(a.owner ?? "")\" -> \"\(b.owner ?? "")\"") }
             if a.tags != b.tags {
                 func text(_ tags: [String: String]?) -> String {
-                    (tags ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+                    guard let tags, !tags.isEmpty else { return "none" }
+                    return tags.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
                 }
                 parts.append("tags \(text(a.tags)) -> \(text(b.tags))")
             }

@@ -128,12 +128,22 @@ struct Describe: AsyncParsableCommand {
             return out
         }
         func features(_ list: [FeatureSpec]) -> [String] {
-            var table = TextTable("  FEATURE", "TYPE", "COMPUTED FROM")
+            // Metadata columns only when a feature has some.
+            let described = list.contains { $0.description != nil || $0.owner != nil || $0.tags != nil }
+            var table =
+                described
+                ? TextTable("  FEATURE", "TYPE", "COMPUTED FROM", "DESCRIPTION", "OWNER", "TAGS")
+                : TextTable("  FEATURE", "TYPE", "COMPUTED FROM")
             for f in list {
                 let from =
                     f.transformation == "passthrough"
                     ? f.inputs.map(\.key).joined() : "swift(\(f.inputs.map(\.key).joined(separator: ", ")))"
-                table.add(["  \(f.name)", f.type.rawValue, from])
+                var row = ["  \(f.name)", f.type.rawValue, from]
+                if described {
+                    let tags = (f.tags ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+                    row += [f.description ?? "", f.owner ?? "", tags]
+                }
+                table.add(row)
             }
             return ["features:"] + table.render().split(separator: "\n").map(String.init)
         }
