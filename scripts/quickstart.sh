@@ -89,5 +89,5 @@ printf 'driver_id,event_timestamp,created,conv_rate,acc_rate,avg_daily_trips\n10
 if larder ingest driver_stats data/bad.csv; then echo "expected a failure" >&2; exit 1; fi
 echo
 echo "Quickstart done: the registry, sources and feature tables are in data/offline.sqlite;"
-echo "the training set is data/train.csv, with data/train.csv.manifest.json beside it;"
+echo "the training set is data/train.csv (and as Parquet data/train.parquet), each with its manifest beside it;"
 echo "the latest values were served from Redis by larder serve."
