@@ -106,30 +106,50 @@ public struct Aggregate: Sendable {
     public let windows: [Duration]
     public let hop: Duration?
     public let name: String?
+    /// What the features mean, who owns them, and labels for the catalog (every window's
+    /// feature gets them): not part of the fingerprint.
+    public let metadata: FeatureMetadata
 
     /// Counts events.
-    public init(_ function: AggregationFunction, windows: Duration..., hop: Duration? = nil, name: String? = nil) {
-        self.init(function, input: .events, windows: windows, hop: hop, name: name)
+    public init(
+        _ function: AggregationFunction, windows: Duration..., hop: Duration? = nil, name: String? = nil, description: String = "",
+        owner: String = "", tags: [String: String] = [:]
+    ) {
+        self.init(
+            function, input: .events, windows: windows, hop: hop, name: name,
+            metadata: FeatureMetadata(description: description, owner: owner, tags: tags))
     }
 
     /// Aggregates a source column.
     public init<T: ColumnValue>(
-        _ function: AggregationFunction, of column: Column<T>, windows: Duration..., hop: Duration? = nil, name: String? = nil
+        _ function: AggregationFunction, of column: Column<T>, windows: Duration..., hop: Duration? = nil, name: String? = nil,
+        description: String = "", owner: String = "", tags: [String: String] = [:]
     ) {
-        self.init(function, input: .column(column.spec), windows: windows, hop: hop, name: name)
+        self.init(
+            function, input: .column(column.spec), windows: windows, hop: hop, name: name,
+            metadata: FeatureMetadata(description: description, owner: owner, tags: tags))
     }
 
     /// Aggregates a row feature of the same view: the output of its transformation.
-    public init(_ function: AggregationFunction, of feature: String, windows: Duration..., hop: Duration? = nil, name: String? = nil) {
-        self.init(function, input: .feature(feature), windows: windows, hop: hop, name: name)
+    public init(
+        _ function: AggregationFunction, of feature: String, windows: Duration..., hop: Duration? = nil, name: String? = nil,
+        description: String = "", owner: String = "", tags: [String: String] = [:]
+    ) {
+        self.init(
+            function, input: .feature(feature), windows: windows, hop: hop, name: name,
+            metadata: FeatureMetadata(description: description, owner: owner, tags: tags))
     }
 
-    init(_ function: AggregationFunction, input: AggregationInput, windows: [Duration], hop: Duration?, name: String?) {
+    init(
+        _ function: AggregationFunction, input: AggregationInput, windows: [Duration], hop: Duration?, name: String?,
+        metadata: FeatureMetadata = FeatureMetadata()
+    ) {
         self.function = function
         self.input = input
         self.windows = windows
         self.hop = hop
         self.name = name
+        self.metadata = metadata
     }
 
     /// 5 minutes for windows under 12 hours, 1 hour under 12 days, 1 day beyond; never more
@@ -169,9 +189,12 @@ public struct Aggregation: Sendable, Hashable {
     public let hop: Int64
     /// `nil` when the function does not apply to the input type (validation reports it).
     public let outputType: ValueType?
+    /// The declaration's description, owner and tags.
+    public let metadata: FeatureMetadata
 
     public init(
-        name: String, function: AggregationFunction, input: AggregationInput, inputType: ValueType?, window: Int64, hop: Int64
+        name: String, function: AggregationFunction, input: AggregationInput, inputType: ValueType?, window: Int64, hop: Int64,
+        metadata: FeatureMetadata = FeatureMetadata()
     ) {
         self.name = name
         self.function = function
@@ -180,6 +203,7 @@ public struct Aggregation: Sendable, Hashable {
         self.window = window
         self.hop = hop
         self.outputType = function.outputType(input: input == .events ? nil : inputType)
+        self.metadata = metadata
     }
 
     /// The type reported for the feature: the output type, or the input's when invalid.
@@ -204,7 +228,7 @@ public struct Aggregation: Sendable, Hashable {
                 Aggregation(
                     name: "\(prefix)_\(Aggregate.windowSuffix(window))", function: declaration.function, input: declaration.input,
                     inputType: inputType, window: window.microseconds,
-                    hop: (declaration.hop ?? Aggregate.defaultHop(for: window)).microseconds)
+                    hop: (declaration.hop ?? Aggregate.defaultHop(for: window)).microseconds, metadata: declaration.metadata)
             }
         }
     }
@@ -228,5 +252,18 @@ public enum WindowRule {
     @inline(__always)
     public static func windowStart(at t: Int64, window: Int64, hop: Int64) -> Int64 {
         floorDiv(t - window, hop) * hop
+    }
+}
+
+/// A feature's description, owner and tags, for the catalog: never part of a fingerprint.
+public struct FeatureMetadata: Sendable, Hashable {
+    public var description: String
+    public var owner: String
+    public var tags: [String: String]
+
+    public init(description: String = "", owner: String = "", tags: [String: String] = [:]) {
+        self.description = description
+        self.owner = owner
+        self.tags = tags
     }
 }

@@ -86,6 +86,10 @@ public struct AggregationSpec: Sendable, Hashable, Codable {
     public var input: String
     public var windowMicroseconds: Int64
     public var hopMicroseconds: Int64
+    /// As ``FeatureSpec``'s: absent when empty; not in the fingerprint.
+    public var description: String?
+    public var owner: String?
+    public var tags: [String: String]?
 }
 
 /// The registrable description of a ``FeatureView``; the ttl in microseconds (0: no limit).
@@ -212,6 +216,11 @@ public enum DefinitionSpec: Sendable, Hashable {
         case .featureView(var s):
             (s.description, s.owner, s.tags) = ("", "", [:])
             s.features = bare(s.features)
+            s.aggregations = s.aggregations?.map { aggregation in
+                var aggregation = aggregation
+                (aggregation.description, aggregation.owner, aggregation.tags) = (nil, nil, nil)
+                return aggregation
+            }
             return .featureView(s)
         case .onDemandView(var s):
             (s.description, s.owner, s.tags) = ("", "", [:])
@@ -277,7 +286,8 @@ extension Aggregation {
             }
         return AggregationSpec(
             name: name, type: type, function: function.description, input: inputText, windowMicroseconds: window,
-            hopMicroseconds: hop)
+            hopMicroseconds: hop, description: metadata.description.isEmpty ? nil : metadata.description,
+            owner: metadata.owner.isEmpty ? nil : metadata.owner, tags: metadata.tags.isEmpty ? nil : metadata.tags)
     }
 }
 
@@ -336,7 +346,9 @@ extension DefinitionSpec {
         switch self {
         case .entity(let s): return [(s.name, s.description, s.owner, s.tags)]
         case .source(let s): return [(s.name, s.description, s.owner, s.tags)]
-        case .featureView(let s): return [(s.name, s.description, s.owner, s.tags)] + features(s.features)
+        case .featureView(let s):
+            return [(s.name, s.description, s.owner, s.tags)] + features(s.features)
+                + (s.aggregations ?? []).map { ($0.name, $0.description ?? "", $0.owner ?? "", $0.tags ?? [:]) }
         case .onDemandView(let s): return [(s.name, s.description, s.owner, s.tags)] + features(s.features)
         case .featureService(let s): return [(s.name, s.description, s.owner, s.tags)]
         }

@@ -9,7 +9,9 @@ extension DefinitionSpec {
         func meta(_ a: (String, String, [String: String]), _ b: (String, String, [String: String])) {
             field("description", a.0, b.0) { "\"\($0)\"" }
             field("owner", a.1, b.1) { "\"\($0)\"" }
-            field("tags", a.2, b.2) { $0.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") }
+            field("tags", a.2, b.2) { tags in
+                tags.isEmpty ? "none" : tags.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+            }
         }
         func named<T: Equatable>(_ what: String, _ a: [T], _ b: [T], name: (T) -> String, describe: (T, T) -> [String]) {
             let before = out.count
@@ -33,14 +35,21 @@ extension DefinitionSpec {
             if a.inputs != b.inputs {
                 parts.append("inputs \(a.inputs.map(\.key).joined(separator: ",")) -> \(b.inputs.map(\.key).joined(separator: ","))")
             }
-            if a.description != b.description { parts.append("description \"\(a.description ?? "")\" -> \"\(b.description ?? "")\"") }
-            if a.owner != b.owner { parts.append("owner \"\(a.owner ?? "")\" -> \"\(b.owner ?? "")\"") }
-            if a.tags != b.tags {
+            return parts + featureMeta((a.description, a.owner, a.tags), (b.description, b.owner, b.tags))
+        }
+        /// A feature's metadata changes, as parts of its line.
+        func featureMeta(
+            _ a: (String?, String?, [String: String]?), _ b: (String?, String?, [String: String]?)
+        ) -> [String] {
+            var parts: [String] = []
+            if a.0 != b.0 { parts.append("description \"\(a.0 ?? "")\" -> \"\(b.0 ?? "")\"") }
+            if a.1 != b.1 { parts.append("owner \"\(a.1 ?? "")\" -> \"\(b.1 ?? "")\"") }
+            if a.2 != b.2 {
                 func text(_ tags: [String: String]?) -> String {
                     guard let tags, !tags.isEmpty else { return "none" }
                     return tags.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
                 }
-                parts.append("tags \(text(a.tags)) -> \(text(b.tags))")
+                parts.append("tags \(text(a.2)) -> \(text(b.2))")
             }
             return parts
         }
@@ -59,7 +68,7 @@ extension DefinitionSpec {
                 parts.append(
                     "hop \(Duration.compact(microseconds: a.hopMicroseconds)) -> \(Duration.compact(microseconds: b.hopMicroseconds))")
             }
-            return parts
+            return parts + featureMeta((a.description, a.owner, a.tags), (b.description, b.owner, b.tags))
         }
 
         switch (old, self) {

@@ -128,7 +128,7 @@ struct ParquetTable {
         case (.bool(let b), .bool): builder.append(b)
         case (.string(let s), .string): builder.append(s)
         case (.timestamp(let t), .timestamp): builder.append(t.microseconds)
-        case (.list(let items), _) where type.element != nil:
+        case (.list, _) where type.element != nil:
             // Converted whole first, so a list that does not fit leaves nothing behind.
             guard case .list(let converted)? = convert(value, to: type) else { return false }
             builder.beginList()

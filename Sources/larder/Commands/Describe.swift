@@ -149,13 +149,20 @@ struct Describe: AsyncParsableCommand {
         }
         func aggregations(_ list: [AggregationSpec]?) -> [String] {
             guard let list, !list.isEmpty else { return [] }
+            // Metadata columns only when an aggregation has some.
+            let described = list.contains { $0.description != nil || $0.owner != nil || $0.tags != nil }
             var table = TextTable("  AGGREGATION", "TYPE", "FUNCTION", "OF", "WINDOW", "HOP")
+            if described { table.header += ["DESCRIPTION", "OWNER", "TAGS"] }
             for a in list {
                 let input = a.input == "events" ? "events" : String(a.input.split(separator: ":", maxSplits: 1).last ?? "")
-                table.add([
-                    "  \(a.name)", a.type.rawValue, a.function, input, Aggregate.windowSuffix(.microseconds(a.windowMicroseconds)),
-                    Aggregate.windowSuffix(.microseconds(a.hopMicroseconds)),
-                ])
+                let window = Aggregate.windowSuffix(.microseconds(a.windowMicroseconds))
+                let hop = Aggregate.windowSuffix(.microseconds(a.hopMicroseconds))
+                var row: [String] = ["  \(a.name)", a.type.rawValue, a.function, input, window, hop]
+                if described {
+                    let tags: [String] = (a.tags ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+                    row += [a.description ?? "", a.owner ?? "", tags.joined(separator: ",")]
+                }
+                table.add(row)
             }
             return ["aggregations:"] + table.render().split(separator: "\n").map(String.init)
         }
