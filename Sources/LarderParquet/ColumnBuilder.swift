@@ -172,7 +172,7 @@ public struct ColumnBuilder: Sendable {
     /// A row is complete: a page ends here once it is full (pages start at a row).
     private mutating func endRow() {
         rows += 1
-        if pageLevelCount >= Self.pageLevels || values.count >= Self.pageBytes || booleans.count >= Self.pageLevels { cutPage() }
+        if pageLevelCount >= Self.pageLevels || values.count >= Self.pageBytes { cutPage() }
     }
 
     // MARK: The page

@@ -9,9 +9,7 @@ extension DefinitionSpec {
         func meta(_ a: (String, String, [String: String]), _ b: (String, String, [String: String])) {
             field("description", a.0, b.0) { "\"\($0)\"" }
             field("owner", a.1, b.1) { "\"\($0)\"" }
-            field("tags", a.2, b.2) { tags in
-                tags.isEmpty ? "none" : tags.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-            }
+            field("tags", a.2, b.2) { DefinitionSpec.tagText($0, empty: "none") }
         }
         func named<T: Equatable>(_ what: String, _ a: [T], _ b: [T], name: (T) -> String, describe: (T, T) -> [String]) {
             let before = out.count
@@ -45,11 +43,7 @@ extension DefinitionSpec {
             if a.0 != b.0 { parts.append("description \"\(a.0 ?? "")\" -> \"\(b.0 ?? "")\"") }
             if a.1 != b.1 { parts.append("owner \"\(a.1 ?? "")\" -> \"\(b.1 ?? "")\"") }
             if a.2 != b.2 {
-                func text(_ tags: [String: String]?) -> String {
-                    guard let tags, !tags.isEmpty else { return "none" }
-                    return tags.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-                }
-                parts.append("tags \(text(a.2)) -> \(text(b.2))")
+                parts.append("tags \(DefinitionSpec.tagText(a.2, empty: "none")) -> \(DefinitionSpec.tagText(b.2, empty: "none"))")
             }
             return parts
         }
@@ -106,5 +100,13 @@ extension DefinitionSpec {
             out.append("kind: \(old.kind.label) -> \(kind.label)")
         }
         return out
+    }
+}
+
+extension DefinitionSpec {
+    /// Tags as `key=value`, sorted by key, joined by `separator`; `empty` when there are none.
+    public static func tagText(_ tags: [String: String]?, separator: String = ",", empty: String = "") -> String {
+        guard let tags, !tags.isEmpty else { return empty }
+        return tags.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: separator)
     }
 }

@@ -122,27 +122,24 @@ struct Describe: AsyncParsableCommand {
             var out: [String] = []
             if !description.isEmpty { out.append("description: \(description)") }
             if !owner.isEmpty { out.append("owner: \(owner)") }
-            if !tags.isEmpty {
-                out.append("tags: " + tags.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
-            }
+            if !tags.isEmpty { out.append("tags: " + DefinitionSpec.tagText(tags, separator: ", ")) }
             return out
+        }
+        /// The DESCRIPTION, OWNER and TAGS cells of a feature or aggregation row.
+        func metadataCells(_ description: String?, _ owner: String?, _ tags: [String: String]?) -> [String] {
+            [description ?? "", owner ?? "", DefinitionSpec.tagText(tags)]
         }
         func features(_ list: [FeatureSpec]) -> [String] {
             // Metadata columns only when a feature has some.
             let described = list.contains { $0.description != nil || $0.owner != nil || $0.tags != nil }
-            var table =
-                described
-                ? TextTable("  FEATURE", "TYPE", "COMPUTED FROM", "DESCRIPTION", "OWNER", "TAGS")
-                : TextTable("  FEATURE", "TYPE", "COMPUTED FROM")
+            var table = TextTable("  FEATURE", "TYPE", "COMPUTED FROM")
+            if described { table.header += ["DESCRIPTION", "OWNER", "TAGS"] }
             for f in list {
                 let from =
                     f.transformation == "passthrough"
                     ? f.inputs.map(\.key).joined() : "swift(\(f.inputs.map(\.key).joined(separator: ", ")))"
-                var row = ["  \(f.name)", f.type.rawValue, from]
-                if described {
-                    let tags = (f.tags ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
-                    row += [f.description ?? "", f.owner ?? "", tags]
-                }
+                var row: [String] = ["  \(f.name)", f.type.rawValue, from]
+                if described { row += metadataCells(f.description, f.owner, f.tags) }
                 table.add(row)
             }
             return ["features:"] + table.render().split(separator: "\n").map(String.init)
@@ -158,10 +155,7 @@ struct Describe: AsyncParsableCommand {
                 let window = Aggregate.windowSuffix(.microseconds(a.windowMicroseconds))
                 let hop = Aggregate.windowSuffix(.microseconds(a.hopMicroseconds))
                 var row: [String] = ["  \(a.name)", a.type.rawValue, a.function, input, window, hop]
-                if described {
-                    let tags: [String] = (a.tags ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-                    row += [a.description ?? "", a.owner ?? "", tags.joined(separator: ",")]
-                }
+                if described { row += metadataCells(a.description, a.owner, a.tags) }
                 table.add(row)
             }
             return ["aggregations:"] + table.render().split(separator: "\n").map(String.init)
