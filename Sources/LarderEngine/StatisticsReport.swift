@@ -180,8 +180,12 @@ public struct ViewStatisticsReport: Sendable, Codable {
         case .numeric(let edges):
             let type = histogram.bins.type
             let text = edges.map { ReportValue.edge($0, type: type) }
+            // A bin holding one value alone (an atom: from it to the next double or
+            // microsecond) is labelled by that value.
+            let atom = { (i: Int) in type == .double ? edges[i + 1] == edges[i].nextUp : edges[i + 1] == edges[i] + 1 }
             labels =
-                ["< \(text[0])"] + zip(text, text.dropFirst()).map { "\($0) – \($1)" } + ["≥ \(text[text.count - 1])"]
+                ["< \(text[0])"] + text.indices.dropLast().map { i in atom(i) ? text[i] : "\(text[i]) – \(text[i + 1])" }
+                + ["≥ \(text[text.count - 1])"]
         }
         return zip(labels, histogram.counts).map { Bin(label: $0, count: $1) }
     }
