@@ -170,6 +170,15 @@ public protocol OfflineBackend: Sendable {
     ) async throws -> MaterializationSummary
     /// What a view version's feature table covers, if it was ever materialized.
     func materializationState(view: String, version: Int) async throws -> MaterializationState?
+    /// A view version's runs, newest first, at most `limit`, with their statistics.
+    func materializationRuns(view: String, version: Int, limit: Int) async throws -> [MaterializationRun]
+    /// The run a view version's drift is measured against: the pinned one, else its first run
+    /// with statistics (nil when it has none).
+    func statisticsReference(view: String, version: Int) async throws -> (run: MaterializationRun, pinned: Bool)?
+    /// Pins a run of the view version as its statistics reference; nil unpins.
+    func pinStatisticsReference(view: String, version: Int, run: Int64?, at now: Timestamp) async throws
+    /// Adds statistics to a committed run: its aggregation features', gathered after it.
+    func recordStatistics(run: Int64, _ statistics: [String: FeatureStatistics]) async throws
     /// The materialization state, newest materialized event, last run and last push of a
     /// view version, for `larder describe`.
     func freshness(of view: FeatureViewSpec, version: Int) async throws -> ViewFreshness
