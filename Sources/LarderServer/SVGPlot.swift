@@ -129,12 +129,13 @@ enum SVGPlot {
 
     /// Points joined by a line, with labelled axes: x ticks from `xTicks` labelled by
     /// `xTick`, y ticks from `yTicks` (covering the values, and `yMinimum` when given)
-    /// labelled by `yTick`.
+    /// labelled by `yTick`; `guides` are dashed horizontal lines with a label, drawn when
+    /// within the y range.
     static func line(
         _ points: [Point], title: String, xLabel: String, yLabel: String,
         xTicks: (Double, Double) -> [Double] = { ticks($0, $1, count: 4) },
         xTick: (Double) -> String, yTicks: (Double, Double) -> [Double] = { ticks($0, $1) }, yTick: (Double) -> String,
-        yMinimum: Double? = 0, width: Int = 640, height: Int = 260
+        yMinimum: Double? = 0, guides: [(value: Double, label: String)] = [], width: Int = 640, height: Int = 260
     ) -> String {
         let (left, right, top, bottom) = (64.0, 24.0, 12.0, 56.0)
         let plotWidth = Double(width) - left - right
@@ -162,7 +163,20 @@ enum SVGPlot {
             svg += gridLine(x1: left, y1: py(tick), x2: left + plotWidth, y2: py(tick))
             svg += text(yTick(tick), x: left - 6, y: py(tick) + 4, anchor: "end")
         }
-        let xValues = finite.count == 1 ? [finite[0].x] : xTicks(x0, x1).filter { $0 >= x0 && $0 <= x1 }
+        var drawn: [Double] = []
+        for guide in guides.sorted(by: { $0.value > $1.value }) where guide.value >= y0 && guide.value <= y1 {
+            // Guides closer than a label's height would overprint: the higher one is kept.
+            guard !drawn.contains(where: { abs($0 - py(guide.value)) < 14 }) else { continue }
+            drawn.append(py(guide.value))
+            svg +=
+                "<line class=\"guide\" x1=\"\(f(left))\" y1=\"\(f(py(guide.value)))\" x2=\"\(f(left + plotWidth))\" y2=\"\(f(py(guide.value)))\"/>"
+            svg += text(guide.label, x: left + plotWidth - 4, y: py(guide.value) - 4, anchor: "end", className: "guide-label")
+        }
+        var xValues = finite.count == 1 ? [finite[0].x] : xTicks(x0, x1).filter { $0 >= x0 && $0 <= x1 }
+        // Points closer than the ticks' step (runs within a minute): label the first and last.
+        if xValues.isEmpty, let first = finite.first, let last = finite.last {
+            xValues = first.x == last.x ? [first.x] : [first.x, last.x]
+        }
         for tick in xValues {
             svg +=
                 "<line class=\"tick\" x1=\"\(f(px(tick)))\" y1=\"\(f(top + plotHeight))\" x2=\"\(f(px(tick)))\" y2=\"\(f(top + plotHeight + 4))\"/>"
@@ -266,10 +280,11 @@ enum SVGPlot {
 }
 
 extension SVGPlot {
-    /// `11-24 21:00` (UTC) for a plot's time axis.
-    static func timeTick(microseconds: Double) -> String {
-        let text = Timestamp(microseconds: Int64(microseconds)).description
-        // 2026-11-24T21:00:00Z -> 11-24 21:00
+    /// `11-24 21:00` (UTC) for a plot's time axis; with `seconds`, `21:00:05`.
+    static func timeTick(microseconds: Double, seconds: Bool = false) -> String {
+        let text = Timestamp(microseconds: Int64(microseconds.rounded(.down))).description
+        // 2026-11-24T21:00:05.25Z -> 11-24 21:00, or 21:00:05
+        if seconds { return String(text.dropFirst(11).prefix(8)) }
         return String(text.dropFirst(5).prefix(11)).replacingOccurrences(of: "T", with: " ")
     }
 
