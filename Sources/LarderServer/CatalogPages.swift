@@ -378,10 +378,10 @@ enum CatalogPages {
             ? nil
             : SVGPlot.line(
                 points, title: "Drift of \(feature.name) against the reference run", xLabel: "run",
-                yLabel: "population stability index",
+                yLabel: "PSI",
                 xTicks: { _, _ in points.indices.filter { $0 % every == 0 || $0 == points.count - 1 }.map(Double.init) },
                 xTick: { index in measured.indices.contains(Int(index)) ? "\(measured[Int(index)].run)" : "" },
-                yTick: { SVGPlot.number($0, digits: 3) }, guides: [(0.1, "0.1 moderate"), (0.25, "0.25 large")])
+                guides: [(0.1, "0.1 moderate"), (0.25, "0.25 large")])
         return Statistics(
             runLabel: "After run \(run.id), finished \(time(run.finishedAt))\(run.incremental ? " (incremental)" : "").",
             referenceLabel: statistics.reference.map {
