@@ -132,6 +132,9 @@ public protocol DefinitionRegistry: Sendable {
     func definition(named name: String) async throws -> RegisteredDefinition?
     /// Every applied change to `name`, oldest first.
     func history(named name: String) async throws -> [HistoryEntry]
+    /// The newest `limit` applied changes to any definition (removed ones included), newest
+    /// first.
+    func recentHistory(limit: Int) async throws -> [HistoryEntry]
     /// The number of rows in a registered source's table.
     func rowCount(source name: String) async throws -> Int
     /// Validates `repository` and compares it with the registry.
@@ -203,6 +206,8 @@ public protocol OfflineBackend: Sendable {
     /// The join keys of a view's materialized rows and tiles, in batches (see
     /// ``OfflineStore/entityKeys(of:batchSize:)``).
     func entityKeys(of view: FeatureView, batchSize: Int) -> EntityKeys
+    /// The newest `limit` committed ingests of a source (files and pushes), newest first.
+    func ingests(source: String, limit: Int) async throws -> [IngestRecord]
     /// Appends pushed rows to a registered source, checked as an ingest's, all or none
     /// (`/v1/push`; see ``OfflineStore/append(source:rows:origin:)``).
     func append(source name: String, rows: [[String: JSONValue]], origin: String) async throws -> [SourceRow]
@@ -303,6 +308,23 @@ public struct Registry: DefinitionRegistry {
                     name: row["name"], kind: row["kind"], change: row["change"], details: row["details"], version: row["version"],
                     fingerprint: row["fingerprint"], appliedAt: row["applied_at"])
             }
+        }
+    }
+
+    /// The newest `limit` applied changes to any definition, newest first.
+    public func recentHistory(limit: Int) async throws -> [HistoryEntry] {
+        try await store.reading { try self.recentHistory(limit: limit) }
+    }
+
+    /// The blocking body of the async ``recentHistory(limit:)``, run on ``Blocking``'s pool.
+    func recentHistory(limit: Int) throws -> [HistoryEntry] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM larder_registry_history ORDER BY id DESC LIMIT ?", arguments: [max(0, limit)])
+                .map { row in
+                    try HistoryEntry(
+                        name: row["name"], kind: row["kind"], change: row["change"], details: row["details"], version: row["version"],
+                        fingerprint: row["fingerprint"], appliedAt: row["applied_at"])
+                }
         }
     }
 
