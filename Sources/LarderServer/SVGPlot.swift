@@ -223,7 +223,15 @@ enum SVGPlot {
             }
         }
         let width = Int(left * 2 + Double(columns.count) * boxWidth + Double(max(0, columns.count - 1)) * gapX)
-        let height = Int(top + Double(rows) * (boxHeight + gapY) + 4)
+        // An edge that skips a column (a view read by a service directly, beside an on-demand
+        // view) runs in a lane under the boxes rather than through the boxes between.
+        let skips = { (from: (x: Double, y: Double), to: (x: Double, y: Double)) in to.x - from.x > boxWidth + gapX + 1 }
+        let lane = top + Double(rows) * (boxHeight + gapY) - gapY + 12
+        let hasLane = lineage.edges.contains { edge in
+            guard let from = position[edge.from], let to = position[edge.to] else { return false }
+            return skips(from, to)
+        }
+        let height = Int(top + Double(rows) * (boxHeight + gapY) + 4 + (hasLane ? 20 : 0))
         var svg = header(width: width, height: height, title: "Lineage of \(current)", className: "lineage")
         svg +=
             "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M 0 0 L 10 5 L 0 10 z\" class=\"arrowhead\"/></marker></defs>"
@@ -235,8 +243,11 @@ enum SVGPlot {
             let (x1, y1) = (from.x + boxWidth, from.y + boxHeight / 2)
             let (x2, y2) = (to.x - 2, to.y + boxHeight / 2)
             let bend = (x2 - x1) / 2
-            svg +=
-                "<path class=\"edge\" d=\"M \(f(x1)) \(f(y1)) C \(f(x1 + bend)) \(f(y1)), \(f(x2 - bend)) \(f(y2)), \(f(x2)) \(f(y2))\" marker-end=\"url(#arrow)\"/>"
+            let d =
+                skips(from, to)
+                ? "M \(f(x1)) \(f(y1)) C \(f(x1 + 30)) \(f(y1)), \(f(x1 + 30)) \(f(lane)), \(f(x1 + 60)) \(f(lane)) L \(f(x2 - 60)) \(f(lane)) C \(f(x2 - 30)) \(f(lane)), \(f(x2 - 30)) \(f(y2)), \(f(x2)) \(f(y2))"
+                : "M \(f(x1)) \(f(y1)) C \(f(x1 + bend)) \(f(y1)), \(f(x2 - bend)) \(f(y2)), \(f(x2)) \(f(y2))"
+            svg += "<path class=\"edge\" d=\"\(d)\" marker-end=\"url(#arrow)\"/>"
         }
         let kinds = [
             "source": "source", "feature_view": "feature view", "on_demand_view": "on-demand view", "feature_service": "feature service",
