@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),  // NIOThreadPool for blocking work
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),  // sslmode for PostgreSQL
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),  // the catalog's pages
     ],
     targets: [
         // Parquet's file format, written for Larder (no Swift package for it is available): the
@@ -83,6 +84,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Mustache", package: "swift-mustache"),
             ]
         ),
         // The team's feature definitions, compiled into `larder`. The build embeds their

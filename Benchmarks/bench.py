@@ -1419,6 +1419,92 @@ def bench_parquet_training_sets(repeat):
     print(f"ratio to Parquet / to CSV: {ratio:.2f} (floor <= 1.00)")
 
 
+def bench_stats(repeat):
+    """Feature statistics (issue 17) on the offline benchmark's 1M driver_stats rows: what
+    recording them costs each kind of materialization run, pandas computing the same
+    statistics from the same table as the baseline, and Larder's figures checked against
+    pandas' (the oracle of StatisticsOracleTests, on the whole data)."""
+    stats = generate("driver_stats", os.path.join(WORK, "driver_stats_1m_missing.csv"),
+                     "--drivers", "10000", "--hours", "100", "--missing", "0.02", "--end", "2026-01-05T03:00:00Z")
+    late = generate("driver_stats", os.path.join(WORK, "driver_stats_10k_late.csv"),
+                    "--drivers", "10000", "--hours", "1", "--end", "2026-01-05T04:00:00Z")
+    rows = sum(1 for _ in open(stats)) - 1
+    python = bench_python("pandas", "numpy")
+    oracle = os.path.join(ROOT, "Tests", "LarderOfflineTests", "Oracles", "feature_statistics.py")
+    copy_sql = """
+CREATE TABLE copy (_seq INTEGER PRIMARY KEY, driver_id INTEGER NOT NULL, _event_ts INTEGER NOT NULL, _created_ts INTEGER,
+  conv_rate REAL, acc_rate REAL, avg_daily_trips INTEGER) STRICT;
+CREATE INDEX copy_by_key_time ON copy (driver_id, _event_ts, _created_ts);
+INSERT INTO copy SELECT _seq, driver_id, event_timestamp, created, conv_rate, acc_rate, avg_daily_trips FROM source_driver_stats;
+"""
+    first_t, rerun_t, inc_t, copy_t, pandas_t = [], [], [], [], []
+    first_m = []
+    for _ in range(repeat):
+        d, s, m = materialized_stats("stats", stats)  # into an empty table: observed as written
+        first_t.append(s)
+        first_m.append(m)
+        store = os.path.join(d, "offline.sqlite")
+        s, _, _ = run(MATERIALIZE_STATS, d)  # the same range again: rewrites every row, reads the table after
+        rerun_t.append(s)
+        subprocess.run(["sqlite3", store, "DROP TABLE IF EXISTS copy"], check=True)
+        s, _, _ = run(["sqlite3", store], d, stdin=copy_sql)
+        copy_t.append(s)
+        subprocess.run(["sqlite3", store, "DROP TABLE copy"], check=True)
+        # pandas computing the statistics of the same table (read included, as Larder's run reads its rows).
+        s, _, _ = run([python, "-c", """
+import sqlite3, sys, pandas as pd
+c = sqlite3.connect(sys.argv[1])
+f = pd.read_sql_query("SELECT _event_ts, conv_rate, acc_rate, avg_daily_trips FROM features_driver_hourly_stats_v1", c)
+for col in ["conv_rate", "acc_rate", "avg_daily_trips"]:
+    x = f[col]
+    x.count(), x.isna().sum(), x.min(), x.max(), x.mean(), x.std(), x.nunique(), x.quantile([.01, .05, .1, .25, .5, .75, .9, .95, .99])
+f["_event_ts"].max()
+""", store], d)
+        pandas_t.append(s)
+        run([LARDER, "ingest", "driver_stats", late], d)
+        s, _, _ = run([LARDER, "materialize", "--views", "driver_hourly_stats", "--incremental", "--end", "2026-02-01T00:00:00Z",
+                       "--offline-only"], d)  # 10,000 new rows merged into the previous run's statistics
+        inc_t.append(s)
+
+    # Larder's recorded statistics (the last run: the whole table) against pandas on the whole table.
+    _, _, out = run([LARDER, "describe", "driver_hourly_stats", "--stats", "--runs", "1", "--json"], d)
+    import json
+    report = json.loads(out)["statistics"]["features"]
+    quantiles = {f["name"]: [[q["probability"], q["value"]] for q in f["latest"]["quantiles"]] for f in report}
+    qfile = os.path.join(d, "quantiles.json")
+    with open(qfile, "w") as f:
+        json.dump(quantiles, f)
+    pandas = json.loads(subprocess.run([python, oracle, store, "features_driver_hourly_stats_v1", qfile], check=True,
+                                       capture_output=True, text=True).stdout)
+    worst = {"exact": 0, "relative": 0.0, "distinct": 0.0, "rank": 0.0}
+    for f in report:
+        got, want = f["latest"], pandas[f["name"]]
+        worst["exact"] += sum(got[a] != want[b] for a, b in [("count", "count"), ("null_count", "nulls"), ("min", "min"), ("max", "max")])
+        for a, b in [("mean", "mean"), ("standard_deviation", "std")]:
+            worst["relative"] = max(worst["relative"], abs(got[a] - want[b]) / abs(want[b]))
+        worst["distinct"] = max(worst["distinct"], abs(got["distinct_count"] - want["nunique"]) / want["nunique"])
+        for p_, below, at_or_below in want["ranks"]:
+            worst["rank"] = max(worst["rank"], below - p_, p_ - at_or_below, 0)
+
+    print(f"\n## stats: feature statistics of {rows:,} driver_stats rows (3 features), median of {repeat}")
+    print("| step | seconds | peak MiB |")
+    print("|---|---|---|")
+    print(f"| larder materialize into an empty table (statistics observed as rows are written) | {median(first_t):.2f} | {max(first_m):.0f} |")
+    print(f"| larder materialize, the same range again (rows rewritten, the table read again for statistics) | {median(rerun_t):.2f} | |")
+    print(f"| larder materialize --incremental, 10,000 new rows (merged into the previous run's statistics) | {median(inc_t):.2f} | |")
+    print(f"| sqlite3 INSERT INTO ... SELECT of the rows into the feature table's layout (baseline) | {median(copy_t):.2f} | |")
+    print(f"| pandas: read the feature table and compute the same statistics (baseline) | {median(pandas_t):.2f} | |")
+    print(f"ratio larder materialize (first run, statistics included) / sqlite3 INSERT INTO ... SELECT: "
+          f"{median(first_t) / median(copy_t):.2f} (issue 13's floor <= 2.00)")
+    print(f"ratio larder materialize again (rows and a statistics scan) / pandas computing the statistics alone: "
+          f"{median(rerun_t) / median(pandas_t):.2f}")
+    print(f"ratio incremental run of 10,000 rows / full re-run: {median(inc_t) / median(rerun_t):.3f}")
+    print(f"against pandas on all {rows:,} rows: {worst['exact']} differences in count, nulls, min, max; "
+          f"mean and std relative error at most {worst['relative']:.1e} (bound 1e-12); distinct counts off by at most "
+          f"{worst['distinct'] * 100:.2f} % (3 standard errors: 2.43 %); quantile ranks off their probability by at most "
+          f"{worst['rank'] * 100:.2f} % (bound 1.33 %)")
+
+
 CATALOG_BENCH = os.environ.get("LARDER_CATALOG_BENCH", os.path.join(ROOT, ".build", "release", "larder-catalog-bench"))
 # Page kinds measured, in order; the bench program prints a path for each (and for /health).
 CATALOG_PAGES = ["home", "search", "feature", "view", "service", "source", "entity"]
@@ -1539,9 +1625,10 @@ def bench_catalog(repeat):
     if missing:
         print(f"pages not served by this build (not measured; floor not checked for them): {', '.join(missing)}")
 
+
 BENCHES = {"ingest": bench_ingest, "postgres": bench_postgres, "offline": bench_offline, "online": bench_online, "aggregations": bench_aggregations,
            "limits": bench_limits, "verify": bench_verify, "ab": bench_ab, "cluster": bench_cluster, "parquet": bench_parquet,
-           "catalog": bench_catalog}
+           "stats": bench_stats, "catalog": bench_catalog}
 
 
 def main():

@@ -72,7 +72,25 @@ CREATE TABLE larder_materialization_runs (
     range_end     BIGINT  NOT NULL,
     rows          BIGINT  NOT NULL,            -- source rows transformed and written
     started_at    BIGINT  NOT NULL,
-    finished_at   BIGINT  NOT NULL
+    finished_at   BIGINT  NOT NULL,
+    newest_event  BIGINT                       -- migration v7: the newest event time in the feature table
+                                               -- after the run; NULL for runs before v7
+);
+
+-- Migration v7: every feature's statistics after each run, as JSON, and the pinned statistics
+-- references, as in SQLite (schemas/offline.sql).
+CREATE TABLE larder_feature_statistics (
+    run_id      BIGINT NOT NULL,             -- larder_materialization_runs.id
+    feature     TEXT   NOT NULL,
+    statistics  TEXT   NOT NULL,
+    PRIMARY KEY (run_id, feature)
+);
+CREATE TABLE larder_statistics_references (
+    view        TEXT   NOT NULL,
+    version     BIGINT NOT NULL,
+    run_id      BIGINT NOT NULL,             -- larder_materialization_runs.id
+    pinned_at   BIGINT NOT NULL,
+    PRIMARY KEY (view, version)
 );
 
 -- One row per logged entity row of a lookup `larder serve` answered (serve.log), as in

@@ -68,7 +68,30 @@ CREATE TABLE IF NOT EXISTS larder_materialization_runs (
     range_end     INTEGER NOT NULL,
     rows          INTEGER NOT NULL,            -- source rows transformed and written
     started_at    INTEGER NOT NULL,
-    finished_at   INTEGER NOT NULL
+    finished_at   INTEGER NOT NULL,
+    newest_event  INTEGER                      -- migration v6: the newest event time in the feature
+                                               -- table after the run; NULL for runs before v6
+) STRICT;
+
+-- Migration v6: the statistics of every feature of a view version after each run (row features:
+-- over the whole feature table; aggregation features: over the values served at the run's end
+-- for every entity), one row per feature, as JSON (FeatureStatistics' Codable encoding: counts,
+-- range, exact sums, and the HyperLogLog, KLL and top-value sketches in base64).
+CREATE TABLE IF NOT EXISTS larder_feature_statistics (
+    run_id      INTEGER NOT NULL,            -- larder_materialization_runs.id
+    feature     TEXT    NOT NULL,
+    statistics  TEXT    NOT NULL,
+    PRIMARY KEY (run_id, feature)
+) STRICT;
+
+-- Migration v6: the run a view version's drift is measured against, when the user pinned one
+-- (`larder statistics-reference`); without a row, its first run with statistics.
+CREATE TABLE IF NOT EXISTS larder_statistics_references (
+    view        TEXT    NOT NULL,
+    version     INTEGER NOT NULL,
+    run_id      INTEGER NOT NULL,            -- larder_materialization_runs.id
+    pinned_at   INTEGER NOT NULL,
+    PRIMARY KEY (view, version)
 ) STRICT;
 
 -- The serving log (migration v3): what `larder serve` answered, one row per logged entity row,

@@ -36,6 +36,8 @@ step ingest driver_stats data/driver_stats.csv
 step ingest trips data/trips.csv
 step describe driver_stats
 step materialize
+# What the run recorded: per feature statistics (aggregations: what every driver is served).
+step describe driver_trips --stats --runs 1
 # Requests: instants over the last two days (labels ride along), plus the request fields
 # the on-demand view reads.
 python3 scripts/generate_data.py requests data/requests.csv --drivers 5 --rows 8 --unknown 0.1 \

@@ -184,8 +184,29 @@ enum OfflineSchema {
                 }
             }
         }
+        migrator.registerMigration("v6: feature statistics per materialization run") { db in try db.execute(sql: statistics) }
         return migrator
     }
+
+    /// Each run's newest materialized event time, the statistics of every feature after each
+    /// run (one row per feature: ``FeatureStatistics`` as JSON), and the run each view version's
+    /// drift is measured against when the user pins one (else its first run with statistics).
+    static let statistics = """
+        ALTER TABLE larder_materialization_runs ADD COLUMN newest_event INTEGER;
+        CREATE TABLE IF NOT EXISTS larder_feature_statistics (
+            run_id      INTEGER NOT NULL,
+            feature     TEXT    NOT NULL,
+            statistics  TEXT    NOT NULL,
+            PRIMARY KEY (run_id, feature)
+        ) STRICT;
+        CREATE TABLE IF NOT EXISTS larder_statistics_references (
+            view        TEXT    NOT NULL,
+            version     INTEGER NOT NULL,
+            run_id      INTEGER NOT NULL,
+            pinned_at   INTEGER NOT NULL,
+            PRIMARY KEY (view, version)
+        ) STRICT;
+        """
 
     static let v1 = """
         CREATE TABLE IF NOT EXISTS larder_registry (

@@ -132,6 +132,9 @@ public protocol DefinitionRegistry: Sendable {
     func definition(named name: String) async throws -> RegisteredDefinition?
     /// Every applied change to `name`, oldest first.
     func history(named name: String) async throws -> [HistoryEntry]
+    /// The newest `limit` applied changes to any definition (removed ones included), newest
+    /// first.
+    func recentHistory(limit: Int) async throws -> [HistoryEntry]
     /// The number of rows in a registered source's table.
     func rowCount(source name: String) async throws -> Int
     /// Validates `repository` and compares it with the registry.
@@ -167,6 +170,15 @@ public protocol OfflineBackend: Sendable {
     ) async throws -> MaterializationSummary
     /// What a view version's feature table covers, if it was ever materialized.
     func materializationState(view: String, version: Int) async throws -> MaterializationState?
+    /// A view version's runs, newest first, at most `limit`, with their statistics.
+    func materializationRuns(view: String, version: Int, limit: Int) async throws -> [MaterializationRun]
+    /// The run a view version's drift is measured against: the pinned one, else its first run
+    /// with statistics (nil when it has none).
+    func statisticsReference(view: String, version: Int) async throws -> (run: MaterializationRun, pinned: Bool)?
+    /// Pins a run of the view version as its statistics reference; nil unpins.
+    func pinStatisticsReference(view: String, version: Int, run: Int64?, at now: Timestamp) async throws
+    /// Adds statistics to a committed run: its aggregation features', gathered after it.
+    func recordStatistics(run: Int64, _ statistics: [String: FeatureStatistics]) async throws
     /// The materialization state, newest materialized event, last run and last push of a
     /// view version, for `larder describe`.
     func freshness(of view: FeatureViewSpec, version: Int) async throws -> ViewFreshness
@@ -194,6 +206,8 @@ public protocol OfflineBackend: Sendable {
     /// The join keys of a view's materialized rows and tiles, in batches (see
     /// ``OfflineStore/entityKeys(of:batchSize:)``).
     func entityKeys(of view: FeatureView, batchSize: Int) -> EntityKeys
+    /// The newest `limit` committed ingests of a source (files and pushes), newest first.
+    func ingests(source: String, limit: Int) async throws -> [IngestRecord]
     /// Appends pushed rows to a registered source, checked as an ingest's, all or none
     /// (`/v1/push`; see ``OfflineStore/append(source:rows:origin:)``).
     func append(source name: String, rows: [[String: JSONValue]], origin: String) async throws -> [SourceRow]
@@ -294,6 +308,23 @@ public struct Registry: DefinitionRegistry {
                     name: row["name"], kind: row["kind"], change: row["change"], details: row["details"], version: row["version"],
                     fingerprint: row["fingerprint"], appliedAt: row["applied_at"])
             }
+        }
+    }
+
+    /// The newest `limit` applied changes to any definition, newest first.
+    public func recentHistory(limit: Int) async throws -> [HistoryEntry] {
+        try await store.reading { try self.recentHistory(limit: limit) }
+    }
+
+    /// The blocking body of the async ``recentHistory(limit:)``, run on ``Blocking``'s pool.
+    func recentHistory(limit: Int) throws -> [HistoryEntry] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM larder_registry_history ORDER BY id DESC LIMIT ?", arguments: [max(0, limit)])
+                .map { row in
+                    try HistoryEntry(
+                        name: row["name"], kind: row["kind"], change: row["change"], details: row["details"], version: row["version"],
+                        fingerprint: row["fingerprint"], appliedAt: row["applied_at"])
+                }
         }
     }
 

@@ -77,13 +77,7 @@ public struct OnlineLookup: Sendable {
     }
 
     /// The join keys every entity row must carry, by name, with their types.
-    public var requiredKeys: [ColumnSpec] {
-        var out: [ColumnSpec] = []
-        for view in plan.views {
-            for key in view.entity.joinKeys where !out.contains(where: { $0.name == key.name }) { out.append(key) }
-        }
-        return out
-    }
+    public var requiredKeys: [ColumnSpec] { plan.joinKeys }
 
     /// Checks an entity row: every join key present with its type, every request field an
     /// on-demand feature reads present with its type (or null).

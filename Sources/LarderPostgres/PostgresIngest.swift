@@ -83,6 +83,29 @@ extension PostgresStore {
     }
 }
 
+extension PostgresStore {
+    /// The newest `limit` committed ingests of `source`, newest first.
+    public func ingests(source: String, limit: Int) async throws -> [IngestRecord] {
+        try await transaction("reading the ingests of \(source)", readOnly: true) { connection in
+            let rows = try await connection.query(
+                """
+                SELECT id, source, file, rows, first_seq, last_seq, started_at, finished_at FROM larder_ingests
+                WHERE source = \(source) ORDER BY id DESC LIMIT \(max(0, limit))
+                """, logger: logger)
+            var records: [IngestRecord] = []
+            for try await (id, source, file, count, firstSeq, lastSeq, startedAt, finishedAt) in rows.decode(
+                (Int64, String, String, Int64, Int64?, Int64?, Int64, Int64).self)
+            {
+                records.append(
+                    IngestRecord(
+                        id: id, source: source, file: file, rows: Int(count), firstSeq: firstSeq, lastSeq: lastSeq, startedAt: startedAt,
+                        finishedAt: finishedAt))
+            }
+            return records
+        }
+    }
+}
+
 /// What an ingest's reading thread hands the COPY: the rows' text, then how many rows.
 enum CopyChunk: Sendable {
     case bytes([UInt8])

@@ -86,7 +86,16 @@ extension PostgresStore {
             let stored = SourceTable(spec: source).storedColumns
             let hasCreated = source.createdTimestamp != nil
             let offset = hasCreated ? 3 : 2  // _seq, event time, created?
-            let existing = Int(try await Self.int64(connection, "SELECT count(*) FROM \(table.name)", logger: logger) ?? 0)
+            let countRows = "SELECT count(*) FROM \(table.name)"
+            let existing = Int(try await Self.int64(connection, countRows, logger: logger) ?? 0)
+            var statistics = RunStatistics(
+                view: spec, tableWasEmpty: existing == 0, incremental: plan.incremental,
+                previous: plan.incremental
+                    ? try await Self.lastRunStatistics(connection, view: spec.name, version: version, logger: logger) : nil)
+            let statisticsIndex = projector.evaluators.indices.map { position in
+                statistics.features.firstIndex { $0.position == position }
+            }
+            let observing = statistics.observesWrittenRows
             let target = try await Self.startCopy(into: table.name, merge: table.merge, existing: existing, on: connection, logger: logger)
             // `_seq`, then the event and created times as raw microseconds, then the declared
             // columns as their types.
@@ -103,7 +112,12 @@ extension PostgresStore {
                     out += projector.keyPositions.map { values[$0] }
                     out.append(read[1])
                     out.append(hasCreated ? read[2] : .null)
-                    out += projector.evaluators.map { evaluate in PostgresFeatureTable.stored(evaluate(values)) }
+                    if observing, case .int64(let eventTime) = read[1] { statistics.observe(eventTime: eventTime) }
+                    for (position, evaluate) in projector.evaluators.enumerated() {
+                        let value = evaluate(values)
+                        if observing, let index = statisticsIndex[position] { statistics.observe(value, feature: index) }
+                        out.append(PostgresFeatureTable.stored(value))
+                    }
                     for (i, value) in out.enumerated() {
                         if i > 0 { text.append(0x09) }
                         guard CopyText.append(value, to: &text) else {
@@ -122,6 +136,14 @@ extension PostgresStore {
             }
             try await Self.finishCopy(
                 into: table.name, from: target, merge: table.merge, staged: rows, existing: existing, on: connection, logger: logger)
+            if statistics.basis == .previousAndWrittenRows {
+                let after = Int(try await Self.int64(connection, countRows, logger: logger) ?? 0)
+                statistics.written(rows: rows, addedRows: after - existing)
+            }
+            if statistics.basis == .tableScan {
+                try await Self.scanStatistics(connection, table: table, into: &statistics, logger: logger)
+            }
+            let recorded = statistics.result
             // A table loaded or largely rewritten has no statistics for the training sets that
             // follow until autovacuum gets to it; sampling it now costs less than they lose.
             if rows > 0, StagedMerge.rewritesMuch(staged: rows, existing: existing) {
@@ -142,15 +164,22 @@ extension PostgresStore {
                 ON CONFLICT (view, version) DO UPDATE SET covered_start = EXCLUDED.covered_start,
                     covered_end = EXCLUDED.covered_end, seq_watermark = EXCLUDED.seq_watermark, updated_at = EXCLUDED.updated_at
                 """, logger: logger)
-            try await connection.query(
+            let inserted = try await connection.query(
                 """
-                INSERT INTO larder_materialization_runs (view, version, incremental, range_start, range_end, rows, started_at, finished_at)
+                INSERT INTO larder_materialization_runs
+                    (view, version, incremental, range_start, range_end, rows, started_at, finished_at, newest_event)
                 VALUES (\(spec.name), \(version), \(plan.incremental), \(state.start.microseconds), \(state.end.microseconds), \(rows),
-                    \(now.microseconds), \(Timestamp.now().microseconds))
-                """, logger: logger)
+                    \(now.microseconds), \(Timestamp.now().microseconds), \(recorded.newestEvent))
+                RETURNING id
+                """, logger: logger
+            ).decode(Int64.self)
+            var runID: Int64 = 0
+            for try await id in inserted { runID = id }
+            try await Self.insertStatistics(connection, run: runID, recorded.features, logger: logger)
             return MaterializationSummary(
                 view: spec.name, version: version, rows: rows, tiles: tiles, tilesFrom: tiles > 0 ? plan.tileStart : nil,
-                seconds: Date().timeIntervalSince(started), tileSeconds: tileSeconds, state: state, incremental: plan.incremental)
+                seconds: Date().timeIntervalSince(started), tileSeconds: tileSeconds, state: state, incremental: plan.incremental,
+                runID: runID)
         }
     }
 

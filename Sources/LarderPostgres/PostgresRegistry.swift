@@ -49,6 +49,27 @@ public struct PostgresRegistry: DefinitionRegistry {
         }
     }
 
+    /// The newest `limit` applied changes to any definition, newest first.
+    public func recentHistory(limit: Int) async throws -> [HistoryEntry] {
+        try await store.transaction("reading the registry history", readOnly: true) { connection in
+            let rows = try await connection.query(
+                """
+                SELECT name, kind, change, details, version, fingerprint, applied_at
+                FROM larder_registry_history ORDER BY id DESC LIMIT \(max(0, limit))
+                """, logger: store.logger)
+            var entries: [HistoryEntry] = []
+            for try await (name, kind, change, details, version, fingerprint, appliedAt) in rows.decode(
+                (String, String, String, String, Int, String, Int64).self)
+            {
+                entries.append(
+                    try HistoryEntry(
+                        name: name, kind: kind, change: change, details: details, version: version, fingerprint: fingerprint,
+                        appliedAt: appliedAt))
+            }
+            return entries
+        }
+    }
+
     /// The number of rows in a registered source's table.
     public func rowCount(source name: String) async throws -> Int {
         try await store.transaction("counting the rows of source \(name)", readOnly: true) { connection in

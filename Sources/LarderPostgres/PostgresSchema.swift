@@ -19,7 +19,27 @@ enum PostgresSchema {
         ("v4: serving log", servingLog),
         ("v5: a push marker per Redis Cluster primary", "ALTER TABLE larder_materializations ADD COLUMN online_marker_slots TEXT"),
         (fingerprintsMigration, ""),  // recomputeFingerprints, in Swift
+        ("v7: feature statistics per materialization run", statistics),
     ]
+
+    /// Each run's newest materialized event time, every feature's statistics after each run,
+    /// and pinned statistics references, as in SQLite's v6.
+    static let statistics = """
+        ALTER TABLE larder_materialization_runs ADD COLUMN newest_event BIGINT;
+        CREATE TABLE larder_feature_statistics (
+            run_id      BIGINT NOT NULL,
+            feature     TEXT   NOT NULL,
+            statistics  TEXT   NOT NULL,
+            PRIMARY KEY (run_id, feature)
+        );
+        CREATE TABLE larder_statistics_references (
+            view        TEXT   NOT NULL,
+            version     BIGINT NOT NULL,
+            run_id      BIGINT NOT NULL,
+            pinned_at   BIGINT NOT NULL,
+            PRIMARY KEY (view, version)
+        );
+        """
 
     /// Descriptions, owners and tags no longer count in fingerprints: every stored one is
     /// recomputed by the new rule, as in SQLite's v5.

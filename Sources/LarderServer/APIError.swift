@@ -159,24 +159,27 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// `Authorization: Bearer TOKEN` on every route but `/health` and `/metrics`, when a token
-/// is configured. The scheme is matched without regard to case (RFC 9110, section 11.1).
-struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+/// The service's one access rule: a request is let in when it carries the configured token.
+/// The API takes it from `Authorization: Bearer TOKEN` only; the catalog's pages also from
+/// the `larder_session` cookie that `/ui/login` sets, which holds the same token, so both
+/// are checked here alike.
+struct AccessToken: Sendable {
     let token: String
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if request.uri.path == "/health" || request.uri.path == "/metrics" {
-            return try await next(request, context)
-        }
-        guard let credentials = request.headers[.authorization].flatMap(Self.bearerCredentials),
-            Self.equalInConstantTime(credentials, token)
-        else {
-            var response = JSONErrorMiddleware<Context>.response(
-                .unauthorized, "missing or wrong bearer token: send Authorization: Bearer <token>")
-            response.headers[.wwwAuthenticate] = "Bearer"
-            return response
-        }
-        return try await next(request, context)
+    /// The session cookie's name.
+    static let cookieName = "larder_session"
+
+    /// Whether `credentials` is the token, compared in constant time.
+    func accepts(_ credentials: String?) -> Bool {
+        guard let credentials else { return false }
+        return Self.equalInConstantTime(credentials, token)
+    }
+
+    /// Whether `request` carries the token in its bearer header or, when `session` is set,
+    /// in its session cookie.
+    func accepts(_ request: Request, session: Bool = true) -> Bool {
+        accepts(request.headers[.authorization].flatMap(Self.bearerCredentials))
+            || (session && accepts(Self.sessionCredentials(request)))
     }
 
     /// The credentials of a `Bearer` authorization (`bearer`, `BEARER`, ... alike), or nil for
@@ -187,6 +190,31 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
         return String(header.dropFirst(scheme.count).drop { $0 == " " })
     }
 
+    /// The token held by the request's `larder_session` cookie, if it has one.
+    static func sessionCredentials(_ request: Request) -> String? {
+        for header in request.headers[values: .cookie] {
+            for pair in header.split(separator: ";") {
+                let pair = pair.trimmingCharacters(in: .whitespaces)
+                guard pair.hasPrefix(cookieName + "=") else { continue }
+                return String(pair.dropFirst(cookieName.count + 1)).removingPercentEncoding
+            }
+        }
+        return nil
+    }
+
+    /// `Set-Cookie` holding `token` for the whole site, out of scripts' reach (HttpOnly) and
+    /// never sent with a request another site starts (SameSite=Strict). Bytes a cookie value
+    /// cannot hold are percent-encoded.
+    static func sessionCookie(_ token: String) -> String {
+        var allowed = CharacterSet(charactersIn: "!#$&'()*+-./:<=>?@[]^_`{|}~")
+        allowed.formUnion(.alphanumerics)
+        let value = token.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+        return "\(cookieName)=\(value); HttpOnly; SameSite=Strict; Path=/"
+    }
+
+    /// `Set-Cookie` removing the session cookie.
+    static let clearedSessionCookie = "\(cookieName)=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"
+
     /// Compares without returning early, so response time does not reveal a matching prefix.
     static func equalInConstantTime(_ a: String, _ b: String) -> Bool {
         let x = Array(a.utf8), y = Array(b.utf8)
@@ -195,6 +223,26 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
             difference |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0)
         }
         return difference == 0
+    }
+}
+
+/// `Authorization: Bearer TOKEN` on the routes of the group it is added to (every route but
+/// `/health`, `/metrics` and the catalog's pages), when a token is configured. The scheme is
+/// matched without regard to case (RFC 9110, section 11.1). A session cookie is not accepted
+/// here: a request another site makes the browser send would carry it.
+struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let access: AccessToken
+
+    init(token: String) { access = AccessToken(token: token) }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard access.accepts(request, session: false) else {
+            var response = JSONErrorMiddleware<Context>.response(
+                .unauthorized, "missing or wrong bearer token: send Authorization: Bearer <token>")
+            response.headers[.wwwAuthenticate] = "Bearer"
+            return response
+        }
+        return try await next(request, context)
     }
 }
 

@@ -15,7 +15,7 @@ final class DefinitionWatcher: Service, Sendable {
     let project: String
     let interval: Duration
     let logger: Logger
-    private let stale: Mutex<Set<String>>
+    private let state: Mutex<(stale: Set<String>, catalog: Catalog)>
 
     init(deployment: Deployment, offline: any OfflineBackend, project: String, interval: Duration, logger: Logger) {
         self.repository = deployment.repository
@@ -23,11 +23,14 @@ final class DefinitionWatcher: Service, Sendable {
         self.project = project
         self.interval = interval
         self.logger = logger
-        self.stale = Mutex(deployment.staleViews)
+        self.state = Mutex((deployment.staleViews, Catalog(deployment: deployment, offline: offline)))
     }
 
     /// The views (feature and on-demand) whose values must be withheld, as last read.
-    var views: Set<String> { stale.withLock { $0 } }
+    var views: Set<String> { state.withLock { $0.stale } }
+
+    /// The catalog of the deployment as last read.
+    var catalog: Catalog { state.withLock { $0.catalog } }
 
     /// Until the application shuts down (gracefully or by cancellation).
     func run() async throws {
@@ -44,12 +47,12 @@ final class DefinitionWatcher: Service, Sendable {
                 return  // cancelled: the application stops
             }
             do {
-                let fresh = try await Deployment.load(
-                    repository: repository, offline: offline, project: project, assemblingLookups: false
-                ).staleViews
-                let previous = stale.withLock { views in
-                    defer { views = fresh }
-                    return views
+                let deployment = try await Deployment.load(
+                    repository: repository, offline: offline, project: project, assemblingLookups: false)
+                let fresh = deployment.staleViews
+                let previous = state.withLock { state in
+                    defer { state = (fresh, state.catalog.with(deployment)) }
+                    return state.stale
                 }
                 if fresh != previous {
                     logger.warning(

@@ -16,7 +16,8 @@ public struct ServerConfiguration: Sendable {
     public var port: Int
     /// Larger request bodies are refused with 413.
     public var maxBodyBytes: Int
-    /// When set, every route but `/health` and `/metrics` needs `Authorization: Bearer TOKEN`.
+    /// When set, every route but `/health` and `/metrics` needs `Authorization: Bearer TOKEN`
+    /// (the catalog's pages at `/ui` take it from their session cookie too).
     public var apiToken: String?
     /// Namespaces online keys, as in `larder.yaml`.
     public var project: String
@@ -201,10 +202,8 @@ public final class FeatureServer: Sendable {
         router.add(
             middleware: MethodNotAllowedMiddleware(allowed: [
                 "/v1/features": .post, "/get-online-features": .post, "/v1/push": .post, "/health": .get, "/metrics": .get,
+                "/v1/catalog": .get, "/v1/catalog/features": .get, "/ui/logout": .post,
             ]))
-        if let token = configuration.apiToken, !token.isEmpty {
-            router.add(middleware: BearerTokenMiddleware(token: token))
-        }
         addRoutes(to: router)
         return Application(
             router: router,

@@ -6,18 +6,26 @@ import LarderOnline
 import Metrics
 
 extension FeatureServer {
+    /// The routes, each group with its middleware: `/health` and `/metrics` open; the API
+    /// (lookups, push, the catalog's JSON) behind the bearer token when one is configured; the
+    /// catalog's pages at `/ui` behind their own session check (``addCatalogPages(to:)``).
     func addRoutes(to router: Router<BasicRequestContext>) {
-        router.post("/v1/features") { request, context in try await self.features(request, context) }
-        // Errors of the Feast route in the shape Feast's client reads (see ErrorShape.feast).
-        router.group("/get-online-features").add(middleware: JSONErrorMiddleware(shape: .feast))
-            .post { request, context in try await self.feastFeatures(request, context) }
-        router.post("/v1/push") { request, context in try await self.push(request, context) }
         router.get("/health") { _, _ in await self.health() }
         router.get("/metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                 body: .init(byteBuffer: ByteBuffer(bytes: FeatureServer.metrics.emitToBuffer())))
         }
+        let api = router.group()
+        if let token = configuration.apiToken, !token.isEmpty { api.add(middleware: BearerTokenMiddleware(token: token)) }
+        api.post("/v1/features") { request, context in try await self.features(request, context) }
+        // Errors of the Feast route in the shape Feast's client reads (see ErrorShape.feast);
+        // a missing token is answered before it, in Larder's.
+        api.group("/get-online-features").add(middleware: JSONErrorMiddleware(shape: .feast))
+            .post { request, context in try await self.feastFeatures(request, context) }
+        api.post("/v1/push") { request, context in try await self.push(request, context) }
+        addCatalogRoutes(to: api)
+        addCatalogPages(to: router)
     }
 
     // MARK: Body handling

@@ -140,6 +140,7 @@ import Testing
                 ["v1: registry, ingests, materializations".databaseValue], ["v2: online push marker".databaseValue],
                 ["v3: serving log".databaseValue], ["v4: a push marker per Redis Cluster primary".databaseValue],
                 ["v5: fingerprints of the computation only".databaseValue],
+                ["v6: feature statistics per materialization run".databaseValue],
             ])
     }
 

@@ -60,6 +60,35 @@ public enum TransformationCode {
         return hash
     }
 
+    /// The text of the call declared at `location` as written in its file, its callee
+    /// included (`Feature(...) { ... }`: a default argument's `#column` points at the argument
+    /// list), comments and metadata arguments too, its lines shifted left by the indentation
+    /// of its first line: what the catalog shows as a feature's Swift source. Nil when the
+    /// file was not registered or the text there is not a call.
+    public static func source(at location: CodeLocation) -> String? {
+        guard let text = registry.withLock({ $0.files[location.fileID] }), let code = call(in: text, at: location) else { return nil }
+        let bytes = Array(text.utf8)
+        var lineStart = 0
+        var line = 1
+        while line < location.line, lineStart < bytes.count {
+            if bytes[lineStart] == 0x0A { line += 1 }
+            lineStart += 1
+        }
+        let callStart = min(bytes.count, lineStart + location.column - 1)
+        var calleeStart = callStart
+        func isCallee(_ b: UInt8) -> Bool {
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F || b == 0x2E
+        }
+        while calleeStart > lineStart, isCallee(bytes[calleeStart - 1]) { calleeStart -= 1 }
+        let indentation = bytes[lineStart..<calleeStart].prefix { $0 == 0x20 || $0 == 0x09 }.count
+        let whole = String(decoding: bytes[calleeStart..<callStart], as: UTF8.self) + code
+        let lines = whole.split(separator: "\n", omittingEmptySubsequences: false).enumerated().map { i, line in
+            // Only whitespace is removed: a line indented less than the call keeps its text.
+            i == 0 ? Substring(line) : line.dropFirst(min(indentation, line.prefix { $0 == " " || $0 == "\t" }.count))
+        }
+        return lines.joined(separator: "\n")
+    }
+
     /// The text of the call starting at `location` (1-based line and column): up to its
     /// closing parenthesis, and a trailing closure if one follows. Nil when the text there is
     /// not a call (the file changed since it was embedded).

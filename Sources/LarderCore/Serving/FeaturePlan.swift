@@ -35,6 +35,16 @@ public struct FeaturePlan: Sendable {
     /// view features).
     public let onDemandInputViews: [[Int]]
 
+    /// The join keys every entity row of a lookup must carry, by name, with their types: the
+    /// keys of every view it reads, in first-use order.
+    public var joinKeys: [ColumnSpec] {
+        var out: [ColumnSpec] = []
+        for view in views {
+            for key in view.entity.joinKeys where !out.contains(where: { $0.name == key.name }) { out.append(key) }
+        }
+        return out
+    }
+
     /// Plans `features` (as resolved from a service or references) against `repository`.
     public init(repository: FeatureRepository, features: [ResolvedFeature]) throws(FeatureLookupError) {
         // Only what the requested features read: their views, and for on-demand features

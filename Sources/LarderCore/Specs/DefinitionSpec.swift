@@ -358,7 +358,17 @@ extension DefinitionSpec {
     /// value), the owner `owner` when given, and `search` (case-insensitive) in its name or
     /// description when given. Each condition may be met by a different one of them.
     public func matches(tags: [String: String] = [:], owner: String? = nil, search: String? = nil) -> Bool {
-        let entries = metadata
+        Self.matches(metadata, tags: tags, owner: owner, search: search)
+    }
+
+    /// The rule of ``matches(tags:owner:search:)`` over any metadata entries (the catalog's
+    /// feature search gives one entry per feature): each tag of `tags` (key and value) is held
+    /// by some entry, some entry has the owner `owner`, and some entry's name or description
+    /// contains `search` (case-insensitive); conditions not given are met.
+    public static func matches(
+        _ entries: [(name: String, description: String, owner: String, tags: [String: String])], tags: [String: String] = [:],
+        owner: String? = nil, search: String? = nil
+    ) -> Bool {
         for (key, value) in tags where !entries.contains(where: { $0.tags[key] == value }) { return false }
         if let owner, !entries.contains(where: { $0.owner == owner }) { return false }
         if let search, !search.isEmpty,

@@ -62,8 +62,8 @@ public struct FeatureStatistics: Sendable, Equatable {
     var maximum: Value = .null
     /// int64, double, timestamp.
     var moments = ExactMoments()
-    /// bool.
-    var trueCount = 0
+    /// For bools, the number of `true` values (the others of ``count`` are `false`).
+    public internal(set) var trueCount = 0
     /// int64, double, string, timestamp.
     var distinct = DistinctSketch()
     /// int64, double, timestamp (as doubles; timestamps in microseconds).

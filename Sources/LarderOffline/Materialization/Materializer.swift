@@ -40,10 +40,13 @@ public struct MaterializationSummary: Sendable {
     public var tileSeconds: Double
     public var state: MaterializationState
     public var incremental: Bool
+    /// The run's id in the registry (``MaterializationRun/id``): aggregation statistics are
+    /// recorded under it after the run.
+    public var runID: Int64
 
     package init(
         view: String, version: Int, rows: Int, tiles: Int, tilesFrom: Int64?, seconds: Double, tileSeconds: Double,
-        state: MaterializationState, incremental: Bool
+        state: MaterializationState, incremental: Bool, runID: Int64
     ) {
         self.view = view
         self.version = version
@@ -54,6 +57,7 @@ public struct MaterializationSummary: Sendable {
         self.tileSeconds = tileSeconds
         self.state = state
         self.incremental = incremental
+        self.runID = runID
     }
 }
 
@@ -156,6 +160,14 @@ extension OfflineStore {
             // without the index and rebuild it after, from sorted data: several times faster
             // than updating it row by row in key-random order. Small runs keep it.
             let existing = try Int.fetchOne(db, sql: "SELECT max(_seq) FROM \(table.name)") ?? 0
+            var statistics = RunStatistics(
+                view: spec, tableWasEmpty: existing == 0, incremental: incremental,
+                previous: incremental ? try Self.lastRunStatistics(db, view: spec.name, version: version) : nil)
+            let countRows = "SELECT count(*) FROM \(table.name)"
+            let rowsBefore = statistics.basis == .previousAndWrittenRows ? try Int.fetchOne(db, sql: countRows) : nil
+            // For each evaluator, the index of its feature's statistics (nil: a list).
+            let statisticsIndex = evaluators.indices.map { position in statistics.features.firstIndex { $0.position == position } }
+            let observing = statistics.observesWrittenRows
             if total * 4 >= existing {
                 try db.execute(sql: "DROP INDEX IF EXISTS \(table.indexName)")
             } else {
@@ -191,15 +203,19 @@ extension OfflineStore {
                             SQLiteValues.bind(upsert, p, values[position])
                             p += 1
                         }
-                        sqlite3_bind_int64(upsert, p, sqlite3_column_int64(s, 1))
+                        let eventTime = sqlite3_column_int64(s, 1)
+                        sqlite3_bind_int64(upsert, p, eventTime)
                         if hasCreated && sqlite3_column_type(s, 2) != SQLITE_NULL {
                             sqlite3_bind_int64(upsert, p + 1, sqlite3_column_int64(s, 2))
                         } else {
                             sqlite3_bind_null(upsert, p + 1)
                         }
                         p += 2
-                        for evaluate in evaluators {
-                            SQLiteValues.bind(upsert, p, evaluate(values))
+                        if observing { statistics.observe(eventTime: eventTime) }
+                        for (position, evaluate) in evaluators.enumerated() {
+                            let value = evaluate(values)
+                            SQLiteValues.bind(upsert, p, value)
+                            if observing, let index = statisticsIndex[position] { statistics.observe(value, feature: index) }
                             p += 1
                         }
                         try SQLiteValues.execute(upsert, writing: table.name)
@@ -210,6 +226,9 @@ extension OfflineStore {
             }
             progress?(MaterializationProgress(view: spec.name, rows: rows, totalRows: total))
             try db.execute(sql: table.createIndex)
+            statistics.written(rows: rows, addedRows: try rowsBefore.map { try (Int.fetchOne(db, sql: countRows) ?? 0) - $0 })
+            if statistics.basis == .tableScan { try Self.scanStatistics(db, table: table, into: &statistics) }
+            let recorded = statistics.result
             // A large run builds its tiles on a second connection, on the other core.
             let secondConnection = !view.tileLayout.isEmpty && (tilesOnSecondConnection ?? (total >= 100_000))
             let reader = secondConnection ? try? openReader() : nil
@@ -231,17 +250,20 @@ extension OfflineStore {
                 ])
             try db.execute(
                 sql: """
-                    INSERT INTO larder_materialization_runs (view, version, incremental, range_start, range_end, rows, started_at, finished_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO larder_materialization_runs
+                        (view, version, incremental, range_start, range_end, rows, started_at, finished_at, newest_event)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [
                     spec.name, version, incremental ? 1 : 0, newState.start.microseconds, newState.end.microseconds, rows, now.microseconds,
-                    Timestamp.now().microseconds,
+                    Timestamp.now().microseconds, recorded.newestEvent,
                 ])
+            let runID = db.lastInsertedRowID
+            try Self.insertStatistics(db, run: runID, recorded.features)
             return MaterializationSummary(
                 view: spec.name, version: version, rows: rows, tiles: tiles, tilesFrom: tiles > 0 ? tileRange.start : nil,
                 seconds: Date().timeIntervalSince(started), tileSeconds: tileSeconds, state: newState,
-                incremental: incremental)
+                incremental: incremental, runID: runID)
         }
     }
 }

@@ -1,11 +1,18 @@
 import ArgumentParser
 import LarderCore
+import LarderEngine
 import LarderOffline
 
 struct Describe: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show one registered definition and its version history.",
-        discussion: "--json prints one object: the fields of `larder list --json`, plus history (and rows, for a source)."
+        discussion: """
+            --json prints one object: the fields of `larder list --json`, plus history (and rows, for a source). \
+            --stats adds a feature view's statistics: its recent materialization runs, and per feature the \
+            newest run's count, nulls, range, mean, standard deviation, distinct count, quantiles and \
+            histogram, and each run's drift (population stability index) against the reference run \
+            (the first, or the one pinned with `larder statistics-reference`).
+            """
     )
 
     @OptionGroup var project: ProjectOptions
@@ -15,6 +22,16 @@ struct Describe: AsyncParsableCommand {
 
     @Flag(help: "Print JSON instead of text.")
     var json = false
+
+    @Flag(help: "Show a feature view's feature statistics and drift over its recent runs.")
+    var stats = false
+
+    @Option(help: "With --stats: how many recent runs to show.")
+    var runs = 5
+
+    func validate() throws {
+        if runs < 1 { throw ValidationError("--runs must be at least 1") }
+    }
 
     func run() async throws {
         let (_, store) = try await project.openBackend()
@@ -29,6 +46,18 @@ struct Describe: AsyncParsableCommand {
         let rows = definition.kind == .source ? try await store.registry.rowCount(source: name) : nil
         var freshness: ViewFreshness? = nil
         if case .featureView(let spec) = definition.spec { freshness = try await store.freshness(of: spec, version: definition.version) }
+        var report: ViewStatisticsReport? = nil
+        if stats {
+            switch definition.spec {
+            case .featureView(let spec):
+                report = try await ViewStatisticsReport.load(view: spec, version: definition.version, offline: store, runs: runs)
+            case .onDemandView:
+                throw CommandError("\(name) is an on-demand view: its features are computed per request and have no statistics")
+            default:
+                throw CommandError(
+                    "--stats is for feature views; \(name) is \(definition.kind.label == "entity" ? "an" : "a") \(definition.kind.label)")
+            }
+        }
         let now = Timestamp.now()
         if json {
             var object = Describe.summaryObject(definition)
@@ -40,6 +69,7 @@ struct Describe: AsyncParsableCommand {
             }
             if let rows { object["rows"] = rows }
             if let freshness { object["materialization"] = Describe.freshnessObject(freshness, now: now) }
+            if let report { object["statistics"] = try JSONOutput.object(encoding: report) }
             print(try JSONOutput.render(object))
             return
         }
@@ -47,6 +77,7 @@ struct Describe: AsyncParsableCommand {
         lines += Describe.body(definition.spec)
         if let rows { lines.append("rows: \(grouped(rows))") }
         if let freshness { lines += Describe.freshnessLines(freshness, now: now) }
+        if let report { lines += Describe.statisticsLines(report) }
         lines.append("history:")
         for entry in history {
             lines.append("  \(entry.appliedAt)  v\(entry.version)  \(entry.change.rawValue)")
@@ -59,6 +90,50 @@ struct Describe: AsyncParsableCommand {
     static func age(_ t: Timestamp, now: Timestamp) -> String {
         let us = now.microseconds - t.microseconds
         return us < 0 ? "in the future" : Duration.compact(microseconds: us / 1_000_000 * 1_000_000) + " ago"
+    }
+
+    /// The `--stats` lines: the runs shown, then each feature's newest statistics, histogram
+    /// and drift by run.
+    static func statisticsLines(_ report: ViewStatisticsReport) -> [String] {
+        guard let newest = report.runs.first else { return ["statistics: none (run `larder materialize`)"] }
+        let reference =
+            report.reference.map { "run \($0.run) (\($0.pinned ? "pinned" : "the first with statistics"))" } ?? "none"
+        var lines = ["statistics after run \(newest.id) (\(newest.finishedAt)); drift against \(reference):"]
+        var runs = TextTable("  RUN", "FINISHED", "ROWS", "NEWEST EVENT", "AGE AT RUN")
+        for run in report.runs {
+            runs.add([
+                "  \(run.id)\(run.incremental ? " (incremental)" : "")", run.finishedAt, grouped(run.rows), run.newestEvent ?? "-",
+                run.newestEventAgeSeconds.map { Duration.compact(microseconds: Int64($0.rounded()) * 1_000_000) } ?? "-",
+            ])
+        }
+        lines += runs.render().split(separator: "\n").map(String.init)
+        for feature in report.features {
+            lines.append("  \(feature.name) (\(feature.type), \(feature.kind))")
+            guard let s = feature.latest else {
+                lines.append("      no statistics in run \(newest.id)")
+                continue
+            }
+            var summary = ["count \(grouped(s.count))", "nulls \(grouped(s.nullCount))"]
+            if s.nanCount > 0 { summary.append("NaN \(grouped(s.nanCount))") }
+            if let min = s.min, let max = s.max { summary += ["min \(min)", "max \(max)"] }
+            if let mean = s.mean { summary.append("mean \(mean)") }
+            if let std = s.standardDeviation { summary.append("std \(std)\(feature.type == "timestamp" ? " s" : "")") }
+            summary.append("distinct \(grouped(s.distinctCount))")
+            lines.append("      " + summary.joined(separator: "  "))
+            if let quantiles = s.quantiles {
+                lines.append(
+                    "      " + quantiles.map { "p\(Int(($0.probability * 100).rounded())) \($0.value)" }.joined(separator: "  "))
+            }
+            if let top = s.topValues, !top.isEmpty {
+                lines.append("      top: " + top.prefix(5).map { "\($0.value) (\(grouped($0.count)))" }.joined(separator: ", "))
+            }
+            if let bins = feature.histogram {
+                lines.append("      histogram: " + bins.map { "\($0.label): \(grouped($0.count))" }.joined(separator: " | "))
+            }
+            let drift = feature.drift.map { d in "\(d.run): \(d.populationStabilityIndex.map { String(format: "%.4f", $0) } ?? "-")" }
+            lines.append("      drift (PSI) by run: " + drift.joined(separator: ", "))
+        }
+        return lines
     }
 
     /// The materialization and freshness lines of a feature view version.

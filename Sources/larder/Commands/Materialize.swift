@@ -74,6 +74,9 @@ struct Materialize: AsyncParsableCommand {
                 bar.update(fraction: Double(progress.rows) / Double(max(progress.totalRows, 1)), detail: "\(grouped(progress.rows)) rows")
             }
             bar.finish()
+            // What the aggregations will serve, for the statistics of the run (row features
+            // got theirs in the run).
+            try await AggregationStatistics.record(for: view, run: summary, offline: store)
             let tiles =
                 view.aggregations.isEmpty
                 ? "" : ", \(grouped(summary.tiles)) tiles in \(String(format: "%.2f", summary.tileSeconds)) s of it"

@@ -29,6 +29,13 @@ enum JSONOutput {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// An encodable value as a JSON object, its keys in snake case as the rest of the output.
+    static func object(encoding value: some Encodable) throws -> Any {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return try JSONSerialization.jsonObject(with: encoder.encode(value))
+    }
+
     /// A stored definition's canonical JSON as a JSON object.
     static func object(_ spec: DefinitionSpec) -> Any {
         (try? JSONSerialization.jsonObject(with: spec.json())) ?? [:]
