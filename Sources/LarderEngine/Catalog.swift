@@ -40,19 +40,17 @@ public struct Catalog: Sendable {
 
     // MARK: Home
 
-    /// Counts of every kind, the newest applies and runs, the views that are stale,
-    /// unmaterialized or expired at `now`, and every definition by kind.
+    /// Counts of every kind, the newest applies, the newest run of each view (newest first),
+    /// the views that are stale, unmaterialized or expired at `now`, and every definition by
+    /// kind. It reads each view's newest run (whose newest event tells expiry), never a table.
     public func home(at now: Timestamp) async throws -> CatalogHome {
         async let applies = offline.registry.recentHistory(limit: Self.recentLimit)
-        let freshness = try await freshnessOfViews()
+        let readings = try await readingsOfViews()
         var runs: [CatalogRun] = []
-        for view in repository.featureViews {
-            guard let version = deployment.versions[view.name], let run = freshness[view.name]?.lastRun else { continue }
-            runs.append(Self.run(view: view.name, version: version, run, newestEvent: freshness[view.name]?.newestEvent))
-        }
+        for reading in readings.values { runs += reading.runs.map(Self.run) }
         runs.sort { ($0.finishedAt, $0.view) > ($1.finishedAt, $1.view) }
         let alerts = (repository.featureViews.map(\.name) + repository.onDemandViews.map(\.name)).sorted().flatMap {
-            self.alerts(view: $0, freshness: freshness[$0], at: now)
+            self.alerts(view: $0, reading: readings[$0], at: now)
         }
         let specs = index.specs
         func entries(_ kind: DefinitionKind) -> [CatalogEntry] { specs.filter { $0.kind == kind }.map(entry) }
@@ -97,7 +95,8 @@ public struct Catalog: Sendable {
     // MARK: Features
 
     /// One feature of a view: what it is, how it is computed (its Swift source when it has
-    /// some), what reads it, the services that list it and its view's history.
+    /// some), what reads it, the services that list it, its view's history, and its statistics
+    /// after its view's recent runs (a row or aggregation feature of a registered view).
     public func feature(view viewName: String, name: String) async throws -> CatalogFeatureDetail {
         let reference = "\(viewName):\(name)"
         guard let position = index.featurePosition[reference] else {
@@ -135,41 +134,54 @@ public struct Catalog: Sendable {
             codeHash = TransformationCode.hash(at: onDemand.location)
             location = onDemand.location
         }
+        var statistics: CatalogFeatureStatistics? = nil
+        if let view = repository.featureView(named: viewName), let version = deployment.versions[viewName] {
+            let report = try await ViewStatisticsReport.load(view: view.spec, version: version, offline: offline, runs: Self.statisticsRuns)
+            if let entry = report.features.first(where: { $0.name == name }) {
+                statistics = CatalogFeatureStatistics(
+                    run: report.runs.first, reference: report.reference, latest: entry.latest, histogram: entry.histogram,
+                    drift: entry.drift)
+            }
+        }
         let history = try await offline.registry.history(named: viewName)
         return CatalogFeatureDetail(
             feature: feature, viewKind: repository.featureView(named: viewName) != nil ? "feature_view" : "on_demand_view",
             version: deployment.registrations[viewName]?.version, transformation: transformation, inputs: inputs,
             code: location.flatMap(TransformationCode.source(at:)), codeHash: codeHash,
             readBy: index.readersOfFeature[reference] ?? [], services: index.servicesByFeature[reference] ?? [],
-            history: history.reversed().map(Self.change))
+            history: history.reversed().map(Self.change), statistics: statistics)
     }
 
     // MARK: Views
 
-    /// A feature view or an on-demand view: its definition, materialization, runs, alerts at
-    /// `now`, lineage, the services using it and its history.
+    /// A feature view or an on-demand view: its definition, materialization, recent runs and
+    /// their statistics, alerts at `now`, lineage, the services using it and its history.
     public func view(named name: String, at now: Timestamp) async throws -> CatalogViewDetail {
         let history = try await offline.registry.history(named: name).reversed().map(Self.change)
         let registration = Self.registrationText(deployment.registrations[name] ?? .unregistered)
         let features = index.features.filter { $0.view == name }
         if let view = repository.featureView(named: name) {
             let spec = view.spec
-            var freshness: ViewFreshness? = nil
-            var runs: [CatalogRun] = []
+            var reading: ViewReading? = nil
+            var statistics: ViewStatisticsReport? = nil
+            var online: OnlinePushState? = nil
             if let version = deployment.versions[name] {
-                let fresh = try await offline.freshness(of: spec, version: version)
-                freshness = fresh
-                if let run = fresh.lastRun { runs = [Self.run(view: name, version: version, run, newestEvent: fresh.newestEvent)] }
+                async let report = ViewStatisticsReport.load(view: spec, version: version, offline: offline, runs: Self.statisticsRuns)
+                async let pushed = offline.onlinePushState(view: name, version: version)
+                reading = try await self.reading(of: view, version: version, runs: nil)
+                statistics = try await report
+                online = try await pushed
             }
+            let runs = statistics.map { report in report.runs.map { Self.run(view: name, version: report.version, $0) } } ?? []
             return CatalogViewDetail(
                 name: name, kind: DefinitionKind.featureView.rawValue, description: view.description, owner: view.owner, tags: view.tags,
                 version: deployment.versions[name], registration: registration, entity: view.entity.name,
                 joinKeys: view.entity.joinKeys.map { Self.column($0) }, source: view.source.name,
                 ttl: spec.ttlMicroseconds == 0 ? "none" : Duration.compact(microseconds: spec.ttlMicroseconds),
                 ttlSeconds: Double(spec.ttlMicroseconds) / 1e6, features: features, reads: [], requestFields: [],
-                materialization: freshness.flatMap { Self.materialization($0, at: now) }, runs: runs,
-                alerts: alerts(view: name, freshness: freshness, at: now), lineage: lineage(of: name),
-                services: index.servicesByView[name] ?? [], history: history)
+                materialization: reading.flatMap { Self.materialization($0, online: online, at: now) }, runs: runs,
+                alerts: alerts(view: name, reading: reading, at: now), lineage: lineage(of: name),
+                services: index.servicesByView[name] ?? [], history: history, statistics: statistics)
         }
         guard let view = repository.onDemandView(named: name) else {
             throw EngineError(.notFound, "unknown view '\(name)'; known views: \(index.viewNames.joined(separator: ", "))")
@@ -179,8 +191,8 @@ public struct Catalog: Sendable {
             version: deployment.registrations[name]?.version, registration: registration, entity: nil, joinKeys: [], source: nil,
             ttl: nil, ttlSeconds: nil, features: features, reads: view.featureInputs.map(\.key),
             requestFields: view.requestFields.map { Self.column(ColumnSpec(name: $0.key, type: $0.type, nullable: $0.nullable)) },
-            materialization: nil, runs: [], alerts: alerts(view: name, freshness: nil, at: now), lineage: lineage(of: name),
-            services: index.servicesByView[name] ?? [], history: history)
+            materialization: nil, runs: [], alerts: alerts(view: name, reading: nil, at: now), lineage: lineage(of: name),
+            services: index.servicesByView[name] ?? [], history: history, statistics: nil)
     }
 
     /// Source → feature view → on-demand views reading it → services using either; for an
@@ -364,17 +376,41 @@ public struct Catalog: Sendable {
 
     // MARK: Freshness and alerts
 
-    /// The freshness of every feature view whose compiled definition is registered, read
-    /// concurrently.
-    func freshnessOfViews() async throws -> [String: ViewFreshness] {
-        try await withThrowingTaskGroup(of: (String, ViewFreshness).self) { group in
+    /// How many recent runs a view's page and its features' statistics show.
+    public static let statisticsRuns = 20
+
+    /// What the store says of a registered feature view version now: what its table covers,
+    /// its newest materialized event, and its newest runs.
+    struct ViewReading: Sendable {
+        var state: MaterializationState?
+        var newestEvent: Timestamp?
+        var runs: [MaterializationRun]
+    }
+
+    /// The reading of `view` at `version`, with its newest `limit` runs (none: only the newest,
+    /// for its newest event, is read and not kept). The newest event is the one the last run
+    /// recorded; for runs recorded before Larder kept it, the store's ``ViewFreshness``.
+    func reading(of view: FeatureView, version: Int, runs limit: Int?) async throws -> ViewReading {
+        async let state = offline.materializationState(view: view.name, version: version)
+        async let runs = offline.materializationRuns(view: view.name, version: version, limit: max(limit ?? 1, 1))
+        let (materialized, newestRuns) = try await (state, runs)
+        var newest = newestRuns.first?.newestEvent
+        if newest == nil, materialized != nil {
+            newest = try await offline.freshness(of: view.spec, version: version).newestEvent
+        }
+        return ViewReading(state: materialized, newestEvent: newest, runs: limit == nil ? [] : newestRuns)
+    }
+
+    /// The reading of every feature view whose compiled definition is registered, with its
+    /// newest run, read concurrently.
+    func readingsOfViews() async throws -> [String: ViewReading] {
+        try await withThrowingTaskGroup(of: (String, ViewReading).self) { group in
             for view in repository.featureViews {
                 guard let version = deployment.versions[view.name] else { continue }
-                let spec = view.spec
-                group.addTask { [offline] in (view.name, try await offline.freshness(of: spec, version: version)) }
+                group.addTask { (view.name, try await self.reading(of: view, version: version, runs: 1)) }
             }
-            var out: [String: ViewFreshness] = [:]
-            for try await (name, freshness) in group { out[name] = freshness }
+            var out: [String: ViewReading] = [:]
+            for try await (name, reading) in group { out[name] = reading }
             return out
         }
     }
@@ -382,7 +418,7 @@ public struct Catalog: Sendable {
     /// Why a view needs attention at `now`, if it does: its values are withheld
     /// (`stale-definition`), it was never materialized, or its newest materialized event is
     /// older than its ttl.
-    func alerts(view name: String, freshness: ViewFreshness?, at now: Timestamp) -> [CatalogViewAlert] {
+    func alerts(view name: String, reading: ViewReading?, at now: Timestamp) -> [CatalogViewAlert] {
         let featureView = repository.featureView(named: name)
         let kind = (featureView != nil ? DefinitionKind.featureView : .onDemandView).rawValue
         func alert(_ status: String, _ reason: String) -> [CatalogViewAlert] {
@@ -404,12 +440,12 @@ public struct Catalog: Sendable {
             }
         }
         guard let featureView, deployment.versions[name] != nil else { return [] }
-        guard let freshness, freshness.state != nil else {
+        guard let reading, reading.state != nil else {
             return alert(
                 "not-materialized", "never materialized: only pushed values are online; run `larder materialize --views \(name)`")
         }
         let ttl = featureView.ttl.microseconds
-        if ttl > 0, !featureView.features.isEmpty, let newest = freshness.newestEvent, now.microseconds - newest.microseconds > ttl {
+        if ttl > 0, !featureView.features.isEmpty, let newest = reading.newestEvent, now.microseconds - newest.microseconds > ttl {
             let age = Duration.compact(microseconds: (now.microseconds - newest.microseconds) / 1_000_000 * 1_000_000)
             return alert(
                 "expired",
@@ -434,22 +470,26 @@ public struct Catalog: Sendable {
             change: entry.change.rawValue, details: entry.details, fingerprint: entry.fingerprint)
     }
 
-    static func run(
-        view: String, version: Int, _ run: (finishedAt: Timestamp, rows: Int, incremental: Bool), newestEvent: Timestamp?
-    ) -> CatalogRun {
+    static func run(_ run: MaterializationRun) -> CatalogRun {
         CatalogRun(
-            view: view, version: version, finishedAt: run.finishedAt.description, rows: run.rows, incremental: run.incremental,
-            newestEvent: newestEvent?.description,
-            newestEventAgeSeconds: newestEvent.map { Double(run.finishedAt.microseconds - $0.microseconds) / 1e6 })
+            id: run.id, view: run.view, version: run.version, finishedAt: run.finishedAt.description, rows: run.rows,
+            incremental: run.incremental, newestEvent: run.newestEvent?.description,
+            newestEventAgeSeconds: run.newestEvent.map { Double(run.finishedAt.microseconds - $0.microseconds) / 1e6 })
     }
 
-    static func materialization(_ freshness: ViewFreshness, at now: Timestamp) -> CatalogMaterialization? {
-        guard let state = freshness.state else { return nil }
+    static func run(view: String, version: Int, _ run: ViewStatisticsReport.Run) -> CatalogRun {
+        CatalogRun(
+            id: run.id, view: view, version: version, finishedAt: run.finishedAt, rows: run.rows, incremental: run.incremental,
+            newestEvent: run.newestEvent, newestEventAgeSeconds: run.newestEventAgeSeconds)
+    }
+
+    static func materialization(_ reading: ViewReading, online: OnlinePushState?, at now: Timestamp) -> CatalogMaterialization? {
+        guard let state = reading.state else { return nil }
         return CatalogMaterialization(
             start: state.start.description, end: state.end.description, seqWatermark: state.seqWatermark,
-            updatedAt: state.updatedAt.description, newestEvent: freshness.newestEvent?.description,
-            newestEventAgeSeconds: freshness.newestEvent.map { Double(now.microseconds - $0.microseconds) / 1e6 },
-            onlinePushedEnd: freshness.online?.end.description)
+            updatedAt: state.updatedAt.description, newestEvent: reading.newestEvent?.description,
+            newestEventAgeSeconds: reading.newestEvent.map { Double(now.microseconds - $0.microseconds) / 1e6 },
+            onlinePushedEnd: online?.end.description)
     }
 
     static func ingest(_ record: IngestRecord) -> CatalogIngest {

@@ -45,6 +45,8 @@ public struct CatalogChange: Codable, Sendable, Equatable {
 
 /// One materialization run of a feature view version.
 public struct CatalogRun: Codable, Sendable, Equatable {
+    /// The run's number (`larder statistics-reference` takes it).
+    public var id: Int64
     public var view: String
     public var version: Int
     public var finishedAt: String
@@ -79,7 +81,7 @@ public struct CatalogHome: Codable, Sendable {
     public var counts: CatalogCounts
     /// The newest applied changes, newest first.
     public var recentApplies: [CatalogChange]
-    /// The newest materialization runs of the views, newest first.
+    /// The newest materialization run of each view, newest first.
     public var recentRuns: [CatalogRun]
     /// Stale, unmaterialized and expired views, by view name.
     public var staleViews: [CatalogViewAlert]
@@ -168,6 +170,24 @@ public struct CatalogFeatureDetail: Codable, Sendable {
     public var services: [String]
     /// Its view's applied changes, newest first.
     public var history: [CatalogChange]
+    /// Its statistics after its view's recent runs; nil for on-demand features, for views
+    /// whose compiled definition is not the registered one, and for types without statistics.
+    public var statistics: CatalogFeatureStatistics?
+}
+
+/// A feature's statistics, from its view's ``ViewStatisticsReport``.
+public struct CatalogFeatureStatistics: Codable, Sendable {
+    /// The newest run, which ``latest`` and ``histogram`` describe; nil before the first run.
+    public var run: ViewStatisticsReport.Run?
+    /// The run drift is measured against.
+    public var reference: ViewStatisticsReport.Reference?
+    /// Count, nulls, NaNs, min, max, mean, standard deviation, distinct count, quantiles, top
+    /// values or true and false counts; nil when the newest run has none for the feature.
+    public var latest: ViewStatisticsReport.Summary?
+    /// The newest run's histogram, as labelled bins.
+    public var histogram: [ViewStatisticsReport.Bin]?
+    /// Each recent run's population stability index against the reference, newest first.
+    public var drift: [ViewStatisticsReport.Drift]
 }
 
 /// What a view version's offline feature table covers, and how fresh it is.
@@ -178,7 +198,7 @@ public struct CatalogMaterialization: Codable, Sendable, Equatable {
     public var end: String
     public var seqWatermark: Int64
     public var updatedAt: String
-    /// The newest materialized event (row features) or hop (aggregation tiles).
+    /// The newest materialized event, as the last run recorded it.
     public var newestEvent: String?
     /// Its age at the answer's instant.
     public var newestEventAgeSeconds: Double?
@@ -240,7 +260,7 @@ public struct CatalogViewDetail: Codable, Sendable {
     /// What the registered version's feature table covers; nil when never materialized (and
     /// for on-demand views, which have no table).
     public var materialization: CatalogMaterialization?
-    /// Its materialization runs, newest first.
+    /// Its recent materialization runs (at most ``Catalog/statisticsRuns``), newest first.
     public var runs: [CatalogRun]
     /// Whether it is stale, unmaterialized or expired.
     public var alerts: [CatalogViewAlert]
@@ -249,6 +269,9 @@ public struct CatalogViewDetail: Codable, Sendable {
     public var services: [String]
     /// Applied changes, newest first.
     public var history: [CatalogChange]
+    /// A feature view's statistics after its recent runs (nil for an on-demand view, and for
+    /// a feature view whose compiled definition is not the registered one).
+    public var statistics: ViewStatisticsReport?
 }
 
 /// A feature service: its features and how to call the service for them.

@@ -110,6 +110,7 @@ enum CatalogPages {
     }
 
     struct Run {
+        var id: Int64
         var view: String
         var url: String
         var version: Int
@@ -154,7 +155,8 @@ enum CatalogPages {
     static func run(_ run: CatalogRun) -> Run {
         let age = run.newestEventAgeSeconds.map(duration) ?? "—"
         return Run(
-            view: run.view, url: CatalogURL.view(run.view), version: run.version, finishedAt: time(run.finishedAt), rows: grouped(run.rows),
+            id: run.id, view: run.view, url: CatalogURL.view(run.view), version: run.version, finishedAt: time(run.finishedAt),
+            rows: grouped(run.rows),
             mode: run.incremental ? "incremental" : "full", newestEvent: run.newestEvent.map(time) ?? "none",
             age: age, freshness: run.newestEvent.map { "\(time($0)) (\(age) old)" } ?? "none")
     }
@@ -305,7 +307,98 @@ enum CatalogPages {
         var codeHash: String?
         var noCode: String
         var history: [Change]
+        /// A feature of a feature view (on-demand features have no statistics).
+        var isViewFeature: Bool
+        var statistics: Statistics?
+        var noStatistics: String
     }
+
+    struct Stat {
+        var name: String
+        var value: String
+    }
+
+    struct DriftRow {
+        var run: Int64
+        var finishedAt: String
+        var psi: String
+    }
+
+    struct Statistics {
+        var runLabel: String
+        var referenceLabel: String?
+        var summary: [Stat]
+        var quantiles: [Stat]
+        var topValues: [Stat]
+        var histogramSVG: String?
+        var driftSVG: String?
+        var drift: [DriftRow]
+    }
+
+    static func statistics(_ statistics: CatalogFeatureStatistics, feature: CatalogFeature) -> Statistics? {
+        guard let run = statistics.run else { return nil }
+        var summary: [Stat] = []
+        var quantiles: [Stat] = []
+        var top: [Stat] = []
+        if let s = statistics.latest {
+            summary.append(Stat(name: "count", value: grouped(s.count)))
+            summary.append(Stat(name: "nulls", value: grouped(s.nullCount)))
+            if s.nanCount > 0 { summary.append(Stat(name: "NaN", value: grouped(s.nanCount))) }
+            if let min = s.min { summary.append(Stat(name: "min", value: display(min))) }
+            if let max = s.max { summary.append(Stat(name: "max", value: display(max))) }
+            if let mean = s.mean { summary.append(Stat(name: "mean", value: display(mean))) }
+            if let std = s.standardDeviation {
+                summary.append(Stat(name: "standard deviation", value: display(std) + (feature.type == "timestamp" ? " s" : "")))
+            }
+            summary.append(Stat(name: "distinct", value: grouped(s.distinctCount)))
+            if let t = s.trueCount, let f = s.falseCount {
+                summary += [Stat(name: "true", value: grouped(t)), Stat(name: "false", value: grouped(f))]
+            }
+            quantiles = (s.quantiles ?? []).map { Stat(name: "p\(Int(($0.probability * 100).rounded()))", value: display($0.value)) }
+            top = (s.topValues ?? []).map { Stat(name: $0.value, value: grouped($0.count)) }
+        }
+        let histogram = statistics.histogram.flatMap { bins -> String? in
+            bins.isEmpty
+                ? nil
+                : SVGPlot.bars(
+                    bins.map { SVGPlot.Bar(label: $0.label, value: Double($0.count)) },
+                    title: "Histogram of \(feature.name) after run \(run.id)", xLabel: feature.name, yLabel: "count")
+        }
+        // Over the runs in order (one step each, labelled by run number): runs may be minutes
+        // or days apart, and drift is a comparison of runs.
+        let measured = statistics.drift.reversed().filter { $0.populationStabilityIndex?.isFinite ?? false }
+        let points = measured.enumerated().map { index, drift in
+            SVGPlot.Point(
+                x: Double(index), y: drift.populationStabilityIndex!,
+                label: "run \(drift.run), \(time(drift.finishedAt)): PSI \(psiText(drift.populationStabilityIndex!))")
+        }
+        let every = max(1, (measured.count + 7) / 8)
+        let driftSVG =
+            points.isEmpty
+            ? nil
+            : SVGPlot.line(
+                points, title: "Drift of \(feature.name) against the reference run", xLabel: "run",
+                yLabel: "PSI",
+                xTicks: { _, _ in points.indices.filter { $0 % every == 0 || $0 == points.count - 1 }.map(Double.init) },
+                xTick: { index in measured.indices.contains(Int(index)) ? "\(measured[Int(index)].run)" : "" },
+                guides: [(0.1, "0.1 moderate"), (0.25, "0.25 large")])
+        return Statistics(
+            runLabel: "After run \(run.id), finished \(time(run.finishedAt))\(run.incremental ? " (incremental)" : "").",
+            referenceLabel: statistics.reference.map {
+                "run \($0.run) (\($0.pinned ? "pinned" : "the first run with statistics"), \(time($0.finishedAt)))"
+            }, summary: summary, quantiles: quantiles, topValues: top, histogramSVG: histogram, driftSVG: driftSVG,
+            drift: statistics.drift.map {
+                DriftRow(run: $0.run, finishedAt: time($0.finishedAt), psi: $0.populationStabilityIndex.map(psiText) ?? "—")
+            })
+    }
+
+    /// A statistic as text: instants as page times, doubles to 6 significant digits.
+    static func display(_ value: ReportValue) -> String {
+        if case .text(let text) = value, (try? Timestamp(rfc3339: text)) != nil { return time(text) }
+        return value.description
+    }
+
+    static func psiText(_ psi: Double) -> String { String(format: "%.4f", psi) }
 
     /// `source` is the feature view's source, which column inputs link to.
     static func feature(_ detail: CatalogFeatureDetail, source: String?, layout: Layout) -> String {
@@ -347,7 +440,11 @@ enum CatalogPages {
                 let parts = reference.split(separator: ":", maxSplits: 1).map(String.init)
                 return Link(name: reference, url: CatalogURL.feature(view: parts[0], name: parts.count > 1 ? parts[1] : ""))
             },
-            code: detail.code, codeHash: detail.codeHash, noCode: noCode, history: changes(detail.history))
+            code: detail.code, codeHash: detail.codeHash, noCode: noCode, history: changes(detail.history),
+            isViewFeature: feature.kind != .onDemand, statistics: detail.statistics.flatMap { statistics($0, feature: feature) },
+            noStatistics: detail.version == nil
+                ? "None: the registry holds another definition of this view than the running service’s."
+                : "None yet: each materialization run of the view computes them (list-valued features have none).")
         return render("feature", page)
     }
 
@@ -445,9 +542,11 @@ enum CatalogPages {
                 x: Double(finished.microseconds), y: age, label: "\(time(run.finishedAt)): newest event \(duration(age)) old")
         }
         guard !points.isEmpty else { return nil }
+        // Runs minutes apart or more: month, day and minute; closer: to the second.
+        let close = (points.map(\.x).max() ?? 0) - (points.map(\.x).min() ?? 0) < 600e6
         return SVGPlot.line(
             points, title: "Freshness after each materialization run", xLabel: "run finished (UTC)", yLabel: "newest event age",
-            xTicks: SVGPlot.timeTicks, xTick: { SVGPlot.timeTick(microseconds: $0) }, yTicks: SVGPlot.durationTicks,
+            xTicks: SVGPlot.timeTicks, xTick: { SVGPlot.timeTick(microseconds: $0, seconds: close) }, yTicks: SVGPlot.durationTicks,
             yTick: { SVGPlot.durationTick(seconds: $0) })
     }
 

@@ -79,6 +79,12 @@ enum CatalogTemplates {
         svg .bar{fill:#6b9bc8}
         svg .line{fill:none;stroke:#2b6cb0;stroke-width:2}
         svg .point{fill:#2b6cb0}
+        svg .guide{stroke:#c05621;stroke-dasharray:4 4}
+        svg .guide-label{fill:#c05621;font-size:11px}
+        .stats{display:grid;grid-template-columns:repeat(auto-fill,minmax(9.5rem,1fr));gap:.5rem .9rem;margin:.6rem 0}
+        .stats div{border-left:3px solid var(--line);padding:.1rem .6rem}
+        .stats .k{display:block;color:var(--muted);font-size:.8rem}
+        .stats .v{font-variant-numeric:tabular-nums;word-break:break-word}
         svg.lineage .node rect{fill:#fff;stroke:#a7b6c6;stroke-width:1.4}
         svg.lineage .node.current rect{fill:#ebf3fb;stroke:#2b6cb0;stroke-width:2}
         svg.lineage a:hover rect{stroke:#2b6cb0}
@@ -259,6 +265,35 @@ enum CatalogTemplates {
         <dt>Read by</dt><dd>{{#readBy}}<a href="{{url}}">{{name}}</a>{{^last()}}, {{/last()}}{{/readBy}}{{^readBy}}<span class="muted">no other feature</span>{{/readBy}}</dd>
         </dl>
 
+        {{#isViewFeature}}
+        <h2 id="statistics">Statistics</h2>
+        {{#statistics}}
+        <p class="muted">{{runLabel}}{{#referenceLabel}} Drift is measured against {{referenceLabel}}.{{/referenceLabel}}</p>
+        {{^empty(summary)}}<div class="stats">{{#summary}}<div><span class="k">{{name}}</span><span class="v">{{value}}</span></div>{{/summary}}</div>{{/empty(summary)}}
+        {{^empty(quantiles)}}
+        <table>
+        <thead><tr>{{#quantiles}}<th class="num">{{name}}</th>{{/quantiles}}</tr></thead>
+        <tbody><tr>{{#quantiles}}<td class="num">{{value}}</td>{{/quantiles}}</tr></tbody>
+        </table>
+        {{/empty(quantiles)}}
+        {{^empty(topValues)}}
+        <table>
+        <thead><tr><th>Most frequent value</th><th class="num">Count</th></tr></thead>
+        <tbody>{{#topValues}}<tr><td><code>{{name}}</code></td><td class="num">{{value}}</td></tr>{{/topValues}}</tbody>
+        </table>
+        {{/empty(topValues)}}
+        {{#histogramSVG}}<figure>{{{histogramSVG}}}<figcaption>Histogram of the values after the newest run.</figcaption></figure>{{/histogramSVG}}
+        {{#driftSVG}}<figure>{{{driftSVG}}}<figcaption>Population stability index of each run against the reference: under 0.1 little change, 0.1 to 0.25 a moderate shift, above 0.25 a large one.</figcaption></figure>{{/driftSVG}}
+        {{^empty(drift)}}
+        <table>
+        <thead><tr><th class="num">Run</th><th>Finished</th><th class="num">Drift (PSI)</th></tr></thead>
+        <tbody>{{#drift}}<tr><td class="num">{{run}}</td><td class="nowrap">{{finishedAt}}</td><td class="num">{{psi}}</td></tr>{{/drift}}</tbody>
+        </table>
+        {{/empty(drift)}}
+        {{/statistics}}
+        {{^statistics}}<p class="empty">{{noStatistics}}</p>{{/statistics}}
+        {{/isViewFeature}}
+
         <h2 id="code">Transformation</h2>
         {{#code}}<pre><code>{{code}}</code></pre>{{#codeHash}}<p class="muted">Code hash <code>{{codeHash}}</code>: editing this call’s code (not its comments or layout) makes a new version of the view.</p>{{/codeHash}}{{/code}}
         {{^code}}<p class="empty">{{noCode}}</p>{{/code}}
@@ -314,9 +349,9 @@ enum CatalogTemplates {
         <h2 id="runs">Materialization runs</h2>
         {{^empty(runs)}}
         <table>
-        <thead><tr><th>Finished</th><th class="num">Version</th><th class="num">Rows</th><th>Kind</th><th>Newest event</th><th>Its age then</th></tr></thead>
+        <thead><tr><th class="num">Run</th><th>Finished</th><th class="num">Version</th><th class="num">Rows</th><th>Kind</th><th>Newest event</th><th>Its age then</th></tr></thead>
         <tbody>
-        {{#runs}}<tr><td class="nowrap">{{finishedAt}}</td><td class="num">v{{version}}</td><td class="num">{{rows}}</td><td>{{mode}}</td><td class="nowrap">{{newestEvent}}</td><td>{{age}}</td></tr>{{/runs}}
+        {{#runs}}<tr><td class="num">{{id}}</td><td class="nowrap">{{finishedAt}}</td><td class="num">v{{version}}</td><td class="num">{{rows}}</td><td>{{mode}}</td><td class="nowrap">{{newestEvent}}</td><td>{{age}}</td></tr>{{/runs}}
         </tbody>
         </table>
         {{/empty(runs)}}

@@ -34,6 +34,14 @@ enum SVGPlot {
         return text
     }
 
+    /// A tick value with as many decimals as its ticks' step needs (`0.00015`, not `1.5e-04`).
+    static func tickNumber(_ value: Double, in ticks: [Double]) -> String {
+        let step = ticks.count > 1 ? abs(ticks[1] - ticks[0]) : abs(value)
+        guard step > 0, step.isFinite, value.isFinite else { return number(value) }
+        let decimals = min(12, max(0, -Int(floor(log10(step)))))
+        return String(format: "%.\(decimals)f", value)
+    }
+
     /// Tick values at a round step (1, 2 or 5 times a power of ten), about `count` of them,
     /// from the last one at or below `low` to the first one at or above `high`.
     static func ticks(_ low: Double, _ high: Double, count: Int = 5) -> [Double] {
@@ -98,11 +106,14 @@ enum SVGPlot {
         for tick in yTicks {
             let y = top + plotHeight - tick / yMax * plotHeight
             svg += gridLine(x1: left, y1: y, x2: left + plotWidth, y2: y)
-            svg += text(number(tick), x: left - 6, y: y + 4, anchor: "end")
+            svg += text(tickNumber(tick, in: yTicks), x: left - 6, y: y + 4, anchor: "end")
         }
         let slot = plotWidth / Double(max(1, bars.count))
-        // Labels at least 64 units apart.
-        let every = max(1, Int((Double(bars.count) * 64 / plotWidth).rounded(.up)))
+        // Under each bar its lower edge (`0.25` of `0.25 – 0.5`), as many as fit side by side;
+        // the whole label is in the bar's tooltip.
+        let tickLabels = bars.map { shorten(String($0.label.components(separatedBy: " – ")[0]), to: 10) }
+        let widest = Double(tickLabels.map(\.count).max() ?? 1) * 6.6 + 8
+        let every = max(1, Int((widest / slot).rounded(.up)))
         for (i, bar) in bars.enumerated() {
             let value = bar.value.isFinite ? max(0, bar.value) : 0
             let h = value / yMax * plotHeight
@@ -110,7 +121,7 @@ enum SVGPlot {
             svg +=
                 "<rect class=\"bar\" x=\"\(f(x))\" y=\"\(f(top + plotHeight - h))\" width=\"\(f(slot * 0.8))\" height=\"\(f(h))\"><title>\(escape(bar.label)): \(escape(number(bar.value)))</title></rect>"
             if i % every == 0 {
-                svg += text(shorten(bar.label, to: 12), x: x + slot * 0.4, y: top + plotHeight + 16, anchor: "middle")
+                svg += text(tickLabels[i], x: x + slot * 0.4, y: top + plotHeight + 16, anchor: "middle")
             }
         }
         svg += text(xLabel, x: left + plotWidth / 2, y: Double(height) - bottom / 4, anchor: "middle", className: "axis-label")
@@ -129,14 +140,15 @@ enum SVGPlot {
 
     /// Points joined by a line, with labelled axes: x ticks from `xTicks` labelled by
     /// `xTick`, y ticks from `yTicks` (covering the values, and `yMinimum` when given)
-    /// labelled by `yTick`.
+    /// labelled by `yTick` (by default with the decimals their step needs); `guides` are dashed horizontal lines with a label, drawn when
+    /// within the y range.
     static func line(
         _ points: [Point], title: String, xLabel: String, yLabel: String,
         xTicks: (Double, Double) -> [Double] = { ticks($0, $1, count: 4) },
-        xTick: (Double) -> String, yTicks: (Double, Double) -> [Double] = { ticks($0, $1) }, yTick: (Double) -> String,
-        yMinimum: Double? = 0, width: Int = 640, height: Int = 260
+        xTick: (Double) -> String, yTicks: (Double, Double) -> [Double] = { ticks($0, $1) }, yTick: ((Double) -> String)? = nil,
+        yMinimum: Double? = 0, guides: [(value: Double, label: String)] = [], width: Int = 640, height: Int = 260
     ) -> String {
-        let (left, right, top, bottom) = (64.0, 24.0, 12.0, 56.0)
+        let (left, right, top, bottom) = (76.0, 24.0, 12.0, 56.0)
         let plotWidth = Double(width) - left - right
         let plotHeight = Double(height) - top - bottom
         let finite = points.filter { $0.x.isFinite && $0.y.isFinite }
@@ -160,9 +172,22 @@ enum SVGPlot {
         svg += axes(left: left, top: top, width: plotWidth, height: plotHeight)
         for tick in yValues {
             svg += gridLine(x1: left, y1: py(tick), x2: left + plotWidth, y2: py(tick))
-            svg += text(yTick(tick), x: left - 6, y: py(tick) + 4, anchor: "end")
+            svg += text(yTick?(tick) ?? tickNumber(tick, in: yValues), x: left - 6, y: py(tick) + 4, anchor: "end")
         }
-        let xValues = finite.count == 1 ? [finite[0].x] : xTicks(x0, x1).filter { $0 >= x0 && $0 <= x1 }
+        var drawn: [Double] = []
+        for guide in guides.sorted(by: { $0.value > $1.value }) where guide.value >= y0 && guide.value <= y1 {
+            // Guides closer than a label's height would overprint: the higher one is kept.
+            guard !drawn.contains(where: { abs($0 - py(guide.value)) < 14 }) else { continue }
+            drawn.append(py(guide.value))
+            svg +=
+                "<line class=\"guide\" x1=\"\(f(left))\" y1=\"\(f(py(guide.value)))\" x2=\"\(f(left + plotWidth))\" y2=\"\(f(py(guide.value)))\"/>"
+            svg += text(guide.label, x: left + plotWidth - 4, y: py(guide.value) - 4, anchor: "end", className: "guide-label")
+        }
+        var xValues = finite.count == 1 ? [finite[0].x] : xTicks(x0, x1).filter { $0 >= x0 && $0 <= x1 }
+        // Points closer than the ticks' step (runs within a minute): label the first and last.
+        if xValues.isEmpty, let first = finite.first, let last = finite.last {
+            xValues = first.x == last.x ? [first.x] : [first.x, last.x]
+        }
         for tick in xValues {
             svg +=
                 "<line class=\"tick\" x1=\"\(f(px(tick)))\" y1=\"\(f(top + plotHeight))\" x2=\"\(f(px(tick)))\" y2=\"\(f(top + plotHeight + 4))\"/>"
@@ -266,10 +291,11 @@ enum SVGPlot {
 }
 
 extension SVGPlot {
-    /// `11-24 21:00` (UTC) for a plot's time axis.
-    static func timeTick(microseconds: Double) -> String {
-        let text = Timestamp(microseconds: Int64(microseconds)).description
-        // 2026-11-24T21:00:00Z -> 11-24 21:00
+    /// `11-24 21:00` (UTC) for a plot's time axis; with `seconds`, `21:00:05`.
+    static func timeTick(microseconds: Double, seconds: Bool = false) -> String {
+        let text = Timestamp(microseconds: Int64(microseconds.rounded(.down))).description
+        // 2026-11-24T21:00:05.25Z -> 11-24 21:00, or 21:00:05
+        if seconds { return String(text.dropFirst(11).prefix(8)) }
         return String(text.dropFirst(5).prefix(11)).replacingOccurrences(of: "T", with: " ")
     }
 

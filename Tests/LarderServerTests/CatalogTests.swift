@@ -1,6 +1,7 @@
 import Features
 import Foundation
 import LarderCore
+import LarderEngine
 import LarderOffline
 import LarderTestSupport
 import Testing
@@ -18,7 +19,8 @@ import Yams
 @Suite struct CatalogTests {
     /// A service over the example repository: driver_stats ingested from a file three and
     /// four hours before the clock (driver_hourly_stats is then older than its 2-hour ttl),
-    /// trips pushed ten and twenty minutes before, both views materialized up to the clock.
+    /// trips pushed ten and twenty minutes before, both views materialized up to the clock;
+    /// then two late driver_stats rows and an incremental run of driver_hourly_stats.
     static func populated(apiToken: String? = nil) async throws -> ServerHarness {
         let server = try await ServerHarness(apiToken: apiToken)
         let stats = try server.directory.write(
@@ -34,8 +36,19 @@ import Yams
         let pushed = try await server.post("/v1/push", #"{"source": "trips", "rows": [\#(trips.joined(separator: ","))]}"#, token: apiToken)
         #expect(pushed.status == 200, "\(pushed.text)")
         for view in [Features.driverHourlyStats, Features.driverTrips] {
-            _ = try await server.offline.materialize(view, mode: .range(start: nil, end: server.now))
+            let summary = try await server.offline.materialize(view, mode: .range(start: nil, end: server.now))
+            // As `larder materialize` does after each run.
+            try await AggregationStatistics.record(for: view, run: summary, offline: server.offline)
         }
+        // Two older rows arrive late: an incremental run of driver_hourly_stats.
+        let late = try server.directory.write(
+            "late.csv",
+            IngestFixtures.header + "\n"
+                + [(1003, -200, 0.125), (1004, -190, 0.875)].map { id, minutes, rate in
+                    "\(id),\(server.at(minutes: Int64(minutes))),,\(rate),0.5,3"
+                }.joined(separator: "\n") + "\n")
+        _ = try await server.offline.ingest(source: "driver_stats", file: late)
+        _ = try await server.offline.materialize(Features.driverHourlyStats, mode: .incremental(end: server.now))
         return server
     }
 
@@ -66,14 +79,14 @@ import Yams
         // driver_hourly_stats' newest materialized event is 3 hours old, its ttl 2 hours.
         #expect(html.contains(#"<span class="status">expired</span><a href="/ui/views/driver_hourly_stats">driver_hourly_stats</a>"#))
         #expect(!html.contains(#"<a href="/ui/views/driver_trips">driver_trips</a>: "#), "driver_trips is fresh")
-        // Seven definitions added by the one apply; both views' runs.
+        // Seven definitions added by the one apply; each view's newest run.
         #expect(html.components(separatedBy: "<td>added</td>").count - 1 == 7)
         #expect(
             html.contains(
                 #"<td><a href="/ui/views/driver_trips">driver_trips</a></td><td class="num">v1</td><td class="num">2</td><td>full</td>"#))
         #expect(
             html.contains(
-                #"<td><a href="/ui/views/driver_hourly_stats">driver_hourly_stats</a></td><td class="num">v1</td><td class="num">3</td><td>full</td>"#
+                #"<td><a href="/ui/views/driver_hourly_stats">driver_hourly_stats</a></td><td class="num">v1</td><td class="num">2</td><td>incremental</td>"#
             ))
         for link in [
             "/ui/entities/driver", "/ui/sources/driver_stats", "/ui/sources/trips", "/ui/views/transformed_conv_rate",
@@ -117,6 +130,53 @@ import Yams
         #expect(passthrough.contains(#"<a href="/ui/features/transformed_conv_rate/conv_rate_plus_val1">"#))
     }
 
+    /// A row feature after two runs: the newest run's summary, its histogram, and drift by run
+    /// against the first; an aggregation's over the values served at its run's end.
+    @Test func theFeaturePageShowsStatisticsHistogramAndDrift() async throws {
+        let server = try await Self.populated()
+        defer { Task { await server.stop() } }
+        let detail = try object(try await server.get("/v1/catalog/features/driver_hourly_stats/conv_rate"))
+        let statistics = try #require(detail["statistics"] as? [String: Any])
+        let latest = try #require(statistics["latest"] as? [String: Any])
+        // The five ingested rates: 0.25, 0.5, 0.75, then 0.125 and 0.875 late.
+        #expect(latest["count"] as? Int == 5)
+        #expect(latest["null_count"] as? Int == 0)
+        #expect(latest["min"] as? Double == 0.125 && latest["max"] as? Double == 0.875)
+        #expect(latest["mean"] as? Double == 0.5)
+        let run = try #require((statistics["run"] as? [String: Any])?["id"] as? Int)
+        let reference = try #require((statistics["reference"] as? [String: Any])?["run"] as? Int)
+        #expect(run > reference)
+        let bins = try #require(statistics["histogram"] as? [[String: Any]])
+        #expect(bins.compactMap { $0["count"] as? Int }.reduce(0, +) == 5)
+        let drift = try #require(statistics["drift"] as? [[String: Any]])
+        #expect(drift.compactMap { $0["run"] as? Int } == [run, reference])
+        #expect(drift.last?["population_stability_index"] as? Double == 0)
+        #expect((drift.first?["population_stability_index"] as? Double ?? 0) > 0)
+
+        let html = try await server.get("/ui/features/driver_hourly_stats/conv_rate").text
+        for stat in [("count", "5"), ("nulls", "0"), ("min", "0.125"), ("max", "0.875"), ("mean", "0.5"), ("distinct", "5")] {
+            #expect(html.contains("<span class=\"k\">\(stat.0)</span><span class=\"v\">\(stat.1)</span>"), "\(stat)")
+        }
+        #expect(html.contains("<th class=\"num\">p50</th>"))
+        let histogram = try #require(
+            html.range(of: #"<svg[^>]*aria-label="Histogram of conv_rate after run \#(run)".*?</svg>"#, options: .regularExpression))
+        #expect(html[histogram].components(separatedBy: "<rect class=\"bar\"").count - 1 == bins.count)
+        let driftPlot = try #require(
+            html.range(of: #"<svg[^>]*aria-label="Drift of conv_rate against the reference run".*?</svg>"#, options: .regularExpression))
+        #expect(html[driftPlot].components(separatedBy: "<circle class=\"point\"").count - 1 == 2)
+        #expect(html[driftPlot].contains("<polyline class=\"line\""))
+        #expect(html.contains("<tr><td class=\"num\">\(reference)</td>"))
+        #expect(html.contains("Drift is measured against run \(reference) (the first run with statistics"))
+
+        // trips_1h at driver_trips' run end: one driver, with 2 trips in the hour.
+        let trips = try object(try await server.get("/v1/catalog/features/driver_trips/trips_1h"))
+        let tripsLatest = try #require((trips["statistics"] as? [String: Any])?["latest"] as? [String: Any])
+        #expect(tripsLatest["count"] as? Int == 1 && tripsLatest["max"] as? Int == 2)
+        // On-demand features have none, and no section.
+        #expect(try object(try await server.get("/v1/catalog/features/transformed_conv_rate/conv_rate_plus_val1"))["statistics"] == nil)
+        #expect(!(try await server.get("/ui/features/transformed_conv_rate/conv_rate_plus_val1").text.contains("id=\"statistics\"")))
+    }
+
     @Test func theViewPageDrawsLineageAndFreshness() async throws {
         let server = try await Self.populated()
         defer { Task { await server.stop() } }
@@ -136,11 +196,11 @@ import Yams
         #expect(lineage.components(separatedBy: "class=\"edge\"").count - 1 == 4)  // source→view, view→odv, view→service, odv→service
         #expect(lineage.contains(#"<g class="node current">"#))
         // Freshness: the range, the watermark, and a plot of the run.
-        #expect(html.contains("<dt>Watermark</dt><dd>source rows up to <code>_seq</code> 3</dd>"))
+        #expect(html.contains("<dt>Watermark</dt><dd>source rows up to <code>_seq</code> 5</dd>"))
         #expect(html.contains("<dt>Newest materialized event</dt><dd>\(CatalogPages.time(server.at(minutes: -180))) (3h old)</dd>"))
         let plot = try #require(
             html.range(of: #"<svg[^>]*aria-label="Freshness after each materialization run".*?</svg>"#, options: .regularExpression))
-        #expect(html[plot].contains("<circle class=\"point\""))
+        #expect(html[plot].components(separatedBy: "<circle class=\"point\"").count - 1 == 2)
         #expect(html[plot].contains("newest event age"))
 
         let onDemand = try await server.get("/ui/views/transformed_conv_rate").text
@@ -187,13 +247,15 @@ import Yams
         let server = try await Self.populated()
         defer { Task { await server.stop() } }
         let html = try await server.get("/ui/sources/driver_stats").text
-        #expect(html.contains("<dt>Rows</dt><dd>3</dd>"))
+        #expect(html.contains("<dt>Rows</dt><dd>5</dd>"))
         #expect(
             html.contains("<tr><td><code>event_timestamp</code></td><td><code>timestamp</code></td><td>no</td><td>event time</td></tr>"))
         #expect(html.contains("<tr><td><code>created</code></td><td><code>timestamp</code></td><td>yes</td><td>created time</td></tr>"))
         #expect(html.contains("<tr><td><code>driver_id</code></td><td><code>int64</code></td><td>no</td><td>join key</td></tr>"))
         #expect(html.contains("<td><code>\(server.directory.file("stats.csv"))</code></td><td class=\"num\">3</td>"))
         #expect(html.contains("<td>1–3</td>"))
+        #expect(html.contains("<td><code>\(server.directory.file("late.csv"))</code></td><td class=\"num\">2</td>"))
+        #expect(html.contains("<td>4–5</td>"))
         let trips = try object(try await server.get("/v1/catalog/sources/trips"))
         #expect(trips["row_count"] as? Int == 2)
         let ingests = try #require(trips["ingests"] as? [[String: Any]])
@@ -358,10 +420,20 @@ import Yams
         let materialization = try #require(view["materialization"] as? [String: Any])
         #expect(materialization["newest_event"] as? String == server.at(minutes: -180))
         #expect(materialization["newest_event_age_seconds"] as? Double == 10_800)
-        #expect(materialization["seq_watermark"] as? Int == 3)
+        #expect(materialization["seq_watermark"] as? Int == 5)
         #expect(view["ttl_seconds"] as? Double == 7200)
+        // Both runs, newest first, with their freshness and statistics.
         let runs = try #require(view["runs"] as? [[String: Any]])
-        #expect(runs.first?["rows"] as? Int == 3)
+        #expect(runs.map { $0["rows"] as? Int } == [2, 3])
+        #expect(runs.map { $0["incremental"] as? Bool } == [true, false])
+        #expect(runs.allSatisfy { $0["newest_event"] as? String == server.at(minutes: -180) })
+        let statistics = try #require(view["statistics"] as? [String: Any])
+        #expect((statistics["runs"] as? [Any])?.count == 2)
+        #expect(
+            (statistics["features"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == [
+                "conv_rate", "acc_rate", "avg_daily_trips",
+            ])
+        #expect(try object(try await server.get("/v1/catalog/views/transformed_conv_rate"))["statistics"] == nil)
     }
 
     /// Every `/v1/catalog` path of schemas/openapi.yaml answers, and its answer has every

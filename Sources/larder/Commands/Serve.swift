@@ -10,7 +10,8 @@ struct Serve: AsyncParsableCommand {
         abstract: "Run the online feature service (HTTP).",
         discussion: """
             POST /v1/features, POST /get-online-features (Feast's JSON), POST /v1/push, \
-            GET /health, GET /metrics. Stops gracefully on SIGINT or SIGTERM. The OpenAPI \
+            GET /v1/catalog... (the feature catalog as JSON), GET /health, GET /metrics, and \
+            the catalog's pages at /ui. Stops gracefully on SIGINT or SIGTERM. The OpenAPI \
             document is schemas/openapi.yaml. With serve.log.sample_rate (or \
             LARDER_SERVE_LOG_SAMPLE_RATE) above 0, served rows of that share of entities are \
             logged to the offline store (see training-set --from-log).
