@@ -209,6 +209,14 @@ public struct RenderedDOM: Sendable {
         /// The element's classes (its `class` attribute, split at white space).
         public var classes: [String] { (attributes["class"] ?? "").split(whereSeparator: \.isWhitespace).map(String.init) }
 
+        /// The child elements, in order.
+        public var elements: [Element] {
+            children.compactMap {
+                if case .element(let e) = $0 { return e }
+                return nil
+            }
+        }
+
         /// Every descendant element, in document order.
         public var descendants: [Element] {
             var out: [Element] = []
