@@ -101,6 +101,17 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // Benchmarks/bench.py catalog: a generated repository of 500 features, materialized and
+        // served by the real FeatureServer, for the catalog pages' latency.
+        .executableTarget(
+            name: "larder-catalog-bench",
+            dependencies: [
+                "LarderCore", "LarderOffline", "LarderOnline", "LarderEngine", "LarderServer",
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/CatalogBench",
+            plugins: ["EmbedSources"]  // its own source text, so feature pages show the transformations' code
+        ),
         // Shared by the test targets: a real redis-server on a free port, temp directories, the
         // Python virtualenv of the oracles (pyarrow, DuckDB, pandas, Polars from PyPI).
         .target(name: "LarderTestSupport", path: "Tests/LarderTestSupport"),

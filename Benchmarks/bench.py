@@ -1505,9 +1505,130 @@ f["_event_ts"].max()
           f"{worst['rank'] * 100:.2f} % (bound 1.33 %)")
 
 
+CATALOG_BENCH = os.environ.get("LARDER_CATALOG_BENCH", os.path.join(ROOT, ".build", "release", "larder-catalog-bench"))
+# Page kinds measured, in order; the bench program prints a path for each (and for /health).
+CATALOG_PAGES = ["home", "search", "feature", "view", "service", "source", "entity"]
+
+
+def wrk_get(port, path, seconds=5, connections=1):
+    """wrk GETs of one path: (requests/s, p50 ms, p99 ms, non-2xx count, requests)."""
+    out = subprocess.run(["wrk", f"-t{min(connections, 2)}", f"-c{connections}", f"-d{seconds}s", "--latency",
+                          f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True).stdout
+    def ms(label):
+        for line in out.splitlines():
+            parts = line.split()
+            if parts and parts[0] == label:
+                v = parts[1]
+                return float(v[:-2]) if v.endswith("ms") else float(v[:-2]) / 1000 if v.endswith("us") else float(v[:-1]) * 1000
+        return float("nan")
+    rps = next(float(l.split()[1]) for l in out.splitlines() if l.startswith("Requests/sec"))
+    errors = sum(int(l.split()[-1]) for l in out.splitlines() if "Non-2xx" in l)
+    total = next(int(l.split()[0]) for l in out.splitlines() if "requests in" in l)
+    return rps, ms("50%"), ms("99%"), errors, total
+
+
+def bench_catalog(repeat):
+    """The catalog's pages (issue 17) for a generated repository of 500 features: each page kind
+    under wrk, one connection (the latency a reader sees; floor p99 <= 50 ms) and eight (under
+    load), with /health in the same run as the baseline. The repository, its data and the
+    service come from `larder-catalog-bench` (Benchmarks/CatalogBench, built here in release
+    unless LARDER_CATALOG_BENCH names a binary): 50 views of 10 features over 5 sources, 4
+    on-demand views, 6 services, applied, ingested, materialized and pushed to a redis-server
+    this script starts, then served by the real FeatureServer."""
+    import http.client
+    import json
+    import select
+    if "LARDER_CATALOG_BENCH" not in os.environ:
+        subprocess.run(["swift", "build", "-c", "release", "--product", "larder-catalog-bench"], cwd=ROOT, check=True,
+                       stdout=sys.stderr)
+    d = os.path.join(WORK, "catalog")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    redis, redis_port = start_redis()
+    log_path = os.path.join(d, "bench.log")
+    log = open(log_path, "w")
+    server = subprocess.Popen([CATALOG_BENCH, "--directory", d, "--redis-url", f"redis://127.0.0.1:{redis_port}/0"],
+                              stdout=subprocess.PIPE, stderr=log, text=True)
+    try:
+        ready, _, _ = select.select([server.stdout], [], [], 600)
+        line = server.stdout.readline() if ready else ""
+        if not line:
+            sys.exit(f"larder-catalog-bench did not start (exit status {server.poll()}):\n{open(log_path).read()[-3000:]}")
+        info = json.loads(line)
+        port, pages = info["port"], info["pages"]
+        setup = open(log_path).read().strip()
+
+        # Every page answers 200 with HTML before anything is timed; its size, and its time alone.
+        served, sizes, first = [], {}, {}
+        for kind in CATALOG_PAGES + ["health"]:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            start = time.perf_counter()
+            conn.request("GET", pages[kind])
+            response = conn.getresponse()
+            body = response.read()
+            first[kind] = (time.perf_counter() - start) * 1000
+            conn.close()
+            sizes[kind] = (response.status, len(body), response.getheader("Content-Type"))
+            if response.status == 200:
+                served.append(kind)
+            elif kind == "health":
+                sys.exit(f"/health answered {response.status}: {body[:300]!r}")
+        missing = [k for k in CATALOG_PAGES if k not in served]
+        for kind in served:
+            wrk_get(port, pages[kind], seconds=1)  # warm-up
+        runs = {(k, c): [] for k in served for c in (1, 8)}
+        cpu = {k: [] for k in served}
+        for r in range(repeat):
+            # Kinds in turn, the order reversed every other round, /health among them.
+            for kind in (served if r % 2 == 0 else served[::-1]):
+                runs[(kind, 1)].append(wrk_get(port, pages[kind], connections=1))
+                before = cpu_seconds(server.pid)
+                result = wrk_get(port, pages[kind], connections=8)
+                cpu[kind].append((cpu_seconds(server.pid) - before) / result[4] * 1e6)
+                runs[(kind, 8)].append(result)
+        if server.poll() is not None:
+            sys.exit(f"larder-catalog-bench exited during the run:\n{open(log_path).read()[-3000:]}")
+    finally:
+        server.terminate()
+        server.wait()
+        log.close()
+        redis.terminate()
+        redis.wait()
+
+    def med(kind, c, i):
+        return median([x[i] for x in runs[(kind, c)]])
+
+    print(f"\n## catalog: the /ui pages for a generated repository of {info['features']} view features "
+          f"(+{info['on_demand_features']} on-demand), {info['rows']:,} source rows; wrk GET, 5 s per load, "
+          f"median of {repeat} runs; release build")
+    for l in setup.splitlines():
+        print(f"- {l}")
+    print("| page | path | bytes | first GET ms | 1 connection: p50 ms | p99 ms | req/s | 8 connections: p50 ms | p99 ms | req/s "
+          "| service CPU µs/request | p50 / /health p50 (1 connection) | non-2xx |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    health_p50 = med("health", 1, 1)
+    for kind in CATALOG_PAGES + ["health"]:
+        status, size, _ = sizes[kind]
+        if kind not in served:
+            print(f"| {kind} | `{pages[kind]}` | status {status}: not served by this build | | | | | | | | | | |")
+            continue
+        errors = sum(x[3] for c in (1, 8) for x in runs[(kind, c)])
+        print(f"| {kind} | `{pages[kind]}` | {size:,} | {first[kind]:.1f} | {med(kind, 1, 1):.2f} | {med(kind, 1, 2):.2f} "
+              f"| {med(kind, 1, 0):,.0f} | {med(kind, 8, 1):.2f} | {med(kind, 8, 2):.2f} | {med(kind, 8, 0):,.0f} "
+              f"| {median(cpu[kind]):,.0f} | {med(kind, 1, 1) / health_p50:.1f} | {errors} |")
+    pages_served = [k for k in CATALOG_PAGES if k in served]
+    if pages_served:
+        worst = max(pages_served, key=lambda k: med(k, 1, 2))
+        worst8 = max(pages_served, key=lambda k: med(k, 8, 2))
+        print(f"slowest page p99, 1 connection: {worst} {med(worst, 1, 2):.2f} ms (floor <= 50 ms: "
+              f"{'met' if med(worst, 1, 2) <= 50 else 'NOT met'}); 8 connections: {worst8} {med(worst8, 8, 2):.2f} ms")
+    if missing:
+        print(f"pages not served by this build (not measured; floor not checked for them): {', '.join(missing)}")
+
+
 BENCHES = {"ingest": bench_ingest, "postgres": bench_postgres, "offline": bench_offline, "online": bench_online, "aggregations": bench_aggregations,
            "limits": bench_limits, "verify": bench_verify, "ab": bench_ab, "cluster": bench_cluster, "parquet": bench_parquet,
-           "stats": bench_stats}
+           "stats": bench_stats, "catalog": bench_catalog}
 
 
 def main():

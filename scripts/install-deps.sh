@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Larder needs, if any is missing (python3-venv and python3-pip: the
-# tests make a virtualenv of Parquet oracles from PyPI). Extra package names may be given as
-# arguments (the benchmarks add sqlite3 and wrk).
+# tests make a virtualenv of Parquet oracles from PyPI; chromium: the catalog's browser test loads
+# its pages headless). Extra package names may be given as arguments (the benchmarks add sqlite3
+# and wrk).
 set -euo pipefail
-packages=(libsqlite3-dev libhiredis-dev redis-server postgresql libzstd-dev libsnappy-dev zlib1g-dev python3-venv python3-pip "$@")
+packages=(libsqlite3-dev libhiredis-dev redis-server postgresql libzstd-dev libsnappy-dev zlib1g-dev python3-venv python3-pip chromium "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
