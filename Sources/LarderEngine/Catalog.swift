@@ -392,7 +392,10 @@ public struct Catalog: Sendable {
     /// recorded; for runs recorded before Larder kept it, the store's ``ViewFreshness``.
     func reading(of view: FeatureView, version: Int, runs limit: Int?) async throws -> ViewReading {
         async let state = offline.materializationState(view: view.name, version: version)
-        async let runs = offline.materializationRuns(view: view.name, version: version, limit: max(limit ?? 1, 1))
+        // Without statistics: decoding them is most of the cost of reading a run, and no
+        // reading shows them (the statistics report reads its own).
+        async let runs = offline.materializationRuns(
+            view: view.name, version: version, limit: max(limit ?? 1, 1), withStatistics: false)
         let (materialized, newestRuns) = try await (state, runs)
         var newest = newestRuns.first?.newestEvent
         if newest == nil, materialized != nil {

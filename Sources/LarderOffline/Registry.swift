@@ -170,8 +170,9 @@ public protocol OfflineBackend: Sendable {
     ) async throws -> MaterializationSummary
     /// What a view version's feature table covers, if it was ever materialized.
     func materializationState(view: String, version: Int) async throws -> MaterializationState?
-    /// A view version's runs, newest first, at most `limit`, with their statistics.
-    func materializationRuns(view: String, version: Int, limit: Int) async throws -> [MaterializationRun]
+    /// A view version's runs, newest first, at most `limit`; with their statistics unless
+    /// `withStatistics` is false (decoding them is most of the cost of reading a run).
+    func materializationRuns(view: String, version: Int, limit: Int, withStatistics: Bool) async throws -> [MaterializationRun]
     /// The run a view version's drift is measured against: the pinned one, else its first run
     /// with statistics (nil when it has none).
     func statisticsReference(view: String, version: Int) async throws -> (run: MaterializationRun, pinned: Bool)?
@@ -222,6 +223,11 @@ public protocol OfflineBackend: Sendable {
 }
 
 extension OfflineBackend {
+    /// ``materializationRuns(view:version:limit:withStatistics:)`` with their statistics.
+    public func materializationRuns(view: String, version: Int, limit: Int) async throws -> [MaterializationRun] {
+        try await materializationRuns(view: view, version: version, limit: limit, withStatistics: true)
+    }
+
     /// ``entityKeys(of:batchSize:)`` in batches of 1,000.
     public func entityKeys(of view: FeatureView) -> EntityKeys { entityKeys(of: view, batchSize: 1000) }
 

@@ -7,12 +7,13 @@ import PostgresNIO
 // and the statistics references: the SQLite store's rules (RunRecords.swift) in PostgreSQL.
 
 extension PostgresStore {
-    /// The view version's runs, newest first, at most `limit`, with their statistics.
-    public func materializationRuns(view: String, version: Int, limit: Int) async throws -> [MaterializationRun] {
+    /// The view version's runs, newest first, at most `limit`, with their statistics unless
+    /// `withStatistics` is false.
+    public func materializationRuns(view: String, version: Int, limit: Int, withStatistics: Bool) async throws -> [MaterializationRun] {
         try await transaction("reading the materialization runs of \(view) v\(version)", readOnly: true) { connection in
             try await Self.runs(
                 connection, "WHERE view = $1 AND version = $2 ORDER BY id DESC LIMIT \(max(limit, 0))", [view, version],
-                logger: self.logger)
+                withStatistics: withStatistics, logger: self.logger)
         }
     }
 
@@ -108,7 +109,8 @@ extension PostgresStore {
 
     /// The runs a condition (with `$1`, `$2` for `arguments`) selects, with their statistics.
     static func runs(
-        _ connection: PostgresConnection, _ condition: String, _ arguments: [any PostgresEncodable & Sendable], logger: Logger
+        _ connection: PostgresConnection, _ condition: String, _ arguments: [any PostgresEncodable & Sendable],
+        withStatistics: Bool = true, logger: Logger
     ) async throws -> [MaterializationRun] {
         var bindings = PostgresBindings()
         for argument in arguments { try bindings.append(argument) }
@@ -128,7 +130,7 @@ extension PostgresStore {
                     rangeEnd: Timestamp(microseconds: end), rows: count, startedAt: Timestamp(microseconds: started),
                     finishedAt: Timestamp(microseconds: finished), newestEvent: newest.map(Timestamp.init(microseconds:)), statistics: [:]))
         }
-        for index in runs.indices {
+        for index in runs.indices where withStatistics {
             let id = runs[index].id
             for try await (feature, text) in try await connection.query(
                 "SELECT feature, statistics FROM larder_feature_statistics WHERE run_id = \(id)", logger: logger

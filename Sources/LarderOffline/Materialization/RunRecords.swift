@@ -6,10 +6,13 @@ import LarderCore
 // the statistics reference each view version's drift is measured against.
 
 extension OfflineStore {
-    /// The view version's runs, newest first, at most `limit`, with their statistics.
-    public func materializationRuns(view: String, version: Int, limit: Int) async throws -> [MaterializationRun] {
+    /// The view version's runs, newest first, at most `limit`, with their statistics unless
+    /// `withStatistics` is false.
+    public func materializationRuns(view: String, version: Int, limit: Int, withStatistics: Bool) async throws -> [MaterializationRun] {
         try await reading {
-            try self.db.read { db in try Self.runs(db, where: "view = ? AND version = ?", [view, version], limit: limit) }
+            try self.db.read { db in
+                try Self.runs(db, where: "view = ? AND version = ?", [view, version], limit: limit, withStatistics: withStatistics)
+            }
         }
     }
 
@@ -97,7 +100,8 @@ extension OfflineStore {
     }
 
     static func runs(
-        _ db: Database, where condition: String, _ arguments: StatementArguments, limit: Int, oldestFirst: Bool = false
+        _ db: Database, where condition: String, _ arguments: StatementArguments, limit: Int, oldestFirst: Bool = false,
+        withStatistics: Bool = true
     ) throws -> [MaterializationRun] {
         let rows = try Row.fetchAll(
             db,
@@ -109,8 +113,10 @@ extension OfflineStore {
         return try rows.map { row in
             let id: Int64 = row["id"]
             var statistics: [String: FeatureStatistics] = [:]
-            for stored in try Row.fetchAll(
-                db, sql: "SELECT feature, statistics FROM larder_feature_statistics WHERE run_id = ?", arguments: [id])
+            for stored in try !withStatistics
+                ? []
+                : Row.fetchAll(
+                    db, sql: "SELECT feature, statistics FROM larder_feature_statistics WHERE run_id = ?", arguments: [id])
             {
                 statistics[stored["feature"]] = try StatisticsText.decode(stored["statistics"], run: id, feature: stored["feature"])
             }
