@@ -72,7 +72,10 @@ let package = Package(
         // which views may be served, how lookups are assembled.
         .target(
             name: "LarderEngine",
-            dependencies: ["LarderCore", "LarderOffline", "LarderOnline"]
+            dependencies: [
+                "LarderCore", "LarderOffline", "LarderOnline",
+                .product(name: "Crypto", package: "swift-crypto"),  // token digests
+            ]
         ),
         // The HTTP service: online lookups, Feast-compatible lookups, push, health, metrics.
         .target(
@@ -85,6 +88,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),  // SIGHUP re-reads the tokens
             ]
         ),
         // The team's feature definitions, compiled into `larder`. The build embeds their

@@ -18,6 +18,8 @@ struct APIError: Error, Sendable {
     /// The class of `feast.errors` that Feast's client raises for this error on the Feast route;
     /// by default one chosen by the status (see ``ErrorShape/feast``).
     var feastClass: String? = nil
+    /// Headers the answer carries besides its content type (`WWW-Authenticate` on a 401).
+    var headers: HTTPFields = [:]
 
     /// The request does not follow the documented shapes: not JSON, an unknown or missing
     /// top-level key, a key of the wrong JSON type (schemas/openapi.yaml).
@@ -95,7 +97,9 @@ extension APIError {
 
     /// The response carrying this error in `shape`.
     func response(_ shape: ErrorShape) -> Response {
-        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: shape.body(self))))
+        var fields = headers
+        fields[.contentType] = "application/json"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: shape.body(self))))
     }
 }
 
@@ -107,7 +111,7 @@ enum ErrorShape: Sendable {
     /// a JSON string holding the JSON text of `{"module": "feast.errors", "class": ..., "message": ...}`
     /// (Feast's server serializes the error document and then serializes that text again; its
     /// client decodes twice). The class is ``APIError/feastClass``, else `FeastObjectNotFoundException`
-    /// for 404, `FeastPermissionError` for 401, and `FeastError` otherwise.
+    /// for 404, `FeastPermissionError` for 401 and 403, and `FeastError` otherwise.
     case feast
 
     func body(_ error: APIError) -> [UInt8] {
@@ -122,7 +126,7 @@ enum ErrorShape: Sendable {
                 switch (error.feastClass, error.status) {
                 case (let named?, _): named
                 case (nil, .notFound): "FeastObjectNotFoundException"
-                case (nil, .unauthorized): "FeastPermissionError"
+                case (nil, .unauthorized), (nil, .forbidden): "FeastPermissionError"
                 default: "FeastError"
                 }
             var document: [UInt8] = []
@@ -156,93 +160,6 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     /// A JSON error response in Larder's shape, for middleware that answers without throwing.
     static func response(_ status: HTTPResponse.Status, _ message: String) -> Response {
         APIError(status: status, message: message).response(.larder)
-    }
-}
-
-/// The service's one access rule: a request is let in when it carries the configured token.
-/// The API takes it from `Authorization: Bearer TOKEN` only; the catalog's pages also from
-/// the `larder_session` cookie that `/ui/login` sets, which holds the same token, so both
-/// are checked here alike.
-struct AccessToken: Sendable {
-    let token: String
-
-    /// The session cookie's name.
-    static let cookieName = "larder_session"
-
-    /// Whether `credentials` is the token, compared in constant time.
-    func accepts(_ credentials: String?) -> Bool {
-        guard let credentials else { return false }
-        return Self.equalInConstantTime(credentials, token)
-    }
-
-    /// Whether `request` carries the token in its bearer header or, when `session` is set,
-    /// in its session cookie.
-    func accepts(_ request: Request, session: Bool = true) -> Bool {
-        accepts(request.headers[.authorization].flatMap(Self.bearerCredentials))
-            || (session && accepts(Self.sessionCredentials(request)))
-    }
-
-    /// The credentials of a `Bearer` authorization (`bearer`, `BEARER`, ... alike), or nil for
-    /// another scheme.
-    static func bearerCredentials(_ header: String) -> String? {
-        let scheme = header.prefix { $0 != " " }
-        guard scheme.lowercased() == "bearer" else { return nil }
-        return String(header.dropFirst(scheme.count).drop { $0 == " " })
-    }
-
-    /// The token held by the request's `larder_session` cookie, if it has one.
-    static func sessionCredentials(_ request: Request) -> String? {
-        for header in request.headers[values: .cookie] {
-            for pair in header.split(separator: ";") {
-                let pair = pair.trimmingCharacters(in: .whitespaces)
-                guard pair.hasPrefix(cookieName + "=") else { continue }
-                return String(pair.dropFirst(cookieName.count + 1)).removingPercentEncoding
-            }
-        }
-        return nil
-    }
-
-    /// `Set-Cookie` holding `token` for the whole site, out of scripts' reach (HttpOnly) and
-    /// never sent with a request another site starts (SameSite=Strict). Bytes a cookie value
-    /// cannot hold are percent-encoded.
-    static func sessionCookie(_ token: String) -> String {
-        var allowed = CharacterSet(charactersIn: "!#$&'()*+-./:<=>?@[]^_`{|}~")
-        allowed.formUnion(.alphanumerics)
-        let value = token.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
-        return "\(cookieName)=\(value); HttpOnly; SameSite=Strict; Path=/"
-    }
-
-    /// `Set-Cookie` removing the session cookie.
-    static let clearedSessionCookie = "\(cookieName)=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"
-
-    /// Compares without returning early, so response time does not reveal a matching prefix.
-    static func equalInConstantTime(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        var difference = UInt8(truncatingIfNeeded: x.count ^ y.count)
-        for i in 0..<max(x.count, y.count) {
-            difference |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0)
-        }
-        return difference == 0
-    }
-}
-
-/// `Authorization: Bearer TOKEN` on the routes of the group it is added to (every route but
-/// `/health`, `/metrics` and the catalog's pages), when a token is configured. The scheme is
-/// matched without regard to case (RFC 9110, section 11.1). A session cookie is not accepted
-/// here: a request another site makes the browser send would carry it.
-struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
-    let access: AccessToken
-
-    init(token: String) { access = AccessToken(token: token) }
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard access.accepts(request, session: false) else {
-            var response = JSONErrorMiddleware<Context>.response(
-                .unauthorized, "missing or wrong bearer token: send Authorization: Bearer <token>")
-            response.headers[.wwwAuthenticate] = "Bearer"
-            return response
-        }
-        return try await next(request, context)
     }
 }
 

@@ -7,7 +7,7 @@ import LarderEngine
 // path and query, asks the engine's `Catalog`, and encodes the answer; unknown names are
 // the engine's `notFound`, a 404 with the JSON error.
 extension FeatureServer {
-    func addCatalogRoutes(to router: some RouterMethods<BasicRequestContext>) {
+    func addCatalogRoutes(to router: some RouterMethods<ServiceRequestContext>) {
         router.get("/v1/catalog") { _, _ in
             try await Self.encoded(self.catalog().home(at: self.configuration.clock()))
         }
@@ -28,7 +28,7 @@ extension FeatureServer {
         router.get("/v1/catalog/services/:name") { request, context in
             try await Self.encoded(
                 self.catalog().service(
-                    named: try Self.pathName(context, "name"), baseURL: self.baseURL(request), authorization: self.requiresToken))
+                    named: try Self.pathName(context, "name"), baseURL: self.baseURL(request), authorization: !self.access.policy.isOpen))
         }
         router.get("/v1/catalog/sources/:name") { _, context in
             try await Self.encoded(self.catalog().source(named: try Self.pathName(context, "name")))
@@ -39,7 +39,7 @@ extension FeatureServer {
     }
 
     /// A name from the path, percent-decoded.
-    static func pathName(_ context: BasicRequestContext, _ parameter: String) throws -> String {
+    static func pathName(_ context: ServiceRequestContext, _ parameter: String) throws -> String {
         let raw = try context.parameters.require(parameter)
         return raw.removingPercentEncoding ?? raw
     }
@@ -47,9 +47,6 @@ extension FeatureServer {
     /// The catalog of the definitions as last read from the registry (every
     /// `definitionCheckInterval`).
     func catalog() -> Catalog { definitions.catalog }
-
-    /// Whether requests need the API token.
-    var requiresToken: Bool { !(configuration.apiToken ?? "").isEmpty }
 
     /// Where clients reach this service, for the `curl` of a service's page: the request's
     /// `Host`, else the configured address.

@@ -13,9 +13,9 @@ extension FeatureServer {
     /// like Feast's server, ignores other keys: Feast's clients add keys as they evolve.
     /// Likewise a column no requested feature uses (neither a join key nor a request field they
     /// read) is ignored; every column must still be an array.
-    func feastFeatures(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func feastFeatures(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
         let json = try await jsonObject(request)
-        let lookup = try lookup(json, serviceKey: "feature_service")
+        let lookup = try lookup(json, serviceKey: "feature_service", request, context)
         func columns(of key: String) throws -> [String: [JSONValue]]? {
             try json[key].map { try $0.object("'\(key)'").mapValues { try $0.array("each column of '\(key)'") } }
         }

@@ -16,9 +16,12 @@ public struct ServerConfiguration: Sendable {
     public var port: Int
     /// Larger request bodies are refused with 413.
     public var maxBodyBytes: Int
-    /// When set, every route but `/health` and `/metrics` needs `Authorization: Bearer TOKEN`
-    /// (the catalog's pages at `/ui` take it from their session cookie too).
-    public var apiToken: String?
+    /// Who may call what: the tokens and their permissions (``AccessPolicy``). Without any
+    /// token every route is open; with some, every route but `/health` (and `/metrics`, unless
+    /// the policy protects it) needs one, and each route checks its permission.
+    public var access: AccessPolicy = .open
+    /// How to re-read ``access`` while the service runs (nil: it is fixed).
+    public var accessReload: AccessReload?
     /// Namespaces online keys, as in `larder.yaml`.
     public var project: String
     /// The request instant for ttl checks; injectable for tests.
@@ -54,7 +57,8 @@ public struct ServerConfiguration: Sendable {
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes
-        self.apiToken = apiToken
+        // `apiToken`: one plain-text token that may do everything (`serve.api_token`).
+        if let apiToken, !apiToken.isEmpty { access = AccessPolicy(tokens: [APIToken(name: "api_token", plainSecret: apiToken)]) }
         self.project = project
         self.clock = clock
     }
@@ -85,6 +89,8 @@ public final class FeatureServer: Sendable {
     let pushTargets: [String: PushTargets]
     /// Logs served rows when `configuration.servingLog` is on; runs as a service of the application.
     public let servingLog: ServingLogWriter?
+    /// The access policy in force, re-read while the service runs when `configuration.accessReload` is set.
+    let access: AccessState
 
     /// Checks that the registry holds exactly the compiled definitions and prepares lookups.
     /// `servingLog` replaces the writer `configuration.servingLog` would make (tests inject one).
@@ -97,6 +103,7 @@ public final class FeatureServer: Sendable {
         self.online = online
         self.configuration = configuration
         self.logger = logger
+        self.access = AccessState(configuration.access)
         self.servingLog =
             servingLog
             ?? (configuration.servingLog.isEnabled
@@ -195,7 +202,7 @@ public final class FeatureServer: Sendable {
     /// port (useful with port 0).
     public func makeApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         _ = Self.metrics
-        let router = Router()
+        let router = Router(context: ServiceRequestContext.self)
         // Metrics outermost, so they record the status the error middleware answered with.
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: JSONErrorMiddleware())
@@ -210,7 +217,8 @@ public final class FeatureServer: Sendable {
             server: .http1(limits: ConnectionLimits(configuration, logger: logger)),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "larder"),
             // Started before the server, stopped after it (the serving log flushes).
-            services: [definitions as any Service] + (servingLog.map { [$0 as any Service] } ?? []),
+            services: [definitions as any Service] + (servingLog.map { [$0 as any Service] } ?? [])
+                + (configuration.accessReload.map { [AccessReloader(reload: $0, access: access, logger: logger) as any Service] } ?? []),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
     }

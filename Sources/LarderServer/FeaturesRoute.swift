@@ -8,17 +8,22 @@ import Metrics
 // POST /v1/features: Larder's row-major lookup.
 extension FeatureServer {
 
-    /// `service` or `features`, as a lookup.
-    func lookup(_ body: [String: JSONValue], serviceKey: String) throws -> OnlineLookup {
+    /// `service` or `features`, as a lookup, once the request's token may read them all
+    /// (``authorizeLookup(service:features:_:request:)``: refused whole, never partly served).
+    func lookup(
+        _ body: [String: JSONValue], serviceKey: String, _ request: Request, _ context: ServiceRequestContext
+    ) throws -> OnlineLookup {
         let service = try body[serviceKey].map { try $0.string("'\(serviceKey)'") }
         let features = try body["features"].map { try $0.array("'features'").map { try $0.string("each of 'features'") } }
-        return try lookup(service: service, features: features)
+        let lookup = try lookup(service: service, features: features)
+        try authorizeLookup(service: service, features: lookup.plan.features, context, request: request)
+        return lookup
     }
 
-    func features(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func features(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
         let json = try await jsonObject(request)
         try json.only(["service", "features", "entities", "request", "full_names"], in: "the request")
-        let lookup = try lookup(json, serviceKey: "service")
+        let lookup = try lookup(json, serviceKey: "service", request, context)
         guard let entitiesValue = json["entities"] else {
             throw APIError.badRequest("missing 'entities': an array of objects of join keys")
         }

@@ -9,7 +9,7 @@ import Metrics
 // POST /v1/push: events into a source, offline then online.
 extension FeatureServer {
 
-    func push(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func push(_ request: Request, _ context: ServiceRequestContext) async throws -> Response {
         let json = try await jsonObject(request)
         try json.only(["source", "rows"], in: "the request")
         guard let sourceValue = json["source"], let rowsValue = json["rows"] else {
@@ -17,6 +17,7 @@ extension FeatureServer {
         }
         // The source first: rows are checked against its columns.
         let source = try sourceValue.string("'source'")
+        try authorize([.push(.exact(source))], context, request: request)
         guard repository.source(named: source) != nil else {
             throw APIError.notFound("unknown source '\(source)'; known: \(repository.sources.map(\.name).joined(separator: ", "))")
         }

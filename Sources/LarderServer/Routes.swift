@@ -6,25 +6,28 @@ import LarderOnline
 import Metrics
 
 extension FeatureServer {
-    /// The routes, each group with its middleware: `/health` and `/metrics` open; the API
-    /// (lookups, push, the catalog's JSON) behind the bearer token when one is configured; the
-    /// catalog's pages at `/ui` behind their own session check (``addCatalogPages(to:)``).
-    func addRoutes(to router: Router<BasicRequestContext>) {
+    /// The routes, each group with its middleware. `/health` is open. When tokens are
+    /// configured, every other route needs one (``AuthenticationMiddleware``) and checks that
+    /// it holds the permission the request needs: lookups `read`, pushes `push`, the catalog
+    /// (its JSON, and its pages at `/ui`, ``addCatalogPages(to:)``) `catalog`, and `/metrics`
+    /// `metrics` while `serve.protect_metrics` is on (Prometheus scrapes stay open otherwise).
+    func addRoutes(to router: Router<ServiceRequestContext>) {
         router.get("/health") { _, _ in await self.health() }
-        router.get("/metrics") { _, _ in
-            Response(
-                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                body: .init(byteBuffer: ByteBuffer(bytes: FeatureServer.metrics.emitToBuffer())))
-        }
-        let api = router.group()
-        if let token = configuration.apiToken, !token.isEmpty { api.add(middleware: BearerTokenMiddleware(token: token)) }
+        router.group("/metrics").add(middleware: MetricsAccessMiddleware(server: self))
+            .get { _, _ in
+                Response(
+                    status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: FeatureServer.metrics.emitToBuffer())))
+            }
+        let api = router.group().add(middleware: AuthenticationMiddleware(access: access, credentials: .bearer))
         api.post("/v1/features") { request, context in try await self.features(request, context) }
-        // Errors of the Feast route in the shape Feast's client reads (see ErrorShape.feast);
-        // a missing token is answered before it, in Larder's.
-        api.group("/get-online-features").add(middleware: JSONErrorMiddleware(shape: .feast))
-            .post { request, context in try await self.feastFeatures(request, context) }
         api.post("/v1/push") { request, context in try await self.push(request, context) }
-        addCatalogRoutes(to: api)
+        addCatalogRoutes(to: api.group().add(middleware: PermissionMiddleware(server: self, permission: .catalog)))
+        // Errors of the Feast route, its 401 and 403 included, in the shape Feast's client
+        // reads (see ErrorShape.feast): its error middleware wraps its authentication.
+        router.group("/get-online-features").add(middleware: JSONErrorMiddleware(shape: .feast))
+            .add(middleware: AuthenticationMiddleware(access: access, credentials: .bearer))
+            .post { request, context in try await self.feastFeatures(request, context) }
         addCatalogPages(to: router)
     }
 

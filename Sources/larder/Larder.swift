@@ -16,7 +16,7 @@ struct Larder: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Apply.self, List.self, Describe.self, Ingest.self, Materialize.self, TrainingSet.self, Get.self, Serve.self, Verify.self,
-            CopyStore.self, StatisticsReference.self,
+            CopyStore.self, StatisticsReference.self, Token.self,
         ]
     )
 }

@@ -38,8 +38,8 @@ struct LarderProcess {
         var stderr: String
     }
 
-    /// Starts `larder` without waiting (output discarded).
-    func start(_ arguments: String..., environment: [String: String] = [:]) throws -> Process {
+    /// Starts `larder` without waiting (output discarded, or standard error to `stderrTo`).
+    func start(_ arguments: String..., environment: [String: String] = [:], stderrTo: String? = nil) throws -> Process {
         let process = Process()
         process.executableURL = Self.binary
         process.arguments = arguments
@@ -49,6 +49,10 @@ struct LarderProcess {
         process.environment = env
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
+        if let stderrTo {
+            FileManager.default.createFile(atPath: stderrTo, contents: nil)
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrTo))
+        }
         try process.run()
         return process
     }

@@ -376,7 +376,8 @@ import Testing
         let refused = try await chromium.load("http://127.0.0.1:\(pages.port)/wrong", virtualTimeBudget: 5_000).document
         #expect(refused.first("form") { $0["action"] == "/ui/login" } != nil)
         #expect(
-            refused.first("p") { $0.classes.contains("error") }?.text.contains("not this service") == true, "\(refused.text.prefix(300))")
+            refused.first("p") { $0.classes.contains("error") }?.text.contains("not a token this service accepts") == true,
+            "\(refused.text.prefix(300))")
         #expect(refused.first("svg") == nil)
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Features
 import Hummingbird
+import LarderEngine
 import LarderOffline
 import LarderServer
 import Logging
@@ -51,7 +52,20 @@ struct Serve: AsyncParsableCommand {
         let online = try configuration.onlineStore(poolSize: connections)
         var serverConfiguration = ServerConfiguration(
             host: host ?? configuration.serveHost, port: port ?? configuration.servePort,
-            maxBodyBytes: configuration.maxBodyBytes, apiToken: configuration.apiToken, project: configuration.project)
+            maxBodyBytes: configuration.maxBodyBytes, project: configuration.project)
+        serverConfiguration.access = configuration.access
+        // Tokens are re-read when larder.yaml changes or on SIGHUP: revoking or rotating one
+        // needs no restart. A file that no longer reads keeps the tokens in force.
+        let file = project.configurationFile
+        serverConfiguration.accessReload = AccessReload(file: file) {
+            try Configuration.load(path: file).access
+        }
+        if configuration.apiToken != nil {
+            logger.warning(
+                "serve.api_token (or LARDER_API_TOKEN) keeps a token in plain text, and it may do everything; prefer serve.tokens, which stores SHA-256 digests (`larder token new NAME`)"
+            )
+        }
+        logger.info("access: \(configuration.access.summary)")
         serverConfiguration.servingLog = ServingLogConfiguration(
             sampleRate: configuration.logSampleRate, queueCapacity: configuration.logQueueCapacity)
         if let timeout = configuration.headerTimeout { serverConfiguration.headerTimeout = timeout }

@@ -1,5 +1,6 @@
 import Foundation
 import LarderCore
+import LarderEngine
 import LarderOffline
 import LarderOnline
 import LarderPostgres
@@ -21,7 +22,12 @@ import Yams
 ///   host: 127.0.0.1
 ///   port: 6566
 ///   max_body_bytes: 1048576
-///   api_token: secret              # optional bearer token
+///   api_token: secret              # optional: one plain-text token that may do everything
+///   tokens:                        # tokens and what each may do (docs/CLI.md, serve)
+///     - name: ranking-service
+///       sha256: "9f86d0…"          # hex SHA-256 of its secret (`larder token new NAME`)
+///       allow: ["read:driver_ranking"]
+///   protect_metrics: false         # true: /metrics needs the metrics permission
 ///   header_timeout_seconds: 10     # a request's head must arrive within this, else 408
 ///   body_timeout_seconds: 30       # its body within this of the head, else 408
 ///   idle_timeout_seconds: 60       # keep-alive connections without a request are closed
@@ -55,7 +61,15 @@ struct Configuration: Equatable {
     var serveHost = "127.0.0.1"
     var servePort = 6566
     var maxBodyBytes = 1 << 20
+    /// `serve.api_token` or `LARDER_API_TOKEN`: a secret in plain text that may do everything.
     var apiToken: String?
+    /// `serve.tokens`: the tokens as configured (their digests resolved by ``access``).
+    var serveTokens: [TokenEntry] = []
+    /// `serve.protect_metrics`: `/metrics` needs the `metrics` permission.
+    var protectMetrics = false
+    /// The tokens and their permissions: `serve.tokens`, plus `api_token` as one more token
+    /// with `*`. Resolved (`sha256_env` read) when the file is loaded.
+    var access = AccessPolicy.open
     /// `serve.log.sample_rate`: 0 (off) to 1.
     var logSampleRate = 0.0
     /// `serve.log.queue_capacity`: at least 1.
@@ -131,6 +145,7 @@ struct Configuration: Equatable {
             config.logSampleRate = value
         }
         try checkRedisURL(config.redisURL, origin: environment["LARDER_REDIS_URL"].map { _ in "LARDER_REDIS_URL" } ?? file)
+        config.access = try config.accessPolicy(environment: environment, file: file)
         return config
     }
 

@@ -9,6 +9,11 @@ struct ProjectOptions: ParsableArguments {
     @Option(name: .long, help: "The configuration file (default: ./larder.yaml).")
     var config: String?
 
+    /// The configuration file's path: `--config`, else `larder.yaml` in the working directory.
+    var configurationFile: String {
+        config ?? (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(Configuration.defaultFileName)
+    }
+
     func load() throws -> Configuration {
         try Configuration.load(path: config)
     }
