@@ -263,10 +263,11 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wrk(port, path, entities, seconds=10, connections=8, features=None, drivers=None):
+def wrk(port, path, entities, seconds=10, connections=8, features=None, drivers=None, token=None):
     """Runs wrk; returns (requests/s, p50 ms, p99 ms, non-2xx count). `features` (comma-separated)
-    and `drivers` (ids 1001..1000+drivers) default to the Lua script's: driver_hourly_stats, 10,000."""
-    env = dict(os.environ, LARDER_PATH=path, LARDER_ENTITIES=str(entities))
+    and `drivers` (ids 1001..1000+drivers) default to the Lua script's: driver_hourly_stats, 10,000.
+    `token` is sent as a bearer token."""
+    env = dict(os.environ, LARDER_PATH=path, LARDER_ENTITIES=str(entities), LARDER_TOKEN=token or "")
     if features:
         env["LARDER_FEATURES"] = features
     if drivers:
@@ -1626,9 +1627,83 @@ def bench_catalog(repeat):
         print(f"pages not served by this build (not measured; floor not checked for them): {', '.join(missing)}")
 
 
+def bench_access(repeat):
+    """Lookups with access control (issue 18): the service with no token, then with serve.tokens
+    (eight tokens; the client's may read the view), alternating, under the same wrk load as
+    `online`, with redis-benchmark GET as the baseline of the serving floors."""
+    import datetime as dt
+    import hashlib
+    import urllib.request
+    end = dt.datetime.now(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
+    stats = os.path.join(WORK, "driver_stats_recent.csv")
+    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "generate_data.py"), "driver_stats", stats,
+                    "--drivers", "10000", "--hours", "3", "--end", end.strftime("%Y-%m-%dT%H:%M:%SZ")], check=True)
+    d = fresh_project("access")
+    redis, redis_port = start_redis()
+    env = dict(os.environ, LARDER_REDIS_URL=f"redis://127.0.0.1:{redis_port}/0")
+    secret = "bench-" + "x" * 40
+    others = "".join(f"    - name: other{i}\n      sha256: \"{hashlib.sha256(f'other{i}'.encode()).hexdigest()}\"\n"
+                     f"      allow: [\"push:trips\"]\n" for i in range(7))
+    tokens_yaml = ("serve:\n  tokens:\n" + others + "    - name: model\n"
+                   f"      sha256: \"{hashlib.sha256(secret.encode()).hexdigest()}\"\n      allow: [\"read:driver_hourly_stats\"]\n")
+    base_yaml = open(os.path.join(d, "larder.yaml")).read()
+    server = None
+    try:
+        for args in (["apply"], ["ingest", "driver_stats", stats], ["materialize", "--views", "driver_hourly_stats"]):
+            subprocess.run([LARDER, *args], cwd=d, env=env, check=True, capture_output=True)
+
+        def serve(with_tokens):
+            with open(os.path.join(d, "larder.yaml"), "w") as f:
+                f.write(base_yaml + (tokens_yaml if with_tokens else ""))
+            port = free_port()
+            proc = subprocess.Popen([LARDER, "serve", "--port", str(port)], cwd=d, env=env,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for _ in range(100):
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/health")
+                    break
+                except Exception:
+                    time.sleep(0.1)
+            return proc, port
+
+        results = {False: [], True: []}
+        refused = None
+        for round_ in range(repeat):
+            for with_tokens in ((False, True) if round_ % 2 == 0 else (True, False)):
+                server, port = serve(with_tokens)
+                wrk(port, "/v1/features", 1, seconds=2, token=secret if with_tokens else None)  # warm-up
+                results[with_tokens].append(wrk(port, "/v1/features", 1, token=secret if with_tokens else None))
+                if with_tokens and refused is None:
+                    refused = wrk(port, "/v1/features", 1, seconds=2)[3]  # no token: every answer a 401
+                server.terminate()
+                server.wait()
+                server = None
+        rb = redis_benchmark(redis_port)
+    finally:
+        if server:
+            server.terminate()
+            server.wait()
+        redis.terminate()
+        redis.wait()
+    print(f"\n## access: POST /v1/features, 1 entity x 3 features, 10,000 drivers; wrk -t2 -c8 -d10s; median of {repeat} runs each, alternating; release build")
+    print("| service | requests/s | p50 ms | p99 ms | non-2xx |")
+    print("|---|---|---|---|---|")
+    rows = {}
+    for with_tokens, label in ((False, "no token configured (open)"), (True, "8 tokens configured, the client's may read the view")):
+        runs = results[with_tokens]
+        rows[with_tokens] = (median([r[0] for r in runs]), median([r[1] for r in runs]), median([r[2] for r in runs]),
+                             sum(r[3] for r in runs))
+        print(f"| {label} | {rows[with_tokens][0]:,.0f} | {rows[with_tokens][1]:.3f} | {rows[with_tokens][2]:.3f} | {rows[with_tokens][3]} |")
+    print(f"| redis-benchmark GET, 8 clients (baseline) | {rb[0]:,.0f} | {rb[1]:.3f} | {rb[2]:.3f} | |")
+    print(f"ratio of requests/s, with tokens / open: {rows[True][0] / rows[False][0]:.3f}")
+    print(f"ratio of requests/s to redis-benchmark GET: open {rows[False][0] / rb[0]:.3f}, with tokens {rows[True][0] / rb[0]:.3f} (floor >= 0.15)")
+    print(f"p99 with tokens: {rows[True][2]:.3f} ms (floor <= 2 ms); p50 / GET p50: {rows[True][1] / rb[1]:.1f} (open {rows[False][1] / rb[1]:.1f})")
+    print(f"the same load without a token, tokens configured: {refused:,} non-2xx answers (401) in 2 s")
+
+
 BENCHES = {"ingest": bench_ingest, "postgres": bench_postgres, "offline": bench_offline, "online": bench_online, "aggregations": bench_aggregations,
            "limits": bench_limits, "verify": bench_verify, "ab": bench_ab, "cluster": bench_cluster, "parquet": bench_parquet,
-           "stats": bench_stats, "catalog": bench_catalog}
+           "stats": bench_stats, "access": bench_access, "catalog": bench_catalog}
 
 
 def main():

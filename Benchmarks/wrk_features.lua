@@ -27,9 +27,14 @@ local function body()
   return '{"features":' .. features .. ',"entities":[' .. table.concat(rows, ",") .. ']}'
 end
 
+-- LARDER_TOKEN, when set, is sent as Authorization: Bearer (serve.tokens).
+local token = os.getenv("LARDER_TOKEN")
+
 init = function(args)
+  local headers = {["Content-Type"] = "application/json"}
+  if token and token ~= "" then headers["Authorization"] = "Bearer " .. token end
   for i = 1, 1000 do
-    requests[i] = wrk.format("POST", path, {["Content-Type"] = "application/json"}, body())
+    requests[i] = wrk.format("POST", path, headers, body())
   end
 end
 
