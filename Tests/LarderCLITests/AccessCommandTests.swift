@@ -60,7 +60,8 @@ import Testing
             """
         }
         try project.write("larder.yaml", yaml("read:driver_ranking"))
-        let env = ["LARDER_REDIS_URL": redis.url, "PRODUCER_SHA256": producer.sha256]
+        // LARDER_API_TOKEN beside them: one more token, named api_token, that may do everything.
+        let env = ["LARDER_REDIS_URL": redis.url, "PRODUCER_SHA256": producer.sha256, "LARDER_API_TOKEN": "legacy-s3cret"]
         #expect(try project.run("apply", environment: env).status == 0)
         #expect(try project.run("materialize", environment: env).status == 0)
         let port = try LoopbackSocket.freePort()
@@ -75,8 +76,12 @@ import Testing
         #expect(try await status(port, "/v1/features", lookup, secret: ranking.secret) == 200)
         #expect(try await status(port, "/v1/features", lookup, secret: producer.secret) == 403)
         #expect(try await status(port, "/v1/features", lookup, secret: nil) == 401)
+        #expect(try await status(port, "/v1/features", lookup, secret: "legacy-s3cret") == 200)
         let started = try String(contentsOfFile: log, encoding: .utf8)
-        #expect(started.contains("access: 2 token(s): ranking (read:driver_ranking); producer (push:trips)"), "\(started)")
+        #expect(
+            started.contains("access: 3 token(s): ranking (read:driver_ranking); producer (push:trips); api_token (*)"), "\(started)")
+        #expect(started.contains("keeps a token in plain text"), "\(started)")
+        #expect(!started.contains("legacy-s3cret"))
         #expect(!started.contains(ranking.secret) && !started.contains(ranking.sha256))
 
         // Revoked in the file: refused within the reload interval, no restart.
