@@ -275,6 +275,11 @@ def wrk(port, path, entities, seconds=10, connections=8, features=None, drivers=
     out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s",
                           os.path.join(ROOT, "Benchmarks", "wrk_features.lua"), f"http://127.0.0.1:{port}"],
                          env=env, capture_output=True, text=True, check=True).stdout
+    return wrk_figures(out)[:4]
+
+
+def wrk_figures(out):
+    """wrk --latency's report: (requests/s, p50 ms, p99 ms, non-2xx count, requests)."""
     def ms(label):
         for line in out.splitlines():
             parts = line.split()
@@ -284,7 +289,8 @@ def wrk(port, path, entities, seconds=10, connections=8, features=None, drivers=
         return float("nan")
     rps = next(float(l.split()[1]) for l in out.splitlines() if l.startswith("Requests/sec"))
     errors = sum(int(l.split()[-1]) for l in out.splitlines() if "Non-2xx" in l)
-    return rps, ms("50%"), ms("99%"), errors
+    total = next(int(l.split()[0]) for l in out.splitlines() if "requests in" in l)
+    return rps, ms("50%"), ms("99%"), errors, total
 
 
 def redis_benchmark(port):
@@ -1515,17 +1521,7 @@ def wrk_get(port, path, seconds=5, connections=1):
     """wrk GETs of one path: (requests/s, p50 ms, p99 ms, non-2xx count, requests)."""
     out = subprocess.run(["wrk", f"-t{min(connections, 2)}", f"-c{connections}", f"-d{seconds}s", "--latency",
                           f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True).stdout
-    def ms(label):
-        for line in out.splitlines():
-            parts = line.split()
-            if parts and parts[0] == label:
-                v = parts[1]
-                return float(v[:-2]) if v.endswith("ms") else float(v[:-2]) / 1000 if v.endswith("us") else float(v[:-1]) * 1000
-        return float("nan")
-    rps = next(float(l.split()[1]) for l in out.splitlines() if l.startswith("Requests/sec"))
-    errors = sum(int(l.split()[-1]) for l in out.splitlines() if "Non-2xx" in l)
-    total = next(int(l.split()[0]) for l in out.splitlines() if "requests in" in l)
-    return rps, ms("50%"), ms("99%"), errors, total
+    return wrk_figures(out)
 
 
 def bench_catalog(repeat):
