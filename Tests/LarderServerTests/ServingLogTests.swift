@@ -253,8 +253,10 @@ import Testing
             slowest = max(slowest, clock.now - started)
             #expect(reply.status == 200)
         }
-        // Every lookup answered at once although nothing could be written.
-        #expect(slowest < .seconds(2), "the slowest lookup took \(slowest)")
+        // Every lookup answered although nothing could be written: a lookup waiting on the
+        // stuck writer would wait until the gate opens below (past URLSession's 60 s). The bound
+        // leaves room for a loaded 2-core machine (4.6 s seen with two test runs at once).
+        #expect(slowest < .seconds(10), "the slowest lookup took \(slowest)")
         let stuck = writer.counts
         #expect(stuck.written == 0)
         #expect(stuck.accepted == capacity)
