@@ -13,7 +13,11 @@ struct Serve: AsyncParsableCommand {
             POST /v1/features, POST /get-online-features (Feast's JSON), POST /v1/push, \
             GET /v1/catalog... (the feature catalog as JSON), GET /health, GET /metrics, and \
             the catalog's pages at /ui. Stops gracefully on SIGINT or SIGTERM. The OpenAPI \
-            document is schemas/openapi.yaml. With serve.log.sample_rate (or \
+            document is schemas/openapi.yaml. With serve.tokens in larder.yaml, every route but \
+            /health (and /metrics, unless serve.protect_metrics) needs a bearer token holding the \
+            permission it checks (docs/CLI.md; `larder token new NAME` makes one); tokens are \
+            re-read when the file changes or on SIGHUP. \
+            With serve.log.sample_rate (or \
             LARDER_SERVE_LOG_SAMPLE_RATE) above 0, served rows of that share of entities are \
             logged to the offline store (see training-set --from-log).
             """
