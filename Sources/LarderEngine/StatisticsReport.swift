@@ -152,7 +152,7 @@ public struct ViewStatisticsReport: Sendable, Codable {
             let referenceStatistics = reference?.run.statistics[feature.name]
             return Feature(
                 name: feature.name, type: feature.type.rawValue, kind: feature.kind, latest: latest.map(Summary.init),
-                histogram: latest?.histogram.map(Self.bins),
+                histogram: latest?.histogram.map(Self.labelledBins),
                 drift: runs.map { run in
                     Drift(
                         run: run.id, finishedAt: "\(run.finishedAt)",
@@ -163,7 +163,7 @@ public struct ViewStatisticsReport: Sendable, Codable {
     }
 
     /// A histogram's bins with readable labels.
-    static func bins(_ histogram: Histogram) -> [Bin] {
+    public static func labelledBins(_ histogram: Histogram) -> [Bin] {
         let labels: [String]
         switch histogram.bins.layout {
         case .bool:
@@ -172,10 +172,13 @@ public struct ViewStatisticsReport: Sendable, Codable {
             labels = values + ["(other)"]
         case .numeric(let edges) where histogram.bins.type == .int64:
             // Integer bins as the values they hold: `a – b` inclusive, or `a` alone.
-            let cuts = edges.map { Int64($0.rounded(.up)) }
+            let cuts = edges.map { ReportValue.integer($0.rounded(.up)) }
             labels =
                 ["< \(cuts[0])"]
-                + zip(cuts, cuts.dropFirst()).map { low, high in high - low == 1 ? "\(low)" : "\(low) – \(high - 1)" }
+                + zip(cuts, cuts.dropFirst()).map { low, high in
+                    // (`high == low + 1`, without overflowing for edges near the extremes.)
+                    high &- 1 == low ? "\(low)" : "\(low) – \(high &- 1)"
+                }
                 + ["≥ \(cuts[cuts.count - 1])"]
         case .numeric(let edges):
             let type = histogram.bins.type
@@ -192,7 +195,8 @@ public struct ViewStatisticsReport: Sendable, Codable {
 }
 
 extension ViewStatisticsReport.Summary {
-    init(_ statistics: FeatureStatistics) {
+    /// The summary of one feature's statistics.
+    public init(_ statistics: FeatureStatistics) {
         count = statistics.count
         nullCount = statistics.nullCount
         nanCount = statistics.nanCount
@@ -200,7 +204,9 @@ extension ViewStatisticsReport.Summary {
         max = statistics.max.map(ReportValue.init)
         let instant = statistics.type == .timestamp
         // Timestamps' mean is an instant; their standard deviation a duration in seconds.
-        mean = statistics.mean.map { instant ? ReportValue(.timestamp(Timestamp(microseconds: Int64($0.rounded())))) : .number($0) }
+        mean = statistics.mean.map {
+            instant ? ReportValue(.timestamp(Timestamp(microseconds: ReportValue.integer($0.rounded())))) : .number($0)
+        }
         standardDeviation = statistics.standardDeviation.map { .number(instant ? $0 / 1e6 : $0) }
         distinctCount = statistics.distinctCount
         quantiles = statistics.quantiles?.map { ViewStatisticsReport.Quantile(probability: $0.probability, value: ReportValue($0.value)) }
@@ -272,10 +278,18 @@ public enum ReportValue: Sendable, Codable, Equatable, CustomStringConvertible {
         return String(format: "%.6g", v)
     }
 
+    /// A whole double as an Int64, clamped: the quantile sketch holds integers as doubles, and
+    /// `Int64.max` becomes 2^63, which `Int64(_:)` would trap on.
+    static func integer(_ value: Double) -> Int64 {
+        if value >= 0x1p63 { return .max }
+        if value < -0x1p63 { return .min }
+        return Int64(value)
+    }
+
     /// A numeric bin edge, as text of the feature's type.
     static func edge(_ edge: Double, type: ValueType) -> String {
         switch type {
-        case .timestamp: "\(Timestamp(microseconds: Int64(edge.rounded(.up))))"
+        case .timestamp: "\(Timestamp(microseconds: integer(edge.rounded(.up))))"
         default: short(edge)
         }
     }
