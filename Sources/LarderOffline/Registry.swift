@@ -308,13 +308,7 @@ public struct Registry: DefinitionRegistry {
 
     /// The blocking body of the async ``history(named:)``, run on ``Blocking``'s pool.
     func history(named name: String) throws -> [HistoryEntry] {
-        try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM larder_registry_history WHERE name = ? ORDER BY id", arguments: [name]).map { row in
-                try HistoryEntry(
-                    name: row["name"], kind: row["kind"], change: row["change"], details: row["details"], version: row["version"],
-                    fingerprint: row["fingerprint"], appliedAt: row["applied_at"])
-            }
-        }
+        try historyEntries("WHERE name = ? ORDER BY id", [name])
     }
 
     /// The newest `limit` applied changes to any definition, newest first.
@@ -324,13 +318,17 @@ public struct Registry: DefinitionRegistry {
 
     /// The blocking body of the async ``recentHistory(limit:)``, run on ``Blocking``'s pool.
     func recentHistory(limit: Int) throws -> [HistoryEntry] {
+        try historyEntries("ORDER BY id DESC LIMIT ?", [max(0, limit)])
+    }
+
+    /// The history entries a condition and order select.
+    private func historyEntries(_ clauses: String, _ arguments: StatementArguments) throws -> [HistoryEntry] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM larder_registry_history ORDER BY id DESC LIMIT ?", arguments: [max(0, limit)])
-                .map { row in
-                    try HistoryEntry(
-                        name: row["name"], kind: row["kind"], change: row["change"], details: row["details"], version: row["version"],
-                        fingerprint: row["fingerprint"], appliedAt: row["applied_at"])
-                }
+            try Row.fetchAll(db, sql: "SELECT * FROM larder_registry_history \(clauses)", arguments: arguments).map { row in
+                try HistoryEntry(
+                    name: row["name"], kind: row["kind"], change: row["change"], details: row["details"], version: row["version"],
+                    fingerprint: row["fingerprint"], appliedAt: row["applied_at"])
+            }
         }
     }
 

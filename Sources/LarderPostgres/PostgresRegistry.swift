@@ -30,37 +30,24 @@ public struct PostgresRegistry: DefinitionRegistry {
 
     /// Every applied change to `name`, oldest first.
     public func history(named name: String) async throws -> [HistoryEntry] {
-        try await store.transaction("reading the registry history", readOnly: true) { connection in
-            let rows = try await connection.query(
-                """
-                SELECT name, kind, change, details, version, fingerprint, applied_at
-                FROM larder_registry_history WHERE name = \(name) ORDER BY id
-                """, logger: store.logger)
-            var entries: [HistoryEntry] = []
-            for try await (name, kind, change, details, version, fingerprint, appliedAt) in rows.decode(
-                (String, String, String, String, Int, String, Int64).self)
-            {
-                entries.append(
-                    try HistoryEntry(
-                        name: name, kind: kind, change: change, details: details, version: version, fingerprint: fingerprint,
-                        appliedAt: appliedAt))
-            }
-            return entries
-        }
+        try await historyEntries("WHERE name = \(name) ORDER BY id")
     }
 
     /// The newest `limit` applied changes to any definition, newest first.
     public func recentHistory(limit: Int) async throws -> [HistoryEntry] {
+        try await historyEntries("ORDER BY id DESC LIMIT \(max(0, limit))")
+    }
+
+    /// The history entries `clauses` (a condition, order and limit) select.
+    private func historyEntries(_ clauses: PostgresQuery) async throws -> [HistoryEntry] {
         try await store.transaction("reading the registry history", readOnly: true) { connection in
-            let rows = try await connection.query(
-                """
-                SELECT name, kind, change, details, version, fingerprint, applied_at
-                FROM larder_registry_history ORDER BY id DESC LIMIT \(max(0, limit))
-                """, logger: store.logger)
+            let query = PostgresQuery(
+                unsafeSQL: "SELECT name, kind, change, details, version, fingerprint, applied_at FROM larder_registry_history "
+                    + clauses.sql, binds: clauses.binds)
             var entries: [HistoryEntry] = []
-            for try await (name, kind, change, details, version, fingerprint, appliedAt) in rows.decode(
-                (String, String, String, String, Int, String, Int64).self)
-            {
+            for try await (name, kind, change, details, version, fingerprint, appliedAt) in try await connection.query(
+                query, logger: store.logger
+            ).decode((String, String, String, String, Int, String, Int64).self) {
                 entries.append(
                     try HistoryEntry(
                         name: name, kind: kind, change: change, details: details, version: version, fingerprint: fingerprint,
