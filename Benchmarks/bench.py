@@ -1629,7 +1629,6 @@ def bench_access(repeat):
     `online`, with redis-benchmark GET as the baseline of the serving floors."""
     import datetime as dt
     import hashlib
-    import urllib.request
     end = dt.datetime.now(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
     stats = os.path.join(WORK, "driver_stats_recent.csv")
     subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "generate_data.py"), "driver_stats", stats,
@@ -1651,16 +1650,7 @@ def bench_access(repeat):
         def serve(with_tokens):
             with open(os.path.join(d, "larder.yaml"), "w") as f:
                 f.write(base_yaml + (tokens_yaml if with_tokens else ""))
-            port = free_port()
-            proc = subprocess.Popen([LARDER, "serve", "--port", str(port)], cwd=d, env=env,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            for _ in range(100):
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/health")
-                    break
-                except Exception:
-                    time.sleep(0.1)
-            return proc, port
+            return start_server(d, env)
 
         results = {False: [], True: []}
         refused = None
