@@ -1684,7 +1684,7 @@ def bench_access(repeat):
     print(f"ratio of requests/s, with tokens / open: {rows[True][0] / rows[False][0]:.3f}")
     print(f"ratio of requests/s to redis-benchmark GET: open {rows[False][0] / rb[0]:.3f}, with tokens {rows[True][0] / rb[0]:.3f} (floor >= 0.15)")
     print(f"p99 with tokens: {rows[True][2]:.3f} ms (floor <= 2 ms); p50 / GET p50: {rows[True][1] / rb[1]:.1f} (open {rows[False][1] / rb[1]:.1f})")
-    print(f"the same load without a token, tokens configured: {refused:,} non-2xx answers (401) in 2 s")
+    print(f"the same load without a token, tokens configured: {refused:,} non-2xx answers in 2 s")
 
 
 BENCHES = {"ingest": bench_ingest, "postgres": bench_postgres, "offline": bench_offline, "online": bench_online, "aggregations": bench_aggregations,
